@@ -1,0 +1,1 @@
+"""chainwarden: defend the software supply chain of images and packages."""

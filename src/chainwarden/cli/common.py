@@ -1,0 +1,149 @@
+"""Pieces every command shares: error handling, output, progress, exit codes."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from chainwarden.errors import Error
+from chainwarden.models import Finding, Severity
+from chainwarden.sources.interface import ProgressCallback
+
+EXIT_CLEAN = 0
+EXIT_FINDINGS = 1
+EXIT_ERROR = 2
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+SEVERITY_CHOICES = [s.value for s in Severity if s not in (Severity.UNKNOWN,)]
+
+
+def run_guarded(command: click.Command, args: list[str]) -> int:
+    """Run a click command; turn every expected failure into one line + exit 2."""
+    try:
+        result = command.main(args=args, prog_name="chainwarden", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT_ERROR
+    except click.Abort:
+        click.echo("chainwarden: aborted", err=True)
+        return 130
+    except Error as exc:
+        click.echo(f"chainwarden: error: {exc.diagnostics()}", err=True)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        click.echo("chainwarden: interrupted", err=True)
+        return 130
+    except BrokenPipeError:
+        return EXIT_CLEAN
+    return result if isinstance(result, int) else EXIT_CLEAN
+
+
+def format_option(choices: Iterable[str], default: str = "table") -> Callable[[F], F]:
+    return click.option(
+        "--format",
+        "-f",
+        "output_format",
+        type=click.Choice(list(choices)),
+        default=default,
+        show_default=True,
+        help="Output format.",
+    )
+
+
+def output_option(func: F) -> F:
+    return click.option(
+        "--output",
+        "-o",
+        "output",
+        type=click.Path(dir_okay=False, writable=True, path_type=Path),
+        default=None,
+        help="Write the report to FILE instead of standard output.",
+    )(func)
+
+
+def fail_on_option(func: F) -> F:
+    return click.option(
+        "--fail-on",
+        type=click.Choice(SEVERITY_CHOICES),
+        default=None,
+        help="Exit 1 when a finding is at or above this severity.",
+    )(func)
+
+
+def emit(text: str, output: Path | None) -> None:
+    """Write a report to ``output`` or stdout."""
+    if output is None:
+        sys.stdout.write(text)
+        if text and not text.endswith("\n"):
+            sys.stdout.write("\n")
+        sys.stdout.flush()
+    else:
+        try:
+            output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise click.UsageError(f"cannot write {output}: {exc.strerror}") from exc
+
+
+def exit_code_for(findings: Iterable[Finding], fail_on: str | None) -> int:
+    if fail_on is None:
+        return EXIT_CLEAN
+    threshold = Severity(fail_on)
+    return EXIT_FINDINGS if any(f.severity.at_least(threshold) for f in findings) else EXIT_CLEAN
+
+
+class RichProgress(ProgressCallback):
+    """Progress on stderr with rich; silent when stderr is not a terminal."""
+
+    def __init__(self) -> None:
+        self.enabled = sys.stderr.isatty()
+        self._progress: Any = None
+        self._task: Any = None
+        self._started = 0.0
+
+    def start(self, total: int | None, description: str) -> None:
+        if not self.enabled:
+            return
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TransferSpeedColumn,
+        )
+
+        self.finish()
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        )
+        self._progress.start()
+        self._task = self._progress.add_task(description, total=total)
+        self._started = time.monotonic()
+
+    def advance(self, amount: int) -> None:
+        if self._progress is not None:
+            self._progress.advance(self._task, amount)
+
+    def note(self, message: str) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, description=message)
+
+    def finish(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None

@@ -1,0 +1,52 @@
+"""The contract of a cataloger: which file bodies it needs, what it finds."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+from chainwarden.errors import InventoryError
+from chainwarden.models import Distro, Package, Skipped
+from chainwarden.sources.interface import FileSystemView
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogContext:
+    """What every cataloger may know about the target besides its files."""
+
+    is_image: bool  # True for images and rootfs, False for project directories
+    distro: Distro | None = None
+
+
+@dataclass(slots=True)
+class CatalogResult:
+    packages: list[Package] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+
+class Cataloger(ABC):
+    """Finds packages of one kind in a filesystem view.
+
+    ``wants`` runs for every path of an image while its layers stream by, so
+    it must be a few string operations at most; ``catalog`` then reads only
+    the bodies ``wants`` accepted.
+    """
+
+    #: stable id, reported as ``Package.found_by``
+    id: str = ""
+
+    #: whether this cataloger looks at installed packages (images, rootfs)
+    #: or at declared ones (project lockfiles and manifests)
+    installed: bool = True
+
+    @abstractmethod
+    def wants(self, path: str) -> bool:
+        """Whether the body of the file at ``path`` is needed."""
+
+    @abstractmethod
+    def catalog(self, view: FileSystemView, context: CatalogContext) -> CatalogResult:
+        """Every package found. Unparseable files become ``Skipped`` records."""
+
+
+class CatalogerError(InventoryError):
+    """A cataloger could not run at all (not: one file was malformed)."""

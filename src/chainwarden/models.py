@@ -1,0 +1,215 @@
+"""The small typed records that flow one way through chainwarden.
+
+source → inventory (:class:`Package`) → analyzers (:class:`Finding`) → report.
+Every analyzer, whatever its concern, speaks in these types; nothing downstream
+needs to know which module produced a record.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import NewType
+
+RuleId = NewType("RuleId", str)
+Digest = NewType("Digest", str)
+
+
+class Ecosystem(enum.StrEnum):
+    """Package ecosystems chainwarden catalogs. Values are purl types."""
+
+    DEBIAN = "deb"
+    PYPI = "pypi"
+    NPM = "npm"
+
+    @property
+    def osv_name(self) -> str:
+        """The ecosystem name as OSV records spell it (Debian adds ``:<release>``)."""
+        return {"deb": "Debian", "pypi": "PyPI", "npm": "npm"}[self.value]
+
+
+class Severity(enum.StrEnum):
+    """Closed, ordered set of severities; compare with :meth:`rank`."""
+
+    UNKNOWN = "unknown"
+    INFO = "info"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_ORDER.index(self)
+
+    def at_least(self, other: Severity) -> bool:
+        return self.rank >= other.rank
+
+
+_SEVERITY_ORDER = [
+    Severity.UNKNOWN,
+    Severity.INFO,
+    Severity.LOW,
+    Severity.MEDIUM,
+    Severity.HIGH,
+    Severity.CRITICAL,
+]
+
+
+class Scope(enum.StrEnum):
+    """Dependency scope as a lockfile/manifest declares it."""
+
+    PROD = "prod"
+    DEV = "dev"
+    OPTIONAL = "optional"
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where something was seen.
+
+    ``path`` is absolute inside an image/rootfs (``/usr/lib/...``) or relative to
+    the scanned project directory (``requirements.txt``). ``layer`` is the digest
+    of the image layer that last wrote the file, when the target is an image.
+    """
+
+    path: str
+    layer: Digest | None = None
+    line: int | None = None
+    column: int | None = None
+
+    def __str__(self) -> str:
+        text = self.path
+        if self.line is not None:
+            text += f":{self.line}"
+            if self.column is not None:
+                text += f":{self.column}"
+        if self.layer:
+            text = f"{self.layer[:19]}:{text}"
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class Package:
+    """One installed or declared package.
+
+    Two records with the same name and version at different locations stay
+    distinct: a second, forgotten copy of a library is exactly what an attacker
+    hides behind.
+    """
+
+    ecosystem: Ecosystem
+    name: str  # normalised where it enters (PEP 503 for PyPI)
+    version: str  # "" when the source pins nothing (reported as unpinned)
+    purl: str
+    found_by: str  # cataloger id, e.g. "dpkg-status", "python-dist-info"
+    locations: tuple[Location, ...] = ()
+    files: tuple[str, ...] = ()  # owned files, absolute paths in the rootfs
+    source_name: str | None = None  # Debian source package
+    source_version: str | None = None
+    arch: str | None = None
+    licenses: tuple[str, ...] = ()
+    direct: bool | None = None  # None: the format does not say
+    scope: Scope | None = None
+    hashes: tuple[str, ...] = ()  # "sha256:…" integrity pins from lockfiles
+    pinned: bool = True  # False for ranges, editables, URL requirements
+
+    @property
+    def id(self) -> str:
+        """Stable identity: purl plus the first location."""
+        where = self.locations[0].path if self.locations else ""
+        return f"{self.purl}@{where}" if where else self.purl
+
+
+@dataclass(frozen=True, slots=True)
+class Distro:
+    """The operating system release from ``/etc/os-release``."""
+
+    id: str  # "debian"
+    version_id: str  # "12"
+    codename: str = ""  # "bookworm"
+    pretty_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LayerInfo:
+    digest: Digest  # digest of the (compressed) blob as in the manifest
+    diff_id: Digest | None  # digest of the uncompressed tar, from the config
+    size: int
+    media_type: str
+    created_by: str = ""  # history entry, where the config has one
+
+
+@dataclass(frozen=True, slots=True)
+class TargetInfo:
+    """What was scanned: a description of the target, identity and layers."""
+
+    kind: str  # "oci", "docker-archive", "oci-archive", "registry", "dir"
+    reference: str  # the user's target string
+    digest: Digest | None = None  # manifest digest for images
+    config_digest: Digest | None = None
+    platform: str | None = None
+    layers: tuple[LayerInfo, ...] = ()
+    repo_tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """Something the tool saw but could not use, and why: data, not an exception."""
+
+    what: str
+    location: Location | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Inventory:
+    target: TargetInfo
+    packages: tuple[Package, ...]
+    distro: Distro | None = None
+    skipped: tuple[Skipped, ...] = ()
+
+    def by_ecosystem(self) -> dict[Ecosystem, list[Package]]:
+        grouped: dict[Ecosystem, list[Package]] = {}
+        for pkg in self.packages:
+            grouped.setdefault(pkg.ecosystem, []).append(pkg)
+        return grouped
+
+    def owner_of(self) -> dict[str, list[Package]]:
+        """Map every owned file path to the packages that claim it."""
+        owners: dict[str, list[Package]] = {}
+        for pkg in self.packages:
+            for path in pkg.files:
+                owners.setdefault(path, []).append(pkg)
+        return owners
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One thing a user should know, from any analyzer.
+
+    ``rule_id`` is stable and kebab-case ("vuln", "dockerfile-unpinned-base",
+    "typosquat"...). ``aliases`` carries every id of the same issue (CVE, GHSA…).
+    """
+
+    rule_id: RuleId
+    severity: Severity
+    title: str
+    package: Package | None = None
+    location: Location | None = None
+    evidence: tuple[str, ...] = ()
+    remediation: str | None = None
+    aliases: frozenset[str] = frozenset()
+    description: str = ""
+    fixed_versions: tuple[str, ...] = ()
+    references: tuple[str, ...] = ()
+    tags: frozenset[str] = field(default_factory=frozenset)  # e.g. "in-use:executed"
+
+
+def max_severity(findings: Iterable[Finding]) -> Severity | None:
+    worst: Severity | None = None
+    for finding in findings:
+        if worst is None or finding.severity.rank > worst.rank:
+            worst = finding.severity
+    return worst

@@ -1,0 +1,466 @@
+"""Container images: manifest resolution, layer squashing, per-layer cache.
+
+The concrete sources (OCI layout, docker-archive, oci-archive, registry) only
+know how to find blobs; everything about what an image *means* lives here:
+index → platform → manifest → config → layers, each blob verified against the
+digest it was referenced by, and layers applied in order with OCI whiteouts.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import json
+import os
+import posixpath
+import tempfile
+from abc import abstractmethod
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from chainwarden._internal.archives import (
+    HashingReader,
+    TarMember,
+    decompressed,
+    iter_tar,
+)
+from chainwarden.errors import DigestMismatchError, HostileArchiveError, InvalidImageError, SourceError
+from chainwarden.models import Digest, LayerInfo, Location, Skipped, TargetInfo
+from chainwarden.sources.interface import (
+    MAX_FILE_BODY,
+    EntryType,
+    FileEntry,
+    FileSystemView,
+    ProgressCallback,
+    Source,
+    WantedPredicate,
+    normalize_path,
+)
+
+MEDIA_OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+MEDIA_OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+MEDIA_DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+MEDIA_DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+INDEX_TYPES = {MEDIA_OCI_INDEX, MEDIA_DOCKER_LIST}
+MANIFEST_TYPES = {MEDIA_OCI_MANIFEST, MEDIA_DOCKER_MANIFEST}
+MAX_JSON_BLOB = 8 * 1024 * 1024
+DEFAULT_PLATFORM = "linux/amd64"
+WHITEOUT_PREFIX = ".wh."
+OPAQUE_WHITEOUT = ".wh..wh..opq"
+CACHE_FORMAT = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Descriptor:
+    media_type: str
+    digest: Digest
+    size: int
+    platform: str | None = None
+
+    @classmethod
+    def from_json(cls, data: Any, where: str) -> Descriptor:
+        if not isinstance(data, dict):
+            raise InvalidImageError(f"{where}: descriptor is not an object")
+        digest = data.get("digest")
+        size = data.get("size", -1)
+        if not isinstance(digest, str) or not _valid_digest(digest):
+            raise InvalidImageError(f"{where}: descriptor has an invalid digest {digest!r}")
+        if not isinstance(size, int):
+            raise InvalidImageError(f"{where}: descriptor size {size!r} is not an integer")
+        platform = data.get("platform")
+        plat: str | None = None
+        if isinstance(platform, dict):
+            plat = f"{platform.get('os', '')}/{platform.get('architecture', '')}"
+            if platform.get("variant"):
+                plat += f"/{platform['variant']}"
+        return cls(str(data.get("mediaType", "")), Digest(digest), size, plat)
+
+
+def _valid_digest(digest: str) -> bool:
+    algorithm, _, hexpart = digest.partition(":")
+    return algorithm == "sha256" and len(hexpart) == 64 and all(c in "0123456789abcdef" for c in hexpart)
+
+
+@dataclass(frozen=True, slots=True)
+class LayerRef:
+    """How to read one layer blob and what it must hash to."""
+
+    digest: Digest  # digest of the blob as stored (compressed or not)
+    diff_id: Digest | None  # digest of the uncompressed tar
+    size: int
+    media_type: str
+    created_by: str
+    open: Callable[[], IO[bytes]]
+    #: cheap identity of the stored blob (stat of a local file); when a cached
+    #: result was verified against the same fingerprint the blob is not re-read.
+    #: None means: the digest alone identifies the content (registry pulls).
+    fingerprint: Callable[[], str | None]
+    #: False where only the uncompressed digest is known (docker-archive):
+    #: then ``digest`` equals ``diff_id`` and the tar stream is what is verified.
+    digest_is_of_blob: bool = True
+
+
+def parse_json_blob(data: bytes, where: str) -> dict[str, Any]:
+    try:
+        value = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidImageError(f"{where}: malformed JSON ({exc})") from exc
+    if not isinstance(value, dict):
+        raise InvalidImageError(f"{where}: expected a JSON object")
+    return value
+
+
+def verify_bytes(data: bytes, digest: str, where: str) -> None:
+    got = "sha256:" + hashlib.sha256(data).hexdigest()
+    if got != digest:
+        raise DigestMismatchError(f"{where}: content digest {got[:23]}… does not match {digest[:23]}…")
+
+
+def select_manifest(index: dict[str, Any], platform: str, where: str) -> Descriptor:
+    """Pick the manifest for ``platform`` from an index, or explain what exists."""
+    manifests = index.get("manifests")
+    if not isinstance(manifests, list) or not manifests:
+        raise InvalidImageError(f"{where}: index lists no manifests")
+    descriptors = [Descriptor.from_json(m, where) for m in manifests]
+    candidates = [d for d in descriptors if d.media_type in INDEX_TYPES | MANIFEST_TYPES or not d.media_type]
+    with_platform = [d for d in candidates if d.platform and d.platform != "/"]
+    if not with_platform:
+        if len(candidates) == 1:
+            return candidates[0]
+        raise InvalidImageError(f"{where}: index has {len(candidates)} manifests and no platforms")
+    for desc in with_platform:
+        if desc.platform == platform or (
+            desc.platform and desc.platform.split("/")[:2] == platform.split("/")[:2] and platform.count("/") == 1
+        ):
+            return desc
+    available = ", ".join(sorted({d.platform or "?" for d in with_platform}))
+    raise SourceError(f"{where}: no manifest for platform {platform}; available: {available}")
+
+
+class ImageSource(Source):
+    """Base of every image source: subclasses provide :meth:`_layers`."""
+
+    def __init__(self, reference: str, kind: str, cache_dir: Path | None = None) -> None:
+        self._reference = reference
+        self._kind = kind
+        self._cache_dir = cache_dir
+        self._skipped: list[Skipped] = []
+        self._info: TargetInfo | None = None
+
+    @property
+    def info(self) -> TargetInfo:
+        if self._info is None:
+            self._info = self._load_info()
+        return self._info
+
+    @property
+    def skipped(self) -> tuple[Skipped, ...]:
+        return tuple(self._skipped)
+
+    @abstractmethod
+    def _load_info(self) -> TargetInfo:
+        """Resolve manifest and config; verify them."""
+
+    @abstractmethod
+    def layers(self) -> list[LayerRef]:
+        """Layer blobs, bottom first."""
+
+    @abstractmethod
+    def image_config(self) -> dict[str, Any]:
+        """The verified image config JSON (Env, Entrypoint, Cmd, User…)."""
+
+    # -- squashing -------------------------------------------------------
+
+    def view(
+        self,
+        wanted: WantedPredicate,
+        progress: ProgressCallback | None = None,
+        cache_key: str | None = None,
+    ) -> FileSystemView:
+        layers = self.layers()
+        fs = LayeredView()
+        total = sum(max(layer.size, 0) for layer in layers)
+        if progress:
+            progress.start(total, f"reading {len(layers)} layers")
+        for number, layer in enumerate(layers, 1):
+            label = f"{self._reference}: layer {number} {layer.digest[:19]}"
+            if progress:
+                progress.note(f"layer {number}/{len(layers)} {layer.digest[7:19]}")
+            members = self._cached_members(layer, cache_key)
+            if members is None:
+                members = list(self._read_layer(layer, wanted, label))
+                self._store_members(layer, cache_key, members)
+            fs.apply_layer(members, layer.digest, label, self._skipped)
+            if progress:
+                progress.advance(max(layer.size, 0))
+        if progress:
+            progress.finish()
+        return fs
+
+    def _read_layer(self, layer: LayerRef, wanted: WantedPredicate, label: str) -> Iterator[TarMember]:
+        raw = layer.open()
+        try:
+            blob_hash = HashingReader(raw)
+            stream = decompressed(blob_hash, compressed_size=layer.size, label=label)  # type: ignore[arg-type]
+            check_tar = layer.diff_id is not None and (layer.diff_id != layer.digest or not layer.digest_is_of_blob)
+            tar_hash = HashingReader(stream) if check_tar else None
+            yield from iter_tar(tar_hash or stream, label=label, wanted=wanted, max_body=MAX_FILE_BODY)  # type: ignore[arg-type]
+            if tar_hash is not None and layer.diff_id is not None:
+                tar_hash.verify(layer.diff_id, f"{label} (uncompressed)")
+            if layer.digest_is_of_blob:
+                blob_hash.verify(layer.digest, label, layer.size)
+            else:
+                blob_hash.drain()
+        except OSError as exc:
+            raise InvalidImageError(f"{label}: cannot read blob ({exc})") from exc
+        finally:
+            raw.close()
+
+    # -- per-layer cache -------------------------------------------------
+
+    def _cache_path(self, layer: LayerRef, cache_key: str | None) -> Path | None:
+        if self._cache_dir is None or cache_key is None:
+            return None
+        key = hashlib.sha256(cache_key.encode()).hexdigest()[:16]
+        return self._cache_dir / "layers" / f"{layer.digest.split(':', 1)[1]}-{key}.json"
+
+    def _cached_members(self, layer: LayerRef, cache_key: str | None) -> list[TarMember] | None:
+        path = self._cache_path(layer, cache_key)
+        if path is None or not path.is_file():
+            return None
+        try:
+            data = json.loads(path.read_bytes())
+            if data.get("format") != CACHE_FORMAT or data.get("digest") != layer.digest:
+                return None
+            if data.get("fingerprint") != layer.fingerprint():
+                return None
+            return [
+                TarMember(p, k, s, m, lt, u, g, base64.b64decode(b) if b is not None else None)
+                for p, k, s, m, lt, u, g, b in data["members"]
+            ]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # a damaged cache entry is rebuilt, never trusted
+
+    def _store_members(self, layer: LayerRef, cache_key: str | None, members: list[TarMember]) -> None:
+        path = self._cache_path(layer, cache_key)
+        if path is None:
+            return
+        payload = {
+            "format": CACHE_FORMAT,
+            "digest": layer.digest,
+            "fingerprint": layer.fingerprint(),
+            "members": [
+                [
+                    m.path,
+                    m.kind,
+                    m.size,
+                    m.mode,
+                    m.link_target,
+                    m.uid,
+                    m.gid,
+                    base64.b64encode(m.body).decode() if m.body is not None else None,
+                ]
+                for m in members
+            ],
+        }
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+            with os.fdopen(fd, "w") as handle:
+                json.dump(payload, handle, separators=(",", ":"))
+            os.replace(tmp, path)
+        except OSError:
+            pass  # the cache is an optimisation; a read-only cache dir is fine
+
+    # -- materialisation -------------------------------------------------
+
+    def materialize(self, dest: Path, progress: ProgressCallback | None = None) -> None:
+        from chainwarden.sources.materialize import materialize_layers
+
+        materialize_layers(self, dest, progress)
+
+
+class LayeredView(FileSystemView):
+    """The squashed result of applying layers in order, in memory."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, FileEntry] = {"/": FileEntry("/", EntryType.DIR, mode=0o755)}
+        self._bodies: dict[str, bytes] = {}
+        self._children: dict[str, set[str]] = {"/": set()}
+
+    # FileSystemView ------------------------------------------------------
+    def entries(self) -> Iterator[FileEntry]:
+        return iter(list(self._entries.values()))
+
+    def entry(self, path: str) -> FileEntry | None:
+        return self._entries.get(normalize_path(path))
+
+    def children(self, path: str) -> list[str]:
+        return sorted(self._children.get(normalize_path(path), ()))
+
+    def read(self, path: str) -> bytes:
+        resolved = self.resolve(path)
+        entry = self._entries.get(resolved)
+        if entry is None:
+            raise SourceError(f"{path}: no such file in the image")
+        if entry.type is not EntryType.FILE:
+            raise SourceError(f"{path}: not a regular file")
+        body = self._bodies.get(resolved)
+        if body is None:
+            raise SourceError(f"{path}: body was not captured while reading layers")
+        return body
+
+    # squashing -----------------------------------------------------------
+    def _remove(self, path: str) -> None:
+        entry = self._entries.pop(path, None)
+        if entry is None:
+            return
+        self._bodies.pop(path, None)
+        parent = posixpath.dirname(path)
+        self._children.get(parent, set()).discard(posixpath.basename(path))
+        for child in list(self._children.pop(path, ())):
+            self._remove(posixpath.join(path, child))
+
+    def _ensure_dir(self, path: str, layer: Digest) -> None:
+        if path in self._entries:
+            if self._entries[path].type is EntryType.DIR:
+                return
+            self._remove(path)
+        parent = posixpath.dirname(path)
+        if parent != path:
+            self._ensure_dir(parent, layer)
+        self._entries[path] = FileEntry(path, EntryType.DIR, mode=0o755, layer=layer)
+        self._children.setdefault(path, set())
+        self._children[parent].add(posixpath.basename(path))
+
+    def _put(self, entry: FileEntry, body: bytes | None) -> None:
+        path = entry.path
+        existing = self._entries.get(path)
+        if existing is not None and not (existing.type is EntryType.DIR and entry.type is EntryType.DIR):
+            self._remove(path)
+        parent = posixpath.dirname(path)
+        self._ensure_dir(parent, entry.layer or Digest(""))
+        if entry.type is EntryType.DIR and existing is not None and existing.type is EntryType.DIR:
+            self._entries[path] = entry  # metadata update keeps the children
+            return
+        self._entries[path] = entry
+        if entry.type is EntryType.DIR:
+            self._children.setdefault(path, set())
+        self._children[parent].add(posixpath.basename(path))
+        if body is not None:
+            self._bodies[path] = body
+        else:
+            self._bodies.pop(path, None)
+
+    def apply_layer(self, members: list[TarMember], layer: Digest, label: str, skipped: list[Skipped]) -> None:
+        """Apply whiteouts first (they only hide lower layers), then entries."""
+        additions: list[TarMember] = []
+        for member in members:
+            name = posixpath.basename(member.path)
+            parent = posixpath.dirname(member.path)
+            if name == OPAQUE_WHITEOUT:
+                for child in list(self._children.get(parent, ())):
+                    self._remove(posixpath.join(parent, child))
+            elif name.startswith(WHITEOUT_PREFIX):
+                self._remove(posixpath.join(parent, name[len(WHITEOUT_PREFIX) :]))
+            else:
+                additions.append(member)
+        in_layer: dict[str, TarMember] = {}
+        for member in additions:
+            if member.kind == "hardlink":
+                self._put_hardlink(member, in_layer, layer, label)
+            elif member.kind in ("device", "fifo", "other"):
+                skipped.append(Skipped(member.kind, Location(member.path, layer), "special file, not represented"))
+            else:
+                kind = {"file": EntryType.FILE, "dir": EntryType.DIR, "symlink": EntryType.SYMLINK}[member.kind]
+                self._put(
+                    FileEntry(
+                        member.path, kind, member.size, member.mode, member.link_target, layer, member.uid, member.gid
+                    ),
+                    member.body,
+                )
+            in_layer[member.path] = member
+
+    def _put_hardlink(self, member: TarMember, in_layer: dict[str, TarMember], layer: Digest, label: str) -> None:
+        target_path = member.link_target or ""
+        target = self._entries.get(target_path)
+        if target is None or target.type is not EntryType.FILE:
+            raise HostileArchiveError(
+                f"{label}: hard link {member.path.lstrip('/')!r} -> {target_path.lstrip('/')!r} "
+                "does not point at a regular file in the image"
+            )
+        source = in_layer.get(target_path)
+        body = source.body if source is not None and source.body is not None else self._bodies.get(target_path)
+        self._put(
+            FileEntry(member.path, EntryType.FILE, target.size, target.mode, None, layer, target.uid, target.gid),
+            body,
+        )
+
+
+def layer_infos(layers: list[LayerRef]) -> tuple[LayerInfo, ...]:
+    return tuple(
+        LayerInfo(layer.digest, layer.diff_id, layer.size, layer.media_type, layer.created_by) for layer in layers
+    )
+
+
+def history_commands(config: dict[str, Any]) -> list[str]:
+    """``created_by`` of the history entries that produced a layer."""
+    history = config.get("history")
+    if not isinstance(history, list):
+        return []
+    return [str(h.get("created_by", "")) for h in history if isinstance(h, dict) and not h.get("empty_layer")]
+
+
+def diff_ids(config: dict[str, Any], where: str) -> list[Digest]:
+    rootfs = config.get("rootfs")
+    ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
+    if not isinstance(ids, list) or not all(isinstance(i, str) and _valid_digest(i) for i in ids):
+        raise InvalidImageError(f"{where}: config has no valid rootfs.diff_ids")
+    return [Digest(i) for i in ids]
+
+
+def layers_from_manifest(
+    manifest: dict[str, Any],
+    config: dict[str, Any],
+    where: str,
+    opener: Callable[[Descriptor], IO[bytes]],
+    fingerprint: Callable[[Descriptor], str | None],
+) -> list[LayerRef]:
+    """Pair manifest layer descriptors with config diff_ids and history."""
+    raw_layers = manifest.get("layers")
+    if not isinstance(raw_layers, list):
+        raise InvalidImageError(f"{where}: manifest has no layers list")
+    descriptors = [Descriptor.from_json(d, where) for d in raw_layers]
+    ids = diff_ids(config, where)
+    if len(ids) != len(descriptors):
+        raise InvalidImageError(f"{where}: manifest has {len(descriptors)} layers but config lists {len(ids)} diff_ids")
+    history = history_commands(config)
+    if len(history) != len(descriptors):
+        history = [""] * len(descriptors)
+    layers = []
+    for desc, diff_id, created_by in zip(descriptors, ids, history, strict=True):
+        if "nondistributable" in desc.media_type or "foreign" in desc.media_type:
+            raise InvalidImageError(f"{where}: foreign layer {desc.digest[:19]} is not supported")
+        layers.append(
+            LayerRef(
+                desc.digest,
+                diff_id,
+                desc.size,
+                desc.media_type,
+                created_by,
+                open=functools.partial(opener, desc),
+                fingerprint=functools.partial(fingerprint, desc),
+            )
+        )
+    return layers
+
+
+def file_fingerprint(path: Path) -> str | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"

@@ -1,0 +1,176 @@
+"""The contract every target source fulfils: a read-only view of a filesystem.
+
+A source turns a target string into a :class:`FileSystemView`. Images are never
+extracted to disk for inventory: their layers are streamed once and squashed
+into metadata plus the bodies of the few files some cataloger asked for (the
+*wanted* predicate), so scanning a 1 GB image touches almost no disk.
+"""
+
+from __future__ import annotations
+
+import enum
+import posixpath
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from chainwarden.errors import SourceError
+from chainwarden.models import Digest, Skipped, TargetInfo
+
+#: Decides, from an absolute path inside the target, whether a file body is
+#: needed. Called once per file; it must be cheap.
+WantedPredicate = Callable[[str], bool]
+
+#: Largest single file body chainwarden keeps in memory (dpkg status files of
+#: big images are a few MB; anything near this is hostile).
+MAX_FILE_BODY = 64 * 1024 * 1024
+
+#: Symlink hops before a path is declared a loop.
+MAX_SYMLINK_HOPS = 40
+
+
+class EntryType(enum.StrEnum):
+    FILE = "file"
+    DIR = "dir"
+    SYMLINK = "symlink"
+    OTHER = "other"  # fifo, device: never materialised
+
+
+@dataclass(frozen=True, slots=True)
+class FileEntry:
+    """Metadata of one path in the squashed filesystem."""
+
+    path: str  # absolute and normalised: "/usr/bin/python3"
+    type: EntryType
+    size: int = 0
+    mode: int = 0o644
+    link_target: str | None = None  # symlink target as stored
+    layer: Digest | None = None  # layer that last wrote it (images)
+    uid: int = 0
+    gid: int = 0
+
+
+class ProgressCallback:
+    """Receives progress from long work; the CLI supplies a rich-backed one."""
+
+    def start(self, total: int | None, description: str) -> None:
+        """A new phase with ``total`` units of work (``None``: unknown)."""
+
+    def advance(self, amount: int) -> None:
+        """``amount`` units of the current phase are done."""
+
+    def note(self, message: str) -> None:
+        """A short status line (``layer 3/7 sha256:ab…``)."""
+
+    def finish(self) -> None:
+        """The current phase is over."""
+
+
+class FileSystemView(ABC):
+    """A read-only filesystem: metadata for every path, bodies on request."""
+
+    @abstractmethod
+    def entries(self) -> Iterator[FileEntry]:
+        """Every entry, in no guaranteed order."""
+
+    @abstractmethod
+    def entry(self, path: str) -> FileEntry | None:
+        """The entry at ``path`` itself (symlinks not followed), or None."""
+
+    @abstractmethod
+    def read(self, path: str) -> bytes:
+        """The body of the regular file at ``path`` (symlinks followed).
+
+        Raises :class:`SourceError` when the file does not exist or, for images,
+        when no cataloger asked for its body when the layers were read.
+        """
+
+    @abstractmethod
+    def children(self, path: str) -> list[str]:
+        """Names directly under directory ``path`` (sorted), or [] if none."""
+
+    def exists(self, path: str) -> bool:
+        return self.entry(self.resolve(path)) is not None
+
+    def read_text(self, path: str) -> str:
+        return self.read(path).decode("utf-8", errors="replace")
+
+    def resolve(self, path: str) -> str:
+        """Follow symlinks in every component, clamped at the root like chroot."""
+        parts = [p for p in normalize_path(path).split("/") if p]
+        resolved = "/"
+        hops = 0
+        while parts:
+            name = parts.pop(0)
+            candidate = posixpath.join(resolved, name)
+            entry = self.entry(candidate)
+            if entry is not None and entry.type is EntryType.SYMLINK and entry.link_target:
+                hops += 1
+                if hops > MAX_SYMLINK_HOPS:
+                    raise SourceError(f"{path}: too many levels of symbolic links")
+                target = entry.link_target
+                base = "/" if target.startswith("/") else resolved
+                parts = [p for p in normalize_path(posixpath.join(base, target)).split("/") if p] + parts
+                resolved = "/"
+                continue
+            resolved = candidate
+        return resolved
+
+    def walk_files(self, top: str = "/") -> Iterator[FileEntry]:
+        """Regular files and symlinks below ``top`` (no symlink following)."""
+        top = normalize_path(top).rstrip("/") + "/"
+        for entry in self.entries():
+            if entry.type is not EntryType.DIR and (top == "/" or entry.path.startswith(top)):
+                yield entry
+
+
+class Source(ABC):
+    """An opened target. ``view()`` may be called once per wanted predicate."""
+
+    @property
+    @abstractmethod
+    def info(self) -> TargetInfo:
+        """Identity of the target (digests, layers) — available after opening."""
+
+    @abstractmethod
+    def view(
+        self,
+        wanted: WantedPredicate,
+        progress: ProgressCallback | None = None,
+        cache_key: str | None = None,
+    ) -> FileSystemView:
+        """The squashed filesystem, with bodies of wanted files available.
+
+        ``cache_key`` names the wanted predicate (it must change whenever the
+        predicate does); with it, per-layer results are cached by layer digest.
+        """
+
+    @property
+    def skipped(self) -> tuple[Skipped, ...]:
+        """Entries seen but not represented (device files, …), after view()."""
+        return ()
+
+    def materialize(self, dest: Path, progress: ProgressCallback | None = None) -> None:
+        """Write the full filesystem under ``dest`` (for the runtime sandbox).
+
+        Implementations never write outside ``dest``, never create device
+        nodes and never follow a symlink while writing.
+        """
+        raise SourceError(f"{self.info.reference}: this source cannot be materialised")
+
+    def close(self) -> None:  # noqa: B027
+        """Release temp files and connections."""
+
+    def __enter__(self) -> Source:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def normalize_path(path: str) -> str:
+    """Absolute, ``.``/``..`` resolved lexically, never above ``/``."""
+    normalized = posixpath.normpath("/" + path.lstrip("/"))
+    # posixpath.normpath keeps a leading "//"; the root is one slash
+    return "/" + normalized.lstrip("/")
