@@ -1,0 +1,1 @@
+"""Test helpers: fixture builders shared by unit and integration tests."""
