@@ -54,8 +54,9 @@ def tar_layer(files: Mapping[str, Content], *, raw_names: bool = False) -> bytes
     """An uncompressed tar. ``raw_names`` keeps names verbatim (for hostile tests)."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
-        for name, content in files.items():
+        for name, spec in files.items():
             arcname = name if raw_names else name.lstrip("/")
+            content = spec
             if isinstance(content, Whiteout):
                 head, _, tail = arcname.rpartition("/")
                 arcname = f"{head}/.wh.{tail}" if head else f".wh.{tail}"
