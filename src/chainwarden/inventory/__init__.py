@@ -1,1 +1,86 @@
+"""Catalogers turn a filesystem view into :class:`~chainwarden.models.Package` records."""
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from chainwarden.inventory.dpkg import DpkgCataloger, read_distro
+from chainwarden.inventory.interface import CatalogContext, Cataloger, CatalogResult
+from chainwarden.inventory.npm import NpmInstalledCataloger
+from chainwarden.inventory.python import PythonInstalledCataloger
+from chainwarden.models import Inventory, Skipped, TargetInfo
+from chainwarden.sources.interface import FileSystemView, ProgressCallback, Source
+
+#: Bump when any cataloger's ``wants`` changes: it keys the per-layer cache.
+CATALOG_VERSION = "1"
+
+
+def installed_catalogers() -> list[Cataloger]:
+    return [DpkgCataloger(), PythonInstalledCataloger(), NpmInstalledCataloger()]
+
+
+def project_catalogers() -> list[Cataloger]:
+    try:
+        from chainwarden.inventory.lockfiles import lockfile_catalogers
+    except ImportError:  # pragma: no cover - lockfile support is part of the package
+        return []
+    return list(lockfile_catalogers())
+
+
+def default_catalogers(*, is_image: bool) -> list[Cataloger]:
+    """Images: what is installed. Directories: installed and declared (lockfiles)."""
+    catalogers = installed_catalogers()
+    if not is_image:
+        catalogers += project_catalogers()
+    return catalogers
+
+
+def cache_key(catalogers: Sequence[Cataloger]) -> str:
+    return f"catalog-v{CATALOG_VERSION}:" + ",".join(sorted(c.id for c in catalogers))
+
+
+def wanted_by(catalogers: Sequence[Cataloger]) -> WantedAny:
+    return WantedAny(catalogers)
+
+
+class WantedAny:
+    """A wanted-predicate accepting any path one of the catalogers asks for."""
+
+    def __init__(self, catalogers: Sequence[Cataloger]) -> None:
+        self._wants = [c.wants for c in catalogers]
+
+    def __call__(self, path: str) -> bool:
+        return any(wants(path) for wants in self._wants)
+
+
+def catalog_view(
+    view: FileSystemView,
+    target: TargetInfo,
+    catalogers: Sequence[Cataloger],
+    *,
+    is_image: bool,
+    skipped: Sequence[Skipped] = (),
+) -> Inventory:
+    """Run ``catalogers`` over an already opened view."""
+    context = CatalogContext(is_image=is_image, distro=read_distro(view))
+    packages = []
+    all_skipped = list(skipped)
+    for cataloger in catalogers:
+        result: CatalogResult = cataloger.catalog(view, context)
+        packages.extend(result.packages)
+        all_skipped.extend(result.skipped)
+    packages.sort(key=lambda p: (p.ecosystem.value, p.name, p.version, p.locations[0].path if p.locations else ""))
+    return Inventory(target=target, packages=tuple(packages), distro=context.distro, skipped=tuple(all_skipped))
+
+
+def catalog_source(
+    source: Source,
+    *,
+    catalogers: Sequence[Cataloger] | None = None,
+    progress: ProgressCallback | None = None,
+) -> Inventory:
+    """Inventory of an opened source."""
+    is_image = source.info.kind != "dir"
+    chosen = list(catalogers) if catalogers is not None else default_catalogers(is_image=is_image)
+    view = source.view(wanted_by(chosen), progress, cache_key(chosen))
+    return catalog_view(view, source.info, chosen, is_image=is_image, skipped=source.skipped)

@@ -1,0 +1,109 @@
+"""Installed npm packages: every ``node_modules/[@scope/]name/package.json``.
+
+Nested and scoped installs, global modules (``/usr/lib/node_modules``) alike.
+A package owns its directory minus nested ``node_modules`` (those are packages
+of their own).
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from typing import Any
+
+from packageurl import PackageURL
+
+from chainwarden.inventory.interface import CatalogContext, Cataloger, CatalogResult
+from chainwarden.models import Ecosystem, Location, Package, Skipped
+from chainwarden.sources.interface import EntryType, FileSystemView
+
+NODE_MODULES = "/node_modules/"
+
+
+def package_root(path: str) -> str | None:
+    """The ``…/node_modules/[@scope/]name`` directory containing ``path``, if any."""
+    index = path.rfind(NODE_MODULES)
+    if index < 0:
+        return None
+    rest = path[index + len(NODE_MODULES) :].split("/")
+    if rest[0].startswith("@"):
+        if len(rest) < 2 or not rest[1]:
+            return None
+        return path[:index] + NODE_MODULES + rest[0] + "/" + rest[1]
+    return path[:index] + NODE_MODULES + rest[0] if rest[0] and not rest[0].startswith(".") else None
+
+
+def is_manifest(path: str) -> bool:
+    return path.endswith("/package.json") and package_root(path) == path[: -len("/package.json")]
+
+
+def licenses_of(manifest: dict[str, Any]) -> tuple[str, ...]:
+    value = manifest.get("license")
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, dict) and isinstance(value.get("type"), str):
+        return (value["type"],)
+    found = []
+    for item in manifest.get("licenses") or []:
+        if isinstance(item, dict) and isinstance(item.get("type"), str):
+            found.append(item["type"])
+        elif isinstance(item, str):
+            found.append(item)
+    return tuple(found)
+
+
+def npm_purl(name: str, version: str) -> str:
+    namespace, _, short = name.rpartition("/")
+    return PackageURL(type="npm", namespace=namespace or None, name=short, version=version).to_string()
+
+
+class NpmInstalledCataloger(Cataloger):
+    id = "npm-installed"
+
+    def wants(self, path: str) -> bool:
+        return path.endswith("/package.json") and NODE_MODULES in path and is_manifest(path)
+
+    def catalog(self, view: FileSystemView, context: CatalogContext) -> CatalogResult:
+        result = CatalogResult()
+        owned: dict[str, list[str]] = {}
+        manifests: list[str] = []
+        for entry in view.entries():
+            if entry.type is EntryType.DIR or NODE_MODULES not in entry.path:
+                continue
+            root = package_root(entry.path)
+            if root is None:
+                continue
+            owned.setdefault(root, []).append(entry.path)
+            if entry.type is EntryType.FILE and entry.path == root + "/package.json":
+                manifests.append(entry.path)
+        for path in sorted(manifests):
+            package = self._package(view, path, owned.get(posixpath.dirname(path), []), result)
+            if package is not None:
+                result.packages.append(package)
+        return result
+
+    def _package(self, view: FileSystemView, path: str, files: list[str], result: CatalogResult) -> Package | None:
+        entry = view.entry(path)
+        layer = entry.layer if entry else None
+        try:
+            manifest = json.loads(view.read(path))
+        except Exception as exc:
+            result.skipped.append(Skipped("npm package.json", Location(path, layer), f"unreadable: {exc}"))
+            return None
+        if not isinstance(manifest, dict):
+            result.skipped.append(Skipped("npm package.json", Location(path, layer), "not a JSON object"))
+            return None
+        name, version = manifest.get("name"), manifest.get("version")
+        if not isinstance(name, str) or not isinstance(version, str) or not name or not version:
+            # placeholder manifests (npm writes some without name/version) are not packages
+            return None
+        return Package(
+            ecosystem=Ecosystem.NPM,
+            name=name,
+            version=version,
+            purl=npm_purl(name, version),
+            found_by=self.id,
+            locations=(Location(path, layer),),
+            files=tuple(sorted(files)),
+            licenses=licenses_of(manifest),
+        )
