@@ -86,6 +86,9 @@ def _is_dir(view: FileSystemView, path: str, resolved_dirs: dict[str, str]) -> b
         if real_parent is None:
             real_parent = resolved_dirs[parent] = view.resolve(parent or "/")
         entry = view.entry(posixpath.join(real_parent, base))
+    if entry is not None and entry.type is EntryType.SYMLINK:
+        # merged /usr: dpkg lists /bin as a directory; on disk it is a link to one
+        entry = view.entry(view.resolve(path))
     return entry is not None and entry.type is EntryType.DIR
 
 
@@ -170,7 +173,7 @@ class DpkgCataloger(Cataloger):
             version=version,
             qualifiers=qualifiers,
         ).to_string()
-        files = self._owned_files(view, name, arch)
+        files = self._owned_files(view, name, arch, status_path)
         return Package(
             ecosystem=Ecosystem.DEBIAN,
             name=name,
@@ -185,7 +188,7 @@ class DpkgCataloger(Cataloger):
             licenses=self._licenses(view, name),
         )
 
-    def _owned_files(self, view: FileSystemView, name: str, arch: str | None) -> tuple[str, ...]:
+    def _owned_files(self, view: FileSystemView, name: str, arch: str | None, status_path: str) -> tuple[str, ...]:
         candidates = [f"{INFO_DIR}{name}.list"]
         if arch:
             candidates.insert(0, f"{INFO_DIR}{name}:{arch}.list")
@@ -201,7 +204,7 @@ class DpkgCataloger(Cataloger):
             # a directory is shared by many packages; only non-directories are owned
             return tuple(p for p in files if not _is_dir(view, p, self._resolved_dirs))
         # distroless images ship only status.d/<pkg>.md5sums
-        for path in (f"/var/lib/dpkg/status.d/{name}.md5sums", f"{INFO_DIR}{name}.md5sums"):
+        for path in (f"{status_path}.md5sums", f"{STATUS_D}{name}.md5sums", f"{INFO_DIR}{name}.md5sums"):
             try:
                 text = view.read_text(path)
             except Exception:  # noqa: S112

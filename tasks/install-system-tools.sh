@@ -1,0 +1,16 @@
+#!/bin/sh
+# Installs the Debian tools chainwarden's tests, demo and runtime use, when missing.
+# command:package pairs; apt-get runs only if something is missing.
+set -eu
+missing=""
+for pair in skopeo:skopeo bwrap:bubblewrap strace:strace docker-registry:docker-registry \
+            busybox:busybox-static dpkg-deb:dpkg debootstrap:debootstrap; do
+  cmd=${pair%%:*}; pkg=${pair#*:}
+  command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/bin/$cmd" ] || [ -x "/bin/$cmd" ] || missing="$missing $pkg"
+done
+[ -z "$missing" ] && exit 0
+echo "installing system tools:$missing" >&2
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
