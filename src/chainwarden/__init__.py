@@ -1,1 +1,22 @@
-"""chainwarden: defend the software supply chain of images and packages."""
+"""chainwarden: defend the software supply chain of images and packages.
+
+The library API lives in :mod:`chainwarden.api`; the common entry points are
+re-exported here lazily so that ``import chainwarden`` stays cheap::
+
+    import chainwarden
+    inventory = chainwarden.build_inventory("oci:./image")
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["build_inventory", "open_target"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from chainwarden import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'chainwarden' has no attribute {name!r}")
