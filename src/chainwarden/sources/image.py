@@ -19,14 +19,9 @@ from abc import abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
-from chainwarden._internal.archives import (
-    HashingReader,
-    TarMember,
-    decompressed,
-    iter_tar,
-)
+from chainwarden._internal.archives import LayerReader, TarMember, iter_tar
 from chainwarden.errors import DigestMismatchError, HostileArchiveError, InvalidImageError, SourceError
 from chainwarden.models import Digest, LayerInfo, Location, Skipped, TargetInfo
 from chainwarden.sources.interface import (
@@ -203,17 +198,14 @@ class ImageSource(Source):
     def _read_layer(self, layer: LayerRef, wanted: WantedPredicate, label: str) -> Iterator[TarMember]:
         raw = layer.open()
         try:
-            blob_hash = HashingReader(raw)
-            stream = decompressed(blob_hash, compressed_size=layer.size, label=label)  # type: ignore[arg-type]
             check_tar = layer.diff_id is not None and (layer.diff_id != layer.digest or not layer.digest_is_of_blob)
-            tar_hash = HashingReader(stream) if check_tar else None
-            yield from iter_tar(tar_hash or stream, label=label, wanted=wanted, max_body=MAX_FILE_BODY)  # type: ignore[arg-type]
-            if tar_hash is not None and layer.diff_id is not None:
-                tar_hash.verify(layer.diff_id, f"{label} (uncompressed)")
-            if layer.digest_is_of_blob:
-                blob_hash.verify(layer.digest, label, layer.size)
-            else:
-                blob_hash.drain()
+            stream = LayerReader(raw, compressed_size=layer.size, label=label, hash_uncompressed=check_tar)
+            yield from iter_tar(cast(IO[bytes], stream), label=label, wanted=wanted, max_body=MAX_FILE_BODY)
+            stream.verify(
+                layer.digest if layer.digest_is_of_blob else None,
+                layer.size if layer.digest_is_of_blob else None,
+                layer.diff_id if check_tar else None,
+            )
         except OSError as exc:
             raise InvalidImageError(f"{label}: cannot read blob ({exc})") from exc
         finally:

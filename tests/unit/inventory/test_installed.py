@@ -76,8 +76,15 @@ def test_distroless_status_d(tmp_path: Path) -> None:
 
 def test_python_dist_info_egg_info_and_venvs(tmp_path: Path) -> None:
     files = (
-        dist_info("Flask", "2.0.0", ["flask/__init__.py", "../../../bin/flask"], site="/usr/local/lib/python3.11/site-packages")
-        | dist_info("zope.interface", "6.0", ["zope/interface/__init__.py"], site="/opt/venv/lib/python3.11/site-packages")
+        dist_info(
+            "Flask",
+            "2.0.0",
+            ["flask/__init__.py", "../../../bin/flask"],
+            site="/usr/local/lib/python3.11/site-packages",
+        )
+        | dist_info(
+            "zope.interface", "6.0", ["zope/interface/__init__.py"], site="/opt/venv/lib/python3.11/site-packages"
+        )
         | {
             "usr/lib/python3/dist-packages/legacy.egg-info/PKG-INFO": "Metadata-Version: 1.1\nName: Legacy_Pkg\nVersion: 0.1\n",
             "usr/lib/python3/dist-packages/legacy.egg-info/installed-files.txt": "../legacy/__init__.py\nPKG-INFO\n",
@@ -115,11 +122,13 @@ def test_npm_nested_scoped_global_and_duplicates(tmp_path: Path) -> None:
         | npm_package("/app/node_modules/express", "lodash", "4.17.4")
         | npm_package("/app", "@babel/core", "7.0.0", files=("lib/index.js",))
         | npm_package("/usr/lib", "npm", "9.2.0")
-        | {"/app/node_modules/express/package.json": '{"name": "express", "version": "4.18.2"}',
-           "/app/node_modules/express/lib/router/package.json": '{"name": "not-a-package", "version": "0"}',
-           "/app/node_modules/bad/package.json": "{oops",
-           "/app/node_modules/.bin/x": "#!/bin/sh\n",
-           "/app/node_modules/private/package.json": '{"private": true}'}
+        | {
+            "/app/node_modules/express/package.json": '{"name": "express", "version": "4.18.2"}',
+            "/app/node_modules/express/lib/router/package.json": '{"name": "not-a-package", "version": "0"}',
+            "/app/node_modules/bad/package.json": "{oops",
+            "/app/node_modules/.bin/x": "#!/bin/sh\n",
+            "/app/node_modules/private/package.json": '{"private": true}',
+        }
     )
     inventory = build_inventory(f"dir:{make_rootfs(tmp_path / 'rootfs', files)}")
     npm = sorted((p.name, p.version, p.locations[0].path) for p in inventory.packages)
