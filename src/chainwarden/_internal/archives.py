@@ -11,7 +11,9 @@ import hashlib
 import io
 import os
 import posixpath
+import queue
 import tarfile
+import threading
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -143,6 +145,7 @@ class LayerReader(io.RawIOBase):
         self._limit = min(MAX_DECOMPRESSED, max(MIN_ALLOWANCE, MAX_RATIO * max(compressed_size, 1)))
         self._gzip: Any = None
         self._zstd: Any = None
+        self._thread: threading.Thread | None = None
         if head.startswith(GZIP_MAGIC):
             self._gzip = _new_gzip_decoder()
         elif head.startswith(ZSTD_MAGIC):
@@ -190,11 +193,57 @@ class LayerReader(io.RawIOBase):
             if out:
                 return bytes(out)
 
-    def _fill(self) -> bool:
+    def _produce_checked(self) -> bytes:
         try:
-            out = self._produce()
+            return self._produce()
         except _codec_errors() as exc:
             raise InvalidImageError(f"{self._label}: corrupt compressed stream ({exc})") from exc
+
+    def start_background(self) -> None:
+        """Inflate in a second thread while the caller parses.
+
+        isal and hashlib release the GIL on large buffers, so reading,
+        hashing and inflating the blob overlaps with tar parsing on another core.
+        """
+        self._queue: queue.Queue[bytes | BaseException] = queue.Queue(maxsize=4)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._background, name="layer-inflate", daemon=True)
+        self._thread.start()
+
+    def _background(self) -> None:
+        while not self._stop.is_set():
+            try:
+                item: bytes | BaseException = self._produce_checked()
+            except BaseException as exc:  # noqa: BLE001 - handed over to the reading thread
+                item = exc
+            while not self._stop.is_set():
+                try:
+                    self._queue.put(item, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+            if not isinstance(item, bytes) or not item:
+                return
+
+    def _next_output(self) -> bytes:
+        if self._thread is None:
+            return self._produce_checked()
+        item = self._queue.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self._thread = None
+        super().close()
+
+    def _fill(self) -> bool:
+        if self._done:
+            return False
+        out = self._next_output()
         if not out:
             self._done = True
             return False

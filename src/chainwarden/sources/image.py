@@ -200,12 +200,16 @@ class ImageSource(Source):
         try:
             check_tar = layer.diff_id is not None and (layer.diff_id != layer.digest or not layer.digest_is_of_blob)
             stream = LayerReader(raw, compressed_size=layer.size, label=label, hash_uncompressed=check_tar)
-            yield from iter_tar(cast(IO[bytes], stream), label=label, wanted=wanted, max_body=MAX_FILE_BODY)
-            stream.verify(
-                layer.digest if layer.digest_is_of_blob else None,
-                layer.size if layer.digest_is_of_blob else None,
-                layer.diff_id if check_tar else None,
-            )
+            stream.start_background()
+            try:
+                yield from iter_tar(cast(IO[bytes], stream), label=label, wanted=wanted, max_body=MAX_FILE_BODY)
+                stream.verify(
+                    layer.digest if layer.digest_is_of_blob else None,
+                    layer.size if layer.digest_is_of_blob else None,
+                    layer.diff_id if check_tar else None,
+                )
+            finally:
+                stream.close()
         except OSError as exc:
             raise InvalidImageError(f"{label}: cannot read blob ({exc})") from exc
         finally:

@@ -85,3 +85,24 @@ def test_bomb_fuse(monkeypatch: pytest.MonkeyPatch, codec: str) -> None:
     reader = LayerReader(io.BytesIO(blob), compressed_size=len(blob), label="L", hash_uncompressed=False)
     with pytest.raises(HostileArchiveError, match="decompression bomb"):
         read_all(reader, block=1 << 20)
+
+
+@pytest.mark.parametrize("background", [False, True])
+def test_errors_reach_the_reader_in_both_modes(background: bool) -> None:
+    blob = bytearray(gzip.compress(PAYLOAD))
+    blob[100:140] = b"\xff" * 40
+    reader = LayerReader(io.BytesIO(bytes(blob)), compressed_size=len(blob), label="L", hash_uncompressed=True)
+    if background:
+        reader.start_background()
+    with pytest.raises(InvalidImageError, match="corrupt"):
+        read_all(reader)
+    reader.close()
+
+
+def test_background_reader_stops_when_abandoned() -> None:
+    blob = gzip.compress(PAYLOAD * 20)
+    reader = LayerReader(io.BytesIO(blob), compressed_size=len(blob), label="L", hash_uncompressed=True)
+    reader.start_background()
+    reader.read(10)
+    reader.close()  # must not hang although the producer still has output to hand over
+    assert reader.closed
