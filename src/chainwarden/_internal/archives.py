@@ -12,13 +12,13 @@ import io
 import os
 import posixpath
 import queue
-import tarfile
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any, BinaryIO, cast
 
+from chainwarden._internal.tarstream import RawMember, iter_members
 from chainwarden.errors import DigestMismatchError, HostileArchiveError, InvalidImageError
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -214,7 +214,7 @@ class LayerReader(io.RawIOBase):
         while not self._stop.is_set():
             try:
                 item: bytes | BaseException = self._produce_checked()
-            except BaseException as exc:  # noqa: BLE001 - handed over to the reading thread
+            except BaseException as exc:
                 item = exc
             while not self._stop.is_set():
                 try:
@@ -270,6 +270,20 @@ class LayerReader(io.RawIOBase):
         data = self._chunk[self._pos : self._pos + size]
         self._pos += len(data)
         return data
+
+    def skip(self, size: int) -> int:
+        """Advance ``size`` bytes without copying them; returns how many were skipped."""
+        skipped = 0
+        while skipped < size:
+            available = len(self._chunk) - self._pos
+            if available == 0:
+                if self._done or not self._fill():
+                    break
+                continue
+            step = min(available, size - skipped)
+            self._pos += step
+            skipped += step
+        return skipped
 
     def readinto(self, buffer: Any) -> int:
         data = self.read(len(buffer))
@@ -375,66 +389,54 @@ def symlink_escapes(link_path: str, target: str) -> bool:
 
 
 def iter_tar(
-    stream: IO[bytes],
+    stream: LayerReader,
     *,
     label: str,
     wanted: Any,
     max_body: int,
 ) -> Iterator[TarMember]:
-    """Stream members of a tar, keeping bodies only where ``wanted(path)``."""
-    try:
-        archive = tarfile.open(fileobj=stream, mode="r|")  # noqa: SIM115 - streamed below
-    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
-        raise InvalidImageError(f"{label}: not a readable tar stream ({exc})") from exc
-    count = 0
-    name = "<first member>"
-    try:
-        for info in archive:
-            count += 1
-            name = info.name
-            if count > MAX_MEMBERS:
-                raise HostileArchiveError(f"{label}: more than {MAX_MEMBERS} members")
-            yield _member(archive, info, label, wanted, max_body)
-    except (tarfile.TarError, OSError, EOFError, zlib.error, ValueError) as exc:
-        if isinstance(exc, HostileArchiveError):
-            raise
-        raise InvalidImageError(f"{label}: truncated or corrupt after member {name!r} ({exc})") from exc
-    finally:
-        archive.close()
+    """Stream members of a layer tar, keeping bodies only where ``wanted(path)``."""
+    paths: dict[str, str] = {}
+
+    def keep_body(member: RawMember) -> bool:
+        path = paths[member.name]
+        if not wanted(path):
+            return False
+        if member.size > max_body:
+            raise HostileArchiveError(
+                f"{label}: member {member.name!r} is {member.size} bytes, over the {max_body} byte limit"
+            )
+        return True
+
+    members = iter_members(stream, label, _remember_path(paths, label, keep_body))
+    for count, (raw, body) in enumerate(members, 1):
+        if count > MAX_MEMBERS:
+            raise HostileArchiveError(f"{label}: more than {MAX_MEMBERS} members")
+        path = paths.pop(raw.name) if raw.name in paths else safe_member_path(raw.name, label)
+        yield _member(raw, path, label, body)
 
 
-def _member(archive: tarfile.TarFile, info: tarfile.TarInfo, label: str, wanted: Any, max_body: int) -> TarMember:
-    path = safe_member_path(info.name, label)
-    body: bytes | None = None
+def _remember_path(
+    paths: dict[str, str], label: str, keep_body: Callable[[RawMember], bool]
+) -> Callable[[RawMember], bool]:
+    """Validate the name once, before any body is read, and keep the result."""
+
+    def check(member: RawMember) -> bool:
+        paths[member.name] = safe_member_path(member.name, label)
+        return keep_body(member)
+
+    return check
+
+
+def _member(raw: RawMember, path: str, label: str, body: bytes | None) -> TarMember:
     link: str | None = None
-    if info.isdir():
-        kind = "dir"
-    elif info.issym():
-        kind = "symlink"
-        link = info.linkname
+    if raw.kind == "symlink":
+        link = raw.linkname
         if symlink_escapes(path, link):
-            raise HostileArchiveError(f"{label}: symlink {info.name!r} -> {link!r} points outside the root")
-    elif info.islnk():
-        kind = "hardlink"
-        link = safe_member_path(info.linkname, f"{label}: hard link {info.name!r}")
-    elif info.isreg():
-        kind = "file"
-        if wanted(path):
-            if info.size > max_body:
-                raise HostileArchiveError(
-                    f"{label}: member {info.name!r} is {info.size} bytes, over the {max_body} byte limit"
-                )
-            handle = archive.extractfile(info)
-            body = handle.read() if handle is not None else b""
-            if len(body) != info.size:
-                raise InvalidImageError(f"{label}: member {info.name!r} is truncated")
-    elif info.ischr() or info.isblk():
-        kind = "device"
-    elif info.isfifo():
-        kind = "fifo"
-    else:
-        kind = "other"
-    return TarMember(path, kind, info.size, info.mode, link, info.uid, info.gid, body)
+            raise HostileArchiveError(f"{label}: symlink {raw.name!r} -> {link!r} points outside the root")
+    elif raw.kind == "hardlink":
+        link = safe_member_path(raw.linkname, f"{label}: hard link {raw.name!r}")
+    return TarMember(path, raw.kind, raw.size, raw.mode, link, raw.uid, raw.gid, body)
 
 
 def sha256_file(handle: BinaryIO) -> str:

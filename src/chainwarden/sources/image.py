@@ -19,7 +19,7 @@ from abc import abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, Any
 
 from chainwarden._internal.archives import LayerReader, TarMember, iter_tar
 from chainwarden.errors import DigestMismatchError, HostileArchiveError, InvalidImageError, SourceError
@@ -202,7 +202,7 @@ class ImageSource(Source):
             stream = LayerReader(raw, compressed_size=layer.size, label=label, hash_uncompressed=check_tar)
             stream.start_background()
             try:
-                yield from iter_tar(cast(IO[bytes], stream), label=label, wanted=wanted, max_body=MAX_FILE_BODY)
+                yield from iter_tar(stream, label=label, wanted=wanted, max_body=MAX_FILE_BODY)
                 stream.verify(
                     layer.digest if layer.digest_is_of_blob else None,
                     layer.size if layer.digest_is_of_blob else None,
