@@ -1,0 +1,279 @@
+"""CycloneDX 1.6: schema-valid, reproducible, and faithful to the inventory."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from cyclonedx.schema import SchemaVersion
+from cyclonedx.validation.json import JsonStrictValidator
+
+from chainwarden.models import Ecosystem, Finding, Inventory, Package, RuleId, Severity, TargetInfo
+from chainwarden.report.cyclonedx import primary_vulnerability_id, render_cyclonedx
+from chainwarden.report.json_report import tool_version
+from unit.report.report_samples import (
+    BABEL_CORE,
+    DIR_INVENTORY,
+    FINDINGS,
+    FIXED_SERIAL,
+    FIXED_TIME,
+    INVENTORY,
+    LIBSSL,
+    REQUESTS_SYSTEM,
+    REQUESTS_VENDORED,
+    TZDATA,
+    URLLIB3_LOCK,
+    assert_snapshot,
+)
+
+
+def _validate(text: str) -> dict[str, Any]:
+    errors = JsonStrictValidator(SchemaVersion.V1_6).validate_str(text)
+    assert errors is None, str(errors)
+    document: dict[str, Any] = json.loads(text)
+    return document
+
+
+def _render(inventory: Inventory = INVENTORY, findings: tuple[Finding, ...] = FINDINGS) -> dict[str, Any]:
+    return _validate(render_cyclonedx(inventory, findings, timestamp=FIXED_TIME, serial=FIXED_SERIAL))
+
+
+def _component(document: dict[str, Any], package: Package) -> dict[str, Any]:
+    matches: list[dict[str, Any]] = [c for c in document["components"] if c["bom-ref"] == package.id]
+    assert len(matches) == 1, package.id
+    return matches[0]
+
+
+def _properties(element: dict[str, Any]) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
+    for prop in element.get("properties", []):
+        grouped.setdefault(prop["name"], []).append(prop["value"])
+    return grouped
+
+
+def test_snapshot_and_determinism() -> None:
+    text = render_cyclonedx(INVENTORY, FINDINGS, timestamp=FIXED_TIME, serial=FIXED_SERIAL)
+    _validate(text)
+    assert text == render_cyclonedx(INVENTORY, FINDINGS, timestamp=FIXED_TIME, serial=FIXED_SERIAL)
+    # The producer's version changes with every release; the snapshot should not.
+    normalised = text.replace(f'"version": "{tool_version()}"', '"version": "<chainwarden-version>"')
+    assert_snapshot("cyclonedx.json", normalised)
+
+
+def test_header_and_reproducibility_arguments() -> None:
+    document = _render()
+    assert document["specVersion"] == "1.6"
+    assert document["serialNumber"] == f"urn:uuid:{FIXED_SERIAL}"
+    assert document["metadata"]["timestamp"].startswith("2024-05-01T12:00:00")
+    tools = document["metadata"]["tools"]["components"]
+    assert [(t["name"], t["version"]) for t in tools] == [("chainwarden", tool_version())]
+
+
+def test_defaults_give_fresh_serial_numbers() -> None:
+    first = json.loads(render_cyclonedx(DIR_INVENTORY))
+    second = json.loads(render_cyclonedx(DIR_INVENTORY))
+    assert first["serialNumber"] != second["serialNumber"]
+
+
+def test_image_is_the_metadata_component() -> None:
+    root = _render()["metadata"]["component"]
+    assert root["type"] == "container"
+    assert root["name"] == "app-image"
+    assert root["hashes"] == [{"alg": "SHA-256", "content": "d4" * 32}]
+    assert root["purl"].startswith("pkg:oci/app-image@sha256:" + "d4" * 32)
+    assert "repository_url=registry.example.com/team/app-image" in root["purl"]
+    assert "tag=1.4" in root["purl"]
+    assert root["bom-ref"] == root["purl"]
+
+
+@pytest.mark.parametrize(
+    ("reference", "tags", "name", "repository_url"),
+    [
+        ("oci:./build/app-image:1.4", (), "app-image", None),  # a local path is not a repository
+        ("registry:localhost:5000/team/img:2", (), "img", "localhost:5000/team/img"),
+        ("registry:ghcr.io/acme/tool@sha256:" + "ab" * 32, (), "tool", "ghcr.io/acme/tool"),
+        ("docker-archive:./x.tar", ("Debian:12",), "debian", None),
+    ],
+)
+def test_image_names_and_purls(reference: str, tags: tuple[str, ...], name: str, repository_url: str | None) -> None:
+    target = replace(INVENTORY.target, reference=reference, repo_tags=tags)
+    root = _render(Inventory(target, ()), ())["metadata"]["component"]
+    assert root["name"] == name
+    assert ("repository_url=" in root["purl"]) == (repository_url is not None)
+    if repository_url is not None:
+        assert f"repository_url={repository_url}" in root["purl"]
+
+
+def test_directory_is_an_application() -> None:
+    root = _render(DIR_INVENTORY, ())["metadata"]["component"]
+    assert root["type"] == "application"
+    assert root["name"] == "./my-project"
+
+
+def test_every_package_is_a_component_with_evidence() -> None:
+    document = _render()
+    refs = [c["bom-ref"] for c in document["components"]]
+    assert len(refs) == len(set(refs)), "bom-refs must be unique"
+    assert len(refs) == len(INVENTORY.packages) + 1  # plus the operating system
+    os_component = next(c for c in document["components"] if c["type"] == "operating-system")
+    assert (os_component["name"], os_component["version"]) == ("debian", "12")
+
+    # Two copies of requests stay two components.
+    assert _component(document, REQUESTS_SYSTEM) != _component(document, REQUESTS_VENDORED)
+
+    libssl = _component(document, LIBSSL)
+    assert libssl["purl"] == LIBSSL.purl
+    props = _properties(libssl)
+    assert props["chainwarden:found-by"] == ["dpkg-status"]
+    assert props["chainwarden:source-name"] == ["openssl"]
+    assert props["chainwarden:source-version"] == ["3.0.11-1~deb12u2"]
+    assert props["chainwarden:layer"] == [LIBSSL.locations[0].layer]
+    occurrences = {o["location"]: o for o in libssl["evidence"]["occurrences"]}
+    assert set(occurrences) == {"/var/lib/dpkg/status", *LIBSSL.files}
+    assert occurrences["/var/lib/dpkg/status"]["additionalContext"] == f"layer {LIBSSL.locations[0].layer}"
+    assert occurrences["/usr/lib/x86_64-linux-gnu/libssl.so.3"]["additionalContext"] == "owned file"
+
+    lock = _component(document, URLLIB3_LOCK)
+    (occurrence,) = lock["evidence"]["occurrences"]
+    assert (occurrence["location"], occurrence["line"]) == ("/app/requirements.txt", 3)
+    assert lock["hashes"] == [{"alg": "SHA-256", "content": "12" * 32}]
+    # A pin that is not a digest is kept, as a property, not dropped.
+    assert _properties(lock)["chainwarden:hash"] == ["md5:not-a-digest"]
+
+    babel = _component(document, BABEL_CORE)
+    assert babel["name"] == "@babel/core"
+    assert babel["purl"] == "pkg:npm/%40babel/core@7.23.0"
+    assert babel["scope"] == "excluded"
+    assert babel["hashes"][0]["alg"] == "SHA-512"
+
+    tzdata = _component(document, TZDATA)
+    assert tzdata["version"] == "1:2024a-0+deb12u1"
+    assert {o["location"] for o in tzdata["evidence"]["occurrences"]} >= {"/usr/share/zoneinfo/Europe/Zürich"}
+
+
+def test_licenses() -> None:
+    document = _render()
+    assert _component(document, REQUESTS_SYSTEM)["licenses"] == [{"license": {"id": "Apache-2.0"}}]
+    libssl_licenses = _component(document, LIBSSL)["licenses"]
+    # An expression may only stand alone; next to another license it is kept as a name.
+    assert {"license": {"id": "Apache-2.0"}} in libssl_licenses
+    assert {"license": {"name": "Artistic-1.0-Perl OR GPL-1.0-or-later"}} in libssl_licenses
+    alone = replace(LIBSSL, licenses=("MIT OR Apache-2.0",))
+    single = _render(Inventory(INVENTORY.target, (alone,)), ())
+    assert single["components"][0]["licenses"] == [{"expression": "MIT OR Apache-2.0"}]
+
+
+def test_root_depends_on_every_component() -> None:
+    document = _render()
+    root_ref = document["metadata"]["component"]["bom-ref"]
+    root_entry = next(d for d in document["dependencies"] if d["ref"] == root_ref)
+    assert set(root_entry["dependsOn"]) == {c["bom-ref"] for c in document["components"]}
+
+
+def test_vulnerabilities_and_vex() -> None:
+    document = _render()
+    vulnerabilities = document["vulnerabilities"]
+    component_refs = {c["bom-ref"] for c in document["components"]}
+    for vulnerability in vulnerabilities:
+        for affected in vulnerability["affects"]:
+            assert affected["ref"] in component_refs
+
+    by_ref = {v["bom-ref"]: v for v in vulnerabilities}
+    libssl = by_ref["vuln:CVE-2023-5678"]
+    assert libssl["id"] == "CVE-2023-5678"
+    assert libssl["source"]["name"] == "NVD"
+    assert [r["id"] for r in libssl["references"]] == ["DSA-5532-1"]
+    assert libssl["ratings"][0] == {"method": "other", "severity": "medium"}
+    assert "3.0.11-1~deb12u3" in libssl["recommendation"]
+    assert libssl["affects"] == [{"ref": LIBSSL.id, "versions": [{"status": "affected", "version": LIBSSL.version}]}]
+
+    urllib3 = by_ref["vuln:CVE-2023-43804"]
+    cvss = next(r for r in urllib3["ratings"] if r["method"] == "CVSSv31")
+    assert cvss["score"] == pytest.approx(5.3)
+    assert cvss["severity"] == "medium"
+
+    # The same CVE on two copies of requests: one is declared not affected (VEX).
+    not_affected = by_ref["vuln:CVE-2023-32681#not_affected"]
+    assert not_affected["analysis"] == {"state": "not_affected", "justification": "code_not_reachable"}
+    assert not_affected["affects"][0]["ref"] == REQUESTS_SYSTEM.id
+    assert not_affected["affects"][0]["versions"][0]["status"] == "unaffected"
+    assert "recommendation" not in not_affected
+    affected = by_ref["vuln:CVE-2023-32681"]
+    assert "analysis" not in affected
+    assert affected["affects"][0]["ref"] == REQUESTS_VENDORED.id
+
+
+def test_non_vulnerability_findings_are_not_in_the_sbom() -> None:
+    document = _render(findings=tuple(f for f in FINDINGS if f.rule_id != "vuln"))
+    assert "vulnerabilities" not in document or document["vulnerabilities"] == []
+
+
+def test_one_vulnerability_on_two_packages_is_one_entry() -> None:
+    findings = tuple(
+        Finding(RuleId("vuln"), Severity.LOW, "shared", package=p, aliases=frozenset({"GHSA-aaaa-bbbb-cccc"}))
+        for p in (LIBSSL, TZDATA)
+    )
+    (vulnerability,) = _render(findings=findings)["vulnerabilities"]
+    assert vulnerability["id"] == "GHSA-aaaa-bbbb-cccc"
+    assert vulnerability["source"]["name"] == "GitHub Advisories"
+    assert {a["ref"] for a in vulnerability["affects"]} == {LIBSSL.id, TZDATA.id}
+
+
+@pytest.mark.parametrize(
+    ("aliases", "title", "expected"),
+    [
+        ({"GHSA-x", "CVE-2024-1", "PYSEC-1"}, "t", "CVE-2024-1"),
+        ({"GHSA-x", "PYSEC-1"}, "t", "GHSA-x"),
+        ({"PYSEC-1", "DSA-9"}, "t", "DSA-9"),
+        (set(), "MAL-2024-1", "MAL-2024-1"),
+    ],
+)
+def test_primary_vulnerability_id(aliases: set[str], title: str, expected: str) -> None:
+    finding = Finding(RuleId("vuln"), Severity.LOW, title, aliases=frozenset(aliases))
+    assert primary_vulnerability_id(finding) == expected
+
+
+def test_tricky_inputs_still_validate() -> None:
+    weird = (
+        Package(Ecosystem.NPM, "@scope/ünï", "0.0.0-ß", "pkg:npm/%40scope/%C3%BCn%C3%AF@0.0.0-%C3%9F", "npm"),
+        Package(Ecosystem.DEBIAN, "epoch", "1:2.3-4", "pkg:deb/debian/epoch@1:2.3-4?arch=amd64", "dpkg-status"),
+        Package(Ecosystem.PYPI, "bad-purl", "1", "not a purl", "python-dist-info"),
+        Package(Ecosystem.PYPI, "no-purl", "", "", "requirements-txt", pinned=False),
+        # The same purl and location twice: bom-refs must still be unique.
+        Package(Ecosystem.PYPI, "twin", "1", "pkg:pypi/twin@1", "x"),
+        Package(Ecosystem.PYPI, "twin", "1", "pkg:pypi/twin@1", "x"),
+    )
+    target = TargetInfo("docker-archive", "docker-archive:./image with space.tar")
+    document = _render(Inventory(target, weird), ())
+    refs = [c["bom-ref"] for c in document["components"]]
+    assert len(refs) == len(set(refs)) == len(weird)
+    bad = next(c for c in document["components"] if c["name"] == "bad-purl")
+    assert "purl" not in bad
+    assert _properties(bad)["chainwarden:purl"] == ["not a purl"]
+    assert document["metadata"]["component"]["type"] == "container"
+
+
+def test_finding_for_a_package_outside_the_inventory() -> None:
+    stray = Package(Ecosystem.PYPI, "stray", "1.0", "pkg:pypi/stray@1.0", "requirements-txt")
+    finding = Finding(RuleId("vuln"), Severity.HIGH, "x", package=stray, aliases=frozenset({"CVE-2024-2"}))
+    (vulnerability,) = _render(findings=(finding,))["vulnerabilities"]
+    assert vulnerability["affects"][0]["ref"] == "pkg:pypi/stray@1.0"
+
+
+def test_many_packages_with_many_files() -> None:
+    packages = tuple(
+        Package(
+            Ecosystem.DEBIAN,
+            f"lib{n}",
+            "1.0-1",
+            f"pkg:deb/debian/lib{n}@1.0-1",
+            "dpkg-status",
+            files=tuple(f"/usr/lib/lib{n}/f{k}" for k in range(20)),
+        )
+        for n in range(300)
+    )
+    document = _render(Inventory(INVENTORY.target, packages), ())
+    assert len(document["components"]) == 300
+    assert sum(len(c["evidence"]["occurrences"]) for c in document["components"]) == 6000
