@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from chainwarden.inventory import cache as inventory_cache
 from chainwarden.inventory.dpkg import DpkgCataloger, read_distro
 from chainwarden.inventory.interface import CatalogContext, Cataloger, CatalogResult
 from chainwarden.inventory.npm import NpmInstalledCataloger
@@ -82,5 +83,14 @@ def catalog_source(
     """Inventory of an opened source."""
     is_image = source.info.kind != "dir"
     chosen = list(catalogers) if catalogers is not None else default_catalogers(is_image=is_image)
-    view = source.view(wanted_by(chosen), progress, cache_key(chosen))
-    return catalog_view(view, source.info, chosen, is_image=is_image, skipped=source.skipped)
+    key = cache_key(chosen)
+    identity = source.cache_identity() if source.cache_dir is not None else None
+    cached_at = inventory_cache.entry_path(source.cache_dir, identity, key) if source.cache_dir and identity else None
+    if cached_at is not None and (hit := inventory_cache.load(cached_at)) is not None:
+        packages, distro, skipped = hit
+        return Inventory(target=source.info, packages=packages, distro=distro, skipped=skipped)
+    view = source.view(wanted_by(chosen), progress, key)
+    inventory = catalog_view(view, source.info, chosen, is_image=is_image, skipped=source.skipped)
+    if cached_at is not None:
+        inventory_cache.store(cached_at, inventory.packages, inventory.distro, inventory.skipped)
+    return inventory

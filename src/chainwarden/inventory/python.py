@@ -19,6 +19,7 @@ from chainwarden.sources.interface import EntryType, FileSystemView
 DIST_INFO_FILES = frozenset({"METADATA", "RECORD", "INSTALLER", "direct_url.json"})
 EGG_INFO_FILES = frozenset({"PKG-INFO", "installed-files.txt"})
 LICENSE_CLASSIFIER = "License :: "
+METADATA_SUFFIXES = ("/METADATA", "/PKG-INFO", ".egg-info")
 
 
 def parse_metadata(text: str) -> tuple[str, str, tuple[str, ...]]:
@@ -58,14 +59,13 @@ class PythonInstalledCataloger(Cataloger):
         result = CatalogResult()
         for entry in view.entries():
             path = entry.path
-            base = posixpath.basename(path)
-            parent = posixpath.dirname(path)
-            if entry.type is not EntryType.FILE:
+            if entry.type is not EntryType.FILE or not path.endswith(METADATA_SUFFIXES):
                 continue
+            parent, _, base = path.rpartition("/")
             if base == "METADATA" and parent.endswith(".dist-info"):
-                self._add(view, result, path, parent, record=posixpath.join(parent, "RECORD"))
-            elif base == "PKG-INFO" and (parent.endswith(".egg-info") or parent.endswith("/EGG-INFO")):
-                self._add(view, result, path, parent, record=posixpath.join(parent, "installed-files.txt"))
+                self._add(view, result, path, parent, record=parent + "/RECORD")
+            elif base == "PKG-INFO" and parent.endswith((".egg-info", "/EGG-INFO")):
+                self._add(view, result, path, parent, record=parent + "/installed-files.txt")
             elif base.endswith(".egg-info"):
                 self._add(view, result, path, parent, record=None)
         return result

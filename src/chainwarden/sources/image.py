@@ -155,6 +155,13 @@ class ImageSource(Source):
     def skipped(self) -> tuple[Skipped, ...]:
         return tuple(self._skipped)
 
+    @property
+    def cache_dir(self) -> Path | None:
+        return self._cache_dir
+
+    def cache_identity(self) -> str | None:
+        return "\n".join(f"{layer.digest} {layer.diff_id} {layer.fingerprint()}" for layer in self.layers())
+
     @abstractmethod
     def _load_info(self) -> TargetInfo:
         """Resolve manifest and config; verify them."""
@@ -292,10 +299,12 @@ class LayeredView(FileSystemView):
         return iter(list(self._entries.values()))
 
     def entry(self, path: str) -> FileEntry | None:
-        return self._entries.get(normalize_path(path))
+        found = self._entries.get(path)  # callers mostly pass normalised paths already
+        return found if found is not None else self._entries.get(normalize_path(path))
 
     def children(self, path: str) -> list[str]:
-        return sorted(self._children.get(normalize_path(path), ()))
+        found = self._children.get(path)
+        return sorted(found if found is not None else self._children.get(normalize_path(path), ()))
 
     def read(self, path: str) -> bytes:
         resolved = self.resolve(path)
@@ -315,29 +324,29 @@ class LayeredView(FileSystemView):
         if entry is None:
             return
         self._bodies.pop(path, None)
-        parent = posixpath.dirname(path)
-        self._children.get(parent, set()).discard(posixpath.basename(path))
+        parent, name = _split(path)
+        self._children.get(parent, set()).discard(name)
         for child in list(self._children.pop(path, ())):
-            self._remove(posixpath.join(path, child))
+            self._remove(f"{path}/{child}" if path != "/" else f"/{child}")
 
     def _ensure_dir(self, path: str, layer: Digest) -> None:
-        if path in self._entries:
-            if self._entries[path].type is EntryType.DIR:
+        existing = self._entries.get(path)
+        if existing is not None:
+            if existing.type is EntryType.DIR:
                 return
             self._remove(path)
-        parent = posixpath.dirname(path)
-        if parent != path:
-            self._ensure_dir(parent, layer)
+        parent, name = _split(path)
+        self._ensure_dir(parent, layer)
         self._entries[path] = FileEntry(path, EntryType.DIR, mode=0o755, layer=layer)
         self._children.setdefault(path, set())
-        self._children[parent].add(posixpath.basename(path))
+        self._children[parent].add(name)
 
     def _put(self, entry: FileEntry, body: bytes | None) -> None:
         path = entry.path
         existing = self._entries.get(path)
         if existing is not None and not (existing.type is EntryType.DIR and entry.type is EntryType.DIR):
             self._remove(path)
-        parent = posixpath.dirname(path)
+        parent, name = _split(path)
         self._ensure_dir(parent, entry.layer or Digest(""))
         if entry.type is EntryType.DIR and existing is not None and existing.type is EntryType.DIR:
             self._entries[path] = entry  # metadata update keeps the children
@@ -345,7 +354,7 @@ class LayeredView(FileSystemView):
         self._entries[path] = entry
         if entry.type is EntryType.DIR:
             self._children.setdefault(path, set())
-        self._children[parent].add(posixpath.basename(path))
+        self._children[parent].add(name)
         if body is not None:
             self._bodies[path] = body
         else:
@@ -355,15 +364,14 @@ class LayeredView(FileSystemView):
         """Apply whiteouts first (they only hide lower layers), then entries."""
         additions: list[TarMember] = []
         for member in members:
-            name = posixpath.basename(member.path)
-            parent = posixpath.dirname(member.path)
-            if name == OPAQUE_WHITEOUT:
+            parent, name = _split(member.path)
+            if not name.startswith(WHITEOUT_PREFIX):
+                additions.append(member)
+            elif name == OPAQUE_WHITEOUT:
                 for child in list(self._children.get(parent, ())):
                     self._remove(posixpath.join(parent, child))
-            elif name.startswith(WHITEOUT_PREFIX):
-                self._remove(posixpath.join(parent, name[len(WHITEOUT_PREFIX) :]))
             else:
-                additions.append(member)
+                self._remove(posixpath.join(parent, name[len(WHITEOUT_PREFIX) :]))
         in_layer: dict[str, TarMember] = {}
         for member in additions:
             if member.kind == "hardlink":
@@ -394,6 +402,12 @@ class LayeredView(FileSystemView):
             FileEntry(member.path, EntryType.FILE, target.size, target.mode, None, layer, target.uid, target.gid),
             body,
         )
+
+
+def _split(path: str) -> tuple[str, str]:
+    """(parent, name) of a normalised absolute path; the root is its own parent."""
+    parent, _, name = path.rpartition("/")
+    return parent or "/", name
 
 
 def layer_infos(layers: list[LayerRef]) -> tuple[LayerInfo, ...]:

@@ -151,6 +151,19 @@ class Source(ABC):
         """Entries seen but not represented (device files, …), after view()."""
         return ()
 
+    @property
+    def cache_dir(self) -> Path | None:
+        """Where results about this target may be cached (None: never)."""
+        return None
+
+    def cache_identity(self) -> str | None:
+        """A string that changes whenever the content may have changed, or None.
+
+        For images: the ordered layer digests (the OCI chain) plus each local
+        blob's file identity, so a blob edited on disk invalidates the cache.
+        """
+        return None
+
     def materialize(self, dest: Path, progress: ProgressCallback | None = None) -> None:
         """Write the full filesystem under ``dest`` (for the runtime sandbox).
 

@@ -89,7 +89,7 @@ class _BlobDir:
         return Digest(digest), size, Digest(diff_id)
 
 
-def _config_json(spec: ImageSpec, diff_ids: list[str]) -> dict[str, Any]:
+def _config_json(spec: ImageSpec, diff_ids: Sequence[str]) -> dict[str, Any]:
     history = list(spec.history) + [""] * (len(diff_ids) - len(spec.history))
     return {
         "created": spec.created,
