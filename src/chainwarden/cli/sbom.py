@@ -46,7 +46,8 @@ def sbom(
     if output_format == "json":
         from chainwarden.report.json_report import render_inventory_json
 
-        text = render_inventory_json(inventory)
+        # indented for a person at a terminal, compact for files and pipes
+        text = render_inventory_json(inventory, pretty=output is None and sys.stdout.isatty())
     elif output_format == "cyclonedx":
         from chainwarden.report.cyclonedx import render_cyclonedx
 

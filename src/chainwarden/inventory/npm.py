@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+import re
 from typing import Any
 
 from packageurl import PackageURL
@@ -18,19 +19,36 @@ from chainwarden.models import Ecosystem, Location, Package, Skipped
 from chainwarden.sources.interface import EntryType, FileSystemView
 
 NODE_MODULES = "/node_modules/"
+#: Debian installs node modules shipped by ``node-*`` .debs here; they are on
+#: node's require path just like node_modules (Debian's nodejs builtin paths).
+DEBIAN_NODE_DIRS = ("/usr/share/nodejs/", "/usr/lib/nodejs/")
+DEBIAN_ARCH_NODE_DIR = re.compile(r"^/usr/lib/[a-z0-9_]+-linux-[a-z0-9_]+/nodejs/")
+DEBIAN_FOUND_BY = "npm-debian"
+
+
+def _modules_end(path: str) -> int:
+    """Index where the package name starts inside a module directory, or -1."""
+    index = path.rfind(NODE_MODULES)
+    if index >= 0:
+        return index + len(NODE_MODULES)
+    for directory in DEBIAN_NODE_DIRS:
+        if path.startswith(directory):
+            return len(directory)
+    match = DEBIAN_ARCH_NODE_DIR.match(path)
+    return match.end() if match else -1
 
 
 def package_root(path: str) -> str | None:
     """The ``…/node_modules/[@scope/]name`` directory containing ``path``, if any."""
-    index = path.rfind(NODE_MODULES)
-    if index < 0:
+    start = _modules_end(path)
+    if start < 0:
         return None
-    rest = path[index + len(NODE_MODULES) :].split("/")
+    rest = path[start:].split("/")
     if rest[0].startswith("@"):
         if len(rest) < 2 or not rest[1]:
             return None
-        return path[:index] + NODE_MODULES + rest[0] + "/" + rest[1]
-    return path[:index] + NODE_MODULES + rest[0] if rest[0] and not rest[0].startswith(".") else None
+        return path[:start] + rest[0] + "/" + rest[1]
+    return path[:start] + rest[0] if rest[0] and not rest[0].startswith(".") else None
 
 
 def is_manifest(path: str) -> bool:
@@ -61,14 +79,14 @@ class NpmInstalledCataloger(Cataloger):
     id = "npm-installed"
 
     def wants(self, path: str) -> bool:
-        return path.endswith("/package.json") and NODE_MODULES in path and is_manifest(path)
+        return path.endswith("/package.json") and is_manifest(path)
 
     def catalog(self, view: FileSystemView, context: CatalogContext) -> CatalogResult:
         result = CatalogResult()
         owned: dict[str, list[str]] = {}
         manifests: list[str] = []
         for entry in view.entries():
-            if entry.type is EntryType.DIR or NODE_MODULES not in entry.path:
+            if entry.type is EntryType.DIR or ("nodejs/" not in entry.path and NODE_MODULES not in entry.path):
                 continue
             root = package_root(entry.path)
             if root is None:
@@ -102,7 +120,8 @@ class NpmInstalledCataloger(Cataloger):
             name=name,
             version=version,
             purl=npm_purl(name, version),
-            found_by=self.id,
+            # a Debian-shipped module is updated (and patched) through its .deb
+            found_by=self.id if NODE_MODULES in path else DEBIAN_FOUND_BY,
             locations=(Location(path, layer),),
             files=tuple(sorted(files)),
             licenses=licenses_of(manifest),

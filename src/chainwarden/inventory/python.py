@@ -7,7 +7,6 @@ attacker's copy of a library in a forgotten venv runs just as well.
 from __future__ import annotations
 
 import posixpath
-from email.parser import HeaderParser
 
 from packageurl import PackageURL
 from packaging.utils import canonicalize_name
@@ -24,6 +23,8 @@ METADATA_SUFFIXES = ("/METADATA", "/PKG-INFO", ".egg-info")
 
 def parse_metadata(text: str) -> tuple[str, str, tuple[str, ...]]:
     """(name, version, licenses) from core metadata (METADATA / PKG-INFO)."""
+    from email.parser import HeaderParser  # costs ~70 ms to import; most scans never need it
+
     headers = HeaderParser().parsestr(text, headersonly=True)
     name = (headers.get("Name") or "").strip()
     version = (headers.get("Version") or "").strip()

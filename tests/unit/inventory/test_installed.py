@@ -193,3 +193,19 @@ def test_rootfs_symlinks_never_reach_the_host(tmp_path: Path) -> None:
     root = make_rootfs(tmp_path / "rootfs", {"var/lib/dpkg/status": Symlink(str(secret))})
     inventory = build_inventory(f"dir:{root}")
     assert inventory.packages == ()
+
+
+def test_debian_shipped_node_modules(tmp_path: Path) -> None:
+    files = {
+        "/usr/share/nodejs/debug/package.json": '{"name": "debug", "version": "4.3.4"}',
+        "/usr/share/nodejs/@types/node/package.json": '{"name": "@types/node", "version": "18.0.0"}',
+        "/usr/lib/x86_64-linux-gnu/nodejs/bufferutil/package.json": '{"name": "bufferutil", "version": "4.0.7"}',
+        "/usr/share/nodejs/web-streams-polyfill/es2018/package.json": '{"name": "x", "version": "UNKNOWN"}',
+        "/usr/share/doc/node-readdirp/package.json": '{"name": "readdirp", "version": "3.6.0"}',
+    }
+    inventory = build_inventory(f"dir:{make_rootfs(tmp_path / 'rootfs', files)}")
+    assert sorted((p.name, p.found_by) for p in inventory.packages) == [
+        ("@types/node", "npm-debian"),
+        ("bufferutil", "npm-debian"),
+        ("debug", "npm-debian"),
+    ]
