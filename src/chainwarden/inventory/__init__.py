@@ -13,7 +13,7 @@ from chainwarden.models import Inventory, Skipped, TargetInfo
 from chainwarden.sources.interface import FileSystemView, ProgressCallback, Source
 
 #: Bump when any cataloger's ``wants`` changes: it keys the per-layer cache.
-CATALOG_VERSION = "2"
+CATALOG_VERSION = "3"
 
 
 def installed_catalogers() -> list[Cataloger]:

@@ -21,6 +21,42 @@ STATUS_D = "/var/lib/dpkg/status.d/"
 INFO_DIR = "/var/lib/dpkg/info/"
 DOC_DIR = "/usr/share/doc/"
 OS_RELEASE_PATHS = ("/etc/os-release", "/usr/lib/os-release")
+#: DEP-5 short names (Debian copyright-format 1.0 §7.8) → SPDX identifiers.
+DEP5_TO_SPDX = {
+    "GPL-1": "GPL-1.0-only",
+    "GPL-1+": "GPL-1.0-or-later",
+    "GPL-2": "GPL-2.0-only",
+    "GPL-2+": "GPL-2.0-or-later",
+    "GPL-3": "GPL-3.0-only",
+    "GPL-3+": "GPL-3.0-or-later",
+    "LGPL-2": "LGPL-2.0-only",
+    "LGPL-2+": "LGPL-2.0-or-later",
+    "LGPL-2.1": "LGPL-2.1-only",
+    "LGPL-2.1+": "LGPL-2.1-or-later",
+    "LGPL-3": "LGPL-3.0-only",
+    "LGPL-3+": "LGPL-3.0-or-later",
+    "AGPL-3": "AGPL-3.0-only",
+    "AGPL-3+": "AGPL-3.0-or-later",
+    "GFDL-1.2+": "GFDL-1.2-or-later",
+    "GFDL-1.3+": "GFDL-1.3-or-later",
+    "Expat": "MIT",
+    "BSD-2-clause": "BSD-2-Clause",
+    "BSD-3-clause": "BSD-3-Clause",
+    "BSD-4-clause": "BSD-4-Clause",
+    "Apache-2": "Apache-2.0",
+    "Apache-2.0": "Apache-2.0",
+    "MPL-1.1": "MPL-1.1",
+    "MPL-2.0": "MPL-2.0",
+    "Zlib": "Zlib",
+    "zlib": "Zlib",
+    "ISC": "ISC",
+    "PSF-2": "PSF-2.0",
+    "Artistic": "Artistic-1.0-Perl",
+    "Artistic-2.0": "Artistic-2.0",
+    "CC0-1.0": "CC0-1.0",
+    "OpenSSL": "OpenSSL",
+    "X11": "X11",
+}
 _SOURCE_RE = re.compile(r"^(?P<name>\S+)(?:\s+\((?P<version>[^)]+)\))?$")
 
 
@@ -224,6 +260,7 @@ class DpkgCataloger(Cataloger):
         for line in text.splitlines():
             if line.startswith("License:"):
                 value = line[len("License:") :].strip()
+                value = DEP5_TO_SPDX.get(value, value)
                 if value and value not in licenses and len(value) < 100:
                     licenses.append(value)
         return tuple(licenses)

@@ -50,7 +50,7 @@ def test_dpkg_status_with_sources_files_and_licenses(tmp_path: Path) -> None:
     assert debs["epoch"].version == "1:2.3-4"
     assert debs["libssl3"].files == ("/usr/lib/libssl.so.3",)
     assert debs["bash"].files == ("/bin/bash", "/usr/share/doc/bash/copyright")
-    assert debs["bash"].licenses == ("GPL-3+",)
+    assert debs["bash"].licenses == ("GPL-3.0-or-later",)
     assert debs["libssl3"].purl == (
         "pkg:deb/debian/libssl3@3.0.11-1~deb12u2?arch=amd64&distro=debian-12&upstream=openssl"
     )
