@@ -1,0 +1,926 @@
+"""Matching an inventory against the database, with OSV's range semantics.
+
+A version is affected by an ``affected[]`` entry when it is listed in
+``versions`` or falls in any ``ECOSYSTEM``/``SEMVER`` range. A range is read
+as the OSV schema says: sort its events by version (``introduced: "0"`` first),
+walk them, and let each event at or below the version switch the state
+(``introduced`` on; ``fixed`` off; ``last_affected`` off for versions above
+it); ``limit`` events cap the range from above. Records may list events in
+any order and several ranges per package; ``ecosystem_specific`` and
+``database_specific`` play no part.
+
+Lookups are batched: one query per ecosystem for every name in the inventory,
+parsed entries and version keys are cached for the whole scan.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from chainwarden.models import Ecosystem, Finding, Inventory, Package, RuleId
+from chainwarden.vulndb.osv_import import normalize_name
+from chainwarden.vulndb.severity import UNKNOWN, SeverityInfo
+from chainwarden.vulndb.store import AffectedRow, VulnDatabase, VulnInfo
+from chainwarden.vulndb.versions import UncomparableVersion, VersionScheme, scheme_for
+
+RULE_ID = RuleId("vuln")
+
+# -- parsed index entries ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    kind: str  # "introduced", "fixed", "last_affected", "limit"
+    version: str
+
+
+@dataclass(frozen=True, slots=True)
+class VersionRange:
+    type: str  # "ECOSYSTEM" or "SEMVER"
+    events: tuple[Event, ...]
+
+    def describe(self) -> str:
+        return ", ".join(f"{event.kind} {event.version}" for event in self.events)
+
+
+@dataclass(frozen=True, slots=True)
+class AffectedEntry:
+    """One ``affected[]`` entry of one record, as matching sees it."""
+
+    vuln_id: str
+    ecosystem: str
+    name: str
+    ranges: tuple[VersionRange, ...]
+    versions: frozenset[str]
+    severity: SeverityInfo | None = None
+
+    @classmethod
+    def from_row(cls, row: AffectedRow) -> AffectedEntry:
+        data = json.loads(row.data)
+        return cls(
+            vuln_id=row.vuln_id,
+            ecosystem=row.ecosystem,
+            name=row.name,
+            ranges=tuple(
+                VersionRange(kind, tuple(Event(event_kind, version) for event_kind, version in events))
+                for kind, events in data["r"]
+            ),
+            versions=frozenset(data["v"]),
+            severity=row.severity,
+        )
+
+
+@dataclass(slots=True)  # made per (entry, version) in the hot loop: plain init is much faster than frozen
+class Verdict:
+    """Whether one version is affected by one entry, and the evidence."""
+
+    affected: bool
+    fixed: tuple[str, ...] = ()  # smallest fixed version above the installed one, per matching range
+    evidence: str = ""
+    problems: tuple[str, ...] = ()  # ranges that could not be evaluated, and why
+
+
+class VersionKeys:
+    """Sort keys per (scheme, version string) and compiled ranges, computed once per scan."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[str, str], Any] = {}
+        # id(range) -> (range, scheme name, compiled or the reason it cannot be);
+        # the range itself is kept so that its id cannot be reused meanwhile
+        self._ranges: dict[int, tuple[VersionRange, str, _CompiledRange | str]] = {}
+        self._entries: dict[int, tuple[AffectedEntry, tuple[tuple[VersionScheme, _CompiledRange | str], ...]]] = {}
+
+    def key(self, scheme: VersionScheme, version: str) -> Any:
+        """The key, or raises :class:`UncomparableVersion` (also cached)."""
+        cache_key = (scheme.name, version)
+        try:
+            found = self._cache[cache_key]
+        except KeyError:
+            try:
+                found = scheme.key(version)
+            except UncomparableVersion as exc:
+                found = exc
+            self._cache[cache_key] = found
+        if isinstance(found, UncomparableVersion):
+            raise found
+        return found
+
+    def prepared(self, entry: AffectedEntry) -> tuple[tuple[VersionScheme, _CompiledRange | str], ...]:
+        """The entry's ranges that have a scheme, compiled (or why not), once per entry."""
+        cached = self._entries.get(id(entry))
+        if cached is not None and cached[0] is entry:
+            return cached[1]
+        prepared = []
+        for version_range in entry.ranges:
+            scheme = scheme_for(entry.ecosystem, version_range.type)
+            if scheme is not None:
+                prepared.append((scheme, self.compiled(version_range, scheme)))
+        result = tuple(prepared)
+        self._entries[id(entry)] = (entry, result)
+        return result
+
+    def compiled(self, version_range: VersionRange, scheme: VersionScheme) -> _CompiledRange | str:
+        """The range with events keyed and sorted, or why an event version cannot be ordered."""
+        cached = self._ranges.get(id(version_range))
+        if cached is not None and cached[0] is version_range and cached[1] == scheme.name:
+            return cached[2]
+        try:
+            result: _CompiledRange | str = _compile(version_range, scheme, self)
+        except UncomparableVersion as exc:
+            result = f"range ({version_range.describe()}) skipped: {exc}"
+        self._ranges[id(version_range)] = (version_range, scheme.name, result)
+        return result
+
+
+_INTRODUCED, _FIXED, _LAST_AFFECTED = 0, 1, 2
+
+
+@dataclass(slots=True)  # internal and hot: plain init is several times faster than frozen
+class _CompiledRange:
+    # (kind, key or None for introduced "0", version text), in OSV evaluation order
+    events: tuple[tuple[int, Any, str], ...]
+    limits: tuple[Any, ...]
+    # the same range as intervals (start or None, end or None, end inclusive),
+    # for locating many versions at once with bisect; limits not applied
+    intervals: tuple[tuple[Any, Any, bool], ...]
+    text: str  # VersionRange.describe(), for evidence
+
+
+def _intervals(events: Sequence[tuple[int, Any, str]]) -> tuple[tuple[Any, Any, bool], ...]:
+    """Affected intervals of sorted events: the walk of :func:`_in_range`, run once for all versions."""
+    intervals: list[tuple[Any, Any, bool]] = []
+    affected = False
+    start: Any = None
+    for kind, at, _ in events:
+        if kind == _INTRODUCED:
+            if not affected:
+                affected, start = True, at
+        elif affected:
+            intervals.append((start, at, kind == _LAST_AFFECTED))
+            affected = False
+    if affected:
+        intervals.append((start, None, False))
+    return tuple(intervals)
+
+
+def _in_intervals(compiled: _CompiledRange, installed: Any) -> bool:
+    """Same answer as ``_in_range(compiled, installed)[0]`` (tested), through the intervals."""
+    if compiled.limits and not any(installed < limit for limit in compiled.limits):
+        return False
+    for start, end, inclusive in compiled.intervals:
+        if start is not None and installed < start:
+            continue
+        if end is None or installed < end or (inclusive and installed == end):
+            return True
+    return False
+
+
+def _compile(version_range: VersionRange, scheme: VersionScheme, keys: VersionKeys) -> _CompiledRange:
+    ordered: list[tuple[tuple[int, ...] | tuple[int, Any], int, tuple[int, Any, str]]] = []
+    limits: list[Any] = []
+    kinds = {"introduced": _INTRODUCED, "fixed": _FIXED, "last_affected": _LAST_AFFECTED}
+    for position, event in enumerate(version_range.events):
+        if event.kind == "limit":
+            if event.version != "*":
+                limits.append(keys.key(scheme, event.version))
+            continue
+        kind = kinds[event.kind]
+        if kind == _INTRODUCED and event.version == "0":
+            # "0" is below every version, including PEP 440 "0.dev0" and dpkg "0~pre"
+            ordered.append(((0,), position, (kind, None, event.version)))
+            continue
+        key = keys.key(scheme, event.version)
+        ordered.append(((1, key), position, (kind, key, event.version)))
+    # sort by version; equal versions keep the record's order (sort is stable)
+    ordered.sort(key=lambda item: item[0])
+    events = tuple(item[2] for item in ordered)
+    return _CompiledRange(events, tuple(limits), _intervals(events), version_range.describe())
+
+
+_NOT_AFFECTED = Verdict(affected=False)
+
+
+def evaluate(entry: AffectedEntry, version: str, keys: VersionKeys) -> Verdict:
+    """Whether ``version`` is affected by ``entry`` (OSV semantics; see module docstring).
+
+    Raises :class:`UncomparableVersion` when the installed version cannot be
+    ordered by a scheme some range needs and it is not listed explicitly.
+    """
+    fixed: list[tuple[Any, str]] = []
+    problems: list[str] = []
+    evidence = ""
+    uncomparable: UncomparableVersion | None = None
+    for scheme, compiled in keys.prepared(entry):
+        if isinstance(compiled, str):
+            problems.append(compiled)
+            continue
+        try:
+            installed = keys.key(scheme, version)
+        except UncomparableVersion as exc:
+            uncomparable = exc
+            continue
+        hit, fix = _in_range(compiled, installed)
+        if hit:
+            if not evidence:
+                evidence = f"{entry.vuln_id}: {version} is in range {compiled.text}"
+            if fix is not None:
+                fixed.append(fix)
+    if not evidence and entry.versions:
+        exact_form = scheme_for(entry.ecosystem)
+        if (exact_form.exact(version) if exact_form else version) in entry.versions:
+            evidence = f"{entry.vuln_id}: {version} is listed as affected"
+    if not evidence:
+        if uncomparable is not None:
+            raise uncomparable
+        if not problems:
+            return _NOT_AFFECTED
+    if len(fixed) > 1:
+        fixed.sort(key=lambda item: item[0])
+        fixed_texts = tuple(dict.fromkeys(text for _, text in fixed))
+    else:
+        fixed_texts = (fixed[0][1],) if fixed else ()
+    return Verdict(bool(evidence), fixed_texts, evidence, tuple(problems))
+
+
+def _in_range(compiled: _CompiledRange, installed: Any) -> tuple[bool, tuple[Any, str] | None]:
+    """(affected, smallest fixed version above ``installed``) for one compiled range."""
+    affected = False
+    smallest_fix: tuple[Any, str] | None = None
+    for kind, at, text in compiled.events:
+        if kind == _INTRODUCED:
+            if at is None or installed >= at:
+                affected = True
+        elif kind == _FIXED:
+            if installed >= at:
+                affected = False
+            elif smallest_fix is None:
+                smallest_fix = (at, text)  # events are sorted: the first fix above is the smallest
+        elif installed > at:  # last_affected
+            affected = False
+    if affected and compiled.limits and not any(installed < limit for limit in compiled.limits):
+        affected = False
+    return affected, (smallest_fix if affected else None)
+
+
+def is_affected(entries: Iterable[AffectedEntry], version: str, keys: VersionKeys) -> bool:
+    """Whether any of ``entries`` affects ``version`` (uncomparable counts as affected).
+
+    The boolean core of :func:`evaluate`, without building evidence.
+    """
+    for entry in entries:
+        for version_range in entry.ranges:
+            scheme = scheme_for(entry.ecosystem, version_range.type)
+            if scheme is None:
+                continue
+            try:
+                installed = keys.key(scheme, version)
+            except UncomparableVersion:
+                return True
+            compiled = keys.compiled(version_range, scheme)
+            if not isinstance(compiled, str) and _in_range(compiled, installed)[0]:
+                return True
+        if entry.versions:
+            exact_form = scheme_for(entry.ecosystem)
+            if (exact_form.exact(version) if exact_form else version) in entry.versions:
+                return True
+    return False
+
+
+# -- results -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class VulnMatch:
+    """One vulnerability (all its aliases merged) affecting one package."""
+
+    vuln_id: str  # canonical: the id of one of the matched OSV records
+    finding: Finding
+    record_ids: tuple[str, ...]  # every OSV record that matched (PYSEC-…, GHSA-…)
+
+    @property
+    def package(self) -> Package:
+        assert self.finding.package is not None
+        return self.finding.package
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedPackage:
+    """A package (or one advisory for it) that could not be evaluated, and why."""
+
+    package: Package
+    reason: str
+    vuln_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "package": {
+                "ecosystem": self.package.ecosystem.value,
+                "name": self.package.name,
+                "version": self.package.version,
+                "purl": self.package.purl,
+                "location": str(self.package.locations[0]) if self.package.locations else None,
+            },
+            "vuln_id": self.vuln_id,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class UpgradeOption:
+    """Upgrading ``package`` to ``version`` resolves the vulnerabilities ``fixes``."""
+
+    package: Package
+    version: str
+    fixes: frozenset[str]  # canonical vuln ids
+    order: int  # rank of ``version`` among the options for this package (0 = lowest)
+
+
+@dataclass(frozen=True, slots=True)
+class BestUpgrade:
+    """The single upgrade of a package that resolves the most of its findings."""
+
+    package: Package
+    version: str
+    fixes: tuple[str, ...]
+    remaining: tuple[str, ...]  # findings this upgrade leaves (no fix, or fixed only later)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "package": {
+                "ecosystem": self.package.ecosystem.value,
+                "name": self.package.name,
+                "version": self.package.version,
+                "purl": self.package.purl,
+            },
+            "upgrade_to": self.version,
+            "fixes": list(self.fixes),
+            "remaining": list(self.remaining),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    """A match hidden by the ignore file or a VEX statement."""
+
+    match: VulnMatch
+    by: str  # ".chainwarden-ignore.yaml:12" or "vex.json"
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "vuln_id": self.match.vuln_id,
+            "aliases": sorted(self.match.finding.aliases),
+            "package": self.match.package.purl,
+            "by": self.by,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    """Everything a vulnerability scan found; ``findings`` is what reports show."""
+
+    matches: tuple[VulnMatch, ...]
+    skipped: tuple[SkippedPackage, ...] = ()
+    upgrade_options: tuple[UpgradeOption, ...] = field(default=(), repr=False)
+    suppressed: tuple[Suppression, ...] = ()
+    warnings: tuple[str, ...] = ()
+    packages_scanned: int = 0
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        return tuple(match.finding for match in self.matches)
+
+    @property
+    def best_upgrades(self) -> tuple[BestUpgrade, ...]:
+        """Per vulnerable package, the upgrade fixing most of its remaining findings.
+
+        Ties go to the lowest version (the smallest change). Packages with no
+        fixed version at all have none.
+        """
+        open_ids: dict[str, list[str]] = {}
+        packages: dict[str, Package] = {}
+        for match in self.matches:
+            open_ids.setdefault(match.package.id, []).append(match.vuln_id)
+            packages[match.package.id] = match.package
+        best: dict[str, tuple[int, int, UpgradeOption]] = {}
+        for option in self.upgrade_options:
+            ids = open_ids.get(option.package.id)
+            if not ids:
+                continue
+            count = len(option.fixes.intersection(ids))
+            if count == 0:
+                continue
+            current = best.get(option.package.id)
+            if current is None or (count, -option.order) > (current[0], current[1]):
+                best[option.package.id] = (count, -option.order, option)
+        upgrades = []
+        for package_id, (_, _, option) in best.items():
+            ids = open_ids[package_id]
+            upgrades.append(
+                BestUpgrade(
+                    package=packages[package_id],
+                    version=option.version,
+                    fixes=tuple(sorted(i for i in ids if i in option.fixes)),
+                    remaining=tuple(sorted(i for i in ids if i not in option.fixes)),
+                )
+            )
+        return tuple(sorted(upgrades, key=lambda u: (u.package.name, u.package.id)))
+
+    def only_fixed(self) -> ScanResult:
+        """Without the findings that have no fixed version yet."""
+        return replace(self, matches=tuple(m for m in self.matches if m.finding.fixed_versions))
+
+    def extra(self) -> dict[str, Any]:
+        """The additions to the JSON report (``extra`` of the JSON reporter)."""
+        return {
+            "packages_scanned": self.packages_scanned,
+            "best_upgrades": [upgrade.to_dict() for upgrade in self.best_upgrades],
+            "skipped": [skipped.to_dict() for skipped in self.skipped],
+            "suppressed": [suppression.to_dict() for suppression in self.suppressed],
+            "warnings": list(self.warnings),
+        }
+
+
+# -- the matcher ---------------------------------------------------------------------------
+
+_Hits = list[tuple[AffectedEntry, Verdict]]
+#: (record id or None for the package as a whole, reason)
+_Reasons = list[tuple[str | None, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Lookup:
+    """Where a package is looked up: OSV ecosystems, normalised name, version to compare."""
+
+    ecosystems: tuple[str, ...]
+    name: str
+    version: str
+
+
+def _lookup_for(package: Package, inventory: Inventory) -> _Lookup | str:
+    """The lookup key, or the reason the package cannot be matched."""
+    if not package.version or not package.pinned:
+        return "no exact version (unpinned or a range)"
+    if package.ecosystem is Ecosystem.PYPI:
+        return _Lookup(("PyPI",), normalize_name("PyPI", package.name), package.version)
+    if package.ecosystem is Ecosystem.NPM:
+        return _Lookup(("npm",), package.name, package.version)
+    if package.ecosystem is Ecosystem.DEBIAN:
+        distro = inventory.distro
+        if distro is None:
+            return "no /etc/os-release: the Debian release is unknown"
+        if distro.id != "debian":
+            return f"distribution '{distro.id}' is not covered (Debian advisories only)"
+        if not distro.version_id:
+            return "Debian release without VERSION_ID (testing/unstable) is not covered"
+        release = distro.version_id.split(".", 1)[0]
+        # Debian advisories name source packages and source versions: a binNMU
+        # "1.2-3+b1" of source "1.2-3" is fixed exactly when its source is
+        name = package.source_name or package.name
+        version = package.source_version or package.version
+        return _Lookup((f"Debian:{release}", "Debian"), name, version)
+    return f"ecosystem {package.ecosystem.value} is not covered"
+
+
+@dataclass(slots=True)  # internal and hot: plain init is several times faster than frozen
+class _VulnTemplate:
+    """The package-independent part of a match, shared by every package with one lookup."""
+
+    vuln_id: str
+    record_ids: tuple[str, ...]
+    severity: SeverityInfo
+    title: str
+    description: str
+    references: tuple[str, ...]
+    aliases: frozenset[str]
+    fixed_versions: tuple[str, ...]
+    evidence: tuple[str, ...]
+
+
+@dataclass(slots=True)  # internal and hot: plain init is several times faster than frozen
+class _LookupResult:
+    templates: tuple[_VulnTemplate, ...]
+    reasons: tuple[tuple[str | None, str], ...]
+    options: tuple[tuple[str, frozenset[str]], ...]  # (version, fixed ids), lowest version first
+
+
+class Matcher:
+    """Matches packages against one open database; reusable across inventories.
+
+    Work is done once per distinct (ecosystem, name, version): the same library
+    in twenty virtualenvs costs one evaluation.
+    """
+
+    def __init__(self, db: VulnDatabase) -> None:
+        self.db = db
+        self.keys = VersionKeys()
+        self._entries: dict[int, AffectedEntry] = {}
+        self._fix_cache: dict[tuple[Any, ...], tuple[frozenset[str], tuple[tuple[str, Any], ...]]] = {}
+        self._universes: dict[tuple[Any, ...], tuple[list[str], list[Any]]] = {}
+
+    def _candidates(self, lookups: Iterable[_Lookup]) -> dict[tuple[str, str], list[AffectedEntry]]:
+        """Entries per (ecosystem, name), one query per ecosystem group."""
+        names_by_ecosystems: dict[tuple[str, ...], set[str]] = {}
+        for lookup in lookups:
+            names_by_ecosystems.setdefault(lookup.ecosystems, set()).add(lookup.name)
+        found: dict[tuple[str, str], list[AffectedEntry]] = {}
+        for ecosystems, names in names_by_ecosystems.items():
+            for row in self.db.affected_rows(ecosystems, names):
+                entry = self._entries.get(row.rowid)
+                if entry is None:
+                    entry = AffectedEntry.from_row(row)
+                    self._entries[row.rowid] = entry
+                found.setdefault((row.ecosystem, row.name), []).append(entry)
+        return found
+
+    def match(self, inventory: Inventory) -> ScanResult:
+        """Findings for every package of ``inventory``; see :func:`match_inventory`."""
+        skipped: list[SkippedPackage] = []
+        lookups: list[tuple[Package, _Lookup]] = []
+        for package in inventory.packages:
+            lookup = _lookup_for(package, inventory)
+            if isinstance(lookup, str):
+                skipped.append(SkippedPackage(package, lookup))
+            else:
+                lookups.append((package, lookup))
+        candidates = self._candidates(lookup for _, lookup in lookups)
+
+        evaluated: dict[_Lookup, tuple[_Hits, _Reasons]] = {}
+        for _, lookup in lookups:
+            if lookup not in evaluated:
+                evaluated[lookup] = self._evaluate_all(lookup, candidates)
+        record_ids = {entry.vuln_id for hits, _ in evaluated.values() for entry, _ in hits}
+        infos = self.db.vulns(record_ids)
+        group_cache: dict[tuple[int, ...], _GroupInfo] = {}
+        partitions: dict[frozenset[str], dict[str, int]] = {}
+        results = {
+            lookup: _LookupResult(
+                templates=(templates := tuple(_merge_aliases(lookup, hits, infos, group_cache, self.keys, partitions))),
+                reasons=tuple(reasons),
+                options=self._upgrade_options(lookup, templates, candidates),
+            )
+            for lookup, (hits, reasons) in evaluated.items()
+        }
+
+        matches: list[VulnMatch] = []
+        options: list[UpgradeOption] = []
+        for package, lookup in lookups:
+            result = results[lookup]
+            skipped.extend(SkippedPackage(package, reason, vuln_id) for vuln_id, reason in result.reasons)
+            matches.extend(_instantiate(template, package, lookup) for template in result.templates)
+            options.extend(
+                UpgradeOption(package, version, fixes, rank) for rank, (version, fixes) in enumerate(result.options)
+            )
+        matches.sort(key=lambda m: (m.package.name, m.package.id, -m.finding.severity.rank, m.vuln_id))
+        return ScanResult(
+            matches=tuple(matches),
+            skipped=tuple(skipped),
+            upgrade_options=tuple(options),
+            packages_scanned=len(inventory.packages),
+        )
+
+    def _entries_for(
+        self, lookup: _Lookup, candidates: Mapping[tuple[str, str], list[AffectedEntry]]
+    ) -> list[AffectedEntry]:
+        entries: list[AffectedEntry] = []
+        for ecosystem in lookup.ecosystems:
+            entries.extend(candidates.get((ecosystem, lookup.name), ()))
+        return entries
+
+    def _evaluate_all(
+        self, lookup: _Lookup, candidates: Mapping[tuple[str, str], list[AffectedEntry]]
+    ) -> tuple[_Hits, _Reasons]:
+        hits: _Hits = []
+        reasons: _Reasons = []
+        uncomparable: str | None = None
+        for entry in self._entries_for(lookup, candidates):
+            try:
+                verdict = evaluate(entry, lookup.version, self.keys)
+            except UncomparableVersion as exc:
+                uncomparable = f"could not compare: {exc}"
+                continue
+            reasons.extend((entry.vuln_id, problem) for problem in verdict.problems)
+            if verdict.affected:
+                hits.append((entry, verdict))
+        if uncomparable is not None:
+            reasons.insert(0, (None, uncomparable))
+        return hits, reasons
+
+    def _upgrade_options(
+        self,
+        lookup: _Lookup,
+        templates: Sequence[_VulnTemplate],
+        candidates: Mapping[tuple[str, str], list[AffectedEntry]],
+    ) -> tuple[tuple[str, frozenset[str]], ...]:
+        scheme = scheme_for(lookup.ecosystems[0])
+        if scheme is None or not any(template.fixed_versions for template in templates):
+            return ()
+        try:
+            installed = self.keys.key(scheme, lookup.version)
+        except UncomparableVersion:
+            return ()
+        # every fixed version above the installed one is a candidate, not only the
+        # nearest: a vulnerability re-introduced later is fixed only by a later fix
+        versions: dict[str, Any] = {}
+        fixed_sets = []
+        for template in templates:
+            fixes, fixed_events = self._group_fixes(lookup, template.record_ids, scheme, candidates)
+            fixed_sets.append((template.vuln_id, fixes))
+            for version, key in fixed_events:
+                if key > installed:
+                    versions[version] = key
+        ordered = sorted(versions, key=lambda v: versions[v])
+        return tuple(
+            (version, frozenset(vuln_id for vuln_id, fixes in fixed_sets if version in fixes)) for version in ordered
+        )
+
+    def _group_fixes(
+        self,
+        lookup: _Lookup,
+        record_ids: tuple[str, ...],
+        scheme: VersionScheme,
+        candidates: Mapping[tuple[str, str], list[AffectedEntry]],
+    ) -> tuple[frozenset[str], tuple[tuple[str, Any], ...]]:
+        """(versions among every fix of this package that resolve the records, the records' own fixes).
+
+        Cached per package name and record group: twenty installed versions of
+        one library share the work.
+        """
+        cache_key = (lookup.ecosystems, lookup.name, record_ids)
+        cached = self._fix_cache.get(cache_key)
+        if cached is not None:
+            return cached
+        ordered, sorted_keys = self._fix_universe(lookup, scheme, candidates)
+        entries = [e for e in self._entries_for(lookup, candidates) if e.vuln_id in record_ids]
+        fixes = frozenset(ordered[i] for i in _fixing_indices(entries, ordered, sorted_keys, scheme, self.keys))
+        own: dict[str, Any] = {}
+        for entry in entries:
+            for version_range in entry.ranges:
+                for event in version_range.events:
+                    if event.kind == "fixed" and event.version not in own:
+                        try:
+                            own[event.version] = self.keys.key(scheme, event.version)
+                        except UncomparableVersion:
+                            continue
+        result = (fixes, tuple(own.items()))
+        self._fix_cache[cache_key] = result
+        return result
+
+    def _fix_universe(
+        self, lookup: _Lookup, scheme: VersionScheme, candidates: Mapping[tuple[str, str], list[AffectedEntry]]
+    ) -> tuple[list[str], list[Any]]:
+        """Every fixed version any record names for this package, sorted."""
+        cache_key = (lookup.ecosystems, lookup.name)
+        cached = self._universes.get(cache_key)
+        if cached is not None:
+            return cached
+        versions: dict[str, Any] = {}
+        for entry in self._entries_for(lookup, candidates):
+            for version_range in entry.ranges:
+                for event in version_range.events:
+                    if event.kind == "fixed" and event.version not in versions:
+                        try:
+                            versions[event.version] = self.keys.key(scheme, event.version)
+                        except UncomparableVersion:
+                            continue
+        ordered = sorted(versions, key=lambda v: versions[v])
+        result = (ordered, [versions[v] for v in ordered])
+        self._universes[cache_key] = result
+        return result
+
+
+def _fixing_indices(
+    entries: Sequence[AffectedEntry],
+    ordered: Sequence[str],
+    sorted_keys: Sequence[Any],
+    scheme: VersionScheme,
+    keys: VersionKeys,
+) -> list[int]:
+    """Indices of the candidate versions (sorted) that none of ``entries`` affects.
+
+    Equivalent to ``not is_affected(entries, version)`` per candidate, but each
+    range is located among all candidates at once with bisect.
+    """
+    count = len(ordered)
+    affected = [False] * count
+    for entry in entries:
+        for version_range in entry.ranges:
+            range_scheme = scheme_for(entry.ecosystem, version_range.type)
+            if range_scheme is None:
+                continue
+            compiled = keys.compiled(version_range, range_scheme)
+            if isinstance(compiled, str):
+                continue
+            if range_scheme is not scheme:
+                # e.g. a SEMVER range in a PyPI record: other keys, one by one
+                for index, version in enumerate(ordered):
+                    try:
+                        hit = _in_intervals(compiled, keys.key(range_scheme, version))
+                    except UncomparableVersion:
+                        hit = True
+                    affected[index] = affected[index] or hit
+                continue
+            ceiling = bisect.bisect_left(sorted_keys, max(compiled.limits)) if compiled.limits else count
+            for start, end, inclusive in compiled.intervals:
+                low = 0 if start is None else bisect.bisect_left(sorted_keys, start)
+                if end is None:
+                    high = count
+                elif inclusive:
+                    high = bisect.bisect_right(sorted_keys, end)
+                else:
+                    high = bisect.bisect_left(sorted_keys, end)
+                for index in range(low, min(high, ceiling)):
+                    affected[index] = True
+        if entry.versions:
+            for index, version in enumerate(ordered):
+                if not affected[index] and scheme.exact(version) in entry.versions:
+                    affected[index] = True
+    return [index for index in range(count) if not affected[index]]
+
+
+_ID_PREFERENCE = ("PYSEC-", "DSA-", "DLA-", "DTSA-", "DEBIAN-", "GHSA-", "MAL-")
+
+
+def _canonical_id(record_ids: Iterable[str]) -> str:
+    """The id a merged finding is shown under: the ecosystem database's own first."""
+
+    def rank(vuln_id: str) -> tuple[int, str]:
+        for index, prefix in enumerate(_ID_PREFERENCE):
+            if vuln_id.startswith(prefix):
+                return (index, vuln_id)
+        return (len(_ID_PREFERENCE), vuln_id)
+
+    return min(record_ids, key=rank)
+
+
+def _merge_aliases(
+    lookup: _Lookup,
+    hits: Sequence[tuple[AffectedEntry, Verdict]],
+    infos: Mapping[str, VulnInfo],
+    cache: dict[tuple[int, ...], _GroupInfo],
+    keys: VersionKeys,
+    partitions: dict[frozenset[str], dict[str, int]],
+) -> list[_VulnTemplate]:
+    """One template per vulnerability: records that alias each other (transitively) merge."""
+    record_ids = frozenset(entry.vuln_id for entry, _ in hits)
+    partition = partitions.get(record_ids)
+    if partition is None:
+        partition = partitions[record_ids] = _alias_partition(record_ids, infos)
+    groups: dict[int, list[tuple[AffectedEntry, Verdict]]] = {}
+    for entry, verdict in hits:
+        groups.setdefault(partition[entry.vuln_id], []).append((entry, verdict))
+    return [_build_template(lookup, group, infos, cache, keys) for group in groups.values()]
+
+
+def _alias_partition(record_ids: frozenset[str], infos: Mapping[str, VulnInfo]) -> dict[str, int]:
+    """Group number per record id: union-find over the records' aliases."""
+    parent: dict[str, str] = {}
+
+    def find(item: str) -> str:
+        while parent.setdefault(item, item) != item:
+            parent[item] = parent[parent[item]]
+            item = parent[item]
+        return item
+
+    for record_id in sorted(record_ids):
+        find(record_id)
+        info = infos.get(record_id)
+        for alias in info.aliases if info else ():
+            root_a, root_b = find(record_id), find(alias)
+            if root_a != root_b:
+                parent[root_b] = root_a
+    numbers: dict[str, int] = {}
+    return {record_id: numbers.setdefault(find(record_id), len(numbers)) for record_id in sorted(record_ids)}
+
+
+@dataclass(slots=True)  # internal and hot: plain init is several times faster than frozen
+class _GroupInfo:
+    """What a merged vulnerability shows, independent of the installed version."""
+
+    vuln_id: str
+    record_ids: tuple[str, ...]
+    severity: SeverityInfo
+    title: str
+    description: str
+    references: tuple[str, ...]
+    aliases: frozenset[str]
+
+
+def _group_info(entries: Sequence[AffectedEntry], infos: Mapping[str, VulnInfo]) -> _GroupInfo:
+    record_ids = tuple(sorted({entry.vuln_id for entry in entries}))
+    canonical = _canonical_id(record_ids)
+    records = [infos[i] for i in record_ids if i in infos]
+    main = infos.get(canonical)
+    aliases = {canonical, *record_ids}
+    for info in records:
+        aliases.update(info.aliases)
+    severity = UNKNOWN
+    for entry in entries:
+        candidate = entry.severity or (infos[entry.vuln_id].severity if entry.vuln_id in infos else UNKNOWN)
+        if candidate.severity.rank > severity.severity.rank:
+            severity = candidate  # merged records disagree: the gate takes the worst
+    summary = (main.summary if main else "") or next((r.summary for r in records if r.summary), "")
+    details = (main.details if main else "") or next((r.details for r in records if r.details), "")
+    references: dict[str, None] = {}
+    for info in [*([main] if main else []), *records]:
+        references.update(dict.fromkeys(info.references))
+    return _GroupInfo(
+        vuln_id=canonical,
+        record_ids=record_ids,
+        severity=severity,
+        # reports put the ids beside the title (aliases); the evidence starts with the canonical id
+        title=summary or _first_line(details) or "known vulnerability",
+        description=details or summary,
+        references=tuple(references),
+        aliases=frozenset(aliases),
+    )
+
+
+def _build_template(
+    lookup: _Lookup,
+    group: Sequence[tuple[AffectedEntry, Verdict]],
+    infos: Mapping[str, VulnInfo],
+    cache: dict[tuple[int, ...], _GroupInfo],
+    keys: VersionKeys,
+) -> _VulnTemplate:
+    # entries are kept alive by the matcher, so their ids identify the group
+    cache_key = tuple(sorted(id(entry) for entry, _ in group))
+    info = cache.get(cache_key)
+    if info is None:
+        info = cache[cache_key] = _group_info([entry for entry, _ in group], infos)
+    scheme = scheme_for(lookup.ecosystems[0])
+    fixed: dict[str, Any] = {}
+    for _, verdict in group:
+        for version in verdict.fixed:
+            if version not in fixed:
+                fixed[version] = _sort_key(scheme, version, keys)
+    evidence = [verdict.evidence for _, verdict in group if verdict.evidence]
+    if info.severity.vector:
+        evidence.append(info.severity.vector)  # the bare vector: reports recompute the score from it
+    return _VulnTemplate(
+        vuln_id=info.vuln_id,
+        record_ids=info.record_ids,
+        severity=info.severity,
+        title=info.title,
+        description=info.description,
+        references=info.references,
+        aliases=info.aliases,
+        fixed_versions=tuple(sorted(fixed, key=lambda v: fixed[v])) if len(fixed) > 1 else tuple(fixed),
+        evidence=tuple(dict.fromkeys(evidence)),
+    )
+
+
+def _instantiate(template: _VulnTemplate, package: Package, lookup: _Lookup) -> VulnMatch:
+    shown_name = package.name if lookup.name == package.name else f"{package.name} (source {lookup.name})"
+    if template.fixed_versions:
+        remediation = f"upgrade {shown_name} to {template.fixed_versions[0]}"
+    else:
+        remediation = f"no fixed version of {lookup.name} is published yet"
+    evidence = template.evidence
+    if lookup.ecosystems[0].startswith("Debian") and (lookup.name, lookup.version) != (package.name, package.version):
+        note = f"matched as Debian source package {lookup.name} {lookup.version} ({lookup.ecosystems[0]})"
+        evidence = (note, *evidence)
+    finding = Finding(
+        rule_id=RULE_ID,
+        severity=template.severity.severity,
+        title=template.title,
+        package=package,
+        location=package.locations[0] if package.locations else None,
+        evidence=evidence,
+        remediation=remediation,
+        aliases=template.aliases,
+        description=template.description,
+        fixed_versions=template.fixed_versions,
+        references=template.references,
+    )
+    return VulnMatch(template.vuln_id, finding, template.record_ids)
+
+
+def _sort_key(scheme: VersionScheme | None, version: str, keys: VersionKeys) -> Any:
+    if scheme is None:
+        return (1, version)
+    try:
+        return (0, keys.key(scheme, version))
+    except UncomparableVersion:
+        return (1, version)
+
+
+def _first_line(text: str) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= 120 else line[:117] + "…"
+
+
+def match_inventory(inventory: Inventory, db: VulnDatabase) -> ScanResult:
+    """Match every package of ``inventory`` against ``db``.
+
+    PyPI names are compared PEP 503-normalised, npm names exactly, Debian
+    binary packages through their source package and the release in
+    ``inventory.distro`` (``Debian:12``). Packages that cannot be compared are
+    in ``ScanResult.skipped`` with the reason, never silently dropped.
+    """
+    return Matcher(db).match(inventory)

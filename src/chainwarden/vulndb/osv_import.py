@@ -1,0 +1,615 @@
+"""Reading OSV records from directories, ``all.zip`` exports, single files and OSV's bucket.
+
+Inputs are untrusted files: every one has a size limit, YAML is read with the
+base loader (every scalar a string, so ``1.10`` stays ``"1.10"``) and checked
+for alias bombs, and a malformed record is skipped and reported with its
+location rather than aborting the import. Only a source that cannot be read
+at all (a corrupt zip, a failed download) fails the import — and then the
+database is left exactly as it was (see :class:`~chainwarden.vulndb.store.DatabaseWriter`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+import zipfile
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import yaml
+from packaging.utils import canonicalize_name
+
+from chainwarden.errors import DatabaseError, NetworkError
+from chainwarden.sources.interface import ProgressCallback
+from chainwarden.vulndb.severity import severity_from_osv
+from chainwarden.vulndb.store import AffectedPackage, DatabaseWriter, OSVRecord, default_db_path
+from chainwarden.vulndb.versions import scheme_for
+
+#: OSV's public export bucket: ``<base>/<Ecosystem>/all.zip``.
+DEFAULT_URL_BASE = "https://osv-vulnerabilities.storage.googleapis.com"
+#: What ``db update`` fetches by default, spelled as OSV's bucket spells them.
+SUPPORTED_ECOSYSTEMS = ("PyPI", "npm", "Debian")
+#: One OSV record is a few KB; the largest real ones (long version lists) ~1 MB.
+MAX_RECORD_BYTES = 16 * 1024 * 1024
+#: Debian's all.zip is the largest export we fetch (~100 MB today).
+MAX_DOWNLOAD_BYTES = 2 * 1024**3
+MAX_ZIP_MEMBERS = 2_000_000
+#: Nodes visited in one parsed record (aliases counted each time they are reached).
+MAX_RECORD_NODES = 2_000_000
+_BATCH = 2_000
+_RECORD_SUFFIXES = (".json", ".yaml", ".yml")
+_EVENT_KINDS = ("introduced", "fixed", "last_affected", "limit")
+
+
+class RecordError(ValueError):
+    """One OSV record is malformed; the import skips it and says where."""
+
+
+@dataclass(frozen=True, slots=True)
+class ImportProblem:
+    """A record or file that was skipped, and why."""
+
+    location: str  # "/path/vulns/x/PYSEC-1.yaml" or "/path/all.zip:GHSA-x.json"
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class SourceReport:
+    location: str
+    kind: str  # "directory", "zip", "file", "download"
+    records_read: int
+    records_written: int  # not written: older duplicates of records already present
+    withdrawn: int
+    unsupported_entries: int  # affected[] entries for ecosystems chainwarden does not match
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    """What an import did; ``problems`` lists every skipped file or record."""
+
+    db_path: Path
+    sources: tuple[SourceReport, ...]
+    problems: tuple[ImportProblem, ...]
+    seconds: float
+
+    @property
+    def records_written(self) -> int:
+        return sum(source.records_written for source in self.sources)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "db_path": str(self.db_path),
+            "seconds": round(self.seconds, 3),
+            "sources": [
+                {
+                    "location": s.location,
+                    "kind": s.kind,
+                    "records_read": s.records_read,
+                    "records_written": s.records_written,
+                    "withdrawn": s.withdrawn,
+                    "unsupported_entries": s.unsupported_entries,
+                }
+                for s in self.sources
+            ],
+            "problems": [{"location": p.location, "reason": p.reason} for p in self.problems],
+        }
+
+
+# -- parsing one record ------------------------------------------------------------
+
+
+_YAML_LOADER: Any = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
+
+
+def parse_document(data: bytes, name: str) -> Any:
+    """JSON or YAML (by file name) to Python objects; raises :class:`RecordError`.
+
+    YAML is composed by libyaml (when present) with the base resolver, so every
+    scalar stays a string: OSV versions like ``1.10`` must not become floats.
+    Nodes are turned into dicts/lists here rather than by PyYAML's constructor,
+    which is several times slower and has no budget against alias bombs.
+    """
+    if len(data) > MAX_RECORD_BYTES:
+        raise RecordError(f"larger than {MAX_RECORD_BYTES // 1024**2} MiB")
+    is_json = name.endswith(".json")
+    try:
+        if is_json:
+            doc = json.loads(data)
+            _check_node_budget(doc)
+            return doc
+        return _yaml_to_python(data)
+    except (ValueError, yaml.YAMLError) as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RecordError(f"not valid {'JSON' if is_json else 'YAML'}: {first_line}") from exc
+    except RecursionError as exc:
+        raise RecordError("nested too deeply") from exc
+
+
+def _yaml_to_python(data: bytes) -> Any:
+    # Built from parser events: no resolver, no constructor, and aliases are
+    # expanded here under a budget (a "billion laughs" document is small until
+    # expanded). Every scalar stays a string.
+    loader = _YAML_LOADER(data)
+    try:
+        budget = 0
+        anchors: dict[str, Any] = {}
+        stack: list[tuple[Any, str | None]] = []  # (container, anchor); dicts track a pending key
+        pending_keys: list[Any] = []
+        result: Any = None
+        documents = 0
+        while loader.check_event():
+            event = loader.get_event()
+            value: Any
+            if isinstance(event, yaml.ScalarEvent):
+                value = event.value
+            elif isinstance(event, yaml.AliasEvent):
+                if event.anchor not in anchors:
+                    raise RecordError(f"unknown alias *{event.anchor}")
+                value = anchors[event.anchor]
+                budget += _size(value)
+            elif isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
+                container: Any = [] if isinstance(event, yaml.SequenceStartEvent) else {}
+                stack.append((container, event.anchor))
+                pending_keys.append(_NO_KEY)
+                continue
+            elif isinstance(event, yaml.SequenceEndEvent | yaml.MappingEndEvent):
+                value, anchor = stack.pop()
+                pending_keys.pop()
+                if anchor:
+                    anchors[anchor] = value
+            elif isinstance(event, yaml.DocumentStartEvent):
+                documents += 1
+                if documents > 1:
+                    raise RecordError("more than one YAML document")
+                continue
+            else:
+                continue
+            if isinstance(event, yaml.ScalarEvent) and event.anchor:
+                anchors[event.anchor] = value
+            budget += 1
+            if budget > MAX_RECORD_NODES:
+                raise RecordError(f"more than {MAX_RECORD_NODES} values (alias bomb?)")
+            if not stack:
+                result = value
+                continue
+            parent = stack[-1][0]
+            if isinstance(parent, list):
+                parent.append(value)
+            elif pending_keys[-1] is _NO_KEY:
+                if not isinstance(value, str):
+                    raise RecordError("a mapping key is not a string")
+                pending_keys[-1] = value
+            else:
+                parent[pending_keys[-1]] = value
+                pending_keys[-1] = _NO_KEY
+        return result
+    finally:
+        loader.dispose()
+
+
+_NO_KEY = object()
+
+
+def _size(value: Any) -> int:
+    """Values reached through an alias, counted as if copied."""
+    count = 0
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        count += 1
+        if count > MAX_RECORD_NODES:
+            break
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return count
+
+
+def _check_node_budget(doc: Any) -> None:
+    stack = [doc]
+    visited = 0
+    while stack:
+        item = stack.pop()
+        visited += 1
+        if visited > MAX_RECORD_NODES:
+            raise RecordError(f"more than {MAX_RECORD_NODES} values")
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _str_list(value: Any, where: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise RecordError(f"{where} is not a list")
+    return [item for item in value if isinstance(item, str)]
+
+
+def is_supported_ecosystem(ecosystem: str) -> bool:
+    """PyPI, npm and Debian (any release, ``Debian:12``) are matched."""
+    return ecosystem in ("PyPI", "npm", "Debian") or (ecosystem.startswith("Debian:") and len(ecosystem) > 7)
+
+
+def normalize_name(ecosystem: str, name: str) -> str:
+    """The form names are indexed and looked up in: PEP 503 for PyPI, verbatim otherwise."""
+    return canonicalize_name(name) if ecosystem == "PyPI" else name.strip()
+
+
+@dataclass(slots=True)
+class _Counts:
+    unsupported: int = 0
+
+
+def record_from_osv(doc: Any, counts: _Counts | None = None) -> OSVRecord:
+    """Validate and normalise one OSV document; raises :class:`RecordError`."""
+    if not isinstance(doc, dict):
+        raise RecordError("not an OSV record (top level is not a mapping)")
+    vuln_id = doc.get("id")
+    if not isinstance(vuln_id, str) or not vuln_id.strip() or len(vuln_id) > 256 or not vuln_id.isprintable():
+        raise RecordError("no usable 'id'")
+    vuln_id = vuln_id.strip()
+    affected_raw = doc.get("affected", [])
+    if not isinstance(affected_raw, list):
+        raise RecordError(f"{vuln_id}: 'affected' is not a list")
+    affected: list[AffectedPackage] = []
+    for index, entry in enumerate(affected_raw):
+        package = _affected_entry(vuln_id, index, entry)
+        if package is None:
+            if counts is not None:
+                counts.unsupported += 1
+            continue
+        affected.append(package)
+    references: list[str] = []
+    refs_raw = doc.get("references", [])
+    if isinstance(refs_raw, list):
+        for ref in refs_raw:
+            url = _str(ref.get("url")) if isinstance(ref, dict) else None
+            if url and url not in references:
+                references.append(url)
+    aliases = [alias.strip() for alias in _str_list(doc.get("aliases"), f"{vuln_id}: 'aliases'") if alias.strip()]
+    return OSVRecord(
+        id=vuln_id,
+        modified=_str(doc.get("modified")),
+        published=_str(doc.get("published")),
+        withdrawn=_str(doc.get("withdrawn")) or None,
+        summary=(_str(doc.get("summary")) or "").strip(),
+        details=(_str(doc.get("details")) or "").strip(),
+        aliases=tuple(dict.fromkeys(a for a in aliases if a != vuln_id)),
+        severity=severity_from_osv(doc.get("severity"), doc.get("database_specific")),
+        references=tuple(references),
+        affected=tuple(affected),
+        raw=doc,
+    )
+
+
+def _affected_entry(vuln_id: str, index: int, entry: Any) -> AffectedPackage | None:
+    where = f"{vuln_id}: affected[{index}]"
+    if not isinstance(entry, dict):
+        raise RecordError(f"{where} is not a mapping")
+    package = entry.get("package")
+    if not isinstance(package, dict):
+        return None  # OSV allows entries without a package (e.g. GIT-only); nothing to match
+    ecosystem, name = _str(package.get("ecosystem")), _str(package.get("name"))
+    if not ecosystem or not name or not is_supported_ecosystem(ecosystem):
+        return None
+    ranges: list[tuple[str, tuple[tuple[str, str], ...]]] = []
+    ranges_raw = entry.get("ranges", [])
+    if not isinstance(ranges_raw, list):
+        raise RecordError(f"{where}.ranges is not a list")
+    for range_index, range_raw in enumerate(ranges_raw):
+        if not isinstance(range_raw, dict):
+            raise RecordError(f"{where}.ranges[{range_index}] is not a mapping")
+        range_type = range_raw.get("type")
+        if range_type not in ("ECOSYSTEM", "SEMVER"):
+            continue  # GIT ranges name commits, not versions
+        events_raw = range_raw.get("events")
+        if not isinstance(events_raw, list) or not events_raw:
+            raise RecordError(f"{where}.ranges[{range_index}] has no events")
+        events: list[tuple[str, str]] = []
+        for event_index, event in enumerate(events_raw):
+            pairs = [(k, v) for k, v in event.items() if k in _EVENT_KINDS] if isinstance(event, dict) else []
+            if len(pairs) != 1 or not isinstance(pairs[0][1], str) or not pairs[0][1].strip():
+                raise RecordError(f"{where}.ranges[{range_index}].events[{event_index}] is not one OSV event")
+            events.append((pairs[0][0], pairs[0][1].strip()))
+        ranges.append((range_type, tuple(events)))
+    scheme = scheme_for(ecosystem)
+    versions = _str_list(entry.get("versions"), f"{where}.versions")
+    exact = tuple(dict.fromkeys(scheme.exact(v) if scheme else v.strip() for v in versions))
+    severity = severity_from_osv(entry["severity"], None) if "severity" in entry else None
+    if not ranges and not exact:
+        return None  # nothing that could ever match
+    return AffectedPackage(
+        ecosystem=ecosystem,
+        name=normalize_name(ecosystem, name),
+        ranges=tuple(ranges),
+        versions=exact,
+        severity=severity,
+    )
+
+
+# -- sources -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Input:
+    location: str  # what the sources table records: absolute path or URL
+    kind: str
+    path: Path
+
+
+def _classify(path: Path) -> _Input:
+    if not path.exists():
+        raise DatabaseError(f"{path}: no such file or directory")
+    location = str(path.resolve())
+    if path.is_dir():
+        return _Input(location, "directory", path)
+    if path.suffix == ".zip" or zipfile.is_zipfile(path):
+        return _Input(location, "zip", path)
+    if path.suffix in _RECORD_SUFFIXES:
+        return _Input(location, "file", path)
+    raise DatabaseError(f"{path}: not a directory, a .zip export or an OSV .json/.yaml file")
+
+
+def _iter_directory(root: Path) -> Iterator[tuple[str, bytes | ImportProblem]]:
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for filename in sorted(filenames):
+            if not filename.endswith(_RECORD_SUFFIXES) or filename.startswith("."):
+                continue
+            path = Path(dirpath, filename)
+            try:
+                size = path.stat().st_size
+                if size > MAX_RECORD_BYTES:
+                    yield str(path), ImportProblem(str(path), f"larger than {MAX_RECORD_BYTES // 1024**2} MiB")
+                    continue
+                yield str(path), path.read_bytes()
+            except OSError as exc:
+                yield str(path), ImportProblem(str(path), f"cannot read: {exc.strerror}")
+
+
+def _iter_zip(path: Path, label: str) -> Iterator[tuple[str, bytes | ImportProblem]]:
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise DatabaseError(f"{label}: not a readable zip archive ({exc})") from exc
+    with archive:
+        members = archive.infolist()
+        if len(members) > MAX_ZIP_MEMBERS:
+            raise DatabaseError(f"{label}: more than {MAX_ZIP_MEMBERS} members")
+        for info in members:
+            if info.is_dir() or not info.filename.endswith(_RECORD_SUFFIXES):
+                continue
+            where = f"{label}:{info.filename}"
+            if info.file_size > MAX_RECORD_BYTES:
+                yield where, ImportProblem(where, f"larger than {MAX_RECORD_BYTES // 1024**2} MiB")
+                continue
+            try:
+                with archive.open(info) as member:
+                    # the header's size may lie: never read past the limit
+                    data = member.read(MAX_RECORD_BYTES + 1)
+            except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, EOFError) as exc:
+                yield where, ImportProblem(where, f"cannot read member: {exc}")
+                continue
+            yield where, data
+
+
+def _records_in_document(doc: Any) -> list[Any]:
+    # the OSV API's {"vulns": [...]} and plain lists are accepted for single files
+    if isinstance(doc, dict) and "id" not in doc and isinstance(doc.get("vulns"), list):
+        return list(doc["vulns"])
+    if isinstance(doc, list):
+        return doc
+    return [doc]
+
+
+def _import_input(
+    writer: DatabaseWriter, item: _Input, problems: list[ImportProblem], progress: ProgressCallback | None
+) -> SourceReport:
+    if item.kind == "directory":
+        entries: Iterable[tuple[str, bytes | ImportProblem]] = _iter_directory(item.path)
+    elif item.kind in ("zip", "download"):
+        entries = _iter_zip(item.path, item.location)
+    else:
+        try:
+            if item.path.stat().st_size > MAX_RECORD_BYTES:
+                raise DatabaseError(f"{item.location}: larger than {MAX_RECORD_BYTES // 1024**2} MiB")
+            entries = [(item.location, item.path.read_bytes())]
+        except OSError as exc:
+            raise DatabaseError(f"{item.location}: cannot read ({exc.strerror})") from exc
+    source_id = writer.begin_source(item.location, item.kind)
+    counts = _Counts()
+    read = written = withdrawn = 0
+    batch: list[OSVRecord] = []
+    if progress is not None:
+        progress.start(None, f"importing {item.location}")
+    for where, payload in entries:
+        if isinstance(payload, ImportProblem):
+            problems.append(payload)
+            continue
+        try:
+            docs = _records_in_document(parse_document(payload, where))
+        except RecordError as exc:
+            problems.append(ImportProblem(where, str(exc)))
+            continue
+        for doc in docs:
+            try:
+                record = record_from_osv(doc, counts)
+            except RecordError as exc:
+                problems.append(ImportProblem(where, str(exc)))
+                continue
+            read += 1
+            withdrawn += record.withdrawn is not None
+            batch.append(record)
+        if len(batch) >= _BATCH:
+            written += writer.add_records(source_id, batch)
+            if progress is not None:
+                progress.advance(len(batch))
+            batch = []
+    if batch:
+        written += writer.add_records(source_id, batch)
+        if progress is not None:
+            progress.advance(len(batch))
+    writer.finish_source(source_id)
+    if progress is not None:
+        progress.finish()
+    return SourceReport(item.location, item.kind, read, written, withdrawn, counts.unsupported)
+
+
+def import_osv(
+    paths: Sequence[Path | str],
+    db_path: Path | None = None,
+    *,
+    replace: bool = False,
+    progress: ProgressCallback | None = None,
+) -> ImportReport:
+    """Import OSV data from directories, ``all.zip`` files and single records.
+
+    Re-importing a source (same absolute path) replaces what it imported
+    before; records from other sources stay. ``replace`` starts from an empty
+    database. The whole call is one atomic replacement of the database file.
+    """
+    inputs = [_classify(Path(p)) for p in paths]
+    if not inputs:
+        raise DatabaseError("nothing to import: give a directory, an all.zip or an OSV file")
+    return _import_inputs(inputs, db_path or default_db_path(), replace=replace, progress=progress)
+
+
+def _import_inputs(
+    inputs: Sequence[_Input], db_path: Path, *, replace: bool, progress: ProgressCallback | None
+) -> ImportReport:
+    started = time.monotonic()
+    problems: list[ImportProblem] = []
+    reports: list[SourceReport] = []
+    with DatabaseWriter(db_path, replace=replace) as writer:
+        for item in inputs:
+            reports.append(_import_input(writer, item, problems, progress))
+        if all(report.records_read == 0 for report in reports) and problems:
+            # every input was garbage: say so instead of recording empty sources
+            first = problems[0]
+            raise DatabaseError(f"no OSV record could be read; first problem: {first.location}: {first.reason}")
+    return ImportReport(db_path, tuple(reports), tuple(problems), time.monotonic() - started)
+
+
+# -- download ---------------------------------------------------------------------------
+
+
+def export_url(ecosystem: str, url_base: str = DEFAULT_URL_BASE) -> str:
+    """URL of OSV's ``all.zip`` export for ``ecosystem``."""
+    return f"{url_base.rstrip('/')}/{quote(ecosystem, safe=':')}/all.zip"
+
+
+def download_export(
+    url: str,
+    dest: Path,
+    *,
+    timeout: float = 60.0,
+    max_bytes: int = MAX_DOWNLOAD_BYTES,
+    progress: ProgressCallback | None = None,
+) -> int:
+    """Stream ``url`` to ``dest``; returns the byte count. Raises :class:`NetworkError`."""
+    import httpx
+
+    written = 0
+    try:
+        with (
+            httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=True) as client,
+            client.stream("GET", url, headers={"Accept": "application/zip"}) as response,
+        ):
+            if response.status_code != 200:
+                raise NetworkError(f"{url}: HTTP {response.status_code} {response.reason_phrase}".rstrip())
+            declared = response.headers.get("content-length")
+            total = int(declared) if declared and declared.isdigit() else None
+            if total is not None and total > max_bytes:
+                raise NetworkError(f"{url}: {total} bytes is more than the {max_bytes}-byte limit")
+            if progress is not None:
+                progress.start(total, f"downloading {url}")
+            with dest.open("wb") as handle:
+                for chunk in response.iter_bytes(chunk_size=1 << 16):
+                    written += len(chunk)
+                    if written > max_bytes:
+                        raise NetworkError(f"{url}: more than the {max_bytes}-byte limit")
+                    handle.write(chunk)
+                    if progress is not None:
+                        progress.advance(len(chunk))
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        raise NetworkError(f"{url}: {type(exc).__name__}: {exc}".rstrip(": ")) from exc
+    except OSError as exc:
+        raise DatabaseError(f"{dest}: cannot write the download ({exc.strerror})") from exc
+    finally:
+        if progress is not None:
+            progress.finish()
+    return written
+
+
+def update_database(
+    ecosystems: Sequence[str] = SUPPORTED_ECOSYSTEMS,
+    db_path: Path | None = None,
+    *,
+    url_base: str = DEFAULT_URL_BASE,
+    timeout: float = 60.0,
+    max_bytes: int = MAX_DOWNLOAD_BYTES,
+    progress: ProgressCallback | None = None,
+) -> ImportReport:
+    """Download each ecosystem's ``all.zip`` from ``url_base`` and import them in one go.
+
+    Every download completes before the database is touched; any failure
+    leaves the existing database as it was.
+    """
+    canonical = {eco.lower(): eco for eco in SUPPORTED_ECOSYSTEMS}
+    chosen: list[str] = []
+    for ecosystem in ecosystems:
+        name = canonical.get(ecosystem.lower())
+        if name is None:
+            raise DatabaseError(f"unsupported ecosystem '{ecosystem}' (choose from {', '.join(SUPPORTED_ECOSYSTEMS)})")
+        if name not in chosen:
+            chosen.append(name)
+    with tempfile.TemporaryDirectory(prefix="chainwarden-osv-") as tmp:
+        inputs: list[_Input] = []
+        for ecosystem in chosen:
+            url = export_url(ecosystem, url_base)
+            dest = Path(tmp, f"{ecosystem}.zip")
+            download_export(url, dest, timeout=timeout, max_bytes=max_bytes, progress=progress)
+            if not zipfile.is_zipfile(dest):
+                raise DatabaseError(f"{url}: the download is not a zip archive")
+            inputs.append(_Input(url, "download", dest))
+        return _import_inputs(inputs, db_path or default_db_path(), replace=False, progress=progress)
+
+
+def summarize_problems(problems: Sequence[ImportProblem], limit: int = 5) -> list[str]:
+    """At most ``limit`` problem lines plus a count of the rest."""
+    lines = [f"{p.location}: {p.reason}" for p in problems[:limit]]
+    if len(problems) > limit:
+        lines.append(f"… and {len(problems) - limit} more")
+    return lines
+
+
+__all__ = [
+    "DEFAULT_URL_BASE",
+    "MAX_DOWNLOAD_BYTES",
+    "SUPPORTED_ECOSYSTEMS",
+    "ImportProblem",
+    "ImportReport",
+    "RecordError",
+    "SourceReport",
+    "download_export",
+    "export_url",
+    "import_osv",
+    "is_supported_ecosystem",
+    "normalize_name",
+    "parse_document",
+    "record_from_osv",
+    "summarize_problems",
+    "update_database",
+]

@@ -1,0 +1,240 @@
+"""Version ordering per ecosystem, as OSV ranges need it.
+
+Each scheme turns a version string into a sort key once (results are cached by
+the caller); keys of one scheme compare with ``<``/``==`` and nothing else.
+
+* PyPI: PEP 440 through :mod:`packaging` (pre, post, dev and local segments).
+* npm and OSV ``SEMVER`` ranges: SemVer 2.0.0 precedence (build metadata is
+  ignored, pre-releases sort below their release, numeric identifiers below
+  alphanumeric ones).
+* Debian: dpkg ordering (epoch, then upstream and revision with ``~`` sorting
+  before everything, even the end of the string), checked in the tests against
+  ``dpkg --compare-versions`` itself.
+
+A string a scheme cannot order raises :class:`UncomparableVersion`: the caller
+reports the package as "could not compare" instead of guessing.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from abc import ABC, abstractmethod
+from typing import Any
+
+from packaging.version import InvalidVersion, Version
+
+
+class UncomparableVersion(ValueError):
+    """A version string the scheme cannot place in its order."""
+
+
+class VersionScheme(ABC):
+    """Sort keys and exact-match normalisation for one ecosystem's versions."""
+
+    #: short name used in messages ("PEP 440", "SemVer", "dpkg")
+    name: str = ""
+
+    @abstractmethod
+    def key(self, version: str) -> Any:
+        """A sort key for ``version``; raises :class:`UncomparableVersion`."""
+
+    @abstractmethod
+    def exact(self, version: str) -> str:
+        """A string equal for versions the scheme calls equal (for ``versions`` lists).
+
+        Never raises: a version the scheme cannot parse is returned stripped, so
+        that an exact string match still works for it.
+        """
+
+
+class PEP440Scheme(VersionScheme):
+    name = "PEP 440"
+
+    def key(self, version: str) -> Version:
+        try:
+            return Version(version)
+        except InvalidVersion as exc:
+            raise UncomparableVersion(f"'{version}' is not a PEP 440 version") from exc
+
+    def exact(self, version: str) -> str:
+        return _pep440_exact(version)
+
+
+@functools.lru_cache(maxsize=65536)
+def _pep440_exact(version: str) -> str:
+    # advisories repeat the same long version lists; the cache makes import cheap
+    text = version.strip()
+    if _SIMPLE_RELEASE.fullmatch(text):
+        # the common "1.2.0" case without a full parse: PEP 440 ignores
+        # trailing zero release components when comparing
+        parts = text.split(".")
+        while len(parts) > 1 and parts[-1] == "0":
+            parts.pop()
+        return ".".join(parts)
+    try:
+        parsed = Version(text)
+    except InvalidVersion:
+        return text
+    release = list(parsed.release)
+    while len(release) > 1 and release[-1] == 0:
+        release.pop()
+    canonical = ".".join(str(part) for part in release)
+    if parsed.epoch:
+        canonical = f"{parsed.epoch}!{canonical}"
+    if parsed.pre is not None:
+        canonical += f"{parsed.pre[0]}{parsed.pre[1]}"
+    if parsed.post is not None:
+        canonical += f".post{parsed.post}"
+    if parsed.dev is not None:
+        canonical += f".dev{parsed.dev}"
+    if parsed.local is not None:
+        canonical += f"+{parsed.local}"
+    return canonical
+
+
+_SIMPLE_RELEASE = re.compile(r"(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*))*")
+
+# semver.org's recommended expression, plus npm's tolerance of a leading "v"/"="
+# and surrounding whitespace (node-semver's loose parsing of installed versions)
+_SEMVER = re.compile(
+    r"^\s*[v=]?\s*"
+    r"(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)\.(?P<patch>0|[1-9]\d*)"
+    r"(?:-(?P<pre>(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
+    r"(?:\+(?P<build>[0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?\s*$"
+)
+
+SemVerKey = tuple[int, int, int, int, tuple[tuple[int, int, str], ...]]
+
+
+class SemVerScheme(VersionScheme):
+    name = "SemVer"
+
+    def key(self, version: str) -> SemVerKey:
+        match = _SEMVER.match(version)
+        if match is None:
+            raise UncomparableVersion(f"'{version}' is not a SemVer 2 version")
+        major, minor, patch = int(match["major"]), int(match["minor"]), int(match["patch"])
+        pre = match["pre"]
+        if pre is None:
+            # a release sorts above all of its pre-releases (SemVer 2 §11.3)
+            return (major, minor, patch, 1, ())
+        identifiers = tuple(
+            # numeric identifiers sort numerically and below alphanumeric ones (§11.4)
+            (0, int(ident), "") if ident.isdigit() else (1, 0, ident)
+            for ident in pre.split(".")
+        )
+        return (major, minor, patch, 0, identifiers)
+
+    def exact(self, version: str) -> str:
+        match = _SEMVER.match(version)
+        if match is None:
+            return version.strip()
+        text = f"{match['major']}.{match['minor']}.{match['patch']}"
+        return f"{text}-{match['pre']}" if match["pre"] else text
+
+
+# dpkg accepts these characters (deb-version(7)); anything else is not a version
+_DPKG_VERSION = re.compile(r"^(?:(?P<epoch>[0-9]+):)?(?P<rest>[A-Za-z0-9.+~:-]+)$")
+_DPKG_REVISION = re.compile(r"^[A-Za-z0-9.+~]+$")
+_DPKG_PART = re.compile(r"([^0-9]*)([0-9]*)")
+
+DpkgPartKey = tuple[tuple[int, ...], ...]
+DpkgKey = tuple[int, DpkgPartKey, DpkgPartKey]
+
+# The sentinel that ends every part key. It sorts between elements standing for a
+# negative token ("~", -1) and elements for positive ones: the end of a string
+# compares like an endless run of zeros in dpkg's verrevcmp().
+_END: tuple[int, ...] = (0,)
+
+
+def _dpkg_order(char: str) -> int:
+    """dpkg's order(): '~' before the end of string, letters before other marks."""
+    if char == "~":
+        return -1
+    if char.isalpha():
+        return ord(char)
+    return ord(char) + 256
+
+
+def _dpkg_part_key(text: str) -> DpkgPartKey:
+    """A sort key for an upstream version or a revision, equivalent to verrevcmp().
+
+    verrevcmp() reads alternating non-digit and digit runs; non-digit runs are
+    compared character by character (with the end of the run as 0) and digit
+    runs numerically (empty as 0). Flattened, that is a stream of integer tokens
+    compared position by position with an endless tail of zeros. Python compares
+    tuples with "shorter is smaller" instead, so the stream is stored as its
+    non-zero tokens, each with the count of zeros before it, encoded so that a
+    token against a zero compares by its sign; the end marker sorts between.
+    """
+    tokens: list[int] = []
+    for non_digits, digits in _DPKG_PART.findall(text):
+        if not non_digits and not digits:
+            continue
+        tokens.extend(_dpkg_order(char) for char in non_digits)
+        tokens.append(0)  # end of the non-digit run
+        tokens.append(int(digits) if digits else 0)
+    elements: list[tuple[int, ...]] = []
+    zeros = 0
+    for token in tokens:
+        if token == 0:
+            zeros += 1
+            continue
+        sign = 1 if token > 0 else -1
+        # a positive token after fewer zeros sorts higher; a negative one lower
+        elements.append((sign, -zeros * sign, token))
+        zeros = 0
+    elements.append(_END)
+    return tuple(elements)
+
+
+class DpkgScheme(VersionScheme):
+    name = "dpkg"
+
+    def key(self, version: str) -> DpkgKey:
+        text = version.strip()
+        match = _DPKG_VERSION.match(text)
+        if match is None:
+            raise UncomparableVersion(f"'{version}' is not a Debian version")
+        epoch = int(match["epoch"]) if match["epoch"] else 0
+        rest = match["rest"]
+        upstream, sep, revision = rest.rpartition("-")
+        if not sep:
+            upstream, revision = rest, ""
+        if not upstream or (sep and not _DPKG_REVISION.match(revision)):
+            raise UncomparableVersion(f"'{version}' is not a Debian version")
+        if ":" in upstream and not match["epoch"]:
+            # a colon in the upstream part needs an explicit epoch (deb-version(7))
+            raise UncomparableVersion(f"'{version}' is not a Debian version")
+        return (epoch, _dpkg_part_key(upstream), _dpkg_part_key(revision))
+
+    def exact(self, version: str) -> str:
+        text = version.strip()
+        return text[2:] if text.startswith("0:") else text
+
+
+PEP440 = PEP440Scheme()
+SEMVER = SemVerScheme()
+DPKG = DpkgScheme()
+
+
+def scheme_for(ecosystem: str, range_type: str = "ECOSYSTEM") -> VersionScheme | None:
+    """The scheme for an OSV ecosystem name and range type, or None if unsupported."""
+    if range_type == "SEMVER":
+        return SEMVER
+    if range_type != "ECOSYSTEM":
+        return None
+    if ecosystem == "PyPI":
+        return PEP440
+    if ecosystem == "npm":
+        return SEMVER
+    if ecosystem == "Debian" or ecosystem.startswith("Debian:"):
+        return DPKG
+    return None
+
+
+def compare(scheme: VersionScheme, left: str, right: str) -> int:
+    """-1, 0 or 1 as ``left`` sorts before, equal to or after ``right``."""
+    a, b = scheme.key(left), scheme.key(right)
+    return -1 if a < b else (1 if a > b else 0)
