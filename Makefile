@@ -5,6 +5,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements/lock.txt pyproject.toml | sha256sum | cut -c1-12)
 DEMO   := demo/out/image
+DEMODB := demo/out/osv.sqlite3
+# the PyPA advisory database, when a copy lies beside the checkout
+PYPA   := $(wildcard ../shared/data/pypa-advisory-database/vulns)
 
 .PHONY: setup system-tools demo test check pytest self-check lock bench clean
 
@@ -20,8 +23,10 @@ system-tools:
 	sh tasks/install-system-tools.sh
 
 demo: setup system-tools
-	$(BIN)/python tasks/build_image.py --flavour demo --out $(DEMO)
+	$(BIN)/python tasks/build_image.py --flavour demo --out $(DEMO) >/dev/null
 	$(BIN)/chainwarden sbom oci:$(DEMO)
+	$(BIN)/chainwarden db import --replace --db $(DEMODB) demo/advisories $(PYPA)
+	$(BIN)/chainwarden scan oci:$(DEMO) --db $(DEMODB)
 
 test: setup system-tools check pytest self-check
 
