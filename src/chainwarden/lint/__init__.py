@@ -1,1 +1,298 @@
+"""Build-hygiene lint: Dockerfiles, Python and npm manifests, lockfiles, registry and APT configuration.
 
+>>> from chainwarden.config import load_config
+>>> from chainwarden.lint import lint_path
+>>> result = lint_path(Path("."), load_config())
+>>> for finding in result.findings: print(finding.location, finding.rule_id)
+
+Repositories (a directory or a single file) go through :func:`lint_path`;
+images and root filesystems through :func:`lint_view`, which audits the
+system configuration an image carries (``/etc/apt``, ``pip.conf``,
+``.npmrc``). Both apply the rule registry (:mod:`chainwarden.lint.rules`),
+the configuration (disabled rules, severity overrides) and inline
+``# chainwarden: ignore[rule-id] reason`` comments.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import posixpath
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from chainwarden.config import Config
+from chainwarden.errors import SourceError, UsageError
+from chainwarden.lint import apt, dockerfile, npm, pyproject, requirements
+from chainwarden.lint.base import Hit, LintContext, LintFile, LintInputError
+from chainwarden.lint.rules import RULES, Rule, rule_infos
+from chainwarden.lint.suppress import parse_suppressions, suppression_for
+from chainwarden.models import Digest, Finding, Location, RuleId, Skipped
+from chainwarden.sources.interface import MAX_FILE_BODY, EntryType, FileSystemView
+
+__all__ = [
+    "RULES",
+    "LintResult",
+    "Rule",
+    "SuppressedFinding",
+    "classify",
+    "image_wants",
+    "lint_path",
+    "lint_view",
+    "rule_infos",
+]
+
+Linter = Callable[[LintFile, LintContext], list[Hit]]
+
+LINTERS: dict[str, Linter] = {
+    "dockerfile": dockerfile.lint_dockerfile,
+    "requirements": requirements.lint_requirements,
+    "pip-conf": requirements.lint_pip_conf,
+    "pyproject": pyproject.lint_pyproject,
+    "uv-toml": pyproject.lint_uv_toml,
+    "package-json": npm.lint_package_json,
+    "package-lock": npm.lint_package_lock,
+    "yarn-lock": npm.lint_yarn_lock,
+    "npmrc": npm.lint_npmrc,
+    "apt-list": apt.lint_apt_list,
+    "apt-sources": apt.lint_apt_sources,
+    "apt-key": apt.lint_trusted_key,
+    "apt-conf": apt.lint_apt_conf,
+}
+
+#: Directories holding installed or generated copies, never the project's own declarations.
+SKIP_DIRS = frozenset(
+    {"node_modules", ".venv", "venv", "site-packages", "dist-packages", ".tox", ".nox", ".git", "__pycache__"}
+)
+_REQUIREMENTS = re.compile(r"^(.*[-_.])?(requirements|constraints)([-_.].*)?\.txt$", re.IGNORECASE)
+_DOCKERFILE = re.compile(r"^(Dockerfile|Containerfile)([-.].+)?$|.+\.(dockerfile|containerfile)$", re.IGNORECASE)
+#: ``Dockerfile.prod`` is a Dockerfile; ``dockerfile.py`` or ``Dockerfile.md`` is not.
+_NOT_DOCKERFILE_SUFFIX = re.compile(
+    r"\.(py|pyc|pyi|md|rst|txt|json|ya?ml|toml|ini|cfg|sh|bash|ps1|go|rs|js|mjs|cjs|ts|rb|java|kt|c|h|cc|cpp|html"
+    r"|orig|rej|swp|bak|patch|diff|lock|log)$",
+    re.IGNORECASE,
+)
+#: Paths of an image whose bodies lint needs (``image_wants``).
+_IMAGE_PATTERNS = (
+    "/etc/apt/sources.list",
+    "/etc/apt/sources.list.d/*",
+    "/etc/apt/apt.conf",
+    "/etc/apt/apt.conf.d/*",
+    "/etc/pip.conf",
+    "/etc/xdg/pip/pip.conf",
+    "/root/.pip/pip.conf",
+    "/root/.config/pip/pip.conf",
+    "/home/*/.pip/pip.conf",
+    "/home/*/.config/pip/pip.conf",
+    "/etc/npmrc",
+    "/usr/local/etc/npmrc",
+    "/root/.npmrc",
+    "/home/*/.npmrc",
+    "/etc/uv/uv.toml",
+    "/root/.config/uv/uv.toml",
+)
+
+
+def classify(path: str, *, is_image: bool = False) -> str | None:
+    """The kind of lintable file at ``path`` (absolute), or None."""
+    name = posixpath.basename(path)
+    parent = posixpath.basename(posixpath.dirname(path))
+    if (
+        is_image
+        and not any(fnmatch.fnmatchcase(path, pattern) for pattern in _IMAGE_PATTERNS)
+        and not path.startswith(("/etc/apt/trusted.gpg.d/", "/etc/apt/trusted.gpg"))
+    ):
+        return None
+    if parent == "trusted.gpg.d" or (name == "trusted.gpg" and parent == "apt"):
+        return "apt-key"
+    if parent == "apt.conf.d" or (name == "apt.conf" and parent == "apt"):
+        return "apt-conf"
+    if name == "sources.list" or (parent == "sources.list.d" and name.endswith(".list")):
+        return "apt-list"
+    if parent == "sources.list.d" and name.endswith(".sources"):
+        return "apt-sources"
+    if is_image:
+        if name in ("pip.conf", "pip.ini"):
+            return "pip-conf"
+        if name in (".npmrc", "npmrc"):
+            return "npmrc"
+        if name == "uv.toml":
+            return "uv-toml"
+        return None
+    if _DOCKERFILE.match(name) and not _NOT_DOCKERFILE_SUFFIX.search(name):
+        return "dockerfile"
+    if _REQUIREMENTS.match(name) or (parent in ("requirements", "constraints") and name.endswith(".txt")):
+        return "requirements"
+    simple = {
+        "pip.conf": "pip-conf",
+        "pip.ini": "pip-conf",
+        "pyproject.toml": "pyproject",
+        "uv.toml": "uv-toml",
+        "package.json": "package-json",
+        "package-lock.json": "package-lock",
+        "npm-shrinkwrap.json": "package-lock",
+        "yarn.lock": "yarn-lock",
+        ".npmrc": "npmrc",
+    }
+    return simple.get(name)
+
+
+def image_wants(path: str) -> bool:
+    """The ``wanted`` predicate for :meth:`Source.view` when linting an image."""
+    return classify(path, is_image=True) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class SuppressedFinding:
+    finding: Finding
+    reason: str
+    comment_line: int
+
+
+@dataclass(frozen=True, slots=True)
+class LintResult:
+    """Findings (config and suppressions applied), what was linted, and what could not be."""
+
+    findings: tuple[Finding, ...]
+    files: tuple[str, ...]
+    suppressed: tuple[SuppressedFinding, ...] = ()
+    skipped: tuple[Skipped, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LintedHit:
+    """A hit that survived config and suppressions, with its file (used by ``--fix``)."""
+
+    file: LintFile
+    hit: Hit
+    finding: Finding
+
+
+def _finding(file: LintFile, hit: Hit, rule: Rule, config: Config, layer: Digest | None = None) -> Finding | None:
+    severity = config.rules.apply(rule.id, hit.severity or rule.severity)
+    if severity is None:
+        return None
+    title = f"{rule.title}: {hit.detail}" if hit.detail else rule.title
+    return Finding(
+        rule_id=RuleId(rule.id),
+        severity=severity,
+        title=title,
+        location=Location(file.display, layer=layer, line=hit.line, column=hit.column),
+        evidence=(hit.evidence,) if hit.evidence else (),
+        remediation=hit.remediation or rule.fix,
+        description=rule.rationale,
+    )
+
+
+def lint_files(
+    view: FileSystemView,
+    files: Iterable[tuple[str, str, str]],
+    config: Config,
+    *,
+    is_image: bool,
+) -> tuple[LintResult, list[LintedHit]]:
+    """Lint ``(path in view, display path, kind)`` triples. The engine under both public entry points."""
+    context = LintContext(view, config, is_image)
+    findings: list[Finding] = []
+    linted: list[LintedHit] = []
+    suppressed: list[SuppressedFinding] = []
+    skipped: list[Skipped] = []
+    shown: list[str] = []
+    seen: set[tuple[str, str, int | None, int | None, str]] = set()
+    for path, display, kind in files:
+        try:
+            entry = view.entry(view.resolve(path))
+            if entry is not None and entry.size > MAX_FILE_BODY:
+                raise LintInputError(f"{display}: {entry.size} bytes, over the {MAX_FILE_BODY} byte limit")
+            text = "" if kind == "apt-key" else view.read(path).decode("utf-8", errors="replace")
+            file = LintFile(path, display, text, kind)
+            hits = LINTERS[kind](file, context)
+        except (LintInputError, SourceError) as exc:
+            skipped.append(Skipped(display, Location(display), str(exc)))
+            continue
+        except RecursionError:
+            skipped.append(Skipped(display, Location(display), "nesting too deep to analyse"))
+            continue
+        shown.append(display)
+        comments = parse_suppressions(text)
+        for hit in hits:
+            key = (hit.rule_id, display, hit.line, hit.column, hit.detail)
+            if key in seen:
+                continue
+            seen.add(key)
+            finding = _finding(file, hit, RULES[hit.rule_id], config, entry.layer if entry is not None else None)
+            if finding is None:
+                continue
+            suppression = suppression_for(comments, hit.rule_id, hit.line, hit.anchor_lines)
+            if suppression is not None:
+                suppressed.append(SuppressedFinding(finding, suppression.reason, suppression.line))
+                continue
+            findings.append(finding)
+            linted.append(LintedHit(file, hit, finding))
+    result = LintResult(tuple(findings), tuple(shown), tuple(suppressed), tuple(skipped))
+    return result, linted
+
+
+def _repository_files(root: Path) -> list[tuple[str, str, str]]:
+    """Lintable files below ``root``; installed copies (node_modules, virtualenvs) are pruned, not walked."""
+    files: list[tuple[str, str, str]] = []
+    for directory, subdirectories, names in os.walk(root):
+        subdirectories[:] = sorted(d for d in subdirectories if d not in SKIP_DIRS)
+        relative = os.path.relpath(directory, root)
+        prefix = "" if relative == "." else relative.replace(os.sep, "/") + "/"
+        for name in names:
+            display = prefix + name
+            kind = classify("/" + display)
+            if kind is not None and os.path.isfile(os.path.join(directory, name)):
+                files.append(("/" + display, display, kind))
+    return sorted(files)
+
+
+def collect_path(path: Path, config: Config) -> tuple[LintResult, list[LintedHit], Path]:
+    """:func:`lint_path` plus the hits with edits and the root the display paths are relative to."""
+    from chainwarden.sources.rootfs import DirectoryView
+
+    if path.is_dir():
+        root = path.resolve()
+        view = DirectoryView(root)
+        files = _repository_files(root)
+    elif path.is_file():
+        root = path.resolve().parent
+        view = DirectoryView(root)
+        inner = "/" + path.name
+        kind = classify(inner)
+        if kind is None:
+            head = path.read_bytes()[:65536].decode("utf-8", errors="replace")
+            if re.search(r"(?im)^\s*FROM\s+\S", head):
+                kind = "dockerfile"
+            else:
+                raise UsageError(f"{path}: not a file chainwarden lints (Dockerfile, requirements, lockfile, …)")
+        files = [(inner, path.name, kind)]
+    else:
+        raise UsageError(f"{path}: no such file or directory")
+    result, linted = lint_files(view, files, config, is_image=False)
+    return result, linted, root
+
+
+def lint_path(path: Path, config: Config) -> LintResult:
+    """Lint a repository checkout (every lintable file below ``path``) or one file.
+
+    Location paths are relative to ``path`` (to its directory for a file).
+    """
+    return collect_path(path, config)[0]
+
+
+def lint_view(view: FileSystemView, config: Config) -> LintResult:
+    """Lint the system configuration of an image or root filesystem (``/etc/apt``, pip.conf, npmrc).
+
+    The view must have been opened with :func:`image_wants` as its wanted predicate.
+    """
+    files = []
+    for entry in view.entries():
+        if entry.type in (EntryType.FILE, EntryType.SYMLINK):
+            kind = classify(entry.path, is_image=True)
+            if kind is not None:
+                files.append((entry.path, entry.path, kind))
+    return lint_files(view, sorted(files), config, is_image=True)[0]

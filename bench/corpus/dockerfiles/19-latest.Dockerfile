@@ -1,0 +1,3 @@
+FROM nginx:latest
+COPY nginx.conf /etc/nginx/nginx.conf
+COPY dist/ /usr/share/nginx/html/
