@@ -38,9 +38,10 @@ check:
 pytest:
 	$(BIN)/pytest -q -p no:cacheprovider
 
-# chainwarden practises what it preaches: it inventories its own checkout.
+# chainwarden practises what it preaches: it inventories and lints its own checkout.
 self-check:
 	$(BIN)/chainwarden sbom . --format json -o /dev/null
+	$(BIN)/chainwarden lint . --fail-on low
 
 lock:
 	$(BIN)/uv pip compile pyproject.toml --extra test --generate-hashes --python-version 3.11 -o requirements/lock.txt

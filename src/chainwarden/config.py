@@ -18,6 +18,8 @@ Example::
 
     [policy]
     require_ignore_scripts = false               # .npmrc must set ignore-scripts=true
+
+    exclude = ["bench/corpus/*"]                  # paths (relative, fnmatch; * crosses /) never walked
 """
 
 from __future__ import annotations
@@ -84,8 +86,14 @@ class Config:
     internal: Internal = Internal()
     rules: Rules = Rules()
     policy: Policy = Policy()
+    exclude: tuple[str, ...] = ()
     path: Path | None = None  # where it was read from
     raw: dict[str, Any] = field(default_factory=dict)  # every table, for analyzers' own sections
+
+
+def is_excluded(config: Config, relative_path: str) -> bool:
+    """Whether a path relative to the walked root matches an ``exclude`` pattern."""
+    return any(fnmatchcase(relative_path, pattern) for pattern in config.exclude)
 
 
 def _strings(table: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
@@ -131,6 +139,7 @@ def parse_config(data: dict[str, Any], where: str, path: Path | None = None) -> 
         ),
         rules=Rules(disabled=frozenset(_strings(rules, "disabled", where)), severity=severities),
         policy=Policy(require_ignore_scripts=bool(policy.get("require_ignore_scripts", False))),
+        exclude=_strings(data, "exclude", where),
         path=path,
         raw=data,
     )

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from chainwarden.config import Config
+from chainwarden.config import Config, is_excluded
 from chainwarden.errors import SourceError, UsageError
 from chainwarden.lint import apt, dockerfile, npm, pyproject, requirements
 from chainwarden.lint.base import Hit, LintContext, LintFile, LintInputError
@@ -235,15 +235,20 @@ def lint_files(
     return result, linted
 
 
-def _repository_files(root: Path) -> list[tuple[str, str, str]]:
-    """Lintable files below ``root``; installed copies (node_modules, virtualenvs) are pruned, not walked."""
+def _repository_files(root: Path, config: Config) -> list[tuple[str, str, str]]:
+    """Lintable files below ``root``; installed copies (node_modules, virtualenvs) and the
+    config's ``exclude`` patterns are pruned, not walked."""
     files: list[tuple[str, str, str]] = []
     for directory, subdirectories, names in os.walk(root):
-        subdirectories[:] = sorted(d for d in subdirectories if d not in SKIP_DIRS)
         relative = os.path.relpath(directory, root)
         prefix = "" if relative == "." else relative.replace(os.sep, "/") + "/"
+        subdirectories[:] = sorted(
+            d for d in subdirectories if d not in SKIP_DIRS and not is_excluded(config, f"{prefix}{d}/")
+        )
         for name in names:
             display = prefix + name
+            if is_excluded(config, display):
+                continue
             kind = classify("/" + display)
             if kind is not None and os.path.isfile(os.path.join(directory, name)):
                 files.append(("/" + display, display, kind))
@@ -257,7 +262,7 @@ def collect_path(path: Path, config: Config) -> tuple[LintResult, list[LintedHit
     if path.is_dir():
         root = path.resolve()
         view = DirectoryView(root)
-        files = _repository_files(root)
+        files = _repository_files(root, config)
     elif path.is_file():
         root = path.resolve().parent
         view = DirectoryView(root)
