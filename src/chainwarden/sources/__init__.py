@@ -28,6 +28,10 @@ class SourceOptions:
     #: allow plain http and unverified TLS for the registry (dangerous by name)
     insecure_registry: bool = False
     registry_timeout: float = 30.0
+    #: fnmatch patterns (relative paths) a directory walk skips. None: take
+    #: ``exclude`` from the project's chainwarden.toml — for projects only, never
+    #: for a root filesystem, which must not be able to hide from its scanner.
+    exclude: tuple[str, ...] | None = None
 
 
 def split_scheme(target: str) -> tuple[str | None, str]:
@@ -90,5 +94,16 @@ def open_source(target: str, options: SourceOptions | None = None) -> Source:
     if scheme == "dir":
         from chainwarden.sources.rootfs import DirectorySource
 
-        return DirectorySource(target, rest)
+        source = DirectorySource(target, rest)
+        exclude = options.exclude
+        if exclude is None:
+            exclude = () if source.looks_like_rootfs() else _project_excludes(source.root)
+        source.exclude(exclude)
+        return source
     raise UsageError(f"{target}: unknown scheme {scheme!r}")  # pragma: no cover
+
+
+def _project_excludes(root: Path) -> tuple[str, ...]:
+    from chainwarden.config import load_config
+
+    return load_config(root).exclude

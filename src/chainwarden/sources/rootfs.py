@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Iterator
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 from chainwarden.errors import SourceError
@@ -32,8 +33,13 @@ SKIP_ROOT_DIRS = frozenset({"proc", "sys", "dev"})
 
 
 class DirectoryView(FileSystemView):
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, exclude: tuple[str, ...] = ()) -> None:
         self.root = root
+        self.exclude = exclude
+
+    def _excluded(self, path: str) -> bool:
+        relative = path.lstrip("/")
+        return any(fnmatchcase(relative, pattern) for pattern in self.exclude)
 
     def _host(self, path: str) -> str:
         return os.path.join(self.root, normalize_path(path).lstrip("/"))
@@ -80,6 +86,10 @@ class DirectoryView(FileSystemView):
                 if item.name in SKIP_DIRS or (directory == "/" and item.name in SKIP_ROOT_DIRS):
                     continue
                 path = directory.rstrip("/") + "/" + item.name
+                if self.exclude and (
+                    self._excluded(path) or (item.is_dir(follow_symlinks=False) and self._excluded(path + "/"))
+                ):
+                    continue
                 try:
                     entry = self._entry_from_stat(path, item.stat(follow_symlinks=False))
                 except OSError:
@@ -139,6 +149,10 @@ class DirectorySource(Source):
     @property
     def skipped(self) -> tuple[Skipped, ...]:
         return ()
+
+    def exclude(self, patterns: tuple[str, ...]) -> None:
+        """Skip paths matching ``patterns`` (relative, fnmatch) in every walk."""
+        self._view.exclude = patterns
 
     def looks_like_rootfs(self) -> bool:
         return any((self._root / p).exists() for p in ("etc/os-release", "usr/lib/os-release", "var/lib/dpkg"))

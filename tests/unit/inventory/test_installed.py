@@ -209,3 +209,15 @@ def test_debian_shipped_node_modules(tmp_path: Path) -> None:
         ("bufferutil", "npm-debian"),
         ("debug", "npm-debian"),
     ]
+
+
+def test_project_config_excludes_apply_but_never_for_a_rootfs(tmp_path: Path) -> None:
+    tree = {
+        "chainwarden.toml": 'exclude = ["vendor/*"]\n',
+        **npm_package("/app", "lodash", "4.17.21"),
+        **npm_package("/vendor", "evil", "1.0.0"),
+    }
+    project = make_rootfs(tmp_path / "project", tree)
+    assert [p.name for p in build_inventory(f"dir:{project}").packages] == ["lodash"]
+    rootfs = make_rootfs(tmp_path / "rootfs", {**tree, "etc/os-release": OS_RELEASE})
+    assert sorted(p.name for p in build_inventory(f"dir:{rootfs}").packages) == ["evil", "lodash"]
