@@ -17,7 +17,10 @@ OUTPUT = Path(__file__).resolve().parent.parent / "docs" / "cli.md"
 
 
 def _help(command: click.Command, path: list[str], parent: click.Context | None) -> list[str]:
-    ctx = click.Context(command, info_name=path[-1], parent=parent, terminal_width=100, max_content_width=100)
+    # make_context applies each command's context_settings (e.g. -h); fixed widths keep the
+    # text independent of the terminal the generator or the test runs in
+    ctx = command.make_context(path[-1], [], parent=parent, resilient_parsing=True)
+    ctx.terminal_width = ctx.max_content_width = 100
     text = command.get_help(ctx)
     sections = [f"{'#' * min(len(path) + 1, 4)} `{' '.join(path)}`", "", "```text", text, "```", ""]
     if isinstance(command, click.Group):
