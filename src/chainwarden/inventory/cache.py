@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from chainwarden._internal.cachefile import write_json_atomically
 from chainwarden.models import Digest, Distro, Ecosystem, Location, Package, Scope, Skipped
 
 FORMAT = 1
@@ -111,11 +110,4 @@ def store(path: Path, packages: tuple[Package, ...], distro: Distro | None, skip
         "skipped": [[s.what, _location(s.location) if s.location else None, s.reason] for s in skipped],
         "packages": [_package(p) for p in packages],
     }
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "w") as handle:
-            json.dump(payload, handle, separators=(",", ":"))
-        os.replace(tmp, path)
-    except OSError:
-        pass  # an unwritable cache only costs speed
+    write_json_atomically(path, payload)

@@ -12,9 +12,7 @@ import base64
 import functools
 import hashlib
 import json
-import os
 import posixpath
-import tempfile
 from abc import abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,6 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from chainwarden._internal.archives import LayerReader, TarMember, iter_tar
+from chainwarden._internal.cachefile import write_json_atomically
 from chainwarden.errors import DigestMismatchError, HostileArchiveError, InvalidImageError, SourceError
 from chainwarden.models import Digest, LayerInfo, Location, Skipped, TargetInfo
 from chainwarden.sources.interface import (
@@ -269,14 +268,7 @@ class ImageSource(Source):
                 for m in members
             ],
         }
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-            with os.fdopen(fd, "w") as handle:
-                json.dump(payload, handle, separators=(",", ":"))
-            os.replace(tmp, path)
-        except OSError:
-            pass  # the cache is an optimisation; a read-only cache dir is fine
+        write_json_atomically(path, payload)
 
     # -- materialisation -------------------------------------------------
 

@@ -38,6 +38,7 @@ from typing import IO, TYPE_CHECKING, Any
 import httpx
 
 from chainwarden._internal.archives import MAX_DECOMPRESSED
+from chainwarden._internal.cachefile import write_bytes_atomically
 from chainwarden.errors import (
     ConfigError,
     DigestMismatchError,
@@ -682,14 +683,7 @@ class _RegistryBlobReader(_BlobReader):
         with self._open_blob(desc.digest, desc.size, max_size=MAX_JSON_BLOB) as handle:
             data = handle.read(MAX_JSON_BLOB + 1)
         if cached is not None:
-            try:
-                cached.parent.mkdir(parents=True, exist_ok=True)
-                fd, tmp = tempfile.mkstemp(dir=cached.parent, suffix=".tmp")
-                with os.fdopen(fd, "wb") as out:
-                    out.write(data)
-                os.replace(tmp, cached)
-            except OSError:
-                pass  # the cache is an optimisation; a read-only cache dir is fine
+            write_bytes_atomically(cached, data)
         return data
 
     def _open_blob(self, digest: Digest, size: int | None = None, *, max_size: int = MAX_DECOMPRESSED) -> IO[bytes]:
