@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import importlib.metadata
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -47,6 +46,8 @@ _HEX = re.compile(r"[0-9a-fA-F]+")
 
 def tool_version() -> str:
     """chainwarden's installed version, as reports name their producer."""
+    import importlib.metadata  # pulls in email and socket: only when a report names its producer
+
     try:
         return importlib.metadata.version("chainwarden")
     except importlib.metadata.PackageNotFoundError:
