@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from chainwarden.api import open_target
 from chainwarden.cli import main
+from chainwarden.sources.image import ImageSource
 from support.images import Content, Symlink, dpkg_status_entry, make_oci, make_rootfs
 
 pytestmark = pytest.mark.integration
@@ -65,7 +67,7 @@ def _tree() -> dict[str, Content]:
 def image(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("image")
     config: dict[str, object] = {"Cmd": ["httpd", "-f", "-p", "8080", "-h", "/www"], "Env": ["PATH=/usr/bin:/bin"]}
-    return make_oci(root / "oci", [_tree()], config=config)
+    return make_oci(root / "oci", [_tree()], config=config, history=["COPY busybox rootfs /"])
 
 
 def test_profile_harden_and_run_the_hardened_image(
@@ -114,6 +116,13 @@ def test_profile_harden_and_run_the_hardened_image(
     assert report["verified_probes"] == ["probe-1", "probe-2"]
     assert report["before"]["packages"] == {"deb": 4} and report["after"]["packages"] == {"deb": 3}
     assert Path(report["sbom"]).is_file()
+    assert report["cleanup"]["broken_links"] == 0
+    # the original history stays, one entry is added for the hardening
+    with open_target(f"oci:{out}") as hardened_source:
+        assert isinstance(hardened_source, ImageSource)
+        history = [h["created_by"] for h in hardened_source.image_config()["history"]]
+    assert history[0] == "COPY busybox rootfs /"
+    assert history[1].startswith("chainwarden harden --granularity package") and len(history) == 2
 
     # the hardened image is runnable and its package database tells the truth
     again = tmp_path / "again.json"
@@ -136,6 +145,30 @@ def test_harden_verification_names_the_probe_and_missing_file(
     err = capsys.readouterr().err
     assert code == 2
     assert "probe-1" in err and "first missing file: /etc/motd" in err
+
+
+def test_harden_verification_names_a_program_that_cannot_start(
+    image: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    profile_path = tmp_path / "profile.json"
+    assert main(["profile", f"oci:{image}", "--probe", "cat /etc/motd", "-o", str(profile_path)]) == 0
+    capsys.readouterr()
+    code = main(
+        [
+            "harden",
+            f"oci:{image}",
+            "--profile",
+            str(profile_path),
+            "-o",
+            f"oci:{tmp_path / 'h'}",
+            "--drop",
+            "/usr/bin/busybox",
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "probe-1 (/usr/bin/cat /etc/motd) does not run" in err
+    assert err.rstrip().endswith("first missing file: /usr/bin/cat")
 
 
 def test_file_granularity_keeps_only_accessed_files(

@@ -184,6 +184,14 @@ def render_profile_table(result: Profile) -> str:
 @click.option("--no-verify", is_flag=True, help="Skip re-running the probes in the hardened image (not recommended).")
 @click.option("--engine", type=click.Choice([e.value for e in Engine]), default=Engine.BWRAP.value, show_default=True)
 @click.option("--timeout", type=click.FloatRange(0.1, 86400), default=60.0, show_default=True, help=_TIMEOUT_HELP)
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Vulnerability database for the before/after comparison "
+    "[env CHAINWARDEN_DB; default: osv.sqlite3 in the user cache dir; skipped with a note when absent].",
+)
 @format_option(["table", "json"])
 def harden(
     target: str,
@@ -195,6 +203,7 @@ def harden(
     no_verify: bool,
     engine: str,
     timeout: float,
+    db_path: Path | None,
     output_format: str,
 ) -> int:
     """Write a hardened copy of TARGET without what the profile never used, then verify it.
@@ -215,6 +224,7 @@ def harden(
             verify=not no_verify,
             engine=Engine(engine),
             timeout=timeout,
+            vuln_db=db_path,
         ),
         progress=RichProgress(),
     )

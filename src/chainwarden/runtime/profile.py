@@ -684,8 +684,8 @@ class ProfileBuilder:
             node.exe, node.argv = event.path, event.argv
             resolved = self.real_path(event.path)
             profile.programs.append(ProgramRun(event.pid, event.path, resolved, event.argv))
-            for implied, access in self.implied_by_exec(resolved):
-                self._record(implied, implied, access, ok=True)
+            for named, access in self.implied_by_exec(resolved):
+                self._record(named, self.real_path(named), access, ok=True)
         elif isinstance(event, ExitEvent):
             node = profile.processes.setdefault(event.pid, ProcessNode(event.pid, None, probe))
             node.exit_code, node.signal = event.code, event.signal
@@ -720,10 +720,12 @@ class ProfileBuilder:
             use.aliases.add(path)
 
     def implied_by_exec(self, real: str) -> list[tuple[str, Access]]:
-        """Files the kernel opens for an exec without a traced syscall.
+        """Files the kernel opens for an exec without a traced syscall, by the name it uses.
 
         The ELF interpreter (dynamic loader) and a script's ``#!`` interpreter
-        are mapped by the kernel itself; strace never sees them opened.
+        are mapped by the kernel itself; strace never sees them opened. The
+        name is kept as written (``/lib64/ld-linux-x86-64.so.2``,
+        ``/usr/bin/env``): the symlinks crossed to reach it are needed too.
         """
         host = self.rootfs / real.lstrip("/")
         try:
@@ -738,13 +740,14 @@ class ProfileBuilder:
             if head.startswith(b"#!"):
                 line = head[2:].split(b"\n", 1)[0].strip().split()
                 if line:
-                    interpreter = self.real_path(line[0].decode("utf-8", "surrogateescape"))
-                    implied.append((interpreter, Access.EXECUTED))
+                    named = line[0].decode("utf-8", "surrogateescape")
+                    interpreter = self.real_path(named)
+                    implied.append((named, Access.EXECUTED))
                     implied += self.implied_by_exec(interpreter) if interpreter != real else []
             elif head.startswith(b"\x7fELF"):
                 loader = elf_interpreter(fd)
                 if loader:
-                    implied.append((self.real_path(loader), Access.LOADED))
+                    implied.append((loader, Access.LOADED))
             return implied
         finally:
             os.close(fd)
@@ -875,10 +878,17 @@ def profile_rootfs(
     probes: Sequence[ProbeSpec],
     options: ProfileOptions,
     inventory: Inventory | None,
+    *,
+    manifest: bool = True,
 ) -> Profile:
-    """Profile an already prepared rootfs (the building block of profile/harden/watch)."""
+    """Profile an already prepared rootfs (the building block of profile/harden/watch).
+
+    ``manifest`` False skips hashing every file of the image (``image_files``),
+    for callers that only compare probe outcomes.
+    """
     profile = Profile(target_json(info), options.net.value)
-    profile.image_files = file_manifest(rootfs)
+    if manifest:
+        profile.image_files = file_manifest(rootfs)
     builder = ProfileBuilder(rootfs, profile)
     with tempfile.TemporaryDirectory(prefix="chainwarden-trace-") as trace_dir:
         for result, trace, entry in run_probes(rootfs, config, probes, options, Path(trace_dir)):

@@ -69,6 +69,9 @@ def strace_argv(output: str, *, string_limit: int = 4096) -> list[str]:
     return [
         "strace",
         "-f",
+        # stop the tracee only on the traced syscalls (a seccomp filter), not on every
+        # read/write/mmap: the difference between ~2.5x and ~1.5x slower runs
+        "--seccomp-bpf",
         "-q",
         "-y",
         "-ttt",

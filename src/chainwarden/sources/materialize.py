@@ -119,6 +119,10 @@ class _TreeWriter:
         #: final modes of directories; applied at the end so that a 0o555
         #: directory in a lower layer does not stop an upper layer writing in it
         self._dir_modes: dict[str, int] = {}
+        #: modification times from the tar headers: Python validates its
+        #: ``__pycache__`` bytecode against the source's mtime, so a rootfs
+        #: with fresh mtimes recompiles (and rewrites) every module it imports
+        self._dir_mtimes: dict[str, int | None] = {}
 
     def close(self) -> None:
         os.close(self._root_fd)
@@ -197,6 +201,7 @@ class _TreeWriter:
                     _remove(dir_fd, base)
                 os.mkdir(base, 0o700, dir_fd=dir_fd)
             self._dir_modes[path] = mode
+            self._dir_mtimes[path] = _mtime_ns(info)
             self._own(dir_fd, base, info)
             return
         if existing is not None:
@@ -206,6 +211,7 @@ class _TreeWriter:
                 raise HostileArchiveError(f"{where}: symlink -> {info.linkname!r} points outside the root")
             os.symlink(info.linkname, base, dir_fd=dir_fd)
             self._own(dir_fd, base, info)
+            self._stamp(dir_fd, base, info)
         elif info.islnk():
             self._hardlink(info, dir_fd, base, where)
         else:
@@ -226,6 +232,9 @@ class _TreeWriter:
                 _write_all(fd, block)
                 copied += len(block)
             os.fchmod(fd, mode)
+            mtime = _mtime_ns(info)
+            if mtime is not None:
+                os.utime(fd, ns=(mtime, mtime))
         finally:
             os.close(fd)
         if copied != info.size:
@@ -244,6 +253,11 @@ class _TreeWriter:
                 )
             os.link(target_base, base, src_dir_fd=target_dir, dst_dir_fd=dir_fd, follow_symlinks=False)
         self._stats.files += 1
+
+    def _stamp(self, dir_fd: int, base: str, info: tarfile.TarInfo) -> None:
+        mtime = _mtime_ns(info)
+        if mtime is not None:
+            os.utime(base, ns=(mtime, mtime), dir_fd=dir_fd, follow_symlinks=False)
 
     def _own(self, dir_fd: int, base: str, info: tarfile.TarInfo) -> None:
         if self._chown:
@@ -291,8 +305,25 @@ class _TreeWriter:
                 child = os.open(base, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)
                 try:
                     os.fchmod(child, self._dir_modes[path])
+                    mtime = self._dir_mtimes.get(path)
+                    if mtime is not None:  # last: creating children changed it
+                        os.utime(child, ns=(mtime, mtime))
                 finally:
                     os.close(child)
+
+
+#: Latest mtime accepted from a tar header (year 2514); anything beyond, or negative, is left as "now".
+MAX_MTIME = 1 << 34
+
+
+def _mtime_ns(info: tarfile.TarInfo) -> int | None:
+    try:
+        mtime = float(info.mtime)
+    except (TypeError, ValueError):
+        return None
+    if not 0 <= mtime < MAX_MTIME:
+        return None
+    return int(mtime * 1_000_000_000)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -331,6 +362,7 @@ def copy_rootfs(source: Path, dest: Path) -> MaterializeStats:
     """
     stats = MaterializeStats()
     dest.mkdir(parents=True, exist_ok=True)
+    directory_times: list[tuple[Path, int]] = []
     for current, dirs, files in os.walk(source, followlinks=False):
         rel = os.path.relpath(current, source)
         target_dir = dest if rel == "." else dest / rel
@@ -341,21 +373,27 @@ def copy_rootfs(source: Path, dest: Path) -> MaterializeStats:
             st = os.lstat(src)
             if stat.S_ISLNK(st.st_mode):
                 os.symlink(os.readlink(src), target_dir / name)
+                os.utime(target_dir / name, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
                 dirs.remove(name)
             else:
                 (target_dir / name).mkdir(mode=0o755)
+                directory_times.append((target_dir / name, st.st_mtime_ns))
         for name in files:
             src = os.path.join(current, name)
             st = os.lstat(src)
             out = target_dir / name
             if stat.S_ISLNK(st.st_mode):
                 os.symlink(os.readlink(src), out)
+                os.utime(out, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
             elif stat.S_ISREG(st.st_mode):
                 with open(src, "rb") as reader, open(out, "xb") as writer:
                     shutil.copyfileobj(reader, writer, CHUNK)
                 os.chmod(out, stat.S_IMODE(st.st_mode) & ~PRIVILEGE_BITS)
+                os.utime(out, ns=(st.st_atime_ns, st.st_mtime_ns))  # bytecode caches check it
                 stats.files += 1
                 stats.bytes += st.st_size
             else:
                 stats.skipped_special.append("/" + os.path.normpath(os.path.join(rel, name)))
+    for directory, mtime in reversed(directory_times):  # children first: writing in one changes it
+        os.utime(directory, ns=(mtime, mtime))
     return stats
