@@ -877,20 +877,17 @@ def _created_epoch(image_config: dict[str, Any]) -> int:
     return 0
 
 
-def hardened_history(image_config: dict[str, Any], entry: str) -> list[str]:
-    """The original image's history (``created_by`` of every entry, in order) plus ``entry``.
-
-    The writer takes one ``created_by`` string per history entry; the
-    original entries describe layers that are now squashed into the single
-    hardened layer.
-    """
+def hardened_history(image_config: dict[str, Any], entry: str) -> list[dict[str, Any]]:
+    """The original image's history entries, kept whole but marked ``empty_layer``
+    (their layers are squashed into the one hardened layer), plus ``entry``
+    describing that layer — so each non-empty entry still pairs with a layer."""
     history = image_config.get("history")
-    kept: list[str] = []
-    if isinstance(history, list):
-        for item in history:
-            if isinstance(item, dict):
-                kept.append(str(item.get("created_by") or item.get("comment") or ""))
-    return [*kept, entry]
+    kept = (
+        [dict(item, empty_layer=True) for item in history if isinstance(item, dict)]
+        if isinstance(history, list)
+        else []
+    )
+    return [*kept, {"created_by": entry}]
 
 
 def compare_vulnerabilities(

@@ -15,7 +15,7 @@ import os
 import shutil
 import tarfile
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -40,7 +40,9 @@ class ImageSpec:
     config: dict[str, Any] = field(default_factory=dict)  # Env, Cmd, Entrypoint, User, WorkingDir…
     architecture: str = "amd64"
     os: str = "linux"
-    history: Sequence[str] = ()  # created_by per layer
+    #: one entry per layer: a ``created_by`` string, or a whole OCI history
+    #: entry (``created``, ``author``, ``comment``, ``empty_layer``…) kept as given
+    history: Sequence[str | Mapping[str, Any]] = ()
     created: str = "1970-01-01T00:00:00Z"  # fixed by default: reproducible output
 
 
@@ -90,14 +92,22 @@ class _BlobDir:
 
 
 def _config_json(spec: ImageSpec, diff_ids: Sequence[str]) -> dict[str, Any]:
-    history = list(spec.history) + [""] * (len(diff_ids) - len(spec.history))
+    history: list[dict[str, Any]] = [
+        {"created": spec.created, **entry}
+        if isinstance(entry, Mapping)
+        else {"created": spec.created, "created_by": entry}
+        for entry in spec.history
+    ]
+    # entries marked empty_layer describe no layer; the others pair with diff_ids in order
+    described = sum(1 for entry in history if not entry.get("empty_layer"))
+    history += [{"created": spec.created, "created_by": ""}] * (len(diff_ids) - described)
     return {
         "created": spec.created,
         "architecture": spec.architecture,
         "os": spec.os,
         "config": spec.config,
         "rootfs": {"type": "layers", "diff_ids": diff_ids},
-        "history": [{"created": spec.created, "created_by": h} for h in history],
+        "history": history,
     }
 
 

@@ -296,12 +296,12 @@ def test_history_keeps_the_original_entries_and_appends_one() -> None:
         ]
     }
     assert hardened_history(config, "chainwarden harden") == [
-        "debootstrap",
-        "ENV A=1",
-        "imported",
-        "chainwarden harden",
+        {"created_by": "debootstrap", "empty_layer": True},
+        {"created_by": "ENV A=1", "empty_layer": True},
+        {"comment": "imported", "empty_layer": True},
+        {"created_by": "chainwarden harden"},
     ]
-    assert hardened_history({}, "chainwarden harden") == ["chainwarden harden"]
+    assert hardened_history({}, "chainwarden harden") == [{"created_by": "chainwarden harden"}]
 
 
 def _pypi(name: str, version: str) -> Package:

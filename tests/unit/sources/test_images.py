@@ -354,3 +354,17 @@ def test_directories_in_layers_keep_children(tmp_path: Path) -> None:
         entry = view.entry("/opt/a")
         assert entry is not None and entry.mode == 0o700
         assert view.read("/opt/a/b") == b"1"
+
+
+def test_history_entries_pair_with_layers(tmp_path: Path) -> None:
+    from chainwarden.sources.oci_writer import ImageSpec, write_oci_layout
+
+    spec = ImageSpec(
+        [tar_layer({"/a": "1"})],
+        history=[{"created_by": "ENV A=1", "empty_layer": True}, "COPY a /a"],
+    )
+    write_oci_layout(tmp_path / "img", spec)
+    with open_source(f"oci:{tmp_path / 'img'}") as source:
+        assert source.info.layers[0].created_by == "COPY a /a"
+        history = source.image_config()["history"]
+        assert [h.get("empty_layer", False) for h in history] == [True, False]
