@@ -372,6 +372,10 @@ def _chroot_step(root: Path, script: str, log_file: Path) -> Callable[[], None]:
 
 
 APT_CLEAN = "apt-get clean && rm -rf /var/lib/apt/lists/*"
+#: What a typical "FROM debian + pip install" app image carries, recommends included
+#: (like the official python:3.x images built on buildpack-deps): a compiler
+#: toolchain and headers for wheels that build from source, git and curl.
+APP_APT = "python3 python3-pip python3-dev build-essential git curl"
 
 
 def _build_on_bookworm(
@@ -448,10 +452,10 @@ def _app_recipe(steps: _Steps, root: Path, log_file: Path) -> tuple[dict[str, An
     pip = " ".join(APP_PIP)
     steps.layer(
         "python",
-        f"apt-get install python3 python3-pip && pip install --break-system-packages {pip}",
+        f"apt-get install {APP_APT} && pip install --break-system-packages {pip}",
         _chroot_step(
             root,
-            "apt-get update -q && apt-get install -y -q --no-install-recommends python3 python3-pip"
+            f"apt-get update -q && apt-get install -y -q {APP_APT}"
             f" && pip install -q --no-cache-dir --break-system-packages {pip} && {APT_CLEAN}",
             log_file,
         ),
