@@ -1,0 +1,1 @@
+module.exports = function UAParser(ua) { return { ua: ua }; };

@@ -1,0 +1,195 @@
+"""Static malicious-code heuristics over an opened package (never executes it).
+
+:func:`analyze_artifact` decides when each file runs (install time, import
+time, only when called, tests/docs), hands it to the Python or JavaScript
+analyzer, sniffs bundled executables, and scores all signals together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from chainwarden.analyzers.heuristics.common import (
+    PYTHON_CAPABILITY_IMPORTS,
+    RULES,
+    Context,
+    HeuristicRule,
+    Kind,
+    Signal,
+    binary_kind,
+    is_test_path,
+    js_needs_parse,
+    python_needs_parse,
+    score,
+    shell_command_signals,
+    snippet_of,
+)
+from chainwarden.analyzers.heuristics.javascript import (
+    analyze_javascript,
+    analyze_package_json,
+    capability_scan,
+    parse_package_json,
+)
+from chainwarden.analyzers.heuristics.python_ast import analyze_pth, analyze_python
+from chainwarden.analyzers.packages import PackageArtifact, PackageFile
+from chainwarden.analyzers.typosquat import bare_package
+from chainwarden.models import Ecosystem, Finding, Package, Severity
+
+__all__ = [
+    "RULES",
+    "Context",
+    "HeuristicReport",
+    "HeuristicRule",
+    "Kind",
+    "Signal",
+    "analyze_artifact",
+    "collect_signals",
+]
+
+JS_SUFFIXES = (".js", ".cjs", ".mjs")
+SHELL_SUFFIXES = (".sh", ".bash", ".bat", ".cmd", ".ps1")
+CAPABILITY_SCAN_CHARS = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class HeuristicReport:
+    """Findings for one package, plus what was read and how."""
+
+    package: Package
+    findings: tuple[Finding, ...]
+    signals: tuple[Signal, ...]
+    files_scanned: int
+    js_parsed: int
+    js_tokenized: int
+
+    @property
+    def worst(self) -> Severity | None:
+        return max((f.severity for f in self.findings), key=lambda s: s.rank, default=None)
+
+
+def _context_for(path: str, install_files: Collection[str], import_files: Collection[str]) -> Context:
+    if path in install_files:
+        return Context.INSTALL
+    if is_test_path(path):
+        return Context.TEST
+    if path in import_files:
+        return Context.IMPORT
+    return Context.RUNTIME
+
+
+def collect_signals(artifact: PackageArtifact) -> tuple[list[Signal], int, int, int]:
+    """Every signal of every file; also counts (files, JS parsed, JS tokenized)."""
+    signals: list[Signal] = []
+    install_files: set[str] = set()
+    import_files: set[str] = set()
+    package_json = artifact.file("package.json")
+    if package_json is not None:
+        info = parse_package_json(package_json.text())
+        if info is not None:
+            install_files.update(f.removeprefix("./") for f in info.install_files)
+            main = (info.main or "index.js").removeprefix("./")
+            import_files.add(main if main.endswith(JS_SUFFIXES) else f"{main}.js")
+            signals.extend(analyze_package_json("package.json", package_json.text()))
+    scanned = parsed = tokenized = 0
+    install_hooks = " ".join(s.why for s in signals if s.rule_id == "capability-install-hook")
+    for package_file in artifact.files:
+        path = package_file.path
+        name = path.rsplit("/", 1)[-1]
+        if name == "__init__.py" and path.count("/") <= 2:
+            import_files.add(path)
+        if package_file.complete and path.endswith((".py", ".pyw")):
+            scanned += 1
+            text = package_file.text()
+            context = _context_for(path, install_files, import_files)
+            if name == "setup.py" or context is Context.INSTALL or python_needs_parse(text):
+                signals.extend(analyze_python(path, text, context))
+            else:
+                signals.extend(_python_capabilities(path, text, context))
+        elif package_file.complete and path.endswith(".pth"):
+            scanned += 1
+            signals.extend(analyze_pth(path, package_file.text()))
+        elif package_file.complete and path.endswith(JS_SUFFIXES):
+            scanned += 1
+            text = package_file.text()
+            context = _context_for(path, install_files, import_files)
+            if context is Context.INSTALL or js_needs_parse(text):
+                found, was_parsed = analyze_javascript(path, text, context)
+                parsed += int(was_parsed)
+                tokenized += int(not was_parsed)
+            else:
+                found = capability_scan(path, text, context)
+                tokenized += 1
+            signals.extend(found)
+        elif package_file.complete and path.endswith(SHELL_SUFFIXES):
+            scanned += 1
+            signals.extend(_shell_signals(path, package_file.text(), _context_for(path, install_files, import_files)))
+        signals.extend(_binary_signals(artifact, package_file, install_hooks))
+    return signals, scanned, parsed, tokenized
+
+
+def _python_capabilities(path: str, text: str, context: Context) -> list[Signal]:
+    """Network/process capabilities of a file with no threat keyword (no parse needed)."""
+    found: list[Signal] = []
+    text = text[:CAPABILITY_SCAN_CHARS]  # imports live at the top; generated modules run to megabytes
+    for rule_id, modules in PYTHON_CAPABILITY_IMPORTS:
+        offsets = [
+            offset
+            for module in modules
+            for needle in (f"import {module}", f"from {module} import", f"from {module}.")
+            if (offset := text.find(needle)) >= 0
+        ]
+        if offsets:
+            line = text.count("\n", 0, min(offsets)) + 1
+            snippet = snippet_of(text.splitlines(), line)
+            found.append(Signal(rule_id, path, line, snippet, f"uses {snippet[:80]}", context))
+    return found
+
+
+def _shell_signals(path: str, text: str, context: Context) -> list[Signal]:
+    """Shell/batch/PowerShell scripts: each line judged as a command."""
+    lines = text.splitlines()
+    found: list[Signal] = []
+    for number, line in enumerate(lines[:5000], 1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith(("#", "REM ", "rem ", "::")):
+            continue
+        for rule_id, why in shell_command_signals(stripped[:2000]):
+            found.append(Signal(rule_id, path, number, snippet_of(lines, number), why, context))
+    return found
+
+
+def _binary_signals(artifact: PackageArtifact, package_file: PackageFile, install_hooks: str) -> list[Signal]:
+    kind = binary_kind(package_file.path, package_file.data[:64])
+    if kind is None:
+        return []
+    name = package_file.path.rsplit("/", 1)[-1]
+    source_package = artifact.kind in ("sdist", "npm-tarball", "directory")
+    if install_hooks and name in install_hooks:
+        severity: Severity | None = Severity.HIGH
+        why = f"{kind} run by an install script"
+    elif source_package and artifact.ecosystem is Ecosystem.PYPI:
+        severity = Severity.MEDIUM
+        why = f"{kind} shipped inside a source distribution ({package_file.size} bytes)"
+    else:
+        severity = None
+        why = f"bundled {kind} ({package_file.size} bytes)"
+    return [
+        Signal(
+            "capability-native-binary",
+            package_file.path,
+            1,
+            f"<{kind}, {package_file.size} bytes>",
+            why,
+            Context.INSTALL if severity is Severity.HIGH else Context.RUNTIME,
+            severity=severity,
+        )
+    ]
+
+
+def analyze_artifact(artifact: PackageArtifact, package: Package | None = None) -> HeuristicReport:
+    """Run every heuristic over ``artifact`` and score the result."""
+    package = package or bare_package(artifact.ecosystem, artifact.name, artifact.version)
+    signals, scanned, parsed, tokenized = collect_signals(artifact)
+    findings = score(signals, package)
+    return HeuristicReport(package, tuple(findings), tuple(signals), scanned, parsed, tokenized)

@@ -1,0 +1,576 @@
+"""Rules, signals and the analyst-style scoring shared by the language analyzers.
+
+Language analyzers (:mod:`.python_ast`, :mod:`.javascript`) only *observe*:
+they emit :class:`Signal` records ("reads ~/.aws/credentials at line 12",
+"POSTs variable ``data`` which holds that read"). :func:`score` then judges
+like a careful analyst: a *capability* alone (network, subprocess) is
+informational; a *threat* indicator is worse, and worst when it is combined with
+another in the same flow (env read → network send; decode → exec; install hook
+→ download → exec) or runs at install/import time.
+"""
+
+from __future__ import annotations
+
+import enum
+import importlib
+import ipaddress
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from chainwarden.models import Finding, Location, Package, RuleId, Severity
+
+
+class Kind(enum.StrEnum):
+    CAPABILITY = "capability"
+    THREAT = "threat"
+
+
+class Context(enum.StrEnum):
+    """When the code runs, which decides how much a finding matters."""
+
+    INSTALL = "install"  # setup.py, npm install scripts and what they run, .pth at startup
+    IMPORT = "import"  # module top level of a package's __init__ / main entry
+    RUNTIME = "runtime"  # only when the application calls it
+    TEST = "test"  # tests, docs, examples: weighed down, never skipped
+
+
+@dataclass(frozen=True, slots=True)
+class HeuristicRule:
+    """One heuristic: what it detects, why it matters, how bad it is alone."""
+
+    id: RuleId
+    name: str  # PascalCase, for SARIF
+    kind: Kind
+    base: Severity
+    summary: str
+    rationale: str
+    remediation: str = "Read the flagged code before installing; do not install if it cannot be explained."
+
+
+def _rule(rule_id: str, name: str, kind: Kind, base: Severity, summary: str, rationale: str) -> HeuristicRule:
+    return HeuristicRule(RuleId(rule_id), name, kind, base, summary, rationale)
+
+
+#: Every heuristic; tests are parametrised over this mapping, so a rule without
+#: positive and benign samples fails the suite.
+RULES: Final[Mapping[str, HeuristicRule]] = {
+    rule.id: rule
+    for rule in (
+        _rule("capability-install-hook", "InstallHook", Kind.CAPABILITY, Severity.LOW,
+              "Runs code at install time",
+              "setup.py beyond setup(), cmdclass overrides, npm pre/post-install scripts and .pth files run with "
+              "the installing user's rights before anyone reviewed the package."),
+        _rule("capability-network", "NetworkEgress", Kind.CAPABILITY, Severity.INFO,
+              "Can open network connections",
+              "HTTP, sockets and DNS lookups are how stolen data leaves a machine; alone they are ordinary."),
+        _rule("capability-subprocess", "Subprocess", Kind.CAPABILITY, Severity.INFO,
+              "Starts processes",
+              "Shelling out is how payloads are launched; alone it is ordinary."),
+        _rule("capability-dynamic-exec", "DynamicExec", Kind.CAPABILITY, Severity.INFO,
+              "Executes code built at run time",
+              "eval/exec/Function of non-literal data hides what runs from a reviewer."),
+        _rule("capability-native-binary", "NativeBinary", Kind.CAPABILITY, Severity.INFO,
+              "Ships a native executable",
+              "Bundled ELF/PE/Mach-O executables cannot be reviewed as source."),
+        _rule("malicious-decode-exec", "DecodeExec", Kind.THREAT, Severity.HIGH,
+              "Executes decoded or decompressed data",
+              "exec/eval of base64/hex/zlib/marshal/rot13 data is the signature of packed malware (W4SP, "
+              "event-stream's flatmap-stream)."),
+        _rule("malicious-download-exec", "DownloadExec", Kind.THREAT, Severity.HIGH,
+              "Downloads and runs code",
+              "Fetching a payload at install or import time and executing it (ua-parser-js, 'request' 2017) "
+              "lets the attacker change it after review."),
+        _rule("malicious-reverse-shell", "ReverseShell", Kind.THREAT, Severity.CRITICAL,
+              "Opens a reverse shell",
+              "A socket wired to a shell gives a remote attacker interactive control."),
+        _rule("malicious-credential-access", "CredentialAccess", Kind.THREAT, Severity.LOW,
+              "Reads credential or secret stores",
+              "~/.ssh, ~/.aws, .npmrc, browser and wallet stores, /etc/passwd are what stealers harvest "
+              "(ssh-decorator, torchtriton, Discord token grabbers)."),
+        _rule("malicious-env-exfiltration", "EnvExfiltration", Kind.THREAT, Severity.LOW,
+              "Serialises the whole environment",
+              "Dumping os.environ/process.env collects every CI token at once (crossenv, ctx)."),
+        _rule("malicious-exfil-endpoint", "ExfilEndpoint", Kind.THREAT, Severity.MEDIUM,
+              "Talks to an exfiltration channel",
+              "Discord/Telegram webhooks, paste sites, tunnels, OAST callbacks and raw IP URLs are where "
+              "stealers send data; libraries rarely hard-code them."),
+        _rule("malicious-obfuscation", "Obfuscation", Kind.THREAT, Severity.MEDIUM,
+              "Obfuscated or packed code",
+              "obfuscator.io output, PyArmor, names hidden by string building and code hidden past the edge "
+              "of the screen exist to defeat review."),
+        _rule("malicious-dns-probe", "DnsProbe", Kind.THREAT, Severity.HIGH,
+              "Leaks host identity through DNS",
+              "nslookup $(whoami).attacker.tld is the dependency-confusion probe (Birsan 2021, torchtriton)."),
+        _rule("malicious-clipboard-hijack", "ClipboardHijack", Kind.THREAT, Severity.HIGH,
+              "Rewrites cryptocurrency addresses in the clipboard",
+              "Clipboard access next to wallet-address patterns is the colourama clipper."),
+        _rule("malicious-silent-process", "SilentProcess", Kind.THREAT, Severity.MEDIUM,
+              "Starts hidden or detached processes",
+              "Processes started with hidden windows, detached and with output discarded are how droppers "
+              "keep running unseen."),
+    )
+}  # fmt: skip
+
+CAPABILITY_SEVERITY: Final = {
+    Context.INSTALL: Severity.LOW,
+    Context.IMPORT: Severity.INFO,
+    Context.RUNTIME: Severity.INFO,
+    Context.TEST: Severity.INFO,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """One observation in one file."""
+
+    rule_id: str
+    path: str  # relative to the package root
+    line: int
+    snippet: str
+    why: str
+    context: Context
+    scope: str = "<module>"  # function the code is in: flows are judged per scope
+    flow: str | None = None  # a proven data flow, e.g. "os.environ → requests.post"
+    severity: Severity | None = None  # set by analyzers that already know (e.g. combined flows)
+
+
+# --------------------------------------------------------------------------- shared patterns
+
+CREDENTIAL_PATTERNS: Final = tuple(
+    (re.compile(pattern, re.IGNORECASE), label)
+    for pattern, label in (
+        (r"\.ssh(/|\\\\?|$)|id_rsa|id_ed25519|authorized_keys", "SSH keys"),
+        (r"\.aws(/|\\\\?)(credentials|config)", "AWS credentials"),
+        (r"\.npmrc", "npm token file"),
+        (r"\.pypirc", "PyPI token file"),
+        (r"\.git-credentials", "git credentials"),
+        (r"\.docker(/|\\\\?)config\.json", "Docker registry credentials"),
+        (r"\.kube(/|\\\\?)config", "Kubernetes credentials"),
+        (r"^/etc/(passwd|shadow)$", "system account database"),
+        (r"Local Storage(/|\\\\?)leveldb", "browser/Discord token store"),
+        (
+            r"Login Data|Web Data|key4\.db|logins\.json|[\\/]Network[\\/]Cookies|cookies\.sqlite",
+            "browser password store",
+        ),
+        (r"User Data(/|\\\\?)Default|Mozilla(/|\\\\?)Firefox", "browser profile"),
+        (
+            r"wallet\.dat|\bExodus\b|\bElectrum\b|\bMetaMask\b|nkbihfbeogaeaoehlefnkodbefgpgknn|Atomic(/|\\\\?)Local",
+            "crypto wallet",
+        ),
+        (r"discord(canary|ptb)?(/|\\\\?)", "Discord client data"),
+        (r"Telegram Desktop|\btdata\b", "Telegram session"),
+        (r"\.bash_history|\.zsh_history", "shell history"),
+        (r"\.config(/|\\\\?)gh(/|\\\\?)hosts\.yml", "GitHub CLI token"),
+    )
+)
+
+EXFIL_HOSTS: Final = re.compile(
+    r"(discord(app)?\.com/api/webhooks|/api/webhooks/\d+/|api\.telegram\.org/bot|/bot\d+:[\w-]+/send"
+    r"|pastebin\.|hastebin|paste\.ee|transfer\.sh|file\.io\b|ngrok(-free)?\.(io|app)|webhook\.site"
+    r"|requestbin|pipedream\.net|burpcollaborator\.net|oastify\.com|interact\.sh|oast\.(fun|pro|live|site|online|me)"
+    r"|canarytokens|dnslog\.cn|ceye\.io|trycloudflare\.com|serveo\.net|loca\.lt|localtunnel\.me)",
+    re.IGNORECASE,
+)
+RAW_IP_URL: Final = re.compile(r"\b(?:https?|tcp|ftp)://(\d{1,3}(?:\.\d{1,3}){3})(?::\d+)?", re.IGNORECASE)
+
+SHELL_DOWNLOAD: Final = re.compile(
+    r"\b(curl|wget)\b[^|;&]*https?://|\bInvoke-WebRequest\b|\biwr\b\s|DownloadString|DownloadFile"
+    r"|certutil(\.exe)?\s+-urlcache|\bbitsadmin\b.*\/transfer|\bStart-BitsTransfer\b",
+    re.IGNORECASE,
+)
+SHELL_PIPE_EXEC: Final = re.compile(
+    r"\|\s*(ba|z|da)?sh\b|\|\s*iex\b|\|\s*python[0-9.]*\b|\biex\s*\(|Invoke-Expression|Start-Process|regsvr32|rundll32"
+    r"|&&\s*\./|;\s*\./",
+    re.IGNORECASE,
+)
+SHELL_REVERSE: Final = re.compile(
+    r"/dev/tcp/|\bnc(at)?\b[^|;]*\s-e\s|\bsocat\b.*exec:|bash\s+-i\s*>&|mkfifo\s+/tmp/", re.IGNORECASE
+)
+SHELL_DNS_PROBE: Final = re.compile(
+    r"(?<![\w-])(nslookup|dig|host|ping)\s[^;|&]*(\$\(|`|%USERNAME%|%COMPUTERNAME%|\$USER\b|\$HOSTNAME\b)",
+    re.IGNORECASE,
+)
+SHELL_CHMOD_RUN: Final = re.compile(r"chmod\s+(\+x|[0-7]*7[0-7]*)\s", re.IGNORECASE)
+
+WALLET_ADDRESS: Final = re.compile(
+    r"(\^?\(?bc1\|\[13\]|\[13\]\[a-km-zA-HJ-NP-Z1-9\]|0x\[a-fA-F0-9\]\{40\}|\[48\]\[0-9AB\]|bc1q|T\[A-Za-z1-9\]\{33\})"
+)
+
+TEST_DIR_NAMES: Final = frozenset({
+    "test", "tests", "testing", "__tests__", "spec", "docs", "doc", "examples", "example", "benchmarks", "bench",
+    "samples", "fixtures",
+})  # fmt: skip
+
+
+#: Top-level directories of a source tree that hold the project's own tooling
+#: (release scripts, CI); they are not installed, so weighed like tests.
+REPO_TOOLING_DIRS: Final = frozenset({"scripts", "tools", "ci", ".github", "dev", "devtools", "build_tools", "misc"})
+
+
+def is_test_path(path: str) -> bool:
+    """Tests, docs and examples: payloads hide there too, so they are weighed, not skipped."""
+    parts = [p.lower() for p in path.replace("\\", "/").split("/") if p]
+    if not parts:
+        return False
+    name = parts[-1]
+    return (
+        any(p in TEST_DIR_NAMES for p in parts[:-1])
+        or (len(parts) > 1 and parts[0] in REPO_TOOLING_DIRS)
+        or name.startswith("test_")
+        or name.endswith(("_test.py", ".test.js", ".spec.js", ".test.ts", ".spec.ts"))
+        or name == "conftest.py"
+    )
+
+
+_ANY_CREDENTIAL: Final = re.compile("|".join(f"(?:{p.pattern})" for p, _ in CREDENTIAL_PATTERNS), re.IGNORECASE)
+_ANY_IP_URL: Final = re.compile(r"://\d")
+
+
+def credential_label(text: str) -> str | None:
+    """What kind of secret store a string names, or None."""
+    if len(text) > 300 or not _ANY_CREDENTIAL.search(text):
+        return None
+    for pattern, label in CREDENTIAL_PATTERNS:
+        if pattern.search(text):
+            return label
+    return None
+
+
+def exfil_label(text: str) -> str | None:
+    """Why a string looks like an exfiltration endpoint, or None."""
+    if len(text) > 2000:
+        return None
+    match = EXFIL_HOSTS.search(text)
+    if match:
+        return f"exfiltration service {match.group(0)!r}"
+    if not _ANY_IP_URL.search(text):
+        return None
+    for ip_match in RAW_IP_URL.finditer(text):
+        try:
+            address = ipaddress.ip_address(ip_match.group(1))
+        except ValueError:
+            continue
+        private = (
+            address.is_loopback
+            or address.is_unspecified
+            or address.is_link_local
+            or any(address in ipaddress.ip_network(net) for net in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+        )
+        if not private:
+            return f"URL with a raw IP address {ip_match.group(0)!r}"
+    return None
+
+
+#: Cheap pre-filters (exact substrings, one Aho-Corasick pass when pyahocorasick
+#: is installed): a file containing none of these cannot raise a threat, so it
+#: only gets the capability token scan instead of a parse.
+SECRET_KEYWORDS: Final = (
+    ".ssh", "id_rsa", "id_ed25519", "authorized_keys", ".aws", "npmrc", "pypirc", "git-credentials", ".docker",
+    ".kube/config", ".kube\\config", "'.kube'", '".kube"', "/etc/passwd", "/etc/shadow", "leveldb", "login data",
+    "web data", "key4.db", "logins.json", "network/cookies", "network\\cookies", "cookies.sqlite", "user data",
+    "mozilla/firefox", "mozilla\\firefox", "wallet.dat", "exodus", "electrum", "metamask", "discord", "telegram",
+    "bash_history", "zsh_history", "gh/hosts", "api/webhooks", "pastebin", "hastebin", "paste.ee", "transfer.sh",
+    "file.io", "ngrok", "requestbin", "pipedream", "burpcollaborator", "oastify", "interact.sh", "oast.",
+    "canarytokens", "dnslog", "ceye.io", "trycloudflare", "serveo", "loca.lt", "localtunnel",
+)  # fmt: skip
+PYTHON_KEYWORDS: Final = (
+    "exec(", "exec (", "eval(", "eval (", "b64decode", "decodebytes", "decodestring", "unhexlify",
+    "fromhex", "a2b_", "zlib.decompress", "marshal.loads", "codecs.decode", "rot13", "rot_13",
+    "import_module(", "__builtins__", "builtins.exec", "builtins.eval", "import builtins", "clipboard", "pyperclip",
+    "__pyarmor__", "__armor", "dup2", "pty.spawn", "import pty", "from pty", "/dev/tcp", "CREATE_NO_WINDOW",
+    "DETACHED_PROCESS", "start /b", "nohup", "pythonw", "getuser", "gethostname", "getfqdn", "getlogin",
+    "platform.node", "urlretrieve", "startfile",
+)  # fmt: skip
+JS_KEYWORDS: Final = (
+    "child_process", "execa", "shelljs", "cross-spawn", "eval(", "eval (", "vm.run", "vm.Script", "._compile",
+    "module.constructor", "_0x", "clipboard", "atob(", "fromCharCode", "createDecipher", "nslookup", "os.hostname",
+    "hostname()", "userInfo", "curl ", "wget ", "powershell", "certutil", "chmodSync", "detached",
+)  # fmt: skip
+#: Command words that matter only inside a process call (docstrings are full of curl examples).
+SHELL_WORDS: Final = ("curl", "wget", "nslookup", "powershell", "certutil", "bitsadmin", "Invoke-")
+PROCESS_CALLS: Final = ("subprocess", "os.system", "popen", "Popen", "spawn", "os.exec", "startfile")
+
+
+class KeywordSet:
+    """Whether a text contains any of some words: one Aho-Corasick pass with
+    pyahocorasick when installed, else one ``in`` test per word."""
+
+    def __init__(self, words: tuple[str, ...], *, ignore_case: bool = False) -> None:
+        self.words = tuple(w.lower() for w in words) if ignore_case else words
+        self.ignore_case = ignore_case
+        self._automaton: Any = None
+        try:
+            ahocorasick: Any = importlib.import_module("ahocorasick")
+        except ImportError:
+            return
+        automaton = ahocorasick.Automaton()
+        for word in self.words:
+            automaton.add_word(word, word)
+        automaton.make_automaton()
+        self._automaton = automaton
+
+    def search(self, text: str) -> bool:
+        haystack = text.lower() if self.ignore_case else text
+        if self._automaton is not None:
+            return next(self._automaton.iter(haystack), None) is not None
+        return any(word in haystack for word in self.words)
+
+
+_SECRET_SET: Final = KeywordSet(SECRET_KEYWORDS, ignore_case=True)
+_PYTHON_SET: Final = KeywordSet(PYTHON_KEYWORDS)
+_JS_SET: Final = KeywordSet(JS_KEYWORDS)
+_SHELL_SET: Final = KeywordSet(SHELL_WORDS)
+_ENV_DUMP: Final = re.compile(
+    r"environ\b(?!\s*(?:\[|\.get\b|\.setdefault\b|\.pop\b|\.update\b))|process\.env\b(?!\s*\.)"
+)
+_BUILT_NAME: Final = re.compile(r"getattr\([^)\n]*['\"]\s*\+")
+_ENV_SERIALISED: Final = re.compile(r"(?:dumps|str|repr|print|b64encode|urlencode)\(\s*(?:os\.)?environ\b")
+_HIDDEN_IMPORT: Final = re.compile(r"__import__\(\s*(?!['\"][\w.]+['\"]\s*\))")
+_NETWORK_SET: Final = KeywordSet(("requests", "urllib", "http", "socket", "dns", "smtplib", "ftplib", "websocket"))
+_BARE_COMPILE: Final = re.compile(r"(?<![.\w])compile\(")
+_FUNCTION_CONSTRUCTOR: Final = re.compile(r"(?<![\w.$])Function\s*\(")
+
+
+def _secret_or_hidden(text: str) -> bool:
+    return (
+        _SECRET_SET.search(text) or (" " * 150) in text or ("\t" * 150) in text or _ANY_IP_URL.search(text) is not None
+    )
+
+
+def python_needs_parse(text: str) -> bool:
+    """Whether a Python file can hold a threat (else: capabilities only)."""
+    return (
+        _PYTHON_SET.search(text)
+        or ("compile(" in text and _BARE_COMPILE.search(text) is not None)
+        or ("chmod" in text and ("urlopen" in text or "requests." in text))
+        or (_SHELL_SET.search(text) and any(call in text for call in PROCESS_CALLS))
+        or ("environ" in text and _ENV_DUMP.search(text) is not None and _NETWORK_SET.search(text))
+        or ("environ" in text and _ENV_SERIALISED.search(text) is not None)
+        or ("__import__" in text and _HIDDEN_IMPORT.search(text) is not None)
+        or ("getattr(" in text and _BUILT_NAME.search(text) is not None)
+        or _secret_or_hidden(text)
+    )
+
+
+def js_needs_parse(text: str) -> bool:
+    """Whether a JavaScript file can hold a threat (else: capabilities only)."""
+    return (
+        _JS_SET.search(text)
+        or ("Function" in text and _FUNCTION_CONSTRUCTOR.search(text) is not None)
+        or ("process.env" in text and _ENV_DUMP.search(text) is not None)
+        or _secret_or_hidden(text)
+    )
+
+
+#: Capabilities of files without any threat keyword: module imports, found by substring.
+PYTHON_CAPABILITY_IMPORTS: Final = (
+    ("capability-network", ("requests", "urllib", "http.client", "httplib", "httpx", "aiohttp", "socket", "ftplib",
+                            "smtplib", "websocket", "pycurl", "dns.resolver")),
+    ("capability-subprocess", ("subprocess", "pty")),
+)  # fmt: skip
+
+
+def shell_command_signals(command: str) -> list[tuple[str, str]]:
+    """Threats in a shell command line: (rule_id, why)."""
+    found: list[tuple[str, str]] = []
+    if SHELL_REVERSE.search(command):
+        found.append(("malicious-reverse-shell", "shell command wires a shell to a network socket"))
+    if SHELL_DNS_PROBE.search(command):
+        found.append(("malicious-dns-probe", "DNS lookup of a name built from the user/host identity"))
+    if SHELL_DOWNLOAD.search(command) and (SHELL_PIPE_EXEC.search(command) or SHELL_CHMOD_RUN.search(command)):
+        found.append(("malicious-download-exec", "downloads a file and executes it"))
+    elif SHELL_DOWNLOAD.search(command):
+        found.append(("capability-network", "shell command downloads from the network"))
+    elif SHELL_PIPE_EXEC.search(command):
+        found.append(("malicious-download-exec", "pipes data into a shell interpreter"))
+    label = exfil_label(command)
+    if label:
+        found.append(("malicious-exfil-endpoint", label))
+    return found
+
+
+# --------------------------------------------------------------------------- binaries
+
+_ELF = b"\x7fELF"
+_MACHO = (b"\xfe\xed\xfa\xce", b"\xfe\xed\xfa\xcf", b"\xce\xfa\xed\xfe", b"\xcf\xfa\xed\xfe")
+SHARED_LIBRARY_SUFFIXES: Final = (".so", ".pyd", ".dylib", ".node", ".dll")
+
+
+def binary_kind(path: str, head: bytes) -> str | None:
+    """ "ELF executable", "PE executable"… for native executables; None otherwise."""
+    if head.startswith(_ELF) and len(head) >= 18:
+        elf_type = int.from_bytes(head[16:18], "little" if head[5] == 1 else "big")
+        if elf_type == 2 or (elf_type == 3 and not _is_library_name(path)):
+            return "ELF executable"
+        return None
+    if head.startswith(b"MZ") and not _is_library_name(path):
+        return "PE executable"
+    if head[:4] in _MACHO and not _is_library_name(path):
+        return "Mach-O executable"
+    return None
+
+
+def _is_library_name(path: str) -> bool:
+    name = path.rsplit("/", 1)[-1].lower()
+    return name.endswith(SHARED_LIBRARY_SUFFIXES) or ".so." in name
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+def _raise(severity: Severity, steps: int = 1) -> Severity:
+    order = [Severity.INFO, Severity.LOW, Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL]
+    index = order.index(severity) if severity in order else 0
+    return order[max(0, min(len(order) - 1, index + steps))]
+
+
+def _at_least(severity: Severity, floor: Severity) -> Severity:
+    return severity if severity.at_least(floor) else floor
+
+
+@dataclass(slots=True)
+class _FileView:
+    signals: list[Signal] = field(default_factory=list)
+
+    def rules(self, scope: str | None = None) -> set[str]:
+        return {s.rule_id for s in self.signals if scope is None or s.scope == scope}
+
+
+def signal_severity(signal: Signal, same_file: _FileView) -> tuple[Severity, list[str]]:
+    """Severity of one signal judged with everything else seen in its file."""
+    rule = RULES[signal.rule_id]
+    reasons: list[str] = []
+    if signal.severity is not None:
+        severity = signal.severity
+    elif rule.kind is Kind.CAPABILITY:
+        severity = CAPABILITY_SEVERITY[signal.context] if rule.base.rank <= Severity.LOW.rank else rule.base
+        if signal.rule_id == "capability-install-hook":
+            severity = Severity.LOW
+    else:
+        severity = rule.base
+    in_scope = same_file.rules(signal.scope)
+    in_file = same_file.rules()
+    egress = {"capability-network", "malicious-exfil-endpoint"}
+    if signal.rule_id in {"malicious-credential-access", "malicious-env-exfiltration"}:
+        if signal.flow:
+            severity = Severity.CRITICAL
+            reasons.append(f"data flow: {signal.flow}")
+        elif in_scope & egress:
+            severity = _at_least(severity, Severity.HIGH)
+            reasons.append("read and network send in the same function")
+        elif in_file & egress:
+            severity = _at_least(severity, Severity.MEDIUM)
+            reasons.append("network access in the same file")
+    if signal.rule_id == "malicious-exfil-endpoint" and in_file & {
+        "malicious-credential-access",
+        "malicious-env-exfiltration",
+    }:
+        severity = Severity.CRITICAL
+        reasons.append("the same file collects secrets")
+    if signal.rule_id == "malicious-obfuscation" and in_file & {
+        "capability-dynamic-exec",
+        "malicious-decode-exec",
+        "capability-subprocess",
+        "capability-network",
+    }:
+        severity = _at_least(severity, Severity.HIGH)
+        reasons.append("obfuscated code that also executes, spawns or connects")
+    if signal.rule_id == "malicious-silent-process" and in_file & {"capability-network", "malicious-download-exec"}:
+        severity = _at_least(severity, Severity.HIGH)
+        reasons.append("hidden process next to network access")
+    if (
+        rule.kind is Kind.THREAT
+        and signal.context in (Context.INSTALL, Context.IMPORT)
+        and severity.at_least(Severity.MEDIUM)
+    ):
+        severity = _raise(severity)
+        reasons.append(f"runs at {signal.context.value} time, before any review")
+    if signal.context is Context.TEST:
+        floor = Severity.HIGH if severity is Severity.CRITICAL else Severity.INFO
+        severity = _at_least(_raise(severity, -1), floor)
+        reasons.append("in a test/doc file (weighed down, not skipped)")
+    return severity, reasons
+
+
+def score(signals: Iterable[Signal], package: Package | None = None) -> list[Finding]:
+    """Judge signals into findings: one per rule and file, at the worst signal's severity."""
+    by_file: dict[str, _FileView] = defaultdict(_FileView)
+    for signal in signals:
+        by_file[signal.path].signals.append(signal)
+    findings: list[Finding] = []
+    capability_files: dict[str, list[tuple[Signal, Severity]]] = defaultdict(list)
+    for path in sorted(by_file):
+        view = by_file[path]
+        grouped: dict[str, list[tuple[Signal, Severity, list[str]]]] = defaultdict(list)
+        for signal in view.signals:
+            severity, reasons = signal_severity(signal, view)
+            grouped[signal.rule_id].append((signal, severity, reasons))
+        for rule_id, items in grouped.items():
+            rule = RULES[rule_id]
+            items.sort(key=lambda item: (-item[1].rank, item[0].flow is None, item[0].line))
+            worst_signal, worst, reasons = items[0]
+            if (
+                rule.kind is Kind.CAPABILITY
+                and worst.rank <= Severity.LOW.rank
+                and rule_id != "capability-install-hook"
+            ):
+                capability_files[rule_id].append((worst_signal, worst))
+                continue
+            findings.append(_finding(rule, worst_signal, worst, reasons, items[1:], package))
+    for rule_id, entries in capability_files.items():
+        # Capabilities alone are context, not alarms: one summary per package.
+        rule = RULES[rule_id]
+        entries.sort(key=lambda entry: (-entry[1].rank, entry[0].path, entry[0].line))
+        first, severity = entries[0]
+        others = [f"also in {s.path}:{s.line}" for s, _ in entries[1:6]]
+        findings.append(_finding(rule, first, severity, [], [], package, extra=others, files=len(entries)))
+    findings.sort(key=lambda f: (-f.severity.rank, f.rule_id, str(f.location)))
+    return findings
+
+
+def _finding(
+    rule: HeuristicRule,
+    signal: Signal,
+    severity: Severity,
+    reasons: list[str],
+    more: list[tuple[Signal, Severity, list[str]]],
+    package: Package | None,
+    *,
+    extra: list[str] | None = None,
+    files: int = 1,
+) -> Finding:
+    evidence = [f"{signal.path}:{signal.line}: {signal.snippet}", f"why: {signal.why}"]
+    if signal.flow:
+        evidence.append(f"flow: {signal.flow}")
+    evidence.extend(f"judged: {reason}" for reason in reasons if not reason.startswith("data flow"))
+    seen_lines = {signal.line}
+    for other, _, _ in more:
+        if other.line not in seen_lines and len(seen_lines) <= 4:
+            seen_lines.add(other.line)
+            evidence.append(f"also at line {other.line}: {other.snippet}")
+    evidence.extend(extra or [])
+    title = rule.summary
+    if files > 1:
+        title += f" ({files} files)"
+    return Finding(
+        rule_id=rule.id,
+        severity=severity,
+        title=title,
+        package=package,
+        location=Location(path=signal.path, line=signal.line),
+        evidence=tuple(evidence),
+        remediation=rule.remediation,
+        description=rule.rationale,
+        tags=frozenset({rule.kind.value, f"context:{signal.context.value}"}),
+    )
+
+
+def snippet_of(lines: list[str], line: int, limit: int = 160) -> str:
+    """The stripped source line, cut to ``limit`` characters."""
+    if 1 <= line <= len(lines):
+        text = lines[line - 1].strip()
+        return text if len(text) <= limit else text[: limit - 1] + "…"
+    return ""

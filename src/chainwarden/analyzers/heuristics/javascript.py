@@ -1,0 +1,700 @@
+"""JavaScript heuristics with a real parser (esprima), and a tokenizer fallback.
+
+esprima gives an ESTree with line numbers, so ``require`` aliases, template
+strings and simple taint (``const d = JSON.stringify(process.env)`` →
+``https.request(…, d)``) are followed precisely. Code esprima cannot parse
+(newer syntax, broken or huge minified bundles) falls back to a token/regex
+scan that still reports capabilities and threats, but never claims a flow.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from chainwarden.analyzers.heuristics.common import (
+    WALLET_ADDRESS,
+    Context,
+    Signal,
+    credential_label,
+    exfil_label,
+    shell_command_signals,
+    snippet_of,
+)
+from chainwarden.models import Severity
+
+#: esprima is pure Python (~100 KB/s): bigger files go to the tokenizer.
+MAX_PARSE_BYTES: Final = 256 * 1024
+MAX_SCAN_BYTES: Final = 8 * 1024 * 1024
+INSTALL_SCRIPTS: Final = ("preinstall", "install", "postinstall")
+
+NETWORK_MODULES: Final = frozenset({
+    "http", "https", "net", "tls", "dgram", "dns", "http2", "axios", "node-fetch", "request", "got", "undici",
+    "superagent", "needle", "ws", "socket.io-client", "dns.promises", "node:http", "node:https", "node:net",
+    "node:dns", "node:tls",
+})  # fmt: skip
+PROCESS_MODULES: Final = frozenset({"child_process", "node:child_process", "execa", "shelljs", "cross-spawn"})
+EXEC_NAMES: Final = frozenset({
+    "eval", "Function", "vm.runInThisContext", "vm.runInNewContext", "vm.runInContext", "vm.Script",
+    "vm.compileFunction", "module._compile", "setTimeout", "setInterval",
+})  # fmt: skip
+DECODE_MARKERS: Final = ("atob", "Buffer.from", "String.fromCharCode", "decodeURIComponent", "unescape",
+                         "zlib.inflateSync", "zlib.gunzipSync", "zlib.inflateRawSync", "zlib.brotliDecompressSync",
+                         "crypto.createDecipher", "crypto.createDecipheriv")  # fmt: skip
+RECON_CALLS: Final = frozenset({"os.hostname", "os.userInfo", "os.networkInterfaces", "os.homedir", "os.platform"})
+SERIALISERS: Final = frozenset({"JSON.stringify", "Object.keys", "Object.entries", "Object.values",
+                                "querystring.stringify", "Buffer.from", "qs.stringify", "btoa"})  # fmt: skip
+OBFUSCATED_IDENTIFIER: Final = re.compile(r"\b_0x[0-9a-f]{4,6}\b")
+OBFUSCATOR_THRESHOLD: Final = 15
+HIDDEN_PAST_EDGE: Final = re.compile(r"[;})\]\w][ \t]{150,}\S")
+#: exec-like call whose argument (within 120 characters) decodes: minified lines are whole files.
+TOKEN_DECODE_EXEC: Final = re.compile(
+    r"\b(?:eval|Function|runInThisContext|runInNewContext|_compile)\s*\(\s*[^;]{0,120}?"
+    r"(?:atob\(|Buffer\.from\([^)]{0,80}['\"](?:base64|hex)['\"]|fromCharCode|createDecipher)"
+)
+
+
+def _children(node: Any) -> Iterator[Any]:
+    for key, value in vars(node).items():
+        if key in ("loc", "type", "range", "regex"):
+            continue
+        if isinstance(value, list):
+            for item in value:
+                if item is not None and hasattr(item, "type"):
+                    yield item
+        elif value is not None and hasattr(value, "type"):
+            yield value
+
+
+def _walk(node: Any) -> Iterator[Any]:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(_children(current))
+
+
+def _line(node: Any) -> int:
+    loc = getattr(node, "loc", None)
+    return int(loc.start.line) if loc is not None else 0
+
+
+def fold_js(node: Any, depth: int = 0) -> str | None:
+    """The constant string a JS expression builds; interpolations become ``$(…)``."""
+    if depth > 40 or node is None:
+        return None
+    kind = node.type
+    if kind == "Literal" and isinstance(node.value, str):
+        return str(node.value)  # esprima nodes are untyped
+    if kind == "TemplateLiteral":
+        out = []
+        for index, quasi in enumerate(node.quasis):
+            out.append(str(quasi.value.cooked or ""))
+            if index < len(node.expressions):
+                inner = fold_js(node.expressions[index], depth + 1)
+                out.append(inner if inner is not None else "$(…)")
+        return "".join(out)
+    if kind == "BinaryExpression" and node.operator == "+":
+        left, right = fold_js(node.left, depth + 1), fold_js(node.right, depth + 1)
+        if left is None and right is None:
+            return None
+        return (left if left is not None else "$(…)") + (right if right is not None else "$(…)")
+    return None
+
+
+@dataclass(slots=True)
+class _Scope:
+    name: str
+    taint: dict[str, str] = field(default_factory=dict)
+    network_line: int | None = None
+    write_line: int | None = None
+    run_line: int | None = None
+    socket_line: int | None = None
+    shell_pipe_line: int | None = None
+
+
+class JavaScriptAnalyzer:
+    """Collects :class:`Signal` records from one JavaScript file."""
+
+    def __init__(self, path: str, source: str, context: Context) -> None:
+        self.path = path
+        self.source = source
+        self.lines = source.splitlines()
+        self.context = context
+        self.aliases: dict[str, str] = {}
+        self.scopes: list[_Scope] = [_Scope("<module>")]
+        self.signals: list[Signal] = []
+        self.clipboard_line: int | None = None
+        self.wallet_line: int | None = None
+        self.parsed = False
+        self._network_callbacks: set[int] = set()
+        self.decoder_functions: set[str] = set()  # local functions that return decoded data
+
+    # ------------------------------------------------------------------ entry
+
+    def run(self) -> list[Signal]:
+        if len(self.source) > MAX_SCAN_BYTES:
+            self.source = self.source[:MAX_SCAN_BYTES]
+            self.lines = self.source.splitlines()
+        tree = self._parse() if len(self.source) <= MAX_PARSE_BYTES and not _minified(self.source) else None
+        if tree is None:
+            self._tokenizer_scan()
+        else:
+            self.parsed = True
+            self._visit(tree)
+            self._close(self.scopes[0])
+            self._text_checks()
+        if self.clipboard_line and self.wallet_line:
+            self._emit(
+                "malicious-clipboard-hijack",
+                self.clipboard_line,
+                f"clipboard access next to a wallet-address pattern at line {self.wallet_line}",
+            )
+        return self.signals
+
+    def _parse(self) -> Any:
+        import esprima
+
+        text = self.source
+        if text.startswith("#!"):
+            text = "//" + text[2:]  # keep line numbers
+        for parse in (esprima.parseScript, esprima.parseModule):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # esprima's own regex FutureWarnings
+                    return parse(text, {"loc": True, "tolerant": True})
+            except (esprima.Error, RecursionError, ValueError, TypeError, AttributeError, IndexError, KeyError):
+                continue
+        return None
+
+    def _emit(
+        self, rule_id: str, line: int, why: str, *, flow: str | None = None, severity: Severity | None = None
+    ) -> None:
+        context = self.context
+        if context is Context.IMPORT and len(self.scopes) > 1:
+            context = Context.RUNTIME
+        self.signals.append(
+            Signal(
+                rule_id=rule_id,
+                path=self.path,
+                line=line,
+                snippet=snippet_of(self.lines, line),
+                why=why,
+                context=context,
+                scope=self.scopes[-1].name,
+                flow=flow,
+                severity=severity,
+            )
+        )
+
+    @property
+    def scope(self) -> _Scope:
+        return self.scopes[-1]
+
+    # ---------------------------------------------------------------- names
+
+    def qual(self, node: Any, depth: int = 0) -> str | None:
+        if node is None or depth > 30:
+            return None
+        kind = node.type
+        if kind == "Identifier":
+            identifier = str(node.name)
+            return self.aliases.get(identifier, identifier)
+        if kind == "MemberExpression":
+            base = self.qual(node.object, depth + 1)
+            if node.computed:
+                prop = fold_js(node.property)
+                if prop is None:
+                    return None
+            else:
+                prop = getattr(node.property, "name", None)
+            return f"{base}.{prop}" if base and prop else None
+        if kind == "CallExpression":
+            callee = self.qual(node.callee, depth + 1)
+            if callee in ("require", "import") and node.arguments:
+                return fold_js(node.arguments[0])
+            return f"{callee}()" if callee else None
+        if kind == "NewExpression":
+            callee = self.qual(node.callee, depth + 1)
+            return f"{callee}()" if callee else None
+        if kind == "ImportExpression":
+            return fold_js(getattr(node, "source", None))
+        if kind == "AwaitExpression":
+            return self.qual(node.argument, depth + 1)
+        return None
+
+    def _module_of(self, name: str | None) -> str:
+        return (name or "").split(".")[0].removeprefix("node:")
+
+    def _is_network(self, name: str | None) -> bool:
+        if not name:
+            return False
+        head = self._module_of(name)
+        return (
+            head in {m.removeprefix("node:") for m in NETWORK_MODULES}
+            or name in ("fetch", "XMLHttpRequest()", "WebSocket()")
+            or name.startswith(("fetch", "navigator.sendBeacon"))
+        )
+
+    def _is_process(self, name: str | None) -> bool:
+        return bool(name) and self._module_of(name) in {m.removeprefix("node:") for m in PROCESS_MODULES}
+
+    # ---------------------------------------------------------------- taint
+
+    def _taint_of(self, node: Any) -> str | None:
+        for sub in _walk(node):
+            kind = sub.type
+            if kind == "Identifier" and _secret(self.scope.taint.get(sub.name)):
+                return self.scope.taint[sub.name]
+            if kind == "Literal" and isinstance(sub.value, str):
+                label = credential_label(sub.value)
+                if label:
+                    return f"{label} ({sub.value[:60]!r})"
+            if kind == "CallExpression":
+                name = self.qual(sub.callee)
+                joined = self._joined_path(sub, name)
+                if joined:
+                    return joined
+                if name in RECON_CALLS:
+                    return f"host identity ({name}())"
+                if name in SERIALISERS and sub.arguments and self.qual(sub.arguments[0]) == "process.env":
+                    return "the whole environment (process.env)"
+            if kind == "SpreadElement" and self.qual(sub.argument) == "process.env":
+                return "the whole environment (process.env)"
+            if kind == "Property" and self.qual(sub.value) == "process.env":
+                return "the whole environment (process.env)"
+            if kind in ("CallExpression", "NewExpression") and any(
+                self.qual(arg) == "process.env" for arg in sub.arguments
+            ):
+                return "the whole environment (process.env)"
+            if kind == "MemberExpression" and self.qual(sub) in ("process.env.USER", "process.env.USERNAME"):
+                return "host identity (process.env.USER)"
+        return None
+
+    def _joined_path(self, call: Any, name: str | None) -> str | None:
+        """``path.join(home, ".aws", "credentials")``: the secret store a path is built to reach."""
+        if name not in ("path.join", "path.resolve", "path.posix.join", "path.win32.join"):
+            return None
+        parts = [fold_js(arg) or "" for arg in call.arguments]
+        text = "/".join(p for p in parts if p)
+        label = credential_label(text)
+        return f"{label} ({text[:60]!r})" if label else None
+
+    def _decoded(self, node: Any) -> str | None:
+        for sub in _walk(node):
+            if sub.type == "CallExpression":
+                name = self.qual(sub.callee) or ""
+                if name in self.decoder_functions:
+                    return f"{name}() (decodes its argument)"
+                if name.startswith(DECODE_MARKERS) or name.endswith((".toString", ".update", ".final")):
+                    if name.startswith("Buffer.from") and len(sub.arguments) < 2:
+                        continue
+                    if name.endswith(".toString") and not any(
+                        (self.qual(s.callee) or "").startswith(DECODE_MARKERS)
+                        for s in _walk(sub.callee)
+                        if s.type == "CallExpression"
+                    ):
+                        continue
+                    return name
+            if sub.type == "Identifier" and self.scope.taint.get(sub.name, "").startswith("decoded"):
+                return self.scope.taint[sub.name]
+        return None
+
+    def _network_data(self, node: Any) -> bool:
+        return any(
+            sub.type == "Identifier" and self.scope.taint.get(sub.name) == "network response" for sub in _walk(node)
+        )
+
+    # ---------------------------------------------------------------- visit
+
+    def _visit(self, node: Any) -> None:
+        stack: list[tuple[Any, bool]] = [(node, False)]
+        while stack:
+            current, leaving = stack.pop()
+            if leaving:
+                self._close(self.scopes.pop())
+                continue
+            kind = current.type
+            if kind in ("FunctionDeclaration", "FunctionExpression", "ArrowFunctionExpression"):
+                name = getattr(getattr(current, "id", None), "name", None) or f"fn@{_line(current)}"
+                inner = _Scope(f"{self.scope.name}.{name}", dict(self.scope.taint))
+                inner.socket_line = self.scope.socket_line  # callbacks of net.connect use the socket
+                if id(current) in self._network_callbacks:
+                    # https.get(url, res => …) / res.on('data', chunk => …): the parameters carry the response
+                    for param in getattr(current, "params", []) or []:
+                        for ident in _walk(param):
+                            if ident.type == "Identifier":
+                                inner.taint[ident.name] = "network response"
+                self.scopes.append(inner)
+                stack.append((current, True))
+            self._inspect(current)
+            stack.extend((child, False) for child in reversed(list(_children(current))))
+
+    def _inspect(self, node: Any) -> None:
+        kind = node.type
+        if kind == "FunctionDeclaration" and getattr(node, "id", None) is not None:
+            returns = [n.argument for n in _walk(node.body) if n.type == "ReturnStatement" and n.argument is not None]
+            if any(self._decoded(value) for value in returns):
+                self.decoder_functions.add(str(node.id.name))
+        if kind == "VariableDeclarator" and node.init is not None:
+            self._assign(node.id, node.init)
+        elif kind == "AssignmentExpression":
+            self._assign(node.left, node.right)
+        elif kind == "ImportDeclaration":
+            module = str(node.source.value)
+            for spec in node.specifiers:
+                imported = getattr(getattr(spec, "imported", None), "name", None)
+                self.aliases[spec.local.name] = f"{module}.{imported}" if imported else module
+        elif kind in ("CallExpression", "NewExpression"):
+            self._call(node)
+        elif kind == "Literal":
+            if isinstance(node.value, str) and len(node.value) >= 3:
+                self._string(node.value, _line(node))
+            regex = getattr(node, "regex", None)
+            if regex is not None and WALLET_ADDRESS.search(str(regex.pattern)):
+                self.wallet_line = self.wallet_line or _line(node)
+        elif kind == "TemplateLiteral":
+            text = fold_js(node)
+            if text:
+                self._string(text, _line(node))
+        elif kind == "MemberExpression":
+            name = self.qual(node) or ""
+            if name.startswith(("navigator.clipboard", "clipboardy", "electron.clipboard")):
+                self.clipboard_line = self.clipboard_line or _line(node)
+
+    def _assign(self, target: Any, value: Any) -> None:
+        names = [n.name for n in _walk(target) if n.type == "Identifier"]
+        required = self.qual(value)
+        if (
+            target.type == "Identifier"
+            and required
+            and value.type in ("CallExpression", "MemberExpression", "Identifier")
+        ):
+            self.aliases[target.name] = required
+        elif target.type == "ObjectPattern" and required:
+            for prop in target.properties:
+                key = getattr(getattr(prop, "key", None), "name", None)
+                local = getattr(getattr(prop, "value", None), "name", None)
+                if key and local:
+                    self.aliases[local] = f"{required}.{key}"
+        taint = self._taint_of(value)
+        decoded = self._decoded(value)
+        network = (
+            self._network_data(value)
+            or (value.type in ("CallExpression", "AwaitExpression") and self._is_network(required))
+            or any(
+                sub.type == "MemberExpression"
+                and re.fullmatch(
+                    r"(req|request|ctx\.request)\.(headers|body|query|cookies|params)", self.qual(sub) or ""
+                )
+                for sub in _walk(value)
+            )
+        )
+        label = taint or (f"decoded data ({decoded})" if decoded else "network response" if network else None)
+        if label is None:
+            return
+        for name in names:
+            # Closures write to variables of enclosing functions (``let body = ''; res.on('data', d => body += d)``).
+            # Over-approximated: the name is tainted in every enclosing scope.
+            for scope in self.scopes:
+                scope.taint[name] = label
+
+    def _string(self, text: str, line: int) -> None:
+        label = credential_label(text)
+        if label:
+            self._emit("malicious-credential-access", line, f"names {label}: {text[:80]!r}")
+        endpoint = exfil_label(text)
+        if endpoint:
+            self._emit("malicious-exfil-endpoint", line, endpoint)
+        if WALLET_ADDRESS.search(text) or re.fullmatch(r"0x[a-fA-F0-9]{40}|bc1[a-z0-9]{25,60}", text):
+            self.wallet_line = self.wallet_line or line
+
+    def _call(self, node: Any) -> None:
+        name = self.qual(node.callee) or ""
+        line = _line(node)
+        args = list(node.arguments)
+        callee_object = getattr(node.callee, "object", None)
+        if self._is_network(name) or (
+            callee_object is not None
+            and callee_object.type == "Identifier"
+            and self.scope.taint.get(callee_object.name) == "network response"
+        ):
+            for arg in args:
+                if arg.type in ("FunctionExpression", "ArrowFunctionExpression"):
+                    self._network_callbacks.add(id(arg))
+        if name == "require" and args and args[0].type != "Literal":
+            decoded = self._decoded(args[0])
+            if decoded:
+                self._emit("malicious-obfuscation", line, f"require() of a module name decoded at run time ({decoded})")
+        if node.type == "NewExpression" and name in ("module.constructor", "Module", "module.constructor()"):
+            self._emit("capability-dynamic-exec", line, "creates a fresh Module to compile code from a string")
+        if name in EXEC_NAMES or name.endswith("._compile"):
+            self._exec(node, name, args)
+        elif self._is_process(name) and name.count(".") >= 1:
+            self._process(node, name, args)
+        elif self._is_network(name) and (name.count(".") >= 1 or name in ("fetch", "XMLHttpRequest()", "WebSocket()")):
+            self._network(node, name, args)
+        if name.startswith(("fs.writeFile", "fs.createWriteStream", "fs.promises.writeFile", "fs.appendFile")):
+            self.scope.write_line = line
+        if name.startswith("fs.chmod"):
+            self.scope.run_line = self.scope.run_line or line
+        if name.endswith(".pipe") and args:
+            target = self.qual(args[0]) or ""
+            if target.endswith(("stdin", "stdout")) and self.scope.socket_line:
+                self.scope.shell_pipe_line = line
+        joined = self._joined_path(node, name)
+        if joined:
+            self._emit("malicious-credential-access", line, f"builds a path to {joined}")
+        if name in SERIALISERS and args and self.qual(args[0]) == "process.env":
+            self._emit("malicious-env-exfiltration", line, f"serialises the whole environment with {name}()")
+        if name.startswith(("clipboardy", "navigator.clipboard")):
+            self.clipboard_line = self.clipboard_line or line
+
+    def _exec(self, node: Any, name: str, args: list[Any]) -> None:
+        line = _line(node)
+        if not args or (args[0].type == "Literal" and name not in ("Function",)):
+            return
+        if name in ("setTimeout", "setInterval") and args[0].type in ("FunctionExpression", "ArrowFunctionExpression"):
+            return
+        if name in ("setTimeout", "setInterval", "Function") and all(a.type == "Literal" for a in args):
+            return
+        payload = args[-1] if name == "Function" else args[0]
+        decoded = self._decoded(payload)
+        if self._network_data(payload):
+            self._emit("malicious-download-exec", line, f"{name}() of code fetched from the network")
+        elif decoded:
+            self._emit("malicious-decode-exec", line, f"{name}() of data decoded by {decoded}")
+        elif name not in ("setTimeout", "setInterval"):
+            self._emit("capability-dynamic-exec", line, f"{name}() of a computed value")
+
+    def _process(self, node: Any, name: str, args: list[Any]) -> None:
+        line = _line(node)
+        self._emit("capability-subprocess", line, f"starts a process with {name}()")
+        self.scope.run_line = line
+        parts: list[str] = []
+        for arg in args:
+            if arg.type == "ArrayExpression":
+                parts.extend(p for p in (fold_js(e) for e in arg.elements if e is not None) if p)
+            else:
+                text = fold_js(arg)
+                if text:
+                    parts.append(text)
+        command = " ".join(parts)
+        for rule_id, why in shell_command_signals(command):
+            if rule_id == "capability-network":
+                self.scope.network_line = line
+                continue
+            self._emit(rule_id, line, f"{why}: {command[:120]!r}")
+        if "$(…)" in command and re.search(r"\b(nslookup|dig|host|ping)\b", command):
+            self._emit("malicious-dns-probe", line, f"DNS lookup of a name built at run time: {command[:120]!r}")
+        options = next((a for a in args if a.type == "ObjectExpression"), None)
+        if options is not None:
+            keys = {
+                getattr(p.key, "name", None) or getattr(p.key, "value", None): getattr(p.value, "value", None)
+                for p in options.properties
+                if getattr(p, "key", None) is not None
+            }
+            if keys.get("detached") is True and keys.get("stdio") == "ignore":
+                self._emit("malicious-silent-process", line, "detached process with all output discarded")
+
+    def _network(self, node: Any, name: str, args: list[Any]) -> None:
+        line = _line(node)
+        self._emit("capability-network", line, f"network call {name}()")
+        self.scope.network_line = line
+        if name.endswith((".connect", ".createConnection", "Socket()")):
+            self.scope.socket_line = line
+        taint = None
+        for arg in args:
+            taint = self._taint_of(arg)
+            if taint:
+                break
+        if taint is None:
+            return
+        dns = self._module_of(name) in ("dns",) or ".dns" in name
+        flow = f"{taint} → {'DNS lookup' if dns else name + '()'}"
+        if taint.startswith("host identity"):
+            if dns:
+                if args and args[0].type in ("BinaryExpression", "TemplateLiteral"):
+                    self._emit("malicious-dns-probe", line, f"DNS lookup of a name built from {taint}", flow=flow)
+                return
+            self._emit(
+                "malicious-env-exfiltration",
+                line,
+                f"sends {taint} over the network",
+                flow=flow,
+                severity=Severity.MEDIUM,
+            )
+        elif taint.startswith("the whole environment"):
+            self._emit("malicious-env-exfiltration", line, "sends the environment over the network", flow=flow)
+        else:
+            self._emit("malicious-credential-access", line, f"sends {taint} over the network", flow=flow)
+
+    def _close(self, scope: _Scope) -> None:
+        if scope.network_line and scope.write_line and scope.run_line:
+            line = max(scope.network_line, scope.write_line, scope.run_line)
+            self.scopes.append(scope)
+            self._emit(
+                "malicious-download-exec",
+                line,
+                f"downloads (line {scope.network_line}), writes a file (line {scope.write_line}) and "
+                f"runs or chmods it (line {scope.run_line})",
+            )
+            self.scopes.pop()
+        if scope.shell_pipe_line:
+            self.scopes.append(scope)
+            self._emit("malicious-reverse-shell", scope.shell_pipe_line, "socket piped into a spawned shell")
+            self.scopes.pop()
+
+    # ------------------------------------------------------------- text-level
+
+    def _text_checks(self) -> None:
+        identifiers = len(OBFUSCATED_IDENTIFIER.findall(self.source))
+        if identifiers >= OBFUSCATOR_THRESHOLD:
+            first = next((n for n, line in enumerate(self.lines, 1) if OBFUSCATED_IDENTIFIER.search(line)), 1)
+            self._emit("malicious-obfuscation", first, f"obfuscator.io-style code ({identifiers} _0x… identifiers)")
+        for number, line in enumerate(self.lines, 1):
+            if len(line) > 150 and HIDDEN_PAST_EDGE.search(line[:20000]):
+                self._emit(
+                    "malicious-obfuscation", number, "code hidden past the right edge of the screen by whitespace"
+                )
+                break
+
+    def _tokenizer_scan(self) -> None:
+        """Fallback for code esprima cannot parse: per-line tokens, no flows."""
+        text = self.source
+        modules = set(re.findall(r"""require\(\s*['"]([\w:./@-]+)['"]\s*\)|from\s+['"]([\w:./@-]+)['"]""", text))
+        names = {m for pair in modules for m in pair if m}
+        lines = self.lines
+        for number, line in enumerate(lines, 1):
+            chunk = line[:20000]
+            if TOKEN_DECODE_EXEC.search(chunk):
+                self._emit("malicious-decode-exec", number, "executes decoded data (tokenizer scan)")
+            if re.search(r"JSON\.stringify\(\s*process\.env\s*\)|Object\.(keys|entries)\(\s*process\.env\s*\)", chunk):
+                self._emit("malicious-env-exfiltration", number, "serialises the whole environment (tokenizer scan)")
+            for literal in re.findall(r"""'([^'\n]{3,300})'|"([^"\n]{3,300})"|`([^`]{3,300})`""", chunk):
+                value = next(part for part in literal if part)
+                self._string(value, number)
+                if re.search(r"\b(curl|wget|nslookup|powershell|bash|sh)\b", value):
+                    for rule_id, why in shell_command_signals(value):
+                        if rule_id != "capability-network":
+                            self._emit(rule_id, number, f"{why} (tokenizer scan)")
+        if names & {m.removeprefix("node:") for m in NETWORK_MODULES} | names & NETWORK_MODULES:
+            at = next(
+                (n for n, text in enumerate(lines, 1) if re.search(r"require\(\s*['\"](node:)?(https?|net|dns)", text)),
+                1,
+            )
+            self._emit("capability-network", at, "requires a network module (tokenizer scan)")
+        if names & PROCESS_MODULES:
+            at = next((n for n, text in enumerate(lines, 1) if "child_process" in text), 1)
+            self._emit("capability-subprocess", at, "requires child_process (tokenizer scan)")
+        self._text_checks()
+
+
+def capability_scan(path: str, source: str, context: Context) -> list[Signal]:
+    """Capabilities only, from ``require``/``import`` of network modules or fetch (no parse)."""
+    analyzer = JavaScriptAnalyzer(path, source[:MAX_SCAN_BYTES], context)
+    found = re.findall(
+        r"""require\(\s*['"](?:node:)?([\w./@-]+)['"]\s*\)|from\s+['"](?:node:)?([\w./@-]+)['"]""", source
+    )
+    modules = {m for pair in found for m in pair if m}
+    network = modules & {m.removeprefix("node:") for m in NETWORK_MODULES}
+    if network or re.search(r"\bfetch\(|XMLHttpRequest|new WebSocket", source):
+        line = next(
+            (n for n, text in enumerate(analyzer.lines, 1) if re.search(r"http|net|dns|fetch|WebSocket", text)), 1
+        )
+        analyzer._emit("capability-network", line, f"uses {', '.join(sorted(network)) or 'fetch/XHR'} (token scan)")
+    return analyzer.signals
+
+
+def _secret(taint: str | None) -> bool:
+    """Taints that must not leave the machine (not merely downloaded/decoded data)."""
+    return taint is not None and taint != "network response" and not taint.startswith("decoded")
+
+
+def _minified(source: str) -> bool:
+    """Bundles with very long lines: esprima is slow on them and flows are meaningless."""
+    if len(source) < 20_000:
+        return False
+    lines = source.count("\n") + 1
+    return len(source) / lines > 1000
+
+
+def analyze_javascript(path: str, source: str, context: Context) -> tuple[list[Signal], bool]:
+    """Signals for one JS file, and whether the real parser (not the tokenizer) read it."""
+    analyzer = JavaScriptAnalyzer(path, source, context)
+    signals = analyzer.run()
+    return signals, analyzer.parsed
+
+
+@dataclass(frozen=True, slots=True)
+class PackageJsonInfo:
+    """What ``package.json`` says about install-time code."""
+
+    name: str
+    version: str
+    install_scripts: dict[str, str]
+    install_files: tuple[str, ...]  # files install scripts run with node
+    main: str | None
+    dependencies: dict[str, str]
+
+
+def parse_package_json(text: str) -> PackageJsonInfo | None:
+    """Tolerant reading of package.json; None when it is not a JSON object."""
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    scripts = data.get("scripts") if isinstance(data.get("scripts"), dict) else {}
+    assert isinstance(scripts, dict)
+    hooks = {k: str(v) for k, v in scripts.items() if k in INSTALL_SCRIPTS and isinstance(v, str)}
+    files: list[str] = []
+    for command in hooks.values():
+        for match in re.finditer(r"\bnode\s+(?:--?[\w-]+\s+)*([\w./@-]+\.(?:c|m)?js|[\w./@-]+)", command):
+            target = match.group(1).removeprefix("./")
+            if target not in ("-e", "-p", "--eval"):
+                files.append(target if target.endswith((".js", ".cjs", ".mjs")) else f"{target}.js")
+    for command in hooks.values():
+        for match in re.finditer(
+            r"(?:^|[\s&|;])(?:(?:ba|z)?sh\s+|cmd(?:\.exe)?\s+/c\s+)?\.?/?([\w./-]+\.(?:sh|bat|cmd|ps1))\b", command
+        ):
+            files.append(match.group(1).removeprefix("./"))
+    deps = data.get("dependencies") if isinstance(data.get("dependencies"), dict) else {}
+    assert isinstance(deps, dict)
+    main = data.get("main") if isinstance(data.get("main"), str) else None
+    return PackageJsonInfo(
+        name=str(data.get("name", "")),
+        version=str(data.get("version", "")),
+        install_scripts=hooks,
+        install_files=tuple(files),
+        main=main,
+        dependencies={str(k): str(v) for k, v in deps.items()},
+    )
+
+
+def analyze_package_json(path: str, text: str) -> list[Signal]:
+    """Install hooks and what they run."""
+    info = parse_package_json(text)
+    if info is None:
+        return []
+    lines = text.splitlines()
+    signals: list[Signal] = []
+    for hook, command in info.install_scripts.items():
+        line = next((n for n, content in enumerate(lines, 1) if f'"{hook}"' in content), 1)
+
+        def add(rule_id: str, why: str, line: int = line, hook: str = hook) -> None:
+            signals.append(Signal(rule_id, path, line, snippet_of(lines, line), why, Context.INSTALL, scope=hook))
+
+        add("capability-install-hook", f"npm runs {hook!r} on install: {command[:120]!r}")
+        for rule_id, why in shell_command_signals(command):
+            add(rule_id, f"{hook} script {why}")
+        inline = re.search(r"\bnode\s+(?:-e|--eval|-p)\s+(['\"])(.*)\1", command)
+        if inline:
+            for signal in JavaScriptAnalyzer(path, inline.group(2), Context.INSTALL).run():
+                add(signal.rule_id, f"{hook} inline code: {signal.why}")
+    return signals

