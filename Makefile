@@ -38,10 +38,17 @@ check:
 pytest:
 	$(BIN)/pytest -q -p no:cacheprovider
 
-# chainwarden practises what it preaches: it inventories and lints its own checkout.
+# chainwarden practises what it preaches: it inventories, lints, vets and (when the PyPA
+# advisory database lies beside the checkout) scans its own checkout, and keeps it clean.
 self-check:
 	$(BIN)/chainwarden sbom . --format json -o /dev/null
 	$(BIN)/chainwarden lint . --fail-on low
+	$(BIN)/chainwarden vet . --offline --fail-on medium
+	@if [ -n "$(PYPA)" ]; then \
+	  db=$$(mktemp -d)/osv.sqlite3 && \
+	  $(BIN)/chainwarden db import --db $$db $(PYPA) >/dev/null && \
+	  $(BIN)/chainwarden scan . --db $$db --fail-on medium; \
+	else echo "self-check: no advisory database beside the checkout; scan skipped"; fi
 
 lock:
 	$(BIN)/uv pip compile pyproject.toml --extra test --generate-hashes --python-version 3.11 -o requirements/lock.txt
