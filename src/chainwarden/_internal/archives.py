@@ -16,7 +16,7 @@ import threading
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import IO, Any, BinaryIO, cast
+from typing import IO, Any, cast
 
 from chainwarden._internal.tarstream import RawMember, iter_members
 from chainwarden.errors import DigestMismatchError, HostileArchiveError, InvalidImageError
@@ -31,79 +31,6 @@ MAX_RATIO = 200
 #: Floor so that tiny compressed inputs may still hold ordinary content.
 MIN_ALLOWANCE = 256 * 1024**2
 MAX_MEMBERS = 2_000_000
-
-
-class HashingReader(io.RawIOBase):
-    """Passes reads through while computing a digest of everything read."""
-
-    def __init__(self, raw: IO[bytes], algorithm: str = "sha256") -> None:
-        self._raw = raw
-        self._hash = hashlib.new(algorithm)
-        self.algorithm = algorithm
-        self.count = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        data = self._raw.read(len(buffer))
-        n = len(data)
-        buffer[:n] = data
-        self._hash.update(data)
-        self.count += n
-        return n
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._raw.read(size)
-        self._hash.update(data)
-        self.count += len(data)
-        return data
-
-    def drain(self) -> None:
-        while self.read(1 << 20):
-            pass
-
-    def hexdigest(self) -> str:
-        return self._hash.hexdigest()
-
-    def verify(self, expected: str, label: str, expected_size: int | None = None) -> None:
-        """Read what is left and compare with ``expected`` ("sha256:hex")."""
-        self.drain()
-        algorithm, _, want = expected.partition(":")
-        if algorithm != self.algorithm:
-            raise InvalidImageError(f"{label}: unsupported digest algorithm {algorithm!r}")
-        got = self.hexdigest()
-        if got != want:
-            raise DigestMismatchError(f"{label}: content digest sha256:{got[:16]}… does not match {expected[:23]}…")
-        if expected_size is not None and expected_size >= 0 and self.count != expected_size:
-            raise DigestMismatchError(f"{label}: size {self.count} differs from descriptor size {expected_size}")
-
-
-class BoundedReader(io.RawIOBase):
-    """Refuses to deliver more than ``limit`` bytes: the decompression-bomb fuse."""
-
-    def __init__(self, raw: IO[bytes], limit: int, label: str) -> None:
-        self._raw = raw
-        self._limit = limit
-        self._label = label
-        self.count = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._raw.read(size if size >= 0 else 1 << 20)
-        self.count += len(data)
-        if self.count > self._limit:
-            raise HostileArchiveError(
-                f"{self._label}: decompresses beyond {self._limit // 1024**2} MiB (decompression bomb?)"
-            )
-        return data
-
-    def readinto(self, buffer: Any) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
 
 
 INPUT_CHUNK = 1 << 20
@@ -326,11 +253,6 @@ class _Prefixed(io.RawIOBase):
         return len(data)
 
 
-def decompressed(raw: IO[bytes], *, compressed_size: int, label: str) -> IO[bytes]:
-    """A bounded, decompressing reader over ``raw`` (gzip, zstd or plain tar)."""
-    return cast(IO[bytes], LayerReader(raw, compressed_size=compressed_size, label=label, hash_uncompressed=False))
-
-
 def _compare(expected: str, got_hex: str, label: str) -> None:
     algorithm, _, want = expected.partition(":")
     if algorithm != "sha256":
@@ -437,10 +359,3 @@ def _member(raw: RawMember, path: str, label: str, body: bytes | None) -> TarMem
     elif raw.kind == "hardlink":
         link = safe_member_path(raw.linkname, f"{label}: hard link {raw.name!r}")
     return TarMember(path, raw.kind, raw.size, raw.mode, link, raw.uid, raw.gid, body)
-
-
-def sha256_file(handle: BinaryIO) -> str:
-    digest = hashlib.sha256()
-    for block in iter(lambda: handle.read(1 << 20), b""):
-        digest.update(block)
-    return "sha256:" + digest.hexdigest()

@@ -2,7 +2,7 @@
 
 Everything is read into memory through hostile-input-safe readers: member
 names are normalised and refused when they escape (``safe_member_path``),
-decompression is bounded (``decompressed``/``BoundedReader``), symlinks and
+decompression is bounded (``LayerReader``), symlinks and
 devices are recorded but never followed, and member count, per-file and total
 sizes are capped. Nothing is extracted, and nothing is executed.
 """
@@ -21,7 +21,7 @@ from typing import Final
 
 from packaging.utils import canonicalize_name
 
-from chainwarden._internal.archives import LayerReader, decompressed, iter_tar, safe_member_path
+from chainwarden._internal.archives import LayerReader, iter_tar, safe_member_path
 from chainwarden.errors import HostileArchiveError, SourceError, UsageError
 from chainwarden.models import Ecosystem, Location, Skipped
 
@@ -111,8 +111,7 @@ def _read_tar(path: Path, label: str) -> tuple[list[PackageFile], list[str], lis
     total = 0
     try:
         with path.open("rb") as raw:
-            stream = decompressed(raw, compressed_size=size, label=label)
-            assert isinstance(stream, LayerReader)
+            stream = LayerReader(raw, compressed_size=size, label=label, hash_uncompressed=False)
             for count, member in enumerate(
                 iter_tar(stream, label=label, wanted=lambda _p: True, max_body=MAX_FILE_BYTES), 1
             ):

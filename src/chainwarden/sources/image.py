@@ -9,6 +9,7 @@ digest it was referenced by, and layers applied in order with OCI whiteouts.
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import hashlib
 import json
@@ -95,6 +96,32 @@ class LayerRef:
     #: False where only the uncompressed digest is known (docker-archive):
     #: then ``digest`` equals ``diff_id`` and the tar stream is what is verified.
     digest_is_of_blob: bool = True
+
+
+@contextlib.contextmanager
+def verified_layer_stream(layer: LayerRef, label: str) -> Iterator[LayerReader]:
+    """The layer's uncompressed tar stream; every known digest is checked when the
+    ``with`` body completes (an abandoned stream is closed unverified)."""
+    raw = layer.open()
+    try:
+        check_tar = layer.diff_id is not None and (layer.diff_id != layer.digest or not layer.digest_is_of_blob)
+        stream = LayerReader(raw, compressed_size=layer.size, label=label, hash_uncompressed=check_tar)
+        stream.start_background()
+        try:
+            yield stream
+            stream.verify(
+                layer.digest if layer.digest_is_of_blob else None,
+                layer.size if layer.digest_is_of_blob else None,
+                layer.diff_id if check_tar else None,
+            )
+        finally:
+            stream.close()
+    except OSError as exc:
+        if isinstance(exc, SourceError):
+            raise
+        raise InvalidImageError(f"{label}: cannot read blob ({exc})") from exc
+    finally:
+        raw.close()
 
 
 def parse_json_blob(data: bytes, where: str) -> dict[str, Any]:
@@ -202,24 +229,8 @@ class ImageSource(Source):
         return fs
 
     def _read_layer(self, layer: LayerRef, wanted: WantedPredicate, label: str) -> Iterator[TarMember]:
-        raw = layer.open()
-        try:
-            check_tar = layer.diff_id is not None and (layer.diff_id != layer.digest or not layer.digest_is_of_blob)
-            stream = LayerReader(raw, compressed_size=layer.size, label=label, hash_uncompressed=check_tar)
-            stream.start_background()
-            try:
-                yield from iter_tar(stream, label=label, wanted=wanted, max_body=MAX_FILE_BODY)
-                stream.verify(
-                    layer.digest if layer.digest_is_of_blob else None,
-                    layer.size if layer.digest_is_of_blob else None,
-                    layer.diff_id if check_tar else None,
-                )
-            finally:
-                stream.close()
-        except OSError as exc:
-            raise InvalidImageError(f"{label}: cannot read blob ({exc})") from exc
-        finally:
-            raw.close()
+        with verified_layer_stream(layer, label) as stream:
+            yield from iter_tar(stream, label=label, wanted=wanted, max_body=MAX_FILE_BODY)
 
     # -- per-layer cache -------------------------------------------------
 

@@ -25,10 +25,10 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, cast
 
 from chainwarden._internal import archives
-from chainwarden._internal.archives import HashingReader, decompressed, safe_member_path, symlink_escapes
+from chainwarden._internal.archives import safe_member_path, symlink_escapes
 from chainwarden.errors import HostileArchiveError, InvalidImageError, SourceError
 from chainwarden.sources.interface import ProgressCallback
 
@@ -90,23 +90,10 @@ def materialize_layers(
 
 
 def _apply_layer(writer: _TreeWriter, layer: LayerRef, label: str) -> None:
-    raw = layer.open()
-    try:
-        blob_hash = HashingReader(raw)
-        stream = decompressed(blob_hash, compressed_size=layer.size, label=label)  # type: ignore[arg-type]
-        check_tar = layer.diff_id is not None and (layer.diff_id != layer.digest or not layer.digest_is_of_blob)
-        tar_hash = HashingReader(stream) if check_tar else None
-        writer.apply_tar(tar_hash or stream, label)  # type: ignore[arg-type]
-        if tar_hash is not None and layer.diff_id is not None:
-            tar_hash.verify(layer.diff_id, f"{label} (uncompressed)")
-        if layer.digest_is_of_blob:
-            blob_hash.verify(layer.digest, label, layer.size)
-        else:
-            blob_hash.drain()
-    except OSError as exc:
-        raise InvalidImageError(f"{label}: cannot read blob ({exc})") from exc
-    finally:
-        raw.close()
+    from chainwarden.sources.image import verified_layer_stream
+
+    with verified_layer_stream(layer, label) as stream:
+        writer.apply_tar(cast(IO[bytes], stream), label)
 
 
 class _TreeWriter:
