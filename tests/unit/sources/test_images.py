@@ -366,5 +366,6 @@ def test_history_entries_pair_with_layers(tmp_path: Path) -> None:
     write_oci_layout(tmp_path / "img", spec)
     with open_source(f"oci:{tmp_path / 'img'}") as source:
         assert source.info.layers[0].created_by == "COPY a /a"
+        assert isinstance(source, ImageSource)
         history = source.image_config()["history"]
         assert [h.get("empty_layer", False) for h in history] == [True, False]
