@@ -273,3 +273,130 @@ def test_db_status(db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         "npm": 1,
     }
     assert status["age_seconds"] < 3600
+
+
+# -- in-use prioritisation (issue 6) -----------------------------------------------------------
+
+# what a profile of the image saw: bash ran, lodash was required; the rest was never touched
+PROFILE_USE = {
+    "bash": ("executed", {"executed": ["/usr/bin/bash"]}),
+    "lodash": ("loaded", {"loaded": ["/srv/app/node_modules/lodash/index.js"]}),
+}
+
+
+@pytest.fixture(scope="module")
+def profile_path(image: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A profile of ``image`` in the documented format, its package view written from the inventory."""
+    from chainwarden.api import build_inventory
+
+    inventory = build_inventory(f"oci:{image}")
+    packages = []
+    for package in inventory.packages:
+        status, files = PROFILE_USE.get(package.name, ("unused", {}))
+        packages.append(
+            {
+                "purl": package.purl,
+                "name": package.name,
+                "version": package.version,
+                "ecosystem": package.ecosystem.value,
+                "status": status,
+                "files": files,
+            }
+        )
+    document = {
+        "format": "chainwarden-profile/1",
+        "target": {"reference": f"oci:{image}", "kind": "oci", "digest": inventory.target.digest},
+        "net": "none",
+        "probes": [],
+        "programs": [],
+        "files": [],
+        "network": [],
+        "processes": [],
+        "packages": packages,
+    }
+    path = tmp_path_factory.mktemp("profile") / "profile.json"
+    path.write_text(json.dumps(document))
+    return path
+
+
+def test_profile_puts_in_use_findings_first(
+    db_path: Path, image: Path, profile_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["scan", f"oci:{image}", "--db", str(db_path), "--profile", str(profile_path)]
+    code, out, err = run(capsys, *args, "-f", "json")
+    assert code == 0, err
+    report = json.loads(out)
+    order = [(f["package"]["name"], [t for t in f["tags"] if t.startswith("in-use:")]) for f in report["findings"]]
+    assert order[:2] == [("bash", ["in-use:executed"]), ("lodash", ["in-use:loaded"])]  # low and high, yet first
+    assert [name for name, _ in order[2:]] == ["libssl3", "openssl", "jinja2"]  # then worst first
+    assert {tuple(tags) for _, tags in order[2:]} == {("in-use:not-observed",)}
+    assert report["in_use"] == {
+        "profile": str(profile_path),
+        "counts": {"executed": 1, "loaded": 1, "read": 0, "unknown": 0, "not-observed": 3},
+    }
+    bash = report["findings"][0]
+    assert bash["evidence"][0] == "in use: executed /usr/bin/bash"
+    assert report["warnings"] == []
+
+
+def test_fail_on_in_use_gates_only_what_ran(
+    db_path: Path, image: Path, profile_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["scan", f"oci:{image}", "--db", str(db_path), "--profile", str(profile_path), "-f", "json"]
+    # the critical openssl findings were never observed in use: the in-use gate passes
+    assert run(capsys, *args, "--fail-on-in-use", "critical")[0] == 0
+    assert run(capsys, *args, "--fail-on-in-use", "high")[0] == 1  # lodash was loaded
+    assert run(capsys, *args, "--fail-on", "critical", "--fail-on-in-use", "critical")[0] == 1  # both gates apply
+
+
+def test_profile_table_has_a_section_per_level(
+    db_path: Path, image: Path, profile_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out_file = tmp_path / "report.txt"
+    args = ["scan", f"oci:{image}", "--db", str(db_path), "--profile", str(profile_path), "-o", str(out_file)]
+    assert run(capsys, *args)[0] == 0
+    text = out_file.read_text()
+    assert f"Prioritised with {profile_path}: 1 executed, 1 loaded, 3 not-observed" in text
+    executed, loaded, unseen = (text.index(f"[{level}]") for level in ("EXECUTED", "LOADED", "NOT-OBSERVED"))
+    assert executed < text.index("bash 5.2.15-2+b2") < loaded < text.index("lodash 4.17.20") < unseen
+    assert unseen < text.index("libssl3 3.0.11-1~deb12u1")
+    assert "Best upgrades" in text
+
+
+def test_profile_usage_and_input_errors(
+    db_path: Path, image: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = f"oci:{image}"
+    code, _, err = run(capsys, "scan", target, "--db", str(db_path), "--fail-on-in-use", "high")
+    assert code == 2 and "--fail-on-in-use needs --profile" in err
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "chainwarden-profile/1", "packages": "nope"}')
+    code, out, err = run(capsys, "scan", target, "--db", str(db_path), "--profile", str(bad))
+    assert code == 2 and out == ""
+    assert "invalid profile" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    code, _, err = run(capsys, "scan", target, "--db", str(db_path), "--profile", str(tmp_path / "missing.json"))
+    assert code == 2 and "cannot read profile" in err
+
+
+# -- Debian-shipped node modules -----------------------------------------------------------------
+
+
+def test_debian_shipped_node_module_is_matched_and_marked(
+    db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = dpkg_status_entry("node-lodash", "4.17.20+dfsg-1", arch="all")
+    files = {
+        "/etc/os-release": OS_RELEASE,
+        "/var/lib/dpkg/status": status,
+        "/var/lib/dpkg/info/node-lodash.list": "/usr/share/nodejs/lodash\n/usr/share/nodejs/lodash/package.json\n",
+        "/usr/share/nodejs/lodash/package.json": '{"name": "lodash", "version": "4.17.20", "license": "MIT"}',
+    }
+    image = make_oci(tmp_path / "oci", [files])
+    code, out, err = run(capsys, "scan", f"oci:{image}", "--db", str(db_path), "-f", "json")
+    assert code == 0, err
+    (finding,) = [f for f in json.loads(out)["findings"] if f["package"]["ecosystem"] == "npm"]
+    assert finding["package"]["found_by"] == "npm-debian"
+    assert finding["tags"] == ["debian-packaged"]
+    assert "apt-get install --only-upgrade node-lodash" in finding["remediation"]
+    assert "Debian may have backported the fix" in finding["remediation"]
+    assert finding["evidence"][0] == "shipped by Debian package node-lodash 4.17.20+dfsg-1 (source node-lodash)"

@@ -10,7 +10,15 @@ from typing import Any, TypeVar
 
 import click
 
-from chainwarden.cli.common import EXIT_CLEAN, RichProgress, emit, exit_code_for, fail_on_option, format_option
+from chainwarden.cli.common import (
+    EXIT_CLEAN,
+    SEVERITY_CHOICES,
+    RichProgress,
+    emit,
+    exit_code_for,
+    fail_on_option,
+    format_option,
+)
 from chainwarden.cli.common import output_option as output_option_
 from chainwarden.cli.options import source_options, target_options
 
@@ -264,6 +272,20 @@ def _text_sections(result: Any) -> str:
     help="OpenVEX document; not_affected/fixed statements suppress findings (repeatable).",
 )
 @click.option("--only-fixed", is_flag=True, help="Report only vulnerabilities that have a fixed version.")
+@click.option(
+    "--profile",
+    "profile_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Runtime profile (`chainwarden profile -o`): tag findings in-use executed/loaded/read/not-observed, "
+    "in-use first.",
+)
+@click.option(
+    "--fail-on-in-use",
+    type=click.Choice(SEVERITY_CHOICES),
+    default=None,
+    help="Exit 1 when a finding on a package the profile saw in use is at or above this severity (needs --profile).",
+)
 @db_option
 @format_option(SCAN_FORMATS)
 @output_option_
@@ -274,6 +296,8 @@ def scan(
     ignore_file: Path | None,
     vex_files: Sequence[Path],
     only_fixed: bool,
+    profile_path: Path | None,
+    fail_on_in_use: str | None,
     db_path: Path | None,
     output_format: str,
     output: Path | None,
@@ -290,8 +314,16 @@ def scan(
     Findings listed in the ignore file (with a reason, until it expires) or
     stated not_affected/fixed by an OpenVEX document are suppressed.
 
-    Exit status: 0 clean, 1 a finding at or above --fail-on, 2 usage or input
-    error (e.g. no database: run `chainwarden db update` or `db import PATH`).
+    With --profile (a runtime profile of the same image), every finding is
+    tagged in-use:executed, loaded, read, unknown or not-observed from what the
+    profiled probes touched, in-use findings come first, and --fail-on-in-use
+    gates on those alone. Node modules that Debian ships (/usr/share/nodejs)
+    are matched against npm advisories and tagged debian-packaged: their fix
+    comes through apt.
+
+    Exit status: 0 clean, 1 a finding at or above --fail-on (or an in-use
+    finding at or above --fail-on-in-use), 2 usage or input error (e.g. no
+    database: run `chainwarden db update` or `db import PATH`).
     """
     from chainwarden.api import build_inventory
     from chainwarden.vulndb import (
@@ -304,7 +336,14 @@ def scan(
         open_database,
     )
 
+    if fail_on_in_use is not None and profile_path is None:
+        raise click.UsageError("--fail-on-in-use needs --profile (a runtime profile of the target)")
     # everything that can fail on bad input fails before the (slow) inventory
+    profile = None
+    if profile_path is not None:
+        from chainwarden.runtime.profile import load_profile
+
+        profile = load_profile(profile_path)
     database = open_database(_resolve_db(db_path))
     with database:
         info = database.status()
@@ -332,6 +371,10 @@ def scan(
     result = apply_suppressions(result, ignore=ignores, vex=statements)
     if only_fixed:
         result = result.only_fixed()
+    if profile is not None:
+        from chainwarden.vulndb import prioritise
+
+        result = prioritise(result, profile, target=inventory.target, profile_name=str(profile_path))
     for warning in result.warnings:
         _warn(warning)
 
@@ -346,6 +389,8 @@ def scan(
             "records": info.records,
         }
         text = render_findings_json(findings, command="scan", target=target, inventory=inventory, extra=extra)
+        if profile is not None:
+            text = _in_use_first(text)
     elif output_format == "sarif":
         from chainwarden.report.json_report import tool_version
         from chainwarden.report.sarif import render_sarif
@@ -365,11 +410,67 @@ def scan(
         from chainwarden.report.table import render_findings_table
 
         color = output is None and sys.stdout.isatty()
-        text = render_findings_table(
-            findings, title=f"Vulnerabilities in {target} ({len(inventory.packages)} packages)", color=color
-        )
+        title = f"Vulnerabilities in {target} ({len(inventory.packages)} packages)"
+        if profile is not None:
+            text = _in_use_tables(findings, title=title, profile_name=str(profile_path), color=color)
+        else:
+            text = render_findings_table(findings, title=title, color=color)
         sections = _text_sections(result)
         if sections:
             text = text.rstrip("\n") + "\n\n" + sections + "\n"
     emit(text, output)
-    return exit_code_for(findings, fail_on)
+    code = exit_code_for(findings, fail_on)
+    if fail_on_in_use is not None:
+        from chainwarden.vulndb import is_in_use
+
+        code = max(code, exit_code_for([f for f in findings if is_in_use(f)], fail_on_in_use))
+    return code
+
+
+_IN_USE_HEADINGS = {
+    "executed": "in use: a program of the package ran",
+    "loaded": "in use: its code ran inside another program (shared library, Python module, require)",
+    "read": "in use: its files were read, none of its code ran",
+    "unknown": "the profile does not list these packages (counted as in use)",
+    "not-observed": "no profiled probe touched these packages (a profile shows only what its probes ran)",
+}
+
+
+def _in_use_tables(findings: Sequence[Any], *, title: str, profile_name: str, color: bool) -> str:
+    """One findings table per in-use level, most urgent first (the table reporter orders by severity)."""
+    from chainwarden.report.table import render_findings_table
+    from chainwarden.vulndb import in_use_of
+
+    if not findings:
+        return render_findings_table(findings, title=title, color=color)
+    by_level: dict[str, list[Any]] = {}
+    for finding in findings:  # already in in-use order
+        found = in_use_of(finding)
+        by_level.setdefault(found.value if found is not None else "unknown", []).append(finding)
+    counts = ", ".join(f"{len(members)} {name}" for name, members in by_level.items())
+    parts = [f"{title}\nPrioritised with {profile_name}: {counts}\n"]
+    for name, members in by_level.items():
+        heading = f"[{name.upper()}] {_IN_USE_HEADINGS.get(name, name)}"
+        parts.append(render_findings_table(members, title=heading, color=color).rstrip("\n") + "\n")
+    return "\n".join(parts)
+
+
+def _in_use_first(text: str) -> str:
+    """The JSON report with in-use findings first (the reporter orders by severity only).
+
+    Stable within a level, so each level stays worst first; the document is
+    re-serialised exactly as the JSON reporter writes it.
+    """
+    import json
+
+    from chainwarden.vulndb.in_use import TAG_PREFIX, InUse
+
+    ranks = {level.tag: level.rank for level in InUse}
+
+    def rank(item: Any) -> int:
+        tags = item.get("tags") or ()
+        return min((ranks.get(tag, len(ranks)) for tag in tags if str(tag).startswith(TAG_PREFIX)), default=len(ranks))
+
+    document = json.loads(text)
+    document["findings"] = sorted(document["findings"], key=rank)
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

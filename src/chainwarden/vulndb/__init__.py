@@ -5,6 +5,11 @@
 >>> with open_database() as db:                           # doctest: +SKIP
 ...     result = match_inventory(inventory, db)
 ...     for finding in result.findings: ...
+>>> from chainwarden.runtime import load_profile           # doctest: +SKIP
+>>> result = prioritise(result, load_profile(Path("profile.json")))  # doctest: +SKIP
+
+With a runtime profile, :func:`prioritise` tags each finding
+``in-use:executed|loaded|read|unknown|not-observed`` and puts in-use ones first.
 
 The database is one SQLite file (``$CHAINWARDEN_DB`` or the user cache dir),
 filled from OSV directories, ``all.zip`` exports or OSV's bucket
@@ -24,7 +29,18 @@ from chainwarden.vulndb.ignore import (
     load_ignore_file,
     load_openvex,
 )
+from chainwarden.vulndb.in_use import (
+    InUse,
+    PackageInUse,
+    ProfileIndex,
+    in_use_of,
+    in_use_rank,
+    is_in_use,
+    prioritise,
+    tag_in_use,
+)
 from chainwarden.vulndb.match import (
+    DEBIAN_PACKAGED_TAG,
     RULE_ID,
     BestUpgrade,
     Matcher,
@@ -56,6 +72,7 @@ from chainwarden.vulndb.store import (
 STALE_AFTER_DAYS = 7
 
 __all__ = [
+    "DEBIAN_PACKAGED_TAG",
     "DEFAULT_IGNORE_FILE",
     "DEFAULT_URL_BASE",
     "RULE_ID",
@@ -69,7 +86,10 @@ __all__ = [
     "IgnoreRule",
     "ImportProblem",
     "ImportReport",
+    "InUse",
     "Matcher",
+    "PackageInUse",
+    "ProfileIndex",
     "ScanResult",
     "SeverityInfo",
     "SkippedPackage",
@@ -82,10 +102,15 @@ __all__ = [
     "apply_suppressions",
     "default_db_path",
     "import_osv",
+    "in_use_of",
+    "in_use_rank",
+    "is_in_use",
     "load_ignore_file",
     "load_openvex",
     "match_inventory",
     "open_database",
+    "prioritise",
     "severity_from_osv",
+    "tag_in_use",
     "update_database",
 ]

@@ -10,16 +10,24 @@ any order and several ranges per package; ``ecosystem_specific`` and
 ``database_specific`` play no part.
 
 Lookups are batched: one query per ecosystem for every name in the inventory,
-parsed entries and version keys are cached for the whole scan.
+parsed entries and version keys are cached for the whole scan. The work is
+shared as widely as the semantics allow (see :class:`_NameIndex`): once per
+package name the boundaries of all its ranges are sorted; a version is placed
+among them with a bisect, and every version in the same slot gets the same
+range verdicts, templates and upgrade options. Only the text of the evidence
+(which names the version) and the finding itself are made per package.
+
+Every finding is listed under one id, :func:`primary_id` (a CVE when one is
+known), the same id the table, SARIF and CycloneDX reporters show.
 """
 
 from __future__ import annotations
 
 import bisect
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from chainwarden.models import Ecosystem, Finding, Inventory, Package, RuleId
 from chainwarden.vulndb.osv_import import normalize_name
@@ -32,8 +40,9 @@ RULE_ID = RuleId("vuln")
 # -- parsed index entries ------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+class Event(NamedTuple):
+    """One OSV range event (a named tuple: thousands are decoded per scan)."""
+
     kind: str  # "introduced", "fixed", "last_affected", "limit"
     version: str
 
@@ -47,15 +56,22 @@ class VersionRange:
         return ", ".join(f"{event.kind} {event.version}" for event in self.events)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class AffectedEntry:
-    """One ``affected[]`` entry of one record, as matching sees it."""
+    """One ``affected[]`` entry of one record, as matching sees it.
+
+    Compared and hashed by identity: an entry is one database row, and the
+    matcher keys its caches by entry.
+    """
 
     vuln_id: str
     ecosystem: str
     name: str
     ranges: tuple[VersionRange, ...]
-    versions: frozenset[str]
+    #: exact-match forms of the listed versions; a frozenset, or from the database a
+    #: str-keyed dict (the garbage collector never has to walk one, a set it walks
+    #: on every full collection: PyPA records list hundreds of versions each)
+    versions: Collection[str]
     severity: SeverityInfo | None = None
 
     @classmethod
@@ -65,11 +81,8 @@ class AffectedEntry:
             vuln_id=row.vuln_id,
             ecosystem=row.ecosystem,
             name=row.name,
-            ranges=tuple(
-                VersionRange(kind, tuple(Event(event_kind, version) for event_kind, version in events))
-                for kind, events in data["r"]
-            ),
-            versions=frozenset(data["v"]),
+            ranges=tuple(VersionRange(kind, tuple(map(Event._make, events))) for kind, events in data["r"]),
+            versions=dict.fromkeys(data["v"]),
             severity=row.severity,
         )
 
@@ -82,6 +95,8 @@ class Verdict:
     fixed: tuple[str, ...] = ()  # smallest fixed version above the installed one, per matching range
     evidence: str = ""
     problems: tuple[str, ...] = ()  # ranges that could not be evaluated, and why
+    #: the first matching range (VersionRange.describe()); None when matched through ``versions``
+    matched_range: str | None = None
 
 
 class VersionKeys:
@@ -147,7 +162,15 @@ class _CompiledRange:
     # the same range as intervals (start or None, end or None, end inclusive),
     # for locating many versions at once with bisect; limits not applied
     intervals: tuple[tuple[Any, Any, bool], ...]
-    text: str  # VersionRange.describe(), for evidence
+    source: VersionRange
+    _text: str | None = None
+
+    @property
+    def text(self) -> str:
+        """VersionRange.describe(), for evidence: made only for ranges that match something."""
+        if self._text is None:
+            self._text = self.source.describe()
+        return self._text
 
 
 def _intervals(events: Sequence[tuple[int, Any, str]]) -> tuple[tuple[Any, Any, bool], ...]:
@@ -198,7 +221,7 @@ def _compile(version_range: VersionRange, scheme: VersionScheme, keys: VersionKe
     # sort by version; equal versions keep the record's order (sort is stable)
     ordered.sort(key=lambda item: item[0])
     events = tuple(item[2] for item in ordered)
-    return _CompiledRange(events, tuple(limits), _intervals(events), version_range.describe())
+    return _CompiledRange(events, tuple(limits), _intervals(events), version_range)
 
 
 _NOT_AFFECTED = Verdict(affected=False)
@@ -213,6 +236,7 @@ def evaluate(entry: AffectedEntry, version: str, keys: VersionKeys) -> Verdict:
     fixed: list[tuple[Any, str]] = []
     problems: list[str] = []
     evidence = ""
+    matched_range: str | None = None
     uncomparable: UncomparableVersion | None = None
     for scheme, compiled in keys.prepared(entry):
         if isinstance(compiled, str):
@@ -226,13 +250,14 @@ def evaluate(entry: AffectedEntry, version: str, keys: VersionKeys) -> Verdict:
         hit, fix = _in_range(compiled, installed)
         if hit:
             if not evidence:
-                evidence = f"{entry.vuln_id}: {version} is in range {compiled.text}"
+                evidence = _range_evidence(entry.vuln_id, version, compiled.text)
+                matched_range = compiled.text
             if fix is not None:
                 fixed.append(fix)
     if not evidence and entry.versions:
         exact_form = scheme_for(entry.ecosystem)
         if (exact_form.exact(version) if exact_form else version) in entry.versions:
-            evidence = f"{entry.vuln_id}: {version} is listed as affected"
+            evidence = _range_evidence(entry.vuln_id, version, None)
     if not evidence:
         if uncomparable is not None:
             raise uncomparable
@@ -243,7 +268,13 @@ def evaluate(entry: AffectedEntry, version: str, keys: VersionKeys) -> Verdict:
         fixed_texts = tuple(dict.fromkeys(text for _, text in fixed))
     else:
         fixed_texts = (fixed[0][1],) if fixed else ()
-    return Verdict(bool(evidence), fixed_texts, evidence, tuple(problems))
+    return Verdict(bool(evidence), fixed_texts, evidence, tuple(problems), matched_range)
+
+
+def _range_evidence(vuln_id: str, version: str, matched_range: str | None) -> str:
+    if matched_range is None:
+        return f"{vuln_id}: {version} is listed as affected"
+    return f"{vuln_id}: {version} is in range {matched_range}"
 
 
 def _in_range(compiled: _CompiledRange, installed: Any) -> tuple[bool, tuple[Any, str] | None]:
@@ -297,7 +328,7 @@ def is_affected(entries: Iterable[AffectedEntry], version: str, keys: VersionKey
 class VulnMatch:
     """One vulnerability (all its aliases merged) affecting one package."""
 
-    vuln_id: str  # canonical: the id of one of the matched OSV records
+    vuln_id: str  # the primary id (see primary_id): a CVE when any record names one
     finding: Finding
     record_ids: tuple[str, ...]  # every OSV record that matched (PYSEC-…, GHSA-…)
 
@@ -335,7 +366,7 @@ class UpgradeOption:
 
     package: Package
     version: str
-    fixes: frozenset[str]  # canonical vuln ids
+    fixes: frozenset[str]  # primary vuln ids (VulnMatch.vuln_id)
     order: int  # rank of ``version`` among the options for this package (0 = lowest)
 
 
@@ -390,6 +421,8 @@ class ScanResult:
     suppressed: tuple[Suppression, ...] = ()
     warnings: tuple[str, ...] = ()
     packages_scanned: int = 0
+    #: set by :func:`chainwarden.vulndb.in_use.prioritise`: the profile and counts per level
+    in_use: Mapping[str, Any] | None = field(default=None, compare=False)
 
     @property
     def findings(self) -> tuple[Finding, ...]:
@@ -443,6 +476,7 @@ class ScanResult:
             "skipped": [skipped.to_dict() for skipped in self.skipped],
             "suppressed": [suppression.to_dict() for suppression in self.suppressed],
             "warnings": list(self.warnings),
+            **({"in_use": dict(self.in_use)} if self.in_use is not None else {}),
         }
 
 
@@ -453,9 +487,12 @@ _Hits = list[tuple[AffectedEntry, Verdict]]
 _Reasons = list[tuple[str | None, str]]
 
 
-@dataclass(frozen=True, slots=True)
-class _Lookup:
-    """Where a package is looked up: OSV ecosystems, normalised name, version to compare."""
+class _Lookup(NamedTuple):
+    """Where a package is looked up: OSV ecosystems, normalised name, version to compare.
+
+    A named tuple, not a dataclass: it is made per package and used as a dict
+    key throughout, and tuples hash and compare in C.
+    """
 
     ecosystems: tuple[str, ...]
     name: str
@@ -499,7 +536,10 @@ class _VulnTemplate:
     references: tuple[str, ...]
     aliases: frozenset[str]
     fixed_versions: tuple[str, ...]
-    evidence: tuple[str, ...]
+    #: (record id, matching range or None for "listed as affected"), turned into
+    #: evidence text per installed version by :func:`_evidence`
+    evidence_parts: tuple[tuple[str, str | None], ...]
+    vector: str | None  # the bare CVSS vector: reports recompute the score from it
 
 
 @dataclass(slots=True)  # internal and hot: plain init is several times faster than frozen
@@ -509,11 +549,104 @@ class _LookupResult:
     options: tuple[tuple[str, frozenset[str]], ...]  # (version, fixed ids), lowest version first
 
 
+class _NameIndex:
+    """Every entry for one package name, with the boundaries of all its ranges sorted once.
+
+    The sorted, de-duplicated event and limit versions of all ranges cut the
+    version line into slots: each boundary itself, and the open interval below
+    it. Every comparison :func:`_in_range` makes gives the same answer for all
+    versions in one slot, so a slot's range verdicts are computed for the first
+    version that lands in it and reused (a bisect) for every other. Only the
+    explicit ``versions`` lists still depend on the exact version; the entries
+    that have one are checked per version. Names whose ranges need a second scheme
+    (a SEMVER range in a PyPI record) are evaluated per version instead.
+    """
+
+    __slots__ = ("bounds", "entries", "listing", "outcomes", "outcomes_by_signature", "scheme", "segmented")
+
+    def __init__(self, entries: list[AffectedEntry], scheme: VersionScheme | None, keys: VersionKeys) -> None:
+        self.entries = entries
+        self.scheme = scheme
+        #: slot → (range hits as (entry position, verdict), reasons)
+        self.outcomes: dict[int, tuple[list[tuple[int, Verdict]], _Reasons]] = {}
+        #: (slot, listed entry positions) → what every version with that signature shows
+        self.outcomes_by_signature: dict[tuple[int, tuple[int, ...]], _Outcome] = {}
+        #: positions of the entries with an explicit ``versions`` list
+        self.listing = [position for position, entry in enumerate(entries) if entry.versions]
+        self.segmented = scheme is not None
+        boundaries: list[Any] = []
+        for entry in entries:
+            for range_scheme, compiled in keys.prepared(entry):
+                if range_scheme is not scheme:
+                    self.segmented = False
+                elif not isinstance(compiled, str):
+                    boundaries.extend(at for _, at, _ in compiled.events if at is not None)
+                    boundaries.extend(compiled.limits)
+        boundaries.sort()
+        # equal keys may differ in text ("1.0" and "1.0.0"): keep one of each
+        self.bounds = [key for index, key in enumerate(boundaries) if index == 0 or boundaries[index - 1] != key]
+
+    def slot(self, installed: Any) -> int:
+        """2i+1 for a version equal to boundary i, 2i for one between boundaries i-1 and i."""
+        index = bisect.bisect_left(self.bounds, installed)
+        if index < len(self.bounds) and self.bounds[index] == installed:
+            return 2 * index + 1
+        return 2 * index
+
+    def range_outcome(self, slot: int, installed: Any, keys: VersionKeys) -> tuple[list[tuple[int, Verdict]], _Reasons]:
+        """Range verdicts for every entry, for any version in ``slot`` (``installed`` is one of them)."""
+        cached = self.outcomes.get(slot)
+        if cached is not None:
+            return cached
+        hits: list[tuple[int, Verdict]] = []
+        reasons: _Reasons = []
+        for position, entry in enumerate(self.entries):
+            fixed: list[tuple[Any, str]] = []
+            problems: list[str] = []
+            matched: str | None = None
+            for _, compiled in keys.prepared(entry):
+                if isinstance(compiled, str):
+                    problems.append(compiled)
+                    continue
+                hit, fix = _in_range(compiled, installed)
+                if hit:
+                    if matched is None:
+                        matched = compiled.text
+                    if fix is not None:
+                        fixed.append(fix)
+            reasons.extend((entry.vuln_id, problem) for problem in problems)
+            if matched is not None:
+                fixed.sort(key=lambda item: item[0])
+                fixed_texts = tuple(dict.fromkeys(text for _, text in fixed))
+                hits.append((position, Verdict(True, fixed_texts, "", tuple(problems), matched)))
+        outcome = (hits, reasons)
+        self.outcomes[slot] = outcome
+        return outcome
+
+
+_LISTED = Verdict(True, matched_range=None)
+_NO_RESULT = _LookupResult((), (), ())
+
+
+@dataclass(slots=True)  # internal and hot: plain init is several times faster than frozen
+class _Outcome:
+    """Hits for one signature (or one version), and what pass 2 makes of them."""
+
+    lookup: _Lookup  # the first version seen with this signature
+    hits: _Hits
+    reasons: _Reasons
+    result: _LookupResult | None = None
+    queued: bool = False
+
+
 class Matcher:
     """Matches packages against one open database; reusable across inventories.
 
-    Work is done once per distinct (ecosystem, name, version): the same library
-    in twenty virtualenvs costs one evaluation.
+    Work is done once per distinct (ecosystem, name, version), and, for names
+    whose ranges share one version scheme, once per slot between range
+    boundaries (see :class:`_NameIndex`): the same library in twenty
+    virtualenvs, or at twenty versions between the same two fixes, costs one
+    evaluation.
     """
 
     def __init__(self, db: VulnDatabase) -> None:
@@ -522,6 +655,7 @@ class Matcher:
         self._entries: dict[int, AffectedEntry] = {}
         self._fix_cache: dict[tuple[Any, ...], tuple[frozenset[str], tuple[tuple[str, Any], ...]]] = {}
         self._universes: dict[tuple[Any, ...], tuple[list[str], list[Any]]] = {}
+        self._options_cache: dict[tuple[Any, ...], tuple[tuple[str, frozenset[str]], ...]] = {}
 
     def _candidates(self, lookups: Iterable[_Lookup]) -> dict[tuple[str, str], list[AffectedEntry]]:
         """Entries per (ecosystem, name), one query per ecosystem group."""
@@ -541,46 +675,83 @@ class Matcher:
     def match(self, inventory: Inventory) -> ScanResult:
         """Findings for every package of ``inventory``; see :func:`match_inventory`."""
         skipped: list[SkippedPackage] = []
-        lookups: list[tuple[Package, _Lookup]] = []
+        # one shared lookup object per distinct lookup; per package its lookup, or None
+        distinct: dict[_Lookup, _Lookup] = {}
+        package_lookups: list[_Lookup | None] = []
         for package in inventory.packages:
             lookup = _lookup_for(package, inventory)
             if isinstance(lookup, str):
                 skipped.append(SkippedPackage(package, lookup))
+                package_lookups.append(None)
             else:
-                lookups.append((package, lookup))
-        candidates = self._candidates(lookup for _, lookup in lookups)
+                package_lookups.append(distinct.setdefault(lookup, lookup))
+        candidates = self._candidates(distinct)
 
-        evaluated: dict[_Lookup, tuple[_Hits, _Reasons]] = {}
-        for _, lookup in lookups:
-            if lookup not in evaluated:
-                evaluated[lookup] = self._evaluate_all(lookup, candidates)
-        record_ids = {entry.vuln_id for hits, _ in evaluated.values() for entry, _ in hits}
-        infos = self.db.vulns(record_ids)
+        # pass 1: hits once per signature (slot and listed entries), or per version
+        indexes: dict[tuple[tuple[str, ...], str], _NameIndex] = {}
+        outcomes: dict[_Lookup, _Outcome] = {}
+        pending: list[_Outcome] = []
+        for lookup in distinct:
+            index_key = (lookup.ecosystems, lookup.name)
+            index = indexes.get(index_key)
+            if index is None:
+                entries = self._entries_for(lookup, candidates)
+                index = indexes[index_key] = _NameIndex(entries, scheme_for(lookup.ecosystems[0]), self.keys)
+            outcome = self._outcome(lookup, index)
+            if outcome.result is None and not outcome.queued:
+                outcome.queued = True
+                pending.append(outcome)
+            outcomes[lookup] = outcome
+
+        infos = self.db.vulns({entry.vuln_id for outcome in pending for entry, _ in outcome.hits})
         group_cache: dict[tuple[int, ...], _GroupInfo] = {}
         partitions: dict[frozenset[str], dict[str, int]] = {}
-        results = {
-            lookup: _LookupResult(
-                templates=(templates := tuple(_merge_aliases(lookup, hits, infos, group_cache, self.keys, partitions))),
-                reasons=tuple(reasons),
-                options=self._upgrade_options(lookup, templates, candidates),
-            )
-            for lookup, (hits, reasons) in evaluated.items()
-        }
+        built: dict[tuple[tuple[int, tuple[str, ...], str | None], ...], _VulnTemplate] = {}
 
+        # pass 2: templates and upgrade options, once per outcome
+        for outcome in pending:
+            lookup, hits = outcome.lookup, outcome.hits
+            merged = _merge_aliases(lookup, hits, infos, group_cache, self.keys, partitions, built)
+            # in report order (worst first, then by id): pass 3 then emits matches sorted
+            templates = tuple(sorted(merged, key=lambda t: (-t.severity.severity.rank, t.vuln_id)))
+            options = self._upgrade_options(lookup, templates, candidates)
+            outcome.result = _LookupResult(templates, tuple(outcome.reasons), options)
+
+        # pass 3: skip reasons and upgrade options in inventory order, then one
+        # finding per (vulnerability, package) in report order: by package name and
+        # identity (a stable sort keeps inventory order for equal ones), worst first
+        upgrade_options: list[UpgradeOption] = []
+        vulnerable: list[tuple[Package, _Lookup, _LookupResult]] = []
+        for package, package_lookup in zip(inventory.packages, package_lookups, strict=True):
+            if package_lookup is None:
+                continue
+            result = outcomes[package_lookup].result
+            assert result is not None
+            if result.reasons:
+                skipped.extend(SkippedPackage(package, reason, vuln_id) for vuln_id, reason in result.reasons)
+            if result.templates:
+                vulnerable.append((package, package_lookup, result))
+            if result.options:
+                upgrade_options.extend(
+                    UpgradeOption(package, version, fixes, rank) for rank, (version, fixes) in enumerate(result.options)
+                )
+        vulnerable.sort(key=lambda item: (item[0].name, item[0].id))
         matches: list[VulnMatch] = []
-        options: list[UpgradeOption] = []
-        for package, lookup in lookups:
-            result = results[lookup]
-            skipped.extend(SkippedPackage(package, reason, vuln_id) for vuln_id, reason in result.reasons)
-            matches.extend(_instantiate(template, package, lookup) for template in result.templates)
-            options.extend(
-                UpgradeOption(package, version, fixes, rank) for rank, (version, fixes) in enumerate(result.options)
+        evidence_by_lookup: dict[_Lookup, tuple[tuple[str, ...], ...]] = {}
+        debian_owners = _DebianOwners(inventory)
+        for package, package_lookup, result in vulnerable:
+            evidence = evidence_by_lookup.get(package_lookup)
+            if evidence is None:
+                evidence = tuple(_evidence(template, package_lookup.version) for template in result.templates)
+                evidence_by_lookup[package_lookup] = evidence
+            matches.extend(
+                _instantiate(template, package, package_lookup, template_evidence, debian_owners)
+                for template, template_evidence in zip(result.templates, evidence, strict=True)
             )
-        matches.sort(key=lambda m: (m.package.name, m.package.id, -m.finding.severity.rank, m.vuln_id))
         return ScanResult(
             matches=tuple(matches),
             skipped=tuple(skipped),
-            upgrade_options=tuple(options),
+            upgrade_options=tuple(upgrade_options),
             packages_scanned=len(inventory.packages),
         )
 
@@ -592,13 +763,55 @@ class Matcher:
             entries.extend(candidates.get((ecosystem, lookup.name), ()))
         return entries
 
-    def _evaluate_all(
-        self, lookup: _Lookup, candidates: Mapping[tuple[str, str], list[AffectedEntry]]
-    ) -> tuple[_Hits, _Reasons]:
+    def _outcome(self, lookup: _Lookup, index: _NameIndex) -> _Outcome:
+        """The outcome for one installed version: shared by every version with its signature.
+
+        The signature is the slot among the range boundaries plus the entries
+        whose ``versions`` list names this version and whose ranges do not
+        already match; versions with one signature get the same hits, reasons,
+        templates and upgrade options. Versions the scheme cannot order, and
+        names with mixed schemes, are evaluated on their own.
+        """
+        if not index.entries:
+            return _Outcome(lookup, [], [], _NO_RESULT)
+        installed: Any = None
+        if index.segmented:
+            assert index.scheme is not None
+            try:
+                installed = self.keys.key(index.scheme, lookup.version)
+            except UncomparableVersion:
+                installed = None
+        if installed is None:
+            hits, reasons = self._evaluate_all(lookup, index.entries)
+            return _Outcome(lookup, hits, reasons)
+        assert index.scheme is not None
+        slot = index.slot(installed)
+        range_hits, reasons = index.range_outcome(slot, installed, self.keys)
+        listed: tuple[int, ...] = ()
+        if index.listing:
+            exact = index.scheme.exact(lookup.version)
+            entries = index.entries
+            listed = tuple(position for position in index.listing if exact in entries[position].versions)
+            if listed and range_hits:
+                by_range = {position for position, _ in range_hits}
+                listed = tuple(position for position in listed if position not in by_range)
+        signature = (slot, listed)
+        outcome = index.outcomes_by_signature.get(signature)
+        if outcome is not None:
+            return outcome
+        if listed:
+            merged = sorted([*range_hits, *((position, _LISTED) for position in listed)], key=lambda hit: hit[0])
+        else:
+            merged = range_hits
+        hits = [(index.entries[position], verdict) for position, verdict in merged]
+        outcome = index.outcomes_by_signature[signature] = _Outcome(lookup, hits, reasons)
+        return outcome
+
+    def _evaluate_all(self, lookup: _Lookup, entries: Sequence[AffectedEntry]) -> tuple[_Hits, _Reasons]:
         hits: _Hits = []
         reasons: _Reasons = []
         uncomparable: str | None = None
-        for entry in self._entries_for(lookup, candidates):
+        for entry in entries:
             try:
                 verdict = evaluate(entry, lookup.version, self.keys)
             except UncomparableVersion as exc:
@@ -624,6 +837,19 @@ class Matcher:
             installed = self.keys.key(scheme, lookup.version)
         except UncomparableVersion:
             return ()
+        # the answer depends on the installed version only through which of the
+        # package's fixed versions lie above it: versions between the same two
+        # fixes share it
+        _, universe_keys = self._fix_universe(lookup, scheme, candidates)
+        cache_key = (
+            lookup.ecosystems,
+            lookup.name,
+            tuple((template.vuln_id, template.record_ids) for template in templates),
+            bisect.bisect_right(universe_keys, installed),
+        )
+        cached = self._options_cache.get(cache_key)
+        if cached is not None:
+            return cached
         # every fixed version above the installed one is a candidate, not only the
         # nearest: a vulnerability re-introduced later is fixed only by a later fix
         versions: dict[str, Any] = {}
@@ -635,9 +861,11 @@ class Matcher:
                 if key > installed:
                     versions[version] = key
         ordered = sorted(versions, key=lambda v: versions[v])
-        return tuple(
+        options = tuple(
             (version, frozenset(vuln_id for vuln_id, fixes in fixed_sets if version in fixes)) for version in ordered
         )
+        self._options_cache[cache_key] = options
+        return options
 
     def _group_fixes(
         self,
@@ -744,10 +972,30 @@ def _fixing_indices(
 
 
 _ID_PREFERENCE = ("PYSEC-", "DSA-", "DLA-", "DTSA-", "DEBIAN-", "GHSA-", "MAL-")
+#: The order reports list a vulnerability under (report.cyclonedx.primary_vulnerability_id):
+#: people and other scanners search by CVE first, then by GitHub advisory.
+_DISPLAY_PREFERENCE = ("CVE-", "GHSA-")
+
+
+def primary_id(ids: Iterable[str]) -> str:
+    """The id a vulnerability is shown and counted under: a CVE when known, else a GHSA, else the first id.
+
+    The same rule as the reporters' ``primary_vulnerability_id`` (tested), so
+    that a finding's ``VulnMatch.vuln_id``, the table's ID column, the SARIF
+    rule ``vuln/<id>``, the CycloneDX vulnerability id, best upgrades and
+    suppressions all name one vulnerability by one id. The OSV records that
+    matched stay in ``VulnMatch.record_ids`` and in the evidence.
+    """
+    ordered = sorted(ids)
+    for prefix in _DISPLAY_PREFERENCE:
+        for vuln_id in ordered:
+            if vuln_id.startswith(prefix):
+                return vuln_id
+    return ordered[0]
 
 
 def _canonical_id(record_ids: Iterable[str]) -> str:
-    """The id a merged finding is shown under: the ecosystem database's own first."""
+    """The record whose summary and details a merged finding shows: the ecosystem database's own first."""
 
     def rank(vuln_id: str) -> tuple[int, str]:
         for index, prefix in enumerate(_ID_PREFERENCE):
@@ -765,6 +1013,7 @@ def _merge_aliases(
     cache: dict[tuple[int, ...], _GroupInfo],
     keys: VersionKeys,
     partitions: dict[frozenset[str], dict[str, int]],
+    built: dict[tuple[tuple[int, tuple[str, ...], str | None], ...], _VulnTemplate],
 ) -> list[_VulnTemplate]:
     """One template per vulnerability: records that alias each other (transitively) merge."""
     record_ids = frozenset(entry.vuln_id for entry, _ in hits)
@@ -774,7 +1023,16 @@ def _merge_aliases(
     groups: dict[int, list[tuple[AffectedEntry, Verdict]]] = {}
     for entry, verdict in hits:
         groups.setdefault(partition[entry.vuln_id], []).append((entry, verdict))
-    return [_build_template(lookup, group, infos, cache, keys) for group in groups.values()]
+    templates = []
+    for group in groups.values():
+        # one vulnerability often looks the same from several slots (only another
+        # record's range changed): entries are alive for the scan, so ids identify them
+        group_key = tuple((id(entry), verdict.fixed, verdict.matched_range) for entry, verdict in group)
+        template = built.get(group_key)
+        if template is None:
+            template = built[group_key] = _build_template(lookup, group, infos, cache, keys)
+        templates.append(template)
+    return templates
 
 
 def _alias_partition(record_ids: frozenset[str], infos: Mapping[str, VulnInfo]) -> dict[str, int]:
@@ -830,10 +1088,10 @@ def _group_info(entries: Sequence[AffectedEntry], infos: Mapping[str, VulnInfo])
     for info in [*([main] if main else []), *records]:
         references.update(dict.fromkeys(info.references))
     return _GroupInfo(
-        vuln_id=canonical,
+        vuln_id=primary_id(aliases),
         record_ids=record_ids,
         severity=severity,
-        # reports put the ids beside the title (aliases); the evidence starts with the canonical id
+        # reports put the ids beside the title (aliases); the evidence names the matching records
         title=summary or _first_line(details) or "known vulnerability",
         description=details or summary,
         references=tuple(references),
@@ -859,9 +1117,7 @@ def _build_template(
         for version in verdict.fixed:
             if version not in fixed:
                 fixed[version] = _sort_key(scheme, version, keys)
-    evidence = [verdict.evidence for _, verdict in group if verdict.evidence]
-    if info.severity.vector:
-        evidence.append(info.severity.vector)  # the bare vector: reports recompute the score from it
+    parts = tuple(dict.fromkeys((entry.vuln_id, verdict.matched_range) for entry, verdict in group if verdict.affected))
     return _VulnTemplate(
         vuln_id=info.vuln_id,
         record_ids=info.record_ids,
@@ -871,17 +1127,101 @@ def _build_template(
         references=info.references,
         aliases=info.aliases,
         fixed_versions=tuple(sorted(fixed, key=lambda v: fixed[v])) if len(fixed) > 1 else tuple(fixed),
-        evidence=tuple(dict.fromkeys(evidence)),
+        evidence_parts=parts,
+        vector=info.severity.vector,
     )
 
 
-def _instantiate(template: _VulnTemplate, package: Package, lookup: _Lookup) -> VulnMatch:
-    shown_name = package.name if lookup.name == package.name else f"{package.name} (source {lookup.name})"
-    if template.fixed_versions:
-        remediation = f"upgrade {shown_name} to {template.fixed_versions[0]}"
+def _evidence(template: _VulnTemplate, version: str) -> tuple[str, ...]:
+    """Why ``version`` matched, record by record, then the CVSS vector (reports recompute the score)."""
+    evidence = [_range_evidence(vuln_id, version, matched) for vuln_id, matched in template.evidence_parts]
+    if template.vector:
+        evidence.append(template.vector)
+    return tuple(dict.fromkeys(evidence))
+
+
+#: ``Package.found_by`` of node modules that Debian ships under /usr/share/nodejs
+#: (``chainwarden.inventory.npm.DEBIAN_FOUND_BY``; not imported: the inventory
+#: package is slow to import and matching does not need it otherwise).
+DEBIAN_NPM_FOUND_BY = "npm-debian"
+#: Tag of findings on such modules: the fix comes through apt, not npm.
+DEBIAN_PACKAGED_TAG = "debian-packaged"
+
+
+@dataclass(frozen=True, slots=True)
+class _DebianOwner:
+    """The .deb that ships a Debian-packaged node module."""
+
+    name: str
+    version: str
+    source_name: str
+
+
+class _DebianOwners:
+    """File → owning .deb, built on first use (only scans with Debian-shipped node modules need it)."""
+
+    def __init__(self, inventory: Inventory) -> None:
+        self._inventory = inventory
+        self._owners: dict[str, _DebianOwner] | None = None
+
+    def of(self, package: Package) -> _DebianOwner | None:
+        if self._owners is None:
+            self._owners = {
+                path: _DebianOwner(deb.name, deb.version, deb.source_name or deb.name)
+                for deb in self._inventory.packages
+                if deb.ecosystem is Ecosystem.DEBIAN
+                for path in deb.files
+            }
+        paths = [location.path for location in package.locations] + list(package.files)
+        return next((self._owners[path] for path in paths if path in self._owners), None)
+
+
+def _debian_remediation(package: Package, fixed: tuple[str, ...], owner: _DebianOwner | None) -> str:
+    """Remediation for an npm advisory on a module shipped (and patched) by a Debian package."""
+    upstream = f"upstream fixed it in {package.name} {fixed[0]}" if fixed else "no upstream fix is published yet"
+    if owner is not None:
+        deb = f"the Debian package {owner.name} {owner.version}".rstrip()
+        upgrade = f"`apt-get install --only-upgrade {owner.name}`"
+        tracker = f"https://security-tracker.debian.org/tracker/source-package/{owner.source_name}"
     else:
-        remediation = f"no fixed version of {lookup.name} is published yet"
-    evidence = template.evidence
+        where = package.locations[0].path if package.locations else package.name
+        deb = f"the Debian package that ships it (find it with `dpkg -S {where}`)"
+        upgrade = "upgrade that package with apt"
+        tracker = "the Debian security tracker"
+    return (
+        f"{package.name} is shipped by {deb}: do not upgrade it with npm, {upgrade}; "
+        f"{upstream}, and Debian may have backported the fix without changing the npm version "
+        f"(check {tracker})"
+    )
+
+
+_NO_TAGS: frozenset[str] = frozenset()
+_DEBIAN_PACKAGED_TAGS = frozenset({DEBIAN_PACKAGED_TAG})
+
+
+def _instantiate(
+    template: _VulnTemplate,
+    package: Package,
+    lookup: _Lookup,
+    evidence: tuple[str, ...],
+    debian_owners: _DebianOwners | None = None,
+) -> VulnMatch:
+    tags = _NO_TAGS
+    if package.found_by == DEBIAN_NPM_FOUND_BY and debian_owners is not None:
+        owner = debian_owners.of(package)
+        remediation = _debian_remediation(package, template.fixed_versions, owner)
+        tags = _DEBIAN_PACKAGED_TAGS
+        if owner is not None:
+            evidence = (
+                f"shipped by Debian package {owner.name} {owner.version} (source {owner.source_name})",
+                *evidence,
+            )
+    else:
+        shown_name = package.name if lookup.name == package.name else f"{package.name} (source {lookup.name})"
+        if template.fixed_versions:
+            remediation = f"upgrade {shown_name} to {template.fixed_versions[0]}"
+        else:
+            remediation = f"no fixed version of {lookup.name} is published yet"
     if lookup.ecosystems[0].startswith("Debian") and (lookup.name, lookup.version) != (package.name, package.version):
         note = f"matched as Debian source package {lookup.name} {lookup.version} ({lookup.ecosystems[0]})"
         evidence = (note, *evidence)
@@ -897,6 +1237,7 @@ def _instantiate(template: _VulnTemplate, package: Package, lookup: _Lookup) -> 
         description=template.description,
         fixed_versions=template.fixed_versions,
         references=template.references,
+        tags=tags,
     )
     return VulnMatch(template.vuln_id, finding, template.record_ids)
 

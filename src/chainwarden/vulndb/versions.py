@@ -48,17 +48,52 @@ class VersionScheme(ABC):
         """
 
 
+PEP440Key = tuple[int, tuple[int, ...], tuple[Any, ...], tuple[int, ...], tuple[int, ...], tuple[Any, ...]]
+
+
 class PEP440Scheme(VersionScheme):
     name = "PEP 440"
 
-    def key(self, version: str) -> Version:
+    def key(self, version: str) -> PEP440Key:
+        """packaging parses; the key is packaging's own ordering as plain tuples.
+
+        A scan compares and sorts tens of thousands of keys: tuples of ints and
+        strings compare in C, ``Version`` objects through Python methods.
+        Built from ``Version``'s public fields with the order of its
+        ``_cmpkey`` (checked against ``Version`` comparisons in the tests).
+        """
         try:
-            return Version(version)
+            parsed = Version(version)
         except InvalidVersion as exc:
             raise UncomparableVersion(f"'{version}' is not a PEP 440 version") from exc
+        return pep440_key(parsed)
 
     def exact(self, version: str) -> str:
         return _pep440_exact(version)
+
+
+def pep440_key(parsed: Version) -> PEP440Key:
+    """The sort key of a parsed version, equal exactly when the versions are equal."""
+    release = parsed.release
+    end = len(release)
+    while end and release[end - 1] == 0:
+        end -= 1  # trailing zeros do not count: 1.0 == 1.0.0
+    pre, post, dev, local = parsed.pre, parsed.post, parsed.dev, parsed.local
+    # (0,) and (2,) stand for packaging's NegativeInfinity and Infinity
+    if pre is None and post is None and dev is not None:
+        pre_key: tuple[Any, ...] = (0,)  # 1.0.dev0 sorts before 1.0a0
+    elif pre is None:
+        pre_key = (2,)
+    else:
+        pre_key = (1, pre[0], pre[1])
+    post_key = (0,) if post is None else (1, post)
+    dev_key = (1,) if dev is None else (0, dev)
+    if local is None:
+        local_key: tuple[Any, ...] = (0,)
+    else:
+        # packaging: numeric segments compare as numbers and above alphanumeric ones
+        local_key = (1, tuple((1, int(part), "") if part.isdigit() else (0, 0, part) for part in local.split(".")))
+    return (parsed.epoch, release[:end], pre_key, post_key, dev_key, local_key)
 
 
 @functools.lru_cache(maxsize=65536)

@@ -319,9 +319,11 @@ def test_aliases_merge_into_one_finding(tmp_path: Path) -> None:
         ],
     )
     result = scan(db, pkg(Ecosystem.PYPI, "demo", "1.5"))
-    assert ids(result) == ["GHSA-4444-5555-6666", "PYSEC-2023-10"]
-    merged = next(m for m in result.matches if m.vuln_id == "PYSEC-2023-10")
+    # shown under the CVE, like every reporter lists it; the OSV records stay attached
+    assert ids(result) == ["CVE-2023-1111", "CVE-2023-2222"]
+    merged = next(m for m in result.matches if m.vuln_id == "CVE-2023-1111")
     assert merged.record_ids == ("GHSA-1111-2222-3333", "PYSEC-2023-10")
+    assert merged.finding.title == "summary of PYSEC-2023-10"  # the ecosystem database's own record speaks
     assert merged.finding.aliases == {"PYSEC-2023-10", "GHSA-1111-2222-3333", "CVE-2023-1111"}
     # the worst severity of the merged records, and every fix on offer, smallest first
     assert merged.finding.severity is Severity.CRITICAL

@@ -117,8 +117,8 @@ _PEP440_PARTS = st.builds(
     st.lists(st.integers(0, 12), min_size=1, max_size=4),
     st.sampled_from(["", "a1", "b0", "rc2", "-alpha3", ".pre1", "c1"]),
     st.sampled_from(["", ".post1", "-1", ".post0", "post2"]),
-    st.sampled_from(["", ".dev0", ".dev3", "dev"]),
-    st.sampled_from(["", "+local.1", "+ubuntu1", "+Local-7"]),
+    st.sampled_from(["", ".dev0", ".dev3", "dev", ".dev12"]),
+    st.sampled_from(["", "+local.1", "+ubuntu1", "+Local-7", "+1", "+01.a", "+a.1", "+2", "+1.1", "+0"]),
 )
 
 
