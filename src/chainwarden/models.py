@@ -207,6 +207,57 @@ class Finding:
     tags: frozenset[str] = field(default_factory=frozenset)  # e.g. "in-use:executed"
 
 
+IN_USE_TAG_PREFIX = "in-use:"
+
+
+class InUse(enum.StrEnum):
+    """How much of a package a runtime profile saw in use, strongest first.
+
+    Findings carry it as a tag (``in-use:executed``); reports list in-use first.
+    """
+
+    EXECUTED = "executed"
+    LOADED = "loaded"
+    READ = "read"
+    UNKNOWN = "unknown"  # the package is not in the profile
+    NOT_OBSERVED = "not-observed"
+
+    @property
+    def tag(self) -> str:
+        return IN_USE_TAG_PREFIX + self.value
+
+    @property
+    def rank(self) -> int:
+        """0 for the most urgent (executed)."""
+        return list(InUse).index(self)
+
+    @property
+    def in_use(self) -> bool:
+        """Whether ``--fail-on-in-use`` counts it: everything but ``not-observed``."""
+        return self is not InUse.NOT_OBSERVED
+
+    @classmethod
+    def of(cls, finding: Finding) -> InUse | None:
+        for tag in finding.tags:
+            if tag.startswith(IN_USE_TAG_PREFIX):
+                try:
+                    return cls(tag[len(IN_USE_TAG_PREFIX) :])
+                except ValueError:
+                    return None
+        return None
+
+
+def primary_vulnerability_id(ids: Iterable[str]) -> str:
+    """The id one vulnerability is shown and counted under in every format:
+    a CVE when known (people search by CVE first), else a GHSA, else the first id."""
+    ordered = sorted(ids)
+    for prefix in ("CVE-", "GHSA-"):
+        for vuln_id in ordered:
+            if vuln_id.startswith(prefix):
+                return vuln_id
+    return ordered[0]
+
+
 def max_severity(findings: Iterable[Finding]) -> Severity | None:
     worst: Severity | None = None
     for finding in findings:

@@ -389,8 +389,6 @@ def scan(
             "records": info.records,
         }
         text = render_findings_json(findings, command="scan", target=target, inventory=inventory, extra=extra)
-        if profile is not None:
-            text = _in_use_first(text)
     elif output_format == "sarif":
         from chainwarden.report.json_report import tool_version
         from chainwarden.report.sarif import render_sarif
@@ -453,24 +451,3 @@ def _in_use_tables(findings: Sequence[Any], *, title: str, profile_name: str, co
         heading = f"[{name.upper()}] {_IN_USE_HEADINGS.get(name, name)}"
         parts.append(render_findings_table(members, title=heading, color=color).rstrip("\n") + "\n")
     return "\n".join(parts)
-
-
-def _in_use_first(text: str) -> str:
-    """The JSON report with in-use findings first (the reporter orders by severity only).
-
-    Stable within a level, so each level stays worst first; the document is
-    re-serialised exactly as the JSON reporter writes it.
-    """
-    import json
-
-    from chainwarden.vulndb.in_use import TAG_PREFIX, InUse
-
-    ranks = {level.tag: level.rank for level in InUse}
-
-    def rank(item: Any) -> int:
-        tags = item.get("tags") or ()
-        return min((ranks.get(tag, len(ranks)) for tag in tags if str(tag).startswith(TAG_PREFIX)), default=len(ranks))
-
-    document = json.loads(text)
-    document["findings"] = sorted(document["findings"], key=rank)
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

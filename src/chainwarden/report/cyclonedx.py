@@ -54,6 +54,7 @@ from cyclonedx.output.json import JsonV1Dot6
 from packageurl import PackageURL
 
 from chainwarden.models import Finding, Inventory, Package, Scope, Severity, TargetInfo
+from chainwarden.models import primary_vulnerability_id as primary_id
 from chainwarden.report.interface import ReporterError
 from chainwarden.report.json_report import parse_hash_pin, tool_version
 
@@ -376,17 +377,9 @@ def _hash_type(pin: str) -> HashType | None:
 
 
 def primary_vulnerability_id(finding: Finding) -> str:
-    """The id a vulnerability finding is listed under: a CVE when known.
-
-    Scanners and people search by CVE first; the other ids (GHSA, PYSEC, DSA…)
-    stay attached as references.
-    """
-    ids = sorted(finding.aliases)
-    for prefix in ("CVE-", "GHSA-"):
-        for vuln_id in ids:
-            if vuln_id.startswith(prefix):
-                return vuln_id
-    return ids[0] if ids else finding.title
+    """The id a vulnerability finding is listed under: a CVE when known (the
+    other ids stay attached as references)."""
+    return primary_id(finding.aliases) if finding.aliases else finding.title
 
 
 def _advisory_source(vuln_id: str) -> VulnerabilitySource:

@@ -28,50 +28,23 @@ used". The gate ``--fail-on-in-use`` therefore considers every level except
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from chainwarden.models import Finding, Package, TargetInfo
+from chainwarden.models import IN_USE_TAG_PREFIX, Finding, InUse, Package, TargetInfo
 
 if TYPE_CHECKING:
     from chainwarden.runtime.profile import PackageUse, Profile
     from chainwarden.vulndb.match import ScanResult
 
-TAG_PREFIX = "in-use:"
+TAG_PREFIX = IN_USE_TAG_PREFIX
 #: Paths of merged-/usr systems: the profile records the real path (/usr/bin/ls),
 #: dpkg the one the package installed (/bin/ls).
 _MERGED_USR = ("/bin/", "/sbin/", "/lib/", "/lib32/", "/lib64/", "/libx32/")
 _SHOWN_FILES = 3
 
 
-class InUse(enum.StrEnum):
-    """How much of a package a runtime profile saw in use, strongest first."""
-
-    EXECUTED = "executed"
-    LOADED = "loaded"
-    READ = "read"
-    UNKNOWN = "unknown"
-    NOT_OBSERVED = "not-observed"
-
-    @property
-    def tag(self) -> str:
-        """The finding tag, e.g. ``in-use:executed``."""
-        return TAG_PREFIX + self.value
-
-    @property
-    def rank(self) -> int:
-        """0 for the most urgent (executed); sorts in-use findings first."""
-        return _ORDER.index(self)
-
-    @property
-    def in_use(self) -> bool:
-        """Whether ``--fail-on-in-use`` counts it: everything but ``not-observed``."""
-        return self is not InUse.NOT_OBSERVED
-
-
-_ORDER = [InUse.EXECUTED, InUse.LOADED, InUse.READ, InUse.UNKNOWN, InUse.NOT_OBSERVED]
 #: profile package status → level (docs/profile-schema.md, ``packages[].status``)
 _FROM_STATUS = {
     "executed": InUse.EXECUTED,
@@ -178,19 +151,13 @@ def _retag(finding: Finding, verdict: PackageInUse) -> Finding:
 
 def in_use_of(finding: Finding) -> InUse | None:
     """The level a finding was tagged with, or None when it was not prioritised."""
-    for tag in finding.tags:
-        if tag.startswith(TAG_PREFIX):
-            try:
-                return InUse(tag[len(TAG_PREFIX) :])
-            except ValueError:
-                return None
-    return None
+    return InUse.of(finding)
 
 
 def in_use_rank(finding: Finding) -> int:
     """Sort key: in-use findings first; findings without a level after all others."""
     level = in_use_of(finding)
-    return level.rank if level is not None else len(_ORDER)
+    return level.rank if level is not None else len(InUse)
 
 
 def tag_in_use(findings: Sequence[Finding], index: ProfileIndex) -> tuple[Finding, ...]:
@@ -256,7 +223,7 @@ def prioritise(
         warnings.append(
             f"{unknown} finding(s) on packages the profile does not list: is {profile_name} from this target?"
         )
-    counts = {level.value: 0 for level in _ORDER}
+    counts = {level.value: 0 for level in InUse}
     for match in matches:
         level = in_use_of(match.finding)
         if level is not None:

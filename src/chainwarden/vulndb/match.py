@@ -29,7 +29,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
-from chainwarden.models import Ecosystem, Finding, Inventory, Package, RuleId
+from chainwarden.models import Ecosystem, Finding, Inventory, Package, RuleId, primary_vulnerability_id
 from chainwarden.vulndb.osv_import import normalize_name
 from chainwarden.vulndb.severity import UNKNOWN, SeverityInfo
 from chainwarden.vulndb.store import AffectedRow, VulnDatabase, VulnInfo
@@ -974,24 +974,13 @@ def _fixing_indices(
 _ID_PREFERENCE = ("PYSEC-", "DSA-", "DLA-", "DTSA-", "DEBIAN-", "GHSA-", "MAL-")
 #: The order reports list a vulnerability under (report.cyclonedx.primary_vulnerability_id):
 #: people and other scanners search by CVE first, then by GitHub advisory.
-_DISPLAY_PREFERENCE = ("CVE-", "GHSA-")
 
 
 def primary_id(ids: Iterable[str]) -> str:
-    """The id a vulnerability is shown and counted under: a CVE when known, else a GHSA, else the first id.
-
-    The same rule as the reporters' ``primary_vulnerability_id`` (tested), so
-    that a finding's ``VulnMatch.vuln_id``, the table's ID column, the SARIF
-    rule ``vuln/<id>``, the CycloneDX vulnerability id, best upgrades and
-    suppressions all name one vulnerability by one id. The OSV records that
-    matched stay in ``VulnMatch.record_ids`` and in the evidence.
-    """
-    ordered = sorted(ids)
-    for prefix in _DISPLAY_PREFERENCE:
-        for vuln_id in ordered:
-            if vuln_id.startswith(prefix):
-                return vuln_id
-    return ordered[0]
+    """The id a vulnerability is shown and counted under in every format (see
+    :func:`chainwarden.models.primary_vulnerability_id`); the OSV records that
+    matched stay in ``VulnMatch.record_ids`` and in the evidence."""
+    return primary_vulnerability_id(ids)
 
 
 def _canonical_id(record_ids: Iterable[str]) -> str:
