@@ -4,7 +4,8 @@
 set -eu
 missing=""
 for pair in skopeo:skopeo bwrap:bubblewrap strace:strace docker-registry:docker-registry \
-            busybox:busybox-static dpkg-deb:dpkg debootstrap:debootstrap; do
+            busybox:busybox-static dpkg-deb:dpkg debootstrap:debootstrap podman:podman runc:runc \
+            nsenter:util-linux; do
   cmd=${pair%%:*}; pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/bin/$cmd" ] || [ -x "/bin/$cmd" ] || missing="$missing $pkg"
 done
