@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from chainwarden.cli import main
-from support.images import Symlink, dpkg_status_entry, make_oci
+from support.images import Content, Symlink, dpkg_status_entry, make_oci
 
 pytestmark = pytest.mark.integration
 
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 def image(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if shutil.which("podman") is None or shutil.which("runc") is None or not Path("/bin/busybox").is_file():
         pytest.fail("podman, runc and busybox-static are required (tasks/install-system-tools.sh installs them)")
-    tree = {
+    tree: dict[str, Content] = {
         "/bin": Symlink("usr/bin"),
         "/usr/bin/busybox": Path("/bin/busybox").read_bytes(),
         "/usr/bin/sh": Symlink("busybox"),
