@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from chainwarden.analyzers.confusion import (
     RULE_CLAIMED,
@@ -46,7 +46,16 @@ from chainwarden.analyzers.diff import (
 )
 from chainwarden.analyzers.heuristics import RULES as HEURISTIC_RULES
 from chainwarden.analyzers.heuristics import HeuristicReport, analyze_artifact
-from chainwarden.analyzers.packages import PackageArtifact, PackageSpec, fetch_spec, open_artifact, parse_spec
+from chainwarden.analyzers.packages import (
+    PackageArtifact,
+    PackageSpec,
+    fetch_spec,
+    installed_artifact,
+    open_artifact,
+    parse_spec,
+    plan_installed_code,
+    wanted_paths,
+)
 from chainwarden.analyzers.registry_client import (
     DEFAULT_NPM,
     DEFAULT_PYPI,
@@ -58,19 +67,24 @@ from chainwarden.analyzers.typosquat import RULE_ID as TYPOSQUAT_RULE
 from chainwarden.analyzers.typosquat import TyposquatDetector, bare_package, detector_for, match_to_finding
 from chainwarden.config import Config
 from chainwarden.errors import UsageError
-from chainwarden.models import Ecosystem, Finding, Inventory, Package, Severity, Skipped
+from chainwarden.models import Digest, Ecosystem, Finding, Inventory, Location, Package, Severity, Skipped
 from chainwarden.report.interface import RuleInfo
 from chainwarden.sources.interface import ProgressCallback
+
+if TYPE_CHECKING:
+    from chainwarden.sources import SourceOptions
 
 __all__ = [
     "DiffReport",
     "HeuristicReport",
+    "InstalledScan",
     "VetOptions",
     "VetResult",
     "analyze_artifact",
     "open_artifact",
     "review_update",
     "rule_infos",
+    "scan_installed_code",
     "vet",
 ]
 
@@ -84,7 +98,8 @@ class VetOptions:
     offline: bool = False  # no registry lookups at all (typosquat + local code only)
     pypi_url: str | None = None  # mirror of https://pypi.org/simple
     npm_url: str | None = None  # mirror of https://registry.npmjs.org
-    scan_code: bool = False  # also run code heuristics over target directories
+    scan_code: bool = False  # also run code heuristics over target directories and images' installed packages
+    scan_distro_packages: bool = False  # with scan_code on images: also Debian packages and Debian-shipped npm modules
     check_claims: bool = True  # public-claim check for internal names
     ignore: tuple[str, ...] = ()  # "RULE", "RULE:PACKAGE" or "*:PACKAGE"
     cache_dir: Path | None = None
@@ -99,6 +114,90 @@ class VetResult:
     inventories: tuple[Inventory, ...] = ()
     skipped: tuple[Skipped, ...] = ()
     reports: tuple[HeuristicReport, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class InstalledScan:
+    """Code heuristics over the installed packages of one image or root filesystem."""
+
+    inventory: Inventory
+    reports: tuple[HeuristicReport, ...]
+    skipped: tuple[Skipped, ...]
+    files_read: int
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        return tuple(f for report in self.reports for f in report.findings)
+
+
+def scan_installed_code(
+    target: str,
+    *,
+    include_distro: bool = False,
+    source_options: SourceOptions | None = None,
+    progress: ProgressCallback | None = None,
+) -> InstalledScan:
+    """Inventory ``target`` (an image or rootfs) and run the code heuristics over each installed package.
+
+    Nothing is extracted: a first pass over the layers reads the package
+    metadata and every file's size, a second keeps only the bodies of files
+    owned by PyPI/npm packages (Debian ones too with ``include_distro``) that
+    fit the per-file and per-image limits. Findings point at the file's path
+    in the image and the layer that last wrote it.
+    """
+    from chainwarden.inventory import cache_key, catalog_view, default_catalogers, wanted_by
+    from chainwarden.sources import open_source
+
+    progress = progress or ProgressCallback()
+    with open_source(target, source_options) as source:
+        is_image = source.info.kind != "dir"
+        catalogers = default_catalogers(is_image=is_image)
+        metadata = source.view(wanted_by(catalogers), progress, cache_key(catalogers))
+        inventory = catalog_view(metadata, source.info, catalogers, is_image=is_image, skipped=source.skipped)
+        plans = [
+            plan
+            for plan in plan_installed_code(metadata, inventory.packages, include_distro=include_distro)
+            if plan.paths or plan.too_large or plan.over_budget
+        ]
+        wanted = wanted_paths(plans)
+        del metadata
+        # the per-layer cache is keyed by predicate: this one changes with every inventory, so never cache it
+        bodies = source.view(wanted.__contains__, progress, None) if wanted else None
+        reports: list[HeuristicReport] = []
+        skipped: list[Skipped] = []
+        files_read = 0
+        if plans:
+            progress.start(len(plans), "scanning installed package code")
+        for plan in plans:
+            if bodies is None:
+                progress.advance(1)
+                continue
+            artifact, layers = installed_artifact(plan, bodies)
+            files_read += len(artifact.files)
+            skipped.extend(artifact.skipped)
+            if artifact.files:
+                report = analyze_artifact(artifact, plan.package)
+                findings = tuple(_in_image(f, plan.paths, layers) for f in report.findings)
+                reports.append(dataclasses.replace(report, findings=findings))
+            progress.advance(1)
+        if plans:
+            progress.finish()
+    return InstalledScan(inventory, tuple(reports), tuple(skipped), files_read)
+
+
+def _in_image(finding: Finding, paths: Mapping[str, str], layers: Mapping[str, Digest | None]) -> Finding:
+    """Point a package-relative finding at the file's path in the image and its layer."""
+    location = finding.location
+    if location is None or location.path not in paths:
+        return finding
+    image_path = paths[location.path]
+    moved = Location(image_path, layers.get(location.path), location.line, location.column)
+    prefix = f"{location.path}:"
+    evidence = tuple(
+        image_path + item[len(location.path) :] if index == 0 and item.startswith(prefix) else item
+        for index, item in enumerate(finding.evidence)
+    )
+    return dataclasses.replace(finding, location=moved, evidence=evidence)
 
 
 def make_client(options: VetOptions, config: Config | None = None) -> RegistryClient:
@@ -162,6 +261,15 @@ class _Suppressions:
         return kept
 
 
+def _is_image_dir(path: Path) -> bool:
+    """An OCI layout or a root filesystem: not a project, so its installed packages are what to scan."""
+    if not path.is_dir():
+        return False
+    if (path / "index.json").is_file() and (path / "oci-layout").is_file():
+        return True
+    return any((path / p).exists() for p in ("etc/os-release", "usr/lib/os-release", "var/lib/dpkg"))
+
+
 def _is_archive(path: Path) -> bool:
     return path.is_file() and path.name.lower().endswith(ARCHIVE_SUFFIXES)
 
@@ -202,6 +310,7 @@ def vet(
     packages: list[Package] = []
     artifacts: list[PackageArtifact] = []
     private_pypi: str | None = config.internal.pypi_index
+    installed_scanned = 0
     workdir = Path(tempfile.mkdtemp(prefix="chainwarden-vet-"))
     try:
         for target in targets:
@@ -217,6 +326,17 @@ def vet(
             path = Path(target)
             if _is_archive(path):
                 artifacts.append(open_artifact(path))
+                continue
+            if options.scan_code and (not path.exists() or _is_image_dir(path)):
+                # an image or rootfs: its installed packages' code, read out of the layers
+                scan = scan_installed_code(target, include_distro=options.scan_distro_packages, progress=progress)
+                inventories.append(scan.inventory)
+                packages.extend(scan.inventory.packages)
+                skipped.extend(scan.inventory.skipped)
+                skipped.extend(scan.skipped)
+                reports.extend(scan.reports)
+                findings.extend(scan.findings)
+                installed_scanned += len(scan.reports)
                 continue
             if path.is_dir():
                 inventory = _inventory(target, inventory_builder, progress)
@@ -293,7 +413,7 @@ def vet(
     return VetResult(
         findings=tuple(findings),
         packages_checked=len(seen),
-        artifacts_scanned=len(artifacts),
+        artifacts_scanned=len(artifacts) + installed_scanned,
         inventories=tuple(inventories),
         skipped=tuple(skipped),
         reports=tuple(reports),

@@ -10,11 +10,12 @@ sizes are capped. Nothing is extracted, and nothing is executed.
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 import stat
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -23,7 +24,8 @@ from packaging.utils import canonicalize_name
 
 from chainwarden._internal.archives import LayerReader, iter_tar, safe_member_path
 from chainwarden.errors import HostileArchiveError, SourceError, UsageError
-from chainwarden.models import Ecosystem, Location, Skipped
+from chainwarden.models import Digest, Ecosystem, Location, Package, Skipped
+from chainwarden.sources.interface import EntryType, FileSystemView
 
 MAX_MEMBERS: Final = 50_000
 MAX_FILE_BYTES: Final = 64 * 1024 * 1024
@@ -72,6 +74,39 @@ class PackageArtifact:
 
     def file(self, path: str) -> PackageFile | None:
         return next((f for f in self.files if f.path == path), None)
+
+    @classmethod
+    def from_files(
+        cls,
+        label: str,
+        files: Iterable[tuple[str, bytes]],
+        *,
+        kind: str = "installed",
+        ecosystem: Ecosystem | None = None,
+        name: str | None = None,
+        version: str | None = None,
+        skipped: Sequence[Skipped] = (),
+        links: Sequence[str] = (),
+        modes: dict[str, int] | None = None,
+    ) -> PackageArtifact:
+        """An artifact from in-memory ``(relative path, body)`` pairs (e.g. read out of an image).
+
+        Text files keep their whole body, others their first bytes, as when
+        reading an archive. Identity comes from the arguments, else from the
+        files (``package.json``, ``*.dist-info/METADATA``, ``PKG-INFO``).
+        """
+        opened: list[PackageFile] = []
+        for path, body in files:
+            rel = path.lstrip("/")
+            whole = _keep_whole(rel)
+            mode = (modes or {}).get(path, 0o644)
+            opened.append(PackageFile(rel, len(body), body if whole else body[:HEAD_BYTES], mode, whole))
+        if ecosystem is None or name is None:
+            found_ecosystem, found_name, found_version, kind = _identify(opened, Path(label), kind)
+            ecosystem = ecosystem or found_ecosystem
+            name = name if name is not None else found_name
+            version = version if version is not None else found_version
+        return cls(label, kind, ecosystem, name, version or "", tuple(opened), tuple(skipped), tuple(links))
 
 
 def _keep_whole(path: str) -> bool:
@@ -261,6 +296,138 @@ def _identify(files: list[PackageFile], path: Path, kind: str) -> tuple[Ecosyste
         parts = path.name.split("-")
         return Ecosystem.PYPI, canonicalize_name(parts[0]), parts[1] if len(parts) > 1 else "", kind
     return Ecosystem.PYPI, canonicalize_name(path.name.split(".")[0]), "", kind
+
+
+# --------------------------------------------------------------------------- installed packages (images)
+
+#: Installed files larger than this are not read out of an image (reported as skipped).
+INSTALLED_MAX_FILE_BYTES: Final = 4 * 1024 * 1024
+#: Budget of file bodies held in memory for one image's code scan.
+INSTALLED_MAX_TOTAL_BYTES: Final = 512 * 1024 * 1024
+#: Found by the npm cataloger for modules a Debian package shipped (updated through the .deb).
+NPM_DEBIAN_FOUND_BY: Final = "npm-debian"
+#: Compiled bytecode and shared libraries: no heuristic reads them, so their bodies are never kept.
+NEVER_READ_SUFFIXES: Final = (".pyc", ".pyo", ".so", ".pyd", ".dylib", ".node", ".dll", ".a", ".o")
+
+
+def is_distro_package(package: Package) -> bool:
+    """Shipped by the distribution (a .deb, or an npm module installed by one)."""
+    return package.ecosystem is Ecosystem.DEBIAN or package.found_by == NPM_DEBIAN_FOUND_BY
+
+
+@dataclass(frozen=True, slots=True)
+class InstalledCode:
+    """The files of one installed package chosen for a code scan, and what was left out."""
+
+    package: Package
+    root: str  # directory the package-relative paths start from (site-packages, the npm package dir, /)
+    paths: dict[str, str]  # package-relative path -> absolute path in the image
+    too_large: int = 0  # files over the per-file limit
+    over_budget: int = 0  # files left out once the image's byte budget was spent
+
+
+def installed_root(package: Package) -> str:
+    """Where ``package``'s relative paths start: site-packages, the npm package directory, or ``/``."""
+    where = package.locations[0].path if package.locations else "/"
+    if package.ecosystem is Ecosystem.NPM:
+        return posixpath.dirname(where)
+    if package.ecosystem is Ecosystem.PYPI:
+        parent = posixpath.dirname(where)
+        # METADATA/PKG-INFO sit inside the *.dist-info/*.egg-info directory; a bare *.egg-info file does not
+        return posixpath.dirname(parent) if parent.endswith((".dist-info", ".egg-info", "/EGG-INFO")) else parent
+    return "/"
+
+
+def _relative(path: str, root: str) -> str:
+    if root != "/" and path.startswith(root.rstrip("/") + "/"):
+        return path[len(root.rstrip("/")) + 1 :]
+    return path.lstrip("/")  # outside the root (console scripts in bin/): keep the image path
+
+
+def plan_installed_code(
+    view: FileSystemView,
+    packages: Iterable[Package],
+    *,
+    include_distro: bool = False,
+    max_file_bytes: int = INSTALLED_MAX_FILE_BYTES,
+    max_total_bytes: int = INSTALLED_MAX_TOTAL_BYTES,
+) -> list[InstalledCode]:
+    """Choose, from sizes in ``view`` (metadata only), which owned files of each package to read.
+
+    Only PyPI and npm packages are planned, plus distribution packages when
+    ``include_distro``; files over ``max_file_bytes`` and files past the
+    ``max_total_bytes`` budget are counted, not read.
+    """
+    plans: list[InstalledCode] = []
+    budget = max_total_bytes
+    for package in packages:
+        if package.ecosystem not in (Ecosystem.PYPI, Ecosystem.NPM, Ecosystem.DEBIAN):
+            continue
+        if is_distro_package(package) and not include_distro:
+            continue
+        root = installed_root(package)
+        paths: dict[str, str] = {}
+        too_large = over_budget = 0
+        for path in package.files:
+            name = path.rsplit("/", 1)[-1]
+            if name.endswith(NEVER_READ_SUFFIXES) or ".so." in name:
+                continue
+            entry = view.entry(path)
+            if entry is None or entry.type is not EntryType.FILE:
+                continue  # listed in RECORD but removed since, or a symlink (never followed)
+            if entry.size > max_file_bytes:
+                too_large += 1
+                continue
+            if entry.size > budget:
+                over_budget += 1
+                continue
+            budget -= entry.size
+            paths[_relative(path, root)] = path
+        plans.append(InstalledCode(package, root, paths, too_large, over_budget))
+    return plans
+
+
+def wanted_paths(plans: Iterable[InstalledCode]) -> frozenset[str]:
+    """Every image path some plan reads (the set behind a second ``Source.view``)."""
+    return frozenset(path for plan in plans for path in plan.paths.values())
+
+
+def installed_artifact(plan: InstalledCode, view: FileSystemView) -> tuple[PackageArtifact, dict[str, Digest | None]]:
+    """Build the in-memory artifact of ``plan`` from ``view``; also each relative path's layer."""
+    package = plan.package
+    label = f"{package.ecosystem.value}:{package.name}@{package.version} ({plan.root})"
+    files: list[tuple[str, bytes]] = []
+    modes: dict[str, int] = {}
+    layers: dict[str, Digest | None] = {}
+    skipped: list[Skipped] = []
+    for rel, path in sorted(plan.paths.items()):
+        entry = view.entry(path)
+        layer = entry.layer if entry else None
+        try:
+            body = view.read(path)
+        except SourceError as exc:
+            skipped.append(Skipped(label, Location(path, layer), f"cannot read ({exc})"))
+            continue
+        files.append((rel, body))
+        modes[rel] = entry.mode if entry else 0o644
+        layers[rel] = layer
+    where = Location(plan.root, package.locations[0].layer if package.locations else None)
+    if plan.too_large:
+        skipped.append(
+            Skipped(label, where, f"{plan.too_large} files over {INSTALLED_MAX_FILE_BYTES // 1024**2} MiB not scanned")
+        )
+    if plan.over_budget:
+        skipped.append(Skipped(label, where, f"{plan.over_budget} files not scanned: image byte budget spent"))
+    artifact = PackageArtifact.from_files(
+        label,
+        files,
+        ecosystem=package.ecosystem,
+        name=package.name,
+        version=package.version,
+        skipped=skipped,
+        modes=modes,
+    )
+    return artifact, layers
 
 
 # --------------------------------------------------------------------------- registry specs

@@ -71,7 +71,17 @@ def _render(
 
 @click.command()
 @click.argument("targets", nargs=-1, required=True)
-@click.option("--scan-code", is_flag=True, help="Also run the malicious-code heuristics over target directories.")
+@click.option(
+    "--scan-code",
+    is_flag=True,
+    help="Also run the malicious-code heuristics over target directories and the PyPI/npm packages installed "
+    "in images and root filesystems (read from the layers, never extracted).",
+)
+@click.option(
+    "--scan-distro-packages",
+    is_flag=True,
+    help="With --scan-code on an image: also scan Debian packages and the npm modules Debian ships.",
+)
 @click.option(
     "--no-claim-check", is_flag=True, help="Skip asking public registries whether internal names are claimed."
 )
@@ -82,6 +92,7 @@ def _render(
 def vet(
     targets: tuple[str, ...],
     scan_code: bool,
+    scan_distro_packages: bool,
     no_claim_check: bool,
     config_path: Path | None,
     ignore: tuple[str, ...],
@@ -97,7 +108,8 @@ def vet(
     TARGETS are bare names (pypi:reqeusts npm:lodahs), registry versions to
     download and scan (pypi:NAME==VER, npm:NAME@VER), package archives
     (.whl, .tar.gz, .tgz, .zip), project directories and images (their
-    lockfiles, manifests and installed packages). Code is read, never run.
+    lockfiles, manifests and installed packages; with --scan-code, the code of
+    every PyPI/npm package installed in an image). Code is read, never run.
     Exit status: 0 clean, 1 a finding at or above --fail-on, 2 usage or input error.
     """
     from chainwarden.analyzers import VetOptions
@@ -111,6 +123,7 @@ def vet(
         pypi_url=pypi_url,
         npm_url=npm_url,
         scan_code=scan_code,
+        scan_distro_packages=scan_distro_packages,
         check_claims=not no_claim_check,
         ignore=ignore,
     )
@@ -130,6 +143,8 @@ def vet(
     title = (
         f"Package threats in {target} ({result.packages_checked} names, {result.artifacts_scanned} packages scanned)"
     )
+    if result.skipped:
+        title += f" — {len(result.skipped)} items not scanned (listed with -f json)"
     emit(
         _render(
             result.findings,
