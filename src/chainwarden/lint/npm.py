@@ -1,10 +1,12 @@
-"""npm: package.json, package-lock.json / npm-shrinkwrap.json, yarn.lock (v1), .npmrc.
+"""npm: package.json, package-lock.json / npm-shrinkwrap.json, yarn.lock (v1 and berry), pnpm-lock.yaml, .npmrc.
 
 The lockfile checks are lockfile-lint's validators, all of them: allowed
 hosts, https, integrity present and not sha1-only, no git/tarball URL
 dependencies, and the package name matching the name in the resolved URL
 (the "lockfile injection" attack rewrites ``resolved`` of a trusted name to
-another package).
+another package). pnpm and Yarn berry lockfiles get the same checks under the
+same rule ids, read from their own fields (``resolution.tarball`` and
+``resolution.integrity``; ``resolution`` and ``checksum``).
 """
 
 from __future__ import annotations
@@ -16,13 +18,33 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from chainwarden.lint.base import Edit, Hit, LintContext, LintFile, LintInputError, find_line, mask_secret, url_allowed
+from chainwarden.inventory.lockfiles._common import LockfileFormatError
+from chainwarden.inventory.lockfiles._positions import load_yaml, yaml_key_lines
+from chainwarden.inventory.lockfiles.pnpm import lockfile_major, parse_package_key
+from chainwarden.inventory.lockfiles.yarn import split_descriptor
+from chainwarden.lint.base import (
+    Edit,
+    Hit,
+    LintContext,
+    LintFile,
+    LintInputError,
+    find_line,
+    mask_secret,
+    url_allowed,
+    url_host,
+)
 
 NPM_LOCKFILES = ("package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml", "bun.lockb", "bun.lock")
 _DEP_SECTIONS = ("dependencies", "devDependencies", "optionalDependencies")
 _URL_SPEC = re.compile(r"^(git\+|git:|git@|github:|gitlab:|bitbucket:|gist:|https?:)|^[\w.-]+/[\w.-]+(#.*)?$")
 _AUTH_KEY = re.compile(r"(^|:)(_authToken|_auth|_password)$")
 _HTTPS_CAPABLE = frozenset({"registry.npmjs.org", "registry.yarnpkg.com"})
+_SCOPED_REGISTRY = re.compile(r"^@[^:\s]+:registry$")
+#: Yarn berry resolutions that never leave the checkout (the project, its workspaces, local folders).
+_BERRY_LOCAL = ("workspace:", "link:", "portal:", "file:", "exec:")
+_BERRY_GIT = re.compile(
+    r"^(git\+|git:|github:|gitlab:|bitbucket:|ssh:)|\.git#|#commit=|^https?://github\.com/[^/]+/[^/#]+#"
+)
 
 
 def _load_json(file: LintFile) -> Any:
@@ -30,6 +52,11 @@ def _load_json(file: LintFile) -> Any:
         return json.loads(file.text)
     except ValueError as exc:
         raise LintInputError(f"{file.display}: invalid JSON ({exc})") from exc
+
+
+def allowed_npm_registries(ctx: LintContext) -> tuple[str, ...]:
+    """The configured npm registries plus the internal one, as base URLs."""
+    return ctx.config.registries.npm + tuple(filter(None, [ctx.config.internal.npm_registry]))
 
 
 def _find(text: str, needle: str) -> tuple[int | None, int | None]:
@@ -183,7 +210,7 @@ def check_locked(
     if lowered.startswith(("file:", "link:", "workspace:")):
         return hits
     is_git = lowered.startswith(("git+", "git:", "github:")) or "codeload.github.com" in lowered
-    allowed = ctx.config.registries.npm + tuple(filter(None, [ctx.config.internal.npm_registry]))
+    allowed = allowed_npm_registries(ctx)
     if is_git or not lowered.startswith(("http://", "https://")):
         hits.append(Hit("npm-url-dependency", line, column, evidence, detail=f"{name} → {resolved}"))
         return hits
@@ -201,11 +228,16 @@ def check_locked(
     url_name = _name_in_url(resolved)
     if url_name is not None and url_name != name:
         hits.append(Hit("npm-lock-name-mismatch", line, column, evidence, detail=f"{name} resolves to {url_name}"))
-    if not integrity:
-        hits.append(Hit("npm-lock-missing-integrity", line, column, evidence, detail=name))
-    elif all(part.startswith("sha1-") for part in integrity.split()):
-        hits.append(Hit("npm-lock-sha1-integrity", line, column, evidence, detail=name))
+    hits += _integrity_hits(name, integrity, line, column, evidence)
     return hits
+
+
+def _integrity_hits(name: str, integrity: str | None, line: int | None, column: int | None, evidence: str) -> list[Hit]:
+    if not integrity:
+        return [Hit("npm-lock-missing-integrity", line, column, evidence, detail=name)]
+    if all(part.startswith("sha1-") for part in integrity.split()):
+        return [Hit("npm-lock-sha1-integrity", line, column, evidence, detail=name)]
+    return []
 
 
 def lint_package_lock(file: LintFile, ctx: LintContext) -> list[Hit]:
@@ -234,9 +266,9 @@ _YARN_HEADER = re.compile(r'^("?)(@?[^@\s"]+)@')
 
 
 def lint_yarn_lock(file: LintFile, ctx: LintContext) -> list[Hit]:
-    """yarn.lock v1 (berry lockfiles use the npm: protocol and a checksum field; skipped)."""
-    if "__metadata:" in file.text:
-        return []
+    """yarn.lock v1, or Yarn berry (≥ 2, YAML with a ``__metadata`` entry) through :func:`lint_yarn_berry`."""
+    if re.search(r"^__metadata:", file.text, re.MULTILINE):
+        return lint_yarn_berry(file, ctx)
     hits: list[Hit] = []
     name: str | None = None
     resolved: tuple[str, int, int] | None = None
@@ -267,6 +299,191 @@ def lint_yarn_lock(file: LintFile, ctx: LintContext) -> list[Hit]:
     return hits
 
 
+def _load_yaml_lock(file: LintFile) -> tuple[dict[str, Any], dict[str, int], Any]:
+    """Mapping, top-level key lines and node tree of a YAML lockfile; depth-guarded, safe constructor only."""
+    try:
+        data, node = load_yaml(file.text)
+    except LockfileFormatError as exc:
+        raise LintInputError(f"{file.display}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise LintInputError(f"{file.display}: not a YAML mapping")
+    return data, yaml_key_lines(node), node
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _position(text: str, needle: str, line: int | None) -> tuple[int | None, int | None]:
+    """Where ``needle`` appears at or after the entry's ``line`` (the entry's line itself when not found)."""
+    if line is None:
+        return None, None
+    found = find_line(text, needle, line) if needle else None
+    if found is not None and found[0] - line < 20:
+        return found
+    return line, 1
+
+
+def _pnpm_name(key: str, entry: dict[str, Any], major: int | None) -> str | None:
+    if _text(entry.get("name")):
+        return str(entry["name"])
+    if major is None:
+        return None
+    try:
+        return parse_package_key(key, major)[0]
+    except LockfileFormatError:
+        return None
+
+
+def lint_pnpm_lock(file: LintFile, ctx: LintContext) -> list[Hit]:
+    """pnpm-lock.yaml 5.x-9.x: the lockfile-lint checks on each ``packages`` entry's ``resolution``.
+
+    pnpm records ``resolution.tarball`` only when the tarball is not the standard
+    URL of the configured registry, so a registry package carries just
+    ``integrity``; git dependencies carry ``type: git`` and ``repo``/``commit``.
+    """
+    data, _lines, node = _load_yaml_lock(file)
+    packages = data.get("packages")
+    if packages is None:
+        return []
+    if not isinstance(packages, dict):
+        raise LintInputError(f"{file.display}: 'packages' is not a mapping")
+    try:
+        major: int | None = lockfile_major(data.get("lockfileVersion"))
+    except LockfileFormatError:
+        major = None  # names then come from the entries' own "name" or the tarball URL
+    lines = yaml_key_lines(node, "packages")
+    hits: list[Hit] = []
+    for raw_key, entry in packages.items():
+        key = str(raw_key)
+        resolution = entry.get("resolution") if isinstance(entry, dict) else None
+        if not isinstance(entry, dict) or not isinstance(resolution, dict):
+            continue
+        if "directory" in resolution or resolution.get("type") == "directory":
+            continue  # a local folder (file:/link:), nothing is downloaded
+        line = lines.get(key)
+        tarball = _text(resolution.get("tarball"))
+        integrity = _text(resolution.get("integrity"))
+        name = _pnpm_name(key, entry, major) or (tarball and _name_in_url(tarball)) or key
+        if resolution.get("type") == "git" or "repo" in resolution:
+            repo = _text(resolution.get("repo")) or key
+            commit = _text(resolution.get("commit")) or "?"
+            at_line, column = _position(file.text, repo, line)
+            hits.append(
+                Hit("npm-url-dependency", at_line, column, f"{name}: {repo}#{commit}", detail=f"{name} → {repo}")
+            )
+            continue
+        if tarball is None:
+            at_line, column = _position(file.text, "integrity", line)
+            hits += _integrity_hits(name, integrity, at_line, column, f"{name}: {key} (from the configured registry)")
+            continue
+        if tarball.lower().startswith(("file:", "link:", "workspace:")):
+            continue
+        at_line, column = _position(file.text, tarball, line)
+        hits += check_locked(name, tarball, integrity, at_line, column, ctx, text=file.text)
+    return hits
+
+
+def _berry_reference(reference: str) -> tuple[str, str | None]:
+    """(reference without a patch: wrapper or ``::`` parameters, ``__archiveUrl`` if any).
+
+    ``patch:left-pad@npm%3A1.3.0#./fix.patch::…`` is a registry release with a local patch on top;
+    ``npm:1.3.0::__archiveUrl=https%3A%2F%2F…`` is a registry release downloaded from that URL instead of
+    the registry's conventional one (how berry records tarballs on other hosts: the lockfile-injection spot).
+    """
+    if reference.startswith("patch:"):
+        inner = unquote(reference[6:].split("#", 1)[0])
+        try:
+            reference = split_descriptor(inner)[1]
+        except LockfileFormatError:
+            return reference, None
+    base, _sep, parameters = reference.partition("::")
+    archive = None
+    for parameter in parameters.split("&"):
+        field_name, _eq, value = parameter.partition("=")
+        if field_name == "__archiveUrl" and value:
+            archive = unquote(value)
+    return base, archive
+
+
+def lint_yarn_berry(file: LintFile, ctx: LintContext) -> list[Hit]:
+    """Yarn berry yarn.lock: registry (``npm:``) resolutions need a ``checksum``; git and tarball
+    resolutions bypass the registry; ``__archiveUrl`` tarballs get the host/https/name checks."""
+    data, lines, _node = _load_yaml_lock(file)
+    hits: list[Hit] = []
+    for raw_key, entry in data.items():
+        key = str(raw_key)
+        if key == "__metadata" or not isinstance(entry, dict):
+            continue
+        resolution = _text(entry.get("resolution"))
+        if resolution is None:
+            continue
+        try:
+            name, full_reference = split_descriptor(resolution)
+        except LockfileFormatError:
+            continue
+        if full_reference.startswith(_BERRY_LOCAL):
+            continue
+        checksum = _text(entry.get("checksum"))
+        line, column = _position(file.text, resolution, lines.get(key))
+        evidence = f"{name}: {resolution}"
+        reference, archive = _berry_reference(full_reference)
+        if reference.startswith("npm:"):
+            if archive is not None:
+                hits += check_locked(name, archive, checksum, line, column, ctx, text=file.text)
+            else:
+                hits += _integrity_hits(name, checksum, line, column, evidence)
+            continue
+        if _BERRY_GIT.search(reference):
+            hits.append(Hit("npm-url-dependency", line, column, evidence, detail=f"{name} → {reference}"))
+            continue
+        if reference.lower().startswith(("http://", "https://")):
+            hits.append(Hit("npm-url-dependency", line, column, evidence, detail=f"{name} → {reference}"))
+            if reference.lower().startswith("http://"):
+                hits.append(Hit("npm-lock-http", line, column, evidence, detail=reference))
+            hits += _integrity_hits(name, checksum, line, column, evidence)
+            continue
+        # any other protocol (a plugin's, or one yarn adds later) bypasses the registry as well
+        hits.append(Hit("npm-url-dependency", line, column, evidence, detail=f"{name} → {reference}"))
+    return hits
+
+
+def _same_host(url: str, allowed: tuple[str, ...]) -> bool:
+    """Whether ``url``'s host and port are those of one of the ``allowed`` base URLs (any path)."""
+    try:
+        port = urlsplit(url).port
+    except ValueError:
+        return False
+    host = url_host(url)
+    for base in allowed:
+        try:
+            base_port = urlsplit(base).port
+        except ValueError:
+            continue
+        if host and url_host(base) == host and base_port == port:
+            return True
+    return False
+
+
+def _registry_setting(key: str, value: str, raw: str, number: int, column: int, ctx: LintContext) -> list[Hit]:
+    """``registry=`` / ``@scope:registry=``: plain http, and hosts outside the allowed registries."""
+    lowered = value.lower()
+    if not lowered.startswith(("http://", "https://")):
+        return []  # ${NPM_REGISTRY} and the like: decided at install time, nothing to check here
+    hits: list[Hit] = []
+    evidence = raw.strip()
+    if lowered.startswith("http://"):
+        edit = None
+        if url_host(value) in _HTTPS_CAPABLE:
+            edit = Edit(number, raw.find(value) + 1, "http://", "https://", f"{value}: http → https")
+        hits.append(Hit("npm-lock-http", number, column, evidence, detail=f"{key} {value}", edit=edit))
+    https_form = "https://" + value[7:] if lowered.startswith("http://") else value
+    if not _same_host(https_form, allowed_npm_registries(ctx)):
+        host = url_host(value) or value
+        hits.append(Hit("npmrc-registry-not-allowed", number, column, evidence, detail=f"{key} → {host}"))
+    return hits
+
+
 # -- .npmrc ---------------------------------------------------------------------------------------------
 def lint_npmrc(file: LintFile, ctx: LintContext) -> list[Hit]:
     hits: list[Hit] = []
@@ -285,12 +502,8 @@ def lint_npmrc(file: LintFile, ctx: LintContext) -> list[Hit]:
             hits.append(Hit("npmrc-plaintext-token", number, column, f"{key}={mask_secret(value)}", detail=key))
         if key.lower() == "strict-ssl" and value.lower() in ("false", "0"):
             hits.append(Hit("tls-verification-disabled", number, column, stripped, detail="strict-ssl=false"))
-        if key.lower() == "registry" and value.lower().startswith("http://"):
-            edit = None
-            host = (urlsplit(value).hostname or "").lower()
-            if host in _HTTPS_CAPABLE:
-                edit = Edit(number, raw.find(value) + 1, "http://", "https://", f"{value}: http → https")
-            hits.append(Hit("npm-lock-http", number, column, stripped, detail=f"registry {value}", edit=edit))
+        if key.lower() == "registry" or _SCOPED_REGISTRY.match(key):
+            hits += _registry_setting(key, value, raw, number, column, ctx)
     for scope in ctx.config.internal.scopes:
         if f"{scope.lower()}:registry" not in settings:
             hits.append(Hit("npmrc-scope-without-registry", 1, 1, file.display, detail=scope))

@@ -800,7 +800,23 @@ _rule(
     "Map every internal scope: `@acme:registry=https://npm.acme.example/` (and claim the scope on npmjs.com).",
     {".npmrc": "registry=https://registry.npmjs.org/\n"},
     {".npmrc": "registry=https://registry.npmjs.org/\n@acme:registry=https://npm.acme.example/\n"},
-    config={"internal": {"scopes": ["@acme"]}},
+    config={"internal": {"scopes": ["@acme"], "npm_registry": "https://npm.acme.example"}},
+)
+_rule(
+    "npmrc-registry-not-allowed",
+    "npm registry in .npmrc is not an allowed registry",
+    H,
+    N,
+    "`registry=` and `@scope:registry=` decide where every install resolves names and downloads tarballs. An "
+    "unapproved mirror sees everything you install and can serve altered tarballs for anything not yet locked "
+    "(new and updated dependencies get locked with whatever it sends); a scope mapped to the wrong host, or a "
+    "proxy that merges public and private names, is how dependency confusion reaches internal packages "
+    "(Birsan, 2021).",
+    "Point the setting at an allowed registry; if the mirror is legitimate (check who operates it), add it to "
+    "`[registries] npm`, or set `[internal] npm_registry` for your private registry, in chainwarden.toml.",
+    {".npmrc": "registry=https://npm-mirror.example.net/\n@acme:registry=https://npm.acme.example/\n"},
+    {".npmrc": "registry=https://registry.npmjs.org/\n@acme:registry=https://npm.acme.example/\n"},
+    config={"internal": {"npm_registry": "https://npm.acme.example"}},
 )
 _rule(
     "npmrc-ignore-scripts-missing",
