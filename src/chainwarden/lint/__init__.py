@@ -55,6 +55,7 @@ LINTERS: dict[str, Linter] = {
     "package-json": npm.lint_package_json,
     "package-lock": npm.lint_package_lock,
     "yarn-lock": npm.lint_yarn_lock,
+    "pnpm-lock": npm.lint_pnpm_lock,
     "npmrc": npm.lint_npmrc,
     "apt-list": apt.lint_apt_list,
     "apt-sources": apt.lint_apt_sources,
@@ -134,6 +135,7 @@ def classify(path: str, *, is_image: bool = False) -> str | None:
         "package-lock.json": "package-lock",
         "npm-shrinkwrap.json": "package-lock",
         "yarn.lock": "yarn-lock",
+        "pnpm-lock.yaml": "pnpm-lock",
         ".npmrc": "npmrc",
     }
     return simple.get(name)

@@ -11,10 +11,11 @@ same rule ids, read from their own fields (``resolution.tarball`` and
 
 from __future__ import annotations
 
+import bisect
 import json
 import posixpath
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -314,14 +315,30 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _position(text: str, needle: str, line: int | None) -> tuple[int | None, int | None]:
-    """Where ``needle`` appears at or after the entry's ``line`` (the entry's line itself when not found)."""
-    if line is None:
-        return None, None
-    found = find_line(text, needle, line) if needle else None
-    if found is not None and found[0] - line < 20:
-        return found
-    return line, 1
+class _Positions:
+    """Line/column lookups in one file; line starts are computed once (lockfiles have 10^5 lines)."""
+
+    def __init__(self, text: str, entry_lines: Iterable[int]) -> None:
+        self.text = text
+        self.starts = [0] + [match.end() for match in re.finditer("\n", text)]
+        self.entry_lines = sorted(entry_lines)
+
+    def near(self, needle: str, line: int | None) -> tuple[int | None, int | None]:
+        """Where ``needle`` appears in the entry whose key is on ``line`` (else that line itself).
+
+        The search stops at the next entry's key, so a field missing here is never found in a neighbour.
+        """
+        if line is None or not 0 < line <= len(self.starts):
+            return None, None
+        following = bisect.bisect_right(self.entry_lines, line)
+        end = len(self.text)
+        if following < len(self.entry_lines) and self.entry_lines[following] <= len(self.starts):
+            end = self.starts[self.entry_lines[following] - 1]
+        offset = self.text.find(needle, self.starts[line - 1], end) if needle else -1
+        if offset < 0:
+            return line, 1
+        found = bisect.bisect_right(self.starts, offset)
+        return found, offset - self.starts[found - 1] + 1
 
 
 def _pnpm_name(key: str, entry: dict[str, Any], major: int | None) -> str | None:
@@ -353,6 +370,7 @@ def lint_pnpm_lock(file: LintFile, ctx: LintContext) -> list[Hit]:
     except LockfileFormatError:
         major = None  # names then come from the entries' own "name" or the tarball URL
     lines = yaml_key_lines(node, "packages")
+    positions = _Positions(file.text, lines.values())
     hits: list[Hit] = []
     for raw_key, entry in packages.items():
         key = str(raw_key)
@@ -368,18 +386,18 @@ def lint_pnpm_lock(file: LintFile, ctx: LintContext) -> list[Hit]:
         if resolution.get("type") == "git" or "repo" in resolution:
             repo = _text(resolution.get("repo")) or key
             commit = _text(resolution.get("commit")) or "?"
-            at_line, column = _position(file.text, repo, line)
+            at_line, column = positions.near("resolution", line)
             hits.append(
                 Hit("npm-url-dependency", at_line, column, f"{name}: {repo}#{commit}", detail=f"{name} → {repo}")
             )
             continue
         if tarball is None:
-            at_line, column = _position(file.text, "integrity", line)
+            at_line, column = positions.near("resolution", line)
             hits += _integrity_hits(name, integrity, at_line, column, f"{name}: {key} (from the configured registry)")
             continue
         if tarball.lower().startswith(("file:", "link:", "workspace:")):
             continue
-        at_line, column = _position(file.text, tarball, line)
+        at_line, column = positions.near(tarball, line)
         hits += check_locked(name, tarball, integrity, at_line, column, ctx, text=file.text)
     return hits
 
@@ -410,6 +428,7 @@ def lint_yarn_berry(file: LintFile, ctx: LintContext) -> list[Hit]:
     """Yarn berry yarn.lock: registry (``npm:``) resolutions need a ``checksum``; git and tarball
     resolutions bypass the registry; ``__archiveUrl`` tarballs get the host/https/name checks."""
     data, lines, _node = _load_yaml_lock(file)
+    positions = _Positions(file.text, lines.values())
     hits: list[Hit] = []
     for raw_key, entry in data.items():
         key = str(raw_key)
@@ -425,7 +444,7 @@ def lint_yarn_berry(file: LintFile, ctx: LintContext) -> list[Hit]:
         if full_reference.startswith(_BERRY_LOCAL):
             continue
         checksum = _text(entry.get("checksum"))
-        line, column = _position(file.text, resolution, lines.get(key))
+        line, column = positions.near(resolution, lines.get(key))
         evidence = f"{name}: {resolution}"
         reference, archive = _berry_reference(full_reference)
         if reference.startswith("npm:"):
