@@ -117,6 +117,10 @@ def parse_config(data: dict[str, Any], where: str, path: Path | None = None) -> 
     internal = _table(data, "internal", where)
     rules = _table(data, "rules", where)
     policy = _table(data, "policy", where)
+    unknown = sorted(set(rules) - {"disabled", "severity"})
+    if unknown:
+        # a typo such as `disable = [...]` would otherwise silently disable nothing
+        raise ConfigError(f"{where}: [rules] has unknown keys {', '.join(unknown)} (known: disabled, severity)")
     severities: dict[str, Severity] = {}
     for rule_id, level in _table(rules, "severity", f"{where} [rules]").items():
         try:

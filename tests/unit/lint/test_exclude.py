@@ -33,3 +33,9 @@ def test_exclude_must_be_strings(tmp_path: Path) -> None:
     (tmp_path / "chainwarden.toml").write_text("exclude = [1]\n")
     with pytest.raises(ConfigError, match="'exclude' must be a list of strings"):
         load_config(tmp_path)
+
+
+def test_unknown_rules_keys_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "chainwarden.toml").write_text('[rules]\ndisable = ["dockerfile-root-user"]\n')
+    with pytest.raises(ConfigError, match="unknown keys disable"):
+        load_config(tmp_path)
