@@ -176,14 +176,6 @@ class Inventory:
             grouped.setdefault(pkg.ecosystem, []).append(pkg)
         return grouped
 
-    def owner_of(self) -> dict[str, list[Package]]:
-        """Map every owned file path to the packages that claim it."""
-        owners: dict[str, list[Package]] = {}
-        for pkg in self.packages:
-            for path in pkg.files:
-                owners.setdefault(path, []).append(pkg)
-        return owners
-
 
 @dataclass(frozen=True, slots=True)
 class Finding:

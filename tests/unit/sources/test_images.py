@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import io
 import json
+import shutil
 import tarfile
 from pathlib import Path
 
@@ -329,6 +330,15 @@ def test_second_scan_reuses_cached_layers(tmp_path: Path, monkeypatch: pytest.Mo
     second = build_inventory(f"oci:{layout}", options=options)
     assert reads == []
     assert second == first
+    # each level of cache works on its own: per-layer results without the
+    # whole-image inventory, and the inventory without the layer results
+    for level in ("inventories", "layers"):
+        moved = tmp_path / "cache" / level
+        moved.rename(tmp_path / f"{level}-aside")
+        assert build_inventory(f"oci:{layout}", options=options) == first
+        assert reads == []
+        shutil.rmtree(moved, ignore_errors=True)
+        (tmp_path / f"{level}-aside").rename(moved)
     # a blob changed on disk (new fingerprint) is read and verified again
     layer = manifest_of(layout)["layers"][0]  # type: ignore[index]
     path = blob_path(layout, layer["digest"])
