@@ -218,6 +218,13 @@ def test_drift_and_watch_catch_a_dropped_binary(tmp_path: Path, capsys: pytest.C
     assert out[1].split()[:3] == ["CRITICAL", "program-not-in-image", "/usr/local/bin/miner"]
     assert out[2].split()[:3] == ["HIGH", "added-executable", "/usr/local/bin/miner"]
 
+    sarif_path = tmp_path / "drift.sarif"
+    args = ["drift", "--baseline", str(baseline), f"dir:{rootfs}", "--probe", "/usr/local/bin/miner"]
+    assert main([*args, "-f", "sarif", "-o", str(sarif_path)]) == 1
+    results = json.loads(sarif_path.read_text())["runs"][0]["results"]
+    assert results[0]["ruleId"] == "drift-program-not-in-image"
+    assert results[0]["level"] == "error"
+
     code = main(
         ["watch", f"dir:{rootfs}", "--baseline", str(baseline), "--probe", "/usr/local/bin/miner", "--json-lines"]
     )

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
-from chainwarden.cli.common import EXIT_CLEAN, EXIT_FINDINGS, RichProgress, emit, format_option
+from chainwarden.cli.common import EXIT_CLEAN, EXIT_FINDINGS, RichProgress, emit, format_option, output_option
 from chainwarden.runtime.profile import (
     ProbeSpec,
     Profile,
@@ -245,7 +245,8 @@ def harden(
     show_default=True,
     help="Exit 1 when a deviation is at or above this severity.",
 )
-@format_option(["table", "json"])
+@format_option(["table", "json", "sarif"])
+@output_option
 def drift(
     baseline: Path,
     current: str,
@@ -257,6 +258,7 @@ def drift(
     timeout: float,
     fail_on: str,
     output_format: str,
+    output: Path | None,
 ) -> int:
     """Compare CURRENT (an image, dir:ROOTFS of a running container, or a second profile) with a baseline.
 
@@ -273,7 +275,17 @@ def drift(
         probes=probe_specs,
         options=_profile_options(net, engine, timeout),
     )
-    emit(json.dumps(report.to_json(), indent=2) if output_format == "json" else report.render(), None)
+    if output_format == "sarif":
+        from chainwarden.report.json_report import tool_version
+        from chainwarden.report.sarif import render_sarif
+
+        findings = [d.to_finding() for d in report.deviations]
+        text = render_sarif(findings, rules={}, tool_version=tool_version(), target=current)
+    elif output_format == "json":
+        text = json.dumps(report.to_json(), indent=2)
+    else:
+        text = report.render()
+    emit(text, output)
     threshold = Severity(fail_on)
     return EXIT_FINDINGS if any(d.severity.at_least(threshold) for d in report.deviations) else EXIT_CLEAN
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chainwarden.models import Severity
+from chainwarden.models import Finding, Location, RuleId, Severity
 from chainwarden.runtime.profile import (
     ProbeSpec,
     Profile,
@@ -52,6 +52,17 @@ class Deviation:
 
     def line(self) -> str:
         return f"{self.severity.value.upper():<8} {self.kind:<22} {self.subject}  {self.detail}".rstrip()
+
+    def to_finding(self) -> Finding:
+        """The deviation as a chainwarden Finding (rule id ``drift-<kind>``), for SARIF."""
+        return Finding(
+            rule_id=RuleId(f"drift-{self.kind}"),
+            severity=self.severity,
+            title=f"{self.kind.replace('-', ' ')}: {self.subject}",
+            location=Location(self.subject) if self.subject.startswith("/") else None,
+            evidence=(self.detail,) if self.detail else (),
+            description="Behaviour or content that differs from the runtime baseline profile.",
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
