@@ -574,3 +574,17 @@ def snippet_of(lines: list[str], line: int, limit: int = 160) -> str:
         text = lines[line - 1].strip()
         return text if len(text) <= limit else text[: limit - 1] + "…"
     return ""
+
+
+def egress_signal(taint: str) -> tuple[str, str, Severity | None]:
+    """(rule id, why, severity override) for tainted data sent over the network.
+
+    Shared by the Python and JavaScript analyzers so both languages score the
+    same flow the same way: host identity alone is medium (telemetry sends
+    hostnames), the whole environment or a credential is a threat.
+    """
+    if taint.startswith("host identity"):
+        return "malicious-env-exfiltration", f"sends {taint} over the network", Severity.MEDIUM
+    if taint.startswith("the whole environment"):
+        return "malicious-env-exfiltration", "sends the environment over the network", None
+    return "malicious-credential-access", f"sends {taint} over the network", None

@@ -21,6 +21,7 @@ from chainwarden.analyzers.heuristics.common import (
     Context,
     Signal,
     credential_label,
+    egress_signal,
     exfil_label,
     shell_command_signals,
     snippet_of,
@@ -516,22 +517,12 @@ class JavaScriptAnalyzer:
             return
         dns = self._module_of(name) in ("dns",) or ".dns" in name
         flow = f"{taint} → {'DNS lookup' if dns else name + '()'}"
-        if taint.startswith("host identity"):
-            if dns:
-                if args and args[0].type in ("BinaryExpression", "TemplateLiteral"):
-                    self._emit("malicious-dns-probe", line, f"DNS lookup of a name built from {taint}", flow=flow)
-                return
-            self._emit(
-                "malicious-env-exfiltration",
-                line,
-                f"sends {taint} over the network",
-                flow=flow,
-                severity=Severity.MEDIUM,
-            )
-        elif taint.startswith("the whole environment"):
-            self._emit("malicious-env-exfiltration", line, "sends the environment over the network", flow=flow)
-        else:
-            self._emit("malicious-credential-access", line, f"sends {taint} over the network", flow=flow)
+        if taint.startswith("host identity") and dns:
+            if args and args[0].type in ("BinaryExpression", "TemplateLiteral"):
+                self._emit("malicious-dns-probe", line, f"DNS lookup of a name built from {taint}", flow=flow)
+            return
+        rule_id, why, severity = egress_signal(taint)
+        self._emit(rule_id, line, why, flow=flow, severity=severity)
 
     def _close(self, scope: _Scope) -> None:
         if scope.network_line and scope.write_line and scope.run_line:

@@ -21,6 +21,7 @@ from chainwarden.analyzers.heuristics.common import (
     Context,
     Signal,
     credential_label,
+    egress_signal,
     exfil_label,
     shell_command_signals,
     snippet_of,
@@ -607,24 +608,14 @@ class PythonAnalyzer(ast.NodeVisitor):
             return
         sink = "DNS lookup" if name.startswith(DNS_CALLS) else f"{name}()"
         flow = f"{taint} → {sink}"
-        if taint.startswith("host identity"):
-            if name.startswith(DNS_CALLS):
-                # resolving one's own hostname is ordinary; building a name from it is the probe
-                if node.args and _is_constructed(node.args[0]):
-                    self._emit("malicious-dns-probe", line, f"DNS lookup of a name built from {taint}", flow=flow)
-                return
-            # identity alone (telemetry sends hostnames) is a medium; install/import time raises it
-            self._emit(
-                "malicious-env-exfiltration",
-                line,
-                f"sends {taint} over the network",
-                flow=flow,
-                severity=Severity.MEDIUM,
-            )
-        elif taint.startswith("the whole environment"):
-            self._emit("malicious-env-exfiltration", line, "sends the environment over the network", flow=flow)
-        else:
-            self._emit("malicious-credential-access", line, f"sends {taint} over the network", flow=flow)
+        if taint.startswith("host identity") and name.startswith(DNS_CALLS):
+            # resolving one's own hostname is ordinary; building a name from it is the probe
+            if node.args and _is_constructed(node.args[0]):
+                self._emit("malicious-dns-probe", line, f"DNS lookup of a name built from {taint}", flow=flow)
+            return
+        # identity alone is a medium; install/import time raises it
+        rule_id, why, severity = egress_signal(taint)
+        self._emit(rule_id, line, why, flow=flow, severity=severity)
 
     def _check_process(self, node: ast.Call, name: str) -> None:
         line = node.lineno
