@@ -528,18 +528,11 @@ def _lookup_for(package: Package, inventory: Inventory) -> _Lookup | str:
 class _VulnTemplate:
     """The package-independent part of a match, shared by every package with one lookup."""
 
-    vuln_id: str
-    record_ids: tuple[str, ...]
-    severity: SeverityInfo
-    title: str
-    description: str
-    references: tuple[str, ...]
-    aliases: frozenset[str]
+    info: _GroupInfo  # what the merged vulnerability shows
     fixed_versions: tuple[str, ...]
     #: (record id, matching range or None for "listed as affected"), turned into
     #: evidence text per installed version by :func:`_evidence`
     evidence_parts: tuple[tuple[str, str | None], ...]
-    vector: str | None  # the bare CVSS vector: reports recompute the score from it
 
 
 @dataclass(slots=True)  # internal and hot: plain init is several times faster than frozen
@@ -713,7 +706,7 @@ class Matcher:
             lookup, hits = outcome.lookup, outcome.hits
             merged = _merge_aliases(lookup, hits, infos, group_cache, self.keys, partitions, built)
             # in report order (worst first, then by id): pass 3 then emits matches sorted
-            templates = tuple(sorted(merged, key=lambda t: (-t.severity.severity.rank, t.vuln_id)))
+            templates = tuple(sorted(merged, key=lambda t: (-t.info.severity.severity.rank, t.info.vuln_id)))
             options = self._upgrade_options(lookup, templates, candidates)
             outcome.result = _LookupResult(templates, tuple(outcome.reasons), options)
 
@@ -844,7 +837,7 @@ class Matcher:
         cache_key = (
             lookup.ecosystems,
             lookup.name,
-            tuple((template.vuln_id, template.record_ids) for template in templates),
+            tuple((template.info.vuln_id, template.info.record_ids) for template in templates),
             bisect.bisect_right(universe_keys, installed),
         )
         cached = self._options_cache.get(cache_key)
@@ -855,8 +848,8 @@ class Matcher:
         versions: dict[str, Any] = {}
         fixed_sets = []
         for template in templates:
-            fixes, fixed_events = self._group_fixes(lookup, template.record_ids, scheme, candidates)
-            fixed_sets.append((template.vuln_id, fixes))
+            fixes, fixed_events = self._group_fixes(lookup, template.info.record_ids, scheme, candidates)
+            fixed_sets.append((template.info.vuln_id, fixes))
             for version, key in fixed_events:
                 if key > installed:
                     versions[version] = key
@@ -1108,24 +1101,17 @@ def _build_template(
                 fixed[version] = _sort_key(scheme, version, keys)
     parts = tuple(dict.fromkeys((entry.vuln_id, verdict.matched_range) for entry, verdict in group if verdict.affected))
     return _VulnTemplate(
-        vuln_id=info.vuln_id,
-        record_ids=info.record_ids,
-        severity=info.severity,
-        title=info.title,
-        description=info.description,
-        references=info.references,
-        aliases=info.aliases,
+        info=info,
         fixed_versions=tuple(sorted(fixed, key=lambda v: fixed[v])) if len(fixed) > 1 else tuple(fixed),
         evidence_parts=parts,
-        vector=info.severity.vector,
     )
 
 
 def _evidence(template: _VulnTemplate, version: str) -> tuple[str, ...]:
     """Why ``version`` matched, record by record, then the CVSS vector (reports recompute the score)."""
     evidence = [_range_evidence(vuln_id, version, matched) for vuln_id, matched in template.evidence_parts]
-    if template.vector:
-        evidence.append(template.vector)
+    if template.info.severity.vector:
+        evidence.append(template.info.severity.vector)
     return tuple(dict.fromkeys(evidence))
 
 
@@ -1216,19 +1202,19 @@ def _instantiate(
         evidence = (note, *evidence)
     finding = Finding(
         rule_id=RULE_ID,
-        severity=template.severity.severity,
-        title=template.title,
+        severity=template.info.severity.severity,
+        title=template.info.title,
         package=package,
         location=package.locations[0] if package.locations else None,
         evidence=evidence,
         remediation=remediation,
-        aliases=template.aliases,
-        description=template.description,
+        aliases=template.info.aliases,
+        description=template.info.description,
         fixed_versions=template.fixed_versions,
-        references=template.references,
+        references=template.info.references,
         tags=tags,
     )
-    return VulnMatch(template.vuln_id, finding, template.record_ids)
+    return VulnMatch(template.info.vuln_id, finding, template.info.record_ids)
 
 
 def _sort_key(scheme: VersionScheme | None, version: str, keys: VersionKeys) -> Any:
