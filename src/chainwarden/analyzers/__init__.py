@@ -529,14 +529,6 @@ def rule_infos() -> dict[str, RuleInfo]:
         RULE_CLAIMED_BY_YOU: ("ClaimedByYou", "Internal name is held publicly by you", Severity.INFO),
         RULE_LOOKUP_FAILED: ("ClaimLookupFailed", "Public registry could not be asked", Severity.UNKNOWN),
     }
-    for rule_id, (name, short, severity) in confusion.items():
-        add(
-            rule_id,
-            name,
-            short,
-            f"{short}. Dependency confusion installs a public package in place of yours.",
-            severity,
-        )
     update = {
         RULE_NEW_HOOK: ("NewInstallHook", "Release adds an install-time hook", Severity.HIGH),
         RULE_CHANGED_HOOK: ("ChangedInstallHook", "Release changes an install-time hook", Severity.MEDIUM),
@@ -547,12 +539,11 @@ def rule_infos() -> dict[str, RuleInfo]:
         RULE_MAINTAINERS: ("MaintainersChanged", "Maintainers or publisher changed", Severity.MEDIUM),
         RULE_VERDICT: ("UpdateVerdict", "Overall verdict on the update", Severity.INFO),
     }
-    for rule_id, (name, short, severity) in update.items():
-        add(
-            rule_id,
-            name,
-            short,
-            f"{short}; the event-stream takeover looked like this. Review before upgrading.",
-            severity,
-        )
+    explained = (
+        (confusion, ". Dependency confusion installs a public package in place of yours."),
+        (update, "; the event-stream takeover looked like this. Review before upgrading."),
+    )
+    for table, rationale in explained:
+        for rule_id, (name, short, severity) in table.items():
+            add(rule_id, name, short, short + rationale, severity)
     return infos
