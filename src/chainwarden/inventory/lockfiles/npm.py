@@ -137,21 +137,7 @@ class NpmPackageLockCataloger(LockfileCataloger):
         direct = (declared is not None and key_name in declared.names()) or (
             parent == "" and key_name in workspace_names
         )
-        try:
-            package = npm_package(
-                source,
-                resolved.name,
-                resolved.version,
-                line,
-                direct=direct,
-                scope=_scope_of(entry),
-                hashes=split_integrity(entry.get("integrity")),
-                pinned=resolved.pinned,
-            )
-        except LockfileFormatError as exc:
-            outcome.skipped.append(skip_entry(source, key, line, str(exc)))
-            return
-        outcome.packages.append(package)
+        _add_locked(source, outcome, key, line, resolved, entry, direct)
 
     def _parse_v1(self, source: LockfileInput, dependencies: JsonDict) -> FileOutcome:
         outcome = FileOutcome()
@@ -176,21 +162,8 @@ class NpmPackageLockCataloger(LockfileCataloger):
                 direct = (key_name in manifest.names()) if (manifest is not None and top_level) else None
                 if manifest is not None and not top_level:
                     direct = False
-                try:
-                    package = npm_package(
-                        source,
-                        resolved.name,
-                        resolved.version,
-                        line,
-                        direct=direct,
-                        scope=_scope_of(entry),
-                        hashes=split_integrity(entry.get("integrity")),
-                        pinned=resolved.pinned,
-                    )
-                except LockfileFormatError as exc:
-                    outcome.skipped.append(skip_entry(source, key_name, line, str(exc)))
+                if not _add_locked(source, outcome, key_name, line, resolved, entry, direct):
                     continue
-                outcome.packages.append(package)
                 nested = entry.get("dependencies")
                 if isinstance(nested, dict) and nested:
                     if len(path) // 2 >= MAX_V1_DEPTH:
@@ -199,3 +172,31 @@ class NpmPackageLockCataloger(LockfileCataloger):
                         stack.append(((*path, "dependencies"), as_dict(nested)))
         outcome.packages.sort(key=lambda p: p.locations[0].line or 0)
         return outcome
+
+
+def _add_locked(
+    source: LockfileInput,
+    outcome: FileOutcome,
+    key: str,
+    line: int | None,
+    resolved: _Resolved,
+    entry: JsonDict,
+    direct: bool | None,
+) -> bool:
+    """Record one locked entry (v1 or v2/v3 shape); False when it became a skipped record."""
+    try:
+        package = npm_package(
+            source,
+            resolved.name,
+            resolved.version,
+            line,
+            direct=direct,
+            scope=_scope_of(entry),
+            hashes=split_integrity(entry.get("integrity")),
+            pinned=resolved.pinned,
+        )
+    except LockfileFormatError as exc:
+        outcome.skipped.append(skip_entry(source, key, line, str(exc)))
+        return False
+    outcome.packages.append(package)
+    return True
