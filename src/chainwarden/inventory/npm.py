@@ -71,8 +71,9 @@ def licenses_of(manifest: dict[str, Any]) -> tuple[str, ...]:
 
 
 def npm_purl(name: str, version: str) -> str:
+    """``pkg:npm/%40scope/name@version`` (no version part when ``version`` is empty)."""
     namespace, _, short = name.rpartition("/")
-    return PackageURL(type="npm", namespace=namespace or None, name=short, version=version).to_string()
+    return PackageURL(type="npm", namespace=namespace or None, name=short, version=version or None).to_string()
 
 
 class NpmInstalledCataloger(Cataloger):

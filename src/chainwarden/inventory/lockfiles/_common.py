@@ -20,6 +20,7 @@ from packaging.utils import InvalidName, canonicalize_name
 
 from chainwarden.errors import InventoryError, SourceError
 from chainwarden.inventory.interface import CatalogContext, Cataloger, CatalogResult
+from chainwarden.inventory.npm import npm_purl
 from chainwarden.models import Ecosystem, Location, Package, Scope, Skipped
 from chainwarden.sources.interface import MAX_FILE_BODY, FileEntry, FileSystemView
 
@@ -279,13 +280,11 @@ def npm_package(
     """An npm package declared in ``source``; ``name`` is exact (scope included)."""
     if not is_npm_name(name):
         raise LockfileFormatError(f"invalid npm package name {name!r}")
-    namespace, _, short = name.rpartition("/")
-    purl = PackageURL(type="npm", namespace=namespace or None, name=short, version=version or None).to_string()
     return Package(
         ecosystem=Ecosystem.NPM,
         name=name,
         version=version,
-        purl=purl,
+        purl=npm_purl(name, version),
         found_by=source.found_by,
         locations=(source.location(line),),
         direct=direct,
