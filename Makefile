@@ -9,7 +9,7 @@ DEMODB := demo/out/osv.sqlite3
 # the PyPA advisory database, when a copy lies beside the checkout
 PYPA   := $(wildcard ../shared/data/pypa-advisory-database/vulns)
 
-.PHONY: setup system-tools demo test check pytest self-check lock bench clean
+.PHONY: setup system-tools demo test check pytest fuzz self-check lock bench clean
 
 setup: $(STAMP)
 
@@ -37,6 +37,14 @@ check:
 
 pytest:
 	$(BIN)/pytest -q -p no:cacheprovider
+
+# property tests with fresh random seeds, round after round (the test command runs them derandomised)
+PROPERTY_TESTS := $(shell grep -rl '^from hypothesis' tests)
+ROUNDS ?= 30
+fuzz: setup
+	for round in $$(seq $(ROUNDS)); do \
+	  HYPOTHESIS_PROFILE=explore $(BIN)/pytest -q -p no:cacheprovider -x $(PROPERTY_TESTS) || exit 1; \
+	done
 
 # chainwarden practises what it preaches: it inventories, lints, vets and (when the PyPA
 # advisory database lies beside the checkout) scans its own checkout, and keeps it clean.

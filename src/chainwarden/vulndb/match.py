@@ -174,17 +174,37 @@ class _CompiledRange:
 
 
 def _intervals(events: Sequence[tuple[int, Any, str]]) -> tuple[tuple[Any, Any, bool], ...]:
-    """Affected intervals of sorted events: the walk of :func:`_in_range`, run once for all versions."""
+    """Affected intervals of sorted events: the walk of :func:`_in_range`, run once for all versions.
+
+    Events at one version are applied together, twice: once as the walk sees that
+    version itself (``last_affected`` still includes it) and once as it sees the
+    versions just above (``last_affected`` excludes them). A version just above
+    can only be affected when the version itself is, so every interval's start
+    is inclusive.
+    """
     intervals: list[tuple[Any, Any, bool]] = []
     affected = False
     start: Any = None
-    for kind, at, _ in events:
-        if kind == _INTRODUCED:
-            if not affected:
-                affected, start = True, at
-        elif affected:
-            intervals.append((start, at, kind == _LAST_AFFECTED))
-            affected = False
+    index = 0
+    while index < len(events) and events[index][1] is None:  # introduced "0": below every version
+        affected = True
+        index += 1
+    while index < len(events):
+        at = events[index][1]
+        at_version = above_version = affected
+        while index < len(events) and events[index][1] == at:
+            kind = events[index][0]
+            if kind != _LAST_AFFECTED:
+                at_version = kind == _INTRODUCED
+            above_version = kind == _INTRODUCED
+            index += 1
+        if at_version and not affected:
+            start = at
+        elif affected and not at_version:
+            intervals.append((start, at, False))
+        if at_version and not above_version:
+            intervals.append((start, at, True))
+        affected = above_version
     if affected:
         intervals.append((start, None, False))
     return tuple(intervals)

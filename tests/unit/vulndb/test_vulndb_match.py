@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from chainwarden.models import Distro, Ecosystem, Inventory, Location, Package, Scope, Severity, TargetInfo
@@ -482,6 +482,9 @@ _EVENT = st.tuples(
 
 
 @settings(max_examples=400, deadline=None)
+@example([("introduced", "0"), ("last_affected", "2"), ("fixed", "2")], "2")  # fixed wins at equal versions
+@example([("introduced", "1"), ("last_affected", "1")], "1")
+@example([("introduced", "1"), ("fixed", "1"), ("introduced", "1")], "1")
 @given(
     st.lists(_EVENT, min_size=1, max_size=7), st.sampled_from(["0.5", "1", "1.2", "1.5", "2", "2.7", "3", "3.5", "9"])
 )
