@@ -1,7 +1,8 @@
 """Client for the public package registries: PyPI's JSON simple API (PEP 691) and npm packuments.
 
 Every request has a timeout, transient failures (connection errors, 429, 5xx)
-are retried with backoff, and JSON answers are cached on disk under the user
+are retried with backoff (the shared :class:`~chainwarden._internal.http.RetryPolicy`,
+which also honours ``Retry-After``), and JSON answers are cached on disk under the user
 cache directory for ``cache_ttl`` seconds. ``pypi_url``/``npm_url`` point the
 client at mirrors (``--pypi-url``/``--npm-url``). Downloads are size-capped and
 checked against the hashes the registry published.
@@ -30,6 +31,7 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
+from chainwarden._internal.http import RetryPolicy, send_with_retries
 from chainwarden.errors import NetworkError
 
 DEFAULT_PYPI: Final = "https://pypi.org/simple"
@@ -37,7 +39,6 @@ DEFAULT_NPM: Final = "https://registry.npmjs.org"
 PEP691_JSON: Final = "application/vnd.pypi.simple.v1+json"
 MAX_JSON_BYTES: Final = 64 * 1024 * 1024
 MAX_DOWNLOAD_BYTES: Final = 512 * 1024 * 1024
-RETRY_STATUS: Final = frozenset({429, 500, 502, 503, 504})
 
 
 class RegistryClientError(NetworkError):
@@ -111,7 +112,11 @@ def _file_version(filename: str) -> tuple[str | None, str]:
 
 
 class RegistryClient:
-    """Talks to one PyPI-style index and one npm registry."""
+    """Talks to one PyPI-style index and one npm registry.
+
+    ``retries`` is how many times a transient failure is retried (0: never);
+    ``backoff`` is the first wait in seconds, doubled for each further retry.
+    """
 
     def __init__(
         self,
@@ -149,24 +154,20 @@ class RegistryClient:
 
     # ------------------------------------------------------------------ http
 
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """The shared retry policy, built from ``retries`` and ``backoff``."""
+        return RetryPolicy(attempts=max(self.retries, 0) + 1, base_delay=self.backoff)
+
     def _request(self, url: str, accept: str) -> httpx.Response:
-        delay = self.backoff
-        last: Exception | None = None
-        for attempt in range(self.retries + 1):
-            try:
-                response = self._client.get(url, headers={"Accept": accept})
-            except httpx.TransportError as exc:
-                last = exc
-            else:
-                if response.status_code not in RETRY_STATUS:
-                    return response
-                last = RegistryClientError(f"{url}: HTTP {response.status_code}")
-            if attempt < self.retries:
-                time.sleep(delay)
-                delay *= 2
-        if isinstance(last, RegistryClientError):
-            raise last
-        raise RegistryClientError(f"{url}: {type(last).__name__}: {last}") from last
+        policy = self.retry_policy
+        try:
+            response = send_with_retries(lambda: self._client.get(url, headers={"Accept": accept}), policy)
+        except httpx.TransportError as exc:
+            raise RegistryClientError(f"{url}: {type(exc).__name__}: {exc}") from exc
+        if response.status_code in policy.retry_statuses:
+            raise RegistryClientError(f"{url}: HTTP {response.status_code}")
+        return response
 
     def _cache_path(self, url: str) -> Path:
         return self.cache_dir / (hashlib.sha256(url.encode()).hexdigest() + ".json")

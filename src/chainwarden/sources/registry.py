@@ -27,7 +27,6 @@ import os
 import re
 import ssl
 import tempfile
-import time
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ import httpx
 
 from chainwarden._internal.archives import MAX_DECOMPRESSED
 from chainwarden._internal.cachefile import write_bytes_atomically
+from chainwarden._internal.http import RetryPolicy, caused_by, retry_transport_errors, send_with_retries
 from chainwarden.errors import (
     ConfigError,
     DigestMismatchError,
@@ -74,10 +74,9 @@ ENV_USERNAME = "CHAINWARDEN_REGISTRY_USERNAME"
 ENV_PASSWORD = "CHAINWARDEN_REGISTRY_PASSWORD"  # noqa: S105 - the variable's name, not a secret
 
 MANIFEST_ACCEPT = ", ".join((MEDIA_OCI_INDEX, MEDIA_OCI_MANIFEST, MEDIA_DOCKER_LIST, MEDIA_DOCKER_MANIFEST))
-#: Statuses worth a retry: the registry or something in front of it is busy.
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-ATTEMPTS = 3
-RETRY_DELAY = 0.25  # seconds, doubled per attempt
+#: Connection errors and 429/5xx (the registry or something in front of it is busy):
+#: three attempts, 0.25 s then 0.5 s apart, or what ``Retry-After`` asks (at most 5 s).
+RETRY_POLICY = RetryPolicy(attempts=3, base_delay=0.25, max_delay=5.0)
 MAX_TOKEN_RESPONSE = 1024 * 1024
 MAX_ERROR_BODY = 64 * 1024
 MAX_DOCKER_CONFIG = 4 * 1024 * 1024
@@ -303,18 +302,6 @@ def _user_agent() -> str:
         return "chainwarden"
 
 
-def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
-    """Whether ``kind`` is in the chain httpx wraps around socket and ssl errors."""
-    seen: BaseException | None = exc
-    for _ in range(8):
-        if seen is None:
-            return False
-        if isinstance(seen, kind):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
-
-
 def _transport_reason(exc: httpx.TransportError) -> str:
     if isinstance(exc, httpx.TimeoutException):
         return "timed out"
@@ -328,7 +315,7 @@ class RegistryClient:
     """Pull-only client for one repository: manifests, blobs, token auth, retries.
 
     Every request has a timeout; connection errors and 429/5xx answers are
-    retried a couple of times. Anonymous access is tried first; a 401 challenge
+    retried as ``retry`` says (:data:`RETRY_POLICY`). Anonymous access is tried first; a 401 challenge
     (``Bearer`` token service or ``Basic``) is answered once with credentials
     from :func:`find_credentials`.
     """
@@ -341,9 +328,11 @@ class RegistryClient:
         timeout: float = 30.0,
         insecure: bool = False,
         environ: Mapping[str, str] | None = None,
+        retry: RetryPolicy = RETRY_POLICY,
     ) -> None:
         self.ref = ref
         self.where = where
+        self.retry = retry
         self._insecure = insecure
         self._environ = environ
         # Loopback registries are plain http (docker does the same); an insecure
@@ -410,35 +399,35 @@ class RegistryClient:
         label = f"{self.where}: blob {digest[:19]}"
         limit = size if size >= 0 else max_size
         partial = dest.with_name(dest.name + ".part")
-        hasher = hashlib.sha256()
-        count = 0
         path = f"/v2/{self.ref.repository}/blobs/{digest}"
-        for attempt in range(ATTEMPTS):
-            try:
-                with contextlib.closing(self._request("GET", path, {}, follow_redirects=True)) as response:
-                    self._check_status(response, f"blob {digest[:19]}")
-                    declared = response.headers.get("Content-Length")
-                    if declared is not None and declared.isdigit() and size >= 0 and int(declared) != size:
-                        raise DigestMismatchError(
-                            f"{label}: registry sends {declared} bytes but the descriptor says {size}"
-                        )
-                    hasher, count = hashlib.sha256(), 0
-                    with partial.open("wb") as out:
-                        for chunk in response.iter_bytes(CHUNK):
-                            count += len(chunk)
-                            if count > limit:
-                                raise DigestMismatchError(f"{label}: more than the descriptor's {limit} bytes")
-                            hasher.update(chunk)
-                            out.write(chunk)
-            except httpx.TransportError as exc:
-                if attempt == ATTEMPTS - 1:
-                    raise NetworkError(f"{label}: download failed: {_transport_reason(exc)}") from exc
-                time.sleep(RETRY_DELAY * 2**attempt)
-                continue
-            except OSError as exc:
-                raise RegistryError(f"{label}: cannot write temporary file ({exc.strerror})") from exc
-            break
-        got = "sha256:" + hasher.hexdigest()
+
+        def fetch() -> tuple[str, int]:
+            """(sha256 hex, byte count) of one complete download into ``partial``."""
+            with contextlib.closing(self._request("GET", path, {}, follow_redirects=True)) as response:
+                self._check_status(response, f"blob {digest[:19]}")
+                declared = response.headers.get("Content-Length")
+                if declared is not None and declared.isdigit() and size >= 0 and int(declared) != size:
+                    raise DigestMismatchError(
+                        f"{label}: registry sends {declared} bytes but the descriptor says {size}"
+                    )
+                hasher, count = hashlib.sha256(), 0
+                with partial.open("wb") as out:
+                    for chunk in response.iter_bytes(CHUNK):
+                        count += len(chunk)
+                        if count > limit:
+                            raise DigestMismatchError(f"{label}: more than the descriptor's {limit} bytes")
+                        hasher.update(chunk)
+                        out.write(chunk)
+            return hasher.hexdigest(), count
+
+        try:
+            # a connection dropped mid-body starts the download over
+            hexdigest, count = retry_transport_errors(fetch, self.retry)
+        except httpx.TransportError as exc:
+            raise NetworkError(f"{label}: download failed: {_transport_reason(exc)}") from exc
+        except OSError as exc:
+            raise RegistryError(f"{label}: cannot write temporary file ({exc.strerror})") from exc
+        got = "sha256:" + hexdigest
         if got != digest:
             partial.unlink(missing_ok=True)
             raise DigestMismatchError(f"{label}: content digest {got[:23]}… does not match {digest[:23]}…")
@@ -474,34 +463,31 @@ class RegistryClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _send(self, method: str, path: str, headers: dict[str, str], *, follow_redirects: bool) -> httpx.Response:
-        """One request (streamed), retried on connection errors and 429/5xx."""
-        last: httpx.TransportError | None = None
-        attempt = 0
-        while attempt < ATTEMPTS:
-            url = path if path.startswith(("http://", "https://")) else self._url(path)
-            try:
-                request = self._client.build_request(method, url, headers=headers)
-                response = self._client.send(request, stream=True, follow_redirects=follow_redirects)
-            except httpx.TransportError as exc:
-                if _caused_by(exc, ssl.SSLError):
+        """One request (streamed), retried on connection errors and 429/5xx (see :attr:`retry`)."""
+
+        def attempt() -> httpx.Response:
+            while True:
+                url = path if path.startswith(("http://", "https://")) else self._url(path)
+                try:
+                    request = self._client.build_request(method, url, headers=headers)
+                    return self._client.send(request, stream=True, follow_redirects=follow_redirects)
+                except httpx.TransportError as exc:
+                    if not caused_by(exc, ssl.SSLError):
+                        raise
                     if self._scheme == "https" and self._http_fallback and url.startswith(self._url("/")):
-                        self._scheme = "http"  # --insecure-registry: docker's fallback to plain http
+                        # --insecure-registry: docker's fallback to plain http, not counted as a retry
+                        self._scheme = "http"
                         self._http_fallback = False
                         continue
                     raise self._tls_error(exc) from exc
-                last = exc
-            else:
-                if response.status_code not in RETRY_STATUSES or attempt == ATTEMPTS - 1:
-                    return response
-                response.close()
-            attempt += 1
-            if attempt < ATTEMPTS:
-                time.sleep(RETRY_DELAY * 2 ** (attempt - 1))
-        assert last is not None
-        raise NetworkError(
-            f"{self.where}: cannot reach {self._failed_host(last)}: {_transport_reason(last)} "
-            f"(after {ATTEMPTS} attempts)"
-        ) from last
+
+        try:
+            return send_with_retries(attempt, self.retry)
+        except httpx.TransportError as exc:
+            raise NetworkError(
+                f"{self.where}: cannot reach {self._failed_host(exc)}: {_transport_reason(exc)} "
+                f"(after {self.retry.attempts} attempts)"
+            ) from exc
 
     def _failed_host(self, exc: httpx.TransportError) -> str:
         try:
@@ -512,7 +498,7 @@ class RegistryClient:
     def _tls_error(self, exc: httpx.TransportError) -> NetworkError:
         # TLS failures are not transient: retrying would only repeat them
         host = self._failed_host(exc)
-        if _caused_by(exc, ssl.SSLCertVerificationError):
+        if caused_by(exc, ssl.SSLCertVerificationError):
             return NetworkError(f"{self.where}: TLS certificate of {host} is not trusted ({_transport_reason(exc)})")
         return NetworkError(
             f"{self.where}: TLS handshake with {host} failed ({_transport_reason(exc)}); "
@@ -621,8 +607,10 @@ class RegistryClient:
             raise RegistryError(f"{self.where}: {what}: access denied{f': {message}' if message else ''} (403)")
         if status == 404:
             raise RegistryError(f"{self.where}: {message or what + ' not found'} (404)")
-        if status in RETRY_STATUSES:
-            raise NetworkError(f"{self.where}: {what}: registry keeps failing ({status} after {ATTEMPTS} attempts)")
+        if status in self.retry.retry_statuses:
+            raise NetworkError(
+                f"{self.where}: {what}: registry keeps failing ({status} after {self.retry.attempts} attempts)"
+            )
         raise RegistryError(f"{self.where}: {what}: unexpected answer {status}{f' ({message})' if message else ''}")
 
     def _error_message(self, response: httpx.Response) -> str:
