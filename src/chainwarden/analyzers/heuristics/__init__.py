@@ -7,8 +7,10 @@ analyzer, sniffs bundled executables, and scores all signals together.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Final
 
 from chainwarden.analyzers.heuristics.common import (
     PYTHON_CAPABILITY_IMPORTS,
@@ -50,6 +52,15 @@ __all__ = [
 JS_SUFFIXES = (".js", ".cjs", ".mjs")
 SHELL_SUFFIXES = (".sh", ".bash", ".bat", ".cmd", ".ps1")
 CAPABILITY_SCAN_CHARS = 20_000
+#: File writes, deletes and renames, found in the text (a capability only: no parse needed).
+PYTHON_FS_WRITE: Final = re.compile(
+    r"""\bopen\((?:[^()\n]|\([^()\n]*\))*,\s*(?:mode\s*=\s*)?['"][wax]b?\+?['"]|\.write_(?:text|bytes)\("""
+    r"""|\bos\.(?:remove|unlink|rename|replace|truncate)\(|\bshutil\.(?:rmtree|move|copy\w*)\("""
+)
+JS_FS_WRITE: Final = re.compile(
+    r"\b(?:writeFile|appendFile|createWriteStream|unlink|rmSync|rmdir|rename|copyFile|truncate|outputFile)"
+    r"(?:Sync)?\(|\brimraf\b"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +117,7 @@ def collect_signals(artifact: PackageArtifact) -> tuple[list[Signal], int, int, 
                 signals.extend(analyze_python(path, text, context))
             else:
                 signals.extend(_python_capabilities(path, text, context))
+            signals.extend(_fs_write_signal(path, text, context, PYTHON_FS_WRITE))
         elif package_file.complete and path.endswith(".pth"):
             scanned += 1
             signals.extend(analyze_pth(path, package_file.text()))
@@ -121,6 +133,7 @@ def collect_signals(artifact: PackageArtifact) -> tuple[list[Signal], int, int, 
                 found = capability_scan(path, text, context)
                 tokenized += 1
             signals.extend(found)
+            signals.extend(_fs_write_signal(path, text, context, JS_FS_WRITE))
         elif package_file.complete and path.endswith(SHELL_SUFFIXES):
             scanned += 1
             signals.extend(_shell_signals(path, package_file.text(), _context_for(path, install_files, import_files)))
@@ -144,6 +157,15 @@ def _python_capabilities(path: str, text: str, context: Context) -> list[Signal]
             snippet = snippet_of(text.splitlines(), line)
             found.append(Signal(rule_id, path, line, snippet, f"uses {snippet[:80]}", context))
     return found
+
+
+def _fs_write_signal(path: str, text: str, context: Context, pattern: re.Pattern[str]) -> list[Signal]:
+    match = pattern.search(text)
+    if match is None:
+        return []
+    line = text.count("\n", 0, match.start()) + 1
+    snippet = snippet_of(text.splitlines(), line)
+    return [Signal("capability-fs-write", path, line, snippet, f"writes or deletes files: {match.group(0)}", context)]
 
 
 def _shell_signals(path: str, text: str, context: Context) -> list[Signal]:

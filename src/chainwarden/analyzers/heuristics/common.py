@@ -75,6 +75,10 @@ RULES: Final[Mapping[str, HeuristicRule]] = {
         _rule("capability-native-binary", "NativeBinary", Kind.CAPABILITY, Severity.INFO,
               "Ships a native executable",
               "Bundled ELF/PE/Mach-O executables cannot be reviewed as source."),
+        _rule("capability-fs-write", "FilesystemWrite", Kind.CAPABILITY, Severity.INFO,
+              "Writes or deletes files",
+              "Writing, deleting and renaming files is how payloads persist and how protestware destroys; "
+              "alone it is ordinary."),
         _rule("malicious-decode-exec", "DecodeExec", Kind.THREAT, Severity.HIGH,
               "Executes decoded or decompressed data",
               "exec/eval of base64/hex/zlib/marshal/rot13 data is the signature of packed malware (W4SP, "
@@ -87,9 +91,10 @@ RULES: Final[Mapping[str, HeuristicRule]] = {
               "Opens a reverse shell",
               "A socket wired to a shell gives a remote attacker interactive control."),
         _rule("malicious-credential-access", "CredentialAccess", Kind.THREAT, Severity.LOW,
-              "Reads credential or secret stores",
+              "Reads or sends credentials and secrets",
               "~/.ssh, ~/.aws, .npmrc, browser and wallet stores, /etc/passwd are what stealers harvest "
-              "(ssh-decorator, torchtriton, Discord token grabbers)."),
+              "(ssh-decorator, torchtriton, Discord token grabbers); a wallet seed or private key sent over "
+              "the network is a backdoor in library code (xrpl 2025)."),
         _rule("malicious-env-exfiltration", "EnvExfiltration", Kind.THREAT, Severity.LOW,
               "Serialises the whole environment",
               "Dumping os.environ/process.env collects every CI token at once (crossenv, ctx)."),
@@ -107,6 +112,11 @@ RULES: Final[Mapping[str, HeuristicRule]] = {
         _rule("malicious-clipboard-hijack", "ClipboardHijack", Kind.THREAT, Severity.HIGH,
               "Rewrites cryptocurrency addresses in the clipboard",
               "Clipboard access next to wallet-address patterns is the colourama clipper."),
+        _rule("malicious-destructive-write", "DestructiveWrite", Kind.THREAT, Severity.HIGH,
+              "Overwrites or deletes files it did not create",
+              "Looping over the home, root or current directory (or a path hidden by encoding) to overwrite or "
+              "delete every entry, or deleting such a directory recursively, is protestware and wiper "
+              "behaviour (node-ipc 2022); a remote trigger such as a geolocation lookup makes it critical."),
         _rule("malicious-silent-process", "SilentProcess", Kind.THREAT, Severity.MEDIUM,
               "Starts hidden or detached processes",
               "Processes started with hidden windows, detached and with output discarded are how droppers "
@@ -193,6 +203,28 @@ SHELL_DNS_PROBE: Final = re.compile(
     r"(?<![\w-])(nslookup|dig|host|ping)\s[^;|&]*(\$\(|`|%USERNAME%|%COMPUTERNAME%|\$USER\b|\$HOSTNAME\b)",
     re.IGNORECASE,
 )
+#: Recursive deletion of the root or home directory, or of everything in it (``rm -rf *`` after a
+#: ``cd`` is ordinary clean-up, so the working directory is left out).
+SHELL_DESTROY: Final = re.compile(
+    r"\brm\s+(?:-{1,2}[\w-]+\s+)*-[a-zA-Z]*[rR][a-zA-Z]*\s+(?:-{1,2}[\w-]+\s+)*"
+    r"(?:/\*?|~/?\*?|\$HOME/?\*?|\$\{HOME\}/?\*?)(?=\s|$|;|&|\|)"
+    r"|\b(?:rd|rmdir|del)\s+(?:/[sqfSQF]\s+)+[a-zA-Z]:\\?\*?(?=\s|$)"
+    r"|\bRemove-Item\b[^|;]*-Recurse[^|;]*\s(?:[a-zA-Z]:\\|\$env:USERPROFILE|~)",
+)
+#: Variables and fields holding wallet secrets: such values never need to leave the machine.
+#: ``private_key`` counts only in wallet code (certificate APIs upload TLS keys); a bare ``seed``
+#: never does (generation APIs send random seeds).
+WALLET_SECRET_NAME: Final = re.compile(
+    r"_?(?:seed_?phrase|mnemonic(?:_?phrase)?|xprv|wallet_?(?:seed|key|secret|private_?key))", re.IGNORECASE
+)
+PRIVATE_KEY_NAME: Final = re.compile(r"_?(?:private_?key|priv_?key|secret_?key)", re.IGNORECASE)
+WALLET_CODE: Final = re.compile(
+    r"wallet|mnemonic|bip39|bip32|secp256k1|web3|ethers|xrpl|bitcoin|ethereum|solana", re.IGNORECASE
+)
+#: Directories whose entries are never a package's to overwrite or delete. The working directory
+#: counts only when the path is hidden or the deletion is triggered remotely (clean-up code lists it).
+ROOT_AND_HOME: Final = frozenset({"/", "/*", "~", "~/", "/home", "/home/", "/root", "/Users", "C:\\", "C:/", "C:"})
+WORKING_DIRECTORY: Final = frozenset({".", "./", "..", "../"})
 SHELL_CHMOD_RUN: Final = re.compile(r"chmod\s+(\+x|[0-7]*7[0-7]*)\s", re.IGNORECASE)
 
 WALLET_ADDRESS: Final = re.compile(
@@ -239,6 +271,19 @@ def credential_label(text: str) -> str | None:
     return None
 
 
+def wallet_secret_label(name: str | None, wallet_code: bool) -> str | None:
+    """``wallet secret (privateKey)`` when a variable or field name says it holds one.
+
+    ``wallet_code``: whether the file is about wallets (:data:`WALLET_CODE`), which
+    private-key names need before they count.
+    """
+    if not name:
+        return None
+    if WALLET_SECRET_NAME.fullmatch(name) or (wallet_code and PRIVATE_KEY_NAME.fullmatch(name)):
+        return f"wallet secret ({name})"
+    return None
+
+
 def exfil_label(text: str) -> str | None:
     """Why a string looks like an exfiltration endpoint, or None."""
     if len(text) > 2000:
@@ -282,12 +327,14 @@ PYTHON_KEYWORDS: Final = (
     "import_module(", "__builtins__", "builtins.exec", "builtins.eval", "import builtins", "clipboard", "pyperclip",
     "__pyarmor__", "__armor", "dup2", "pty.spawn", "import pty", "from pty", "/dev/tcp", "CREATE_NO_WINDOW",
     "DETACHED_PROCESS", "start /b", "nohup", "pythonw", "getuser", "gethostname", "getfqdn", "getlogin",
-    "platform.node", "urlretrieve", "startfile",
+    "platform.node", "urlretrieve", "startfile", "listdir", "scandir", "os.walk", "rmtree", "iterdir", "rglob",
+    "private_key", "privateKey", "priv_key", "mnemonic", "seed_phrase", "xprv",
 )  # fmt: skip
 JS_KEYWORDS: Final = (
     "child_process", "execa", "shelljs", "cross-spawn", "eval(", "eval (", "vm.run", "vm.Script", "._compile",
     "module.constructor", "_0x", "clipboard", "atob(", "fromCharCode", "createDecipher", "nslookup", "os.hostname",
     "hostname()", "userInfo", "curl ", "wget ", "powershell", "certutil", "chmodSync", "detached",
+    "readdir", "rimraf", "rmSync", "privateKey", "private_key", "privKey", "mnemonic", "seedPhrase", "xprv",
 )  # fmt: skip
 #: Command words that matter only inside a process call (docstrings are full of curl examples).
 SHELL_WORDS: Final = ("curl", "wget", "nslookup", "powershell", "certutil", "bitsadmin", "Invoke-")
@@ -378,6 +425,9 @@ def shell_command_signals(command: str) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     if SHELL_REVERSE.search(command):
         found.append(("malicious-reverse-shell", "shell command wires a shell to a network socket"))
+    destroy = SHELL_DESTROY.search(command)
+    if destroy:
+        found.append(("malicious-destructive-write", f"recursively deletes {destroy.group(0).strip()!r}"))
     if SHELL_DNS_PROBE.search(command):
         found.append(("malicious-dns-probe", "DNS lookup of a name built from the user/host identity"))
     if SHELL_DOWNLOAD.search(command) and (SHELL_PIPE_EXEC.search(command) or SHELL_CHMOD_RUN.search(command)):

@@ -17,7 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from chainwarden.analyzers.heuristics.common import (
+    ROOT_AND_HOME,
     WALLET_ADDRESS,
+    WALLET_CODE,
+    WORKING_DIRECTORY,
     Context,
     Signal,
     credential_label,
@@ -25,6 +28,7 @@ from chainwarden.analyzers.heuristics.common import (
     exfil_label,
     shell_command_signals,
     snippet_of,
+    wallet_secret_label,
 )
 from chainwarden.models import Severity
 
@@ -38,6 +42,10 @@ NETWORK_MODULES: Final = frozenset({
     "superagent", "needle", "ws", "socket.io-client", "dns.promises", "node:http", "node:https", "node:net",
     "node:dns", "node:tls",
 })  # fmt: skip
+#: Network modules (and globals) that are themselves the request function: ``require("node-fetch")(url)``.
+DIRECT_NETWORK_CALLS: Final = frozenset({
+    "fetch", "XMLHttpRequest()", "WebSocket()", "node-fetch", "axios", "got", "request", "superagent", "needle",
+})  # fmt: skip
 PROCESS_MODULES: Final = frozenset({"child_process", "node:child_process", "execa", "shelljs", "cross-spawn"})
 EXEC_NAMES: Final = frozenset({
     "eval", "Function", "vm.runInThisContext", "vm.runInNewContext", "vm.runInContext", "vm.Script",
@@ -49,6 +57,31 @@ DECODE_MARKERS: Final = ("atob", "Buffer.from", "String.fromCharCode", "decodeUR
 RECON_CALLS: Final = frozenset({"os.hostname", "os.userInfo", "os.networkInterfaces", "os.homedir", "os.platform"})
 SERIALISERS: Final = frozenset({"JSON.stringify", "Object.keys", "Object.entries", "Object.values",
                                 "querystring.stringify", "Buffer.from", "qs.stringify", "btoa"})  # fmt: skip
+_FS_MODULES: Final = ("fs", "fs.promises", "fs/promises", "fs-extra", "graceful-fs")
+LISTING_CALLS: Final = frozenset(
+    {f"{module}.{method}" for module in _FS_MODULES for method in ("readdir", "readdirSync")}
+    | {"glob.sync", "glob.globSync", "glob", "fast-glob.sync", "fast-glob", "globby.sync", "globby"}
+)
+#: Calls that overwrite or delete the path in their first argument.
+DESTRUCTIVE_CALLS: Final = frozenset(
+    {
+        f"{module}.{method}"
+        for module in _FS_MODULES
+        for method in ("writeFile", "writeFileSync", "unlink", "unlinkSync", "rm", "rmSync", "truncate",
+                       "truncateSync", "createWriteStream", "remove", "removeSync", "outputFile", "outputFileSync")
+    }
+    | {"rimraf", "rimraf.sync", "rimraf.rimrafSync", "del", "del.sync", "del.deleteSync"}
+)  # fmt: skip
+#: Calls that delete a whole directory tree.
+RECURSIVE_DELETE_CALLS: Final = frozenset(
+    {
+        f"{module}.{method}"
+        for module in _FS_MODULES
+        for method in ("rm", "rmSync", "rmdir", "rmdirSync", "remove", "removeSync", "emptyDir", "emptyDirSync")
+    }
+    | {"rimraf", "rimraf.sync", "rimraf.rimrafSync", "del", "del.sync", "del.deleteSync"}
+)
+HOME_DIRECTORY_NAMES: Final = frozenset({"os.homedir()", "process.env.HOME", "process.env.USERPROFILE"})
 OBFUSCATED_IDENTIFIER: Final = re.compile(r"\b_0x[0-9a-f]{4,6}\b")
 OBFUSCATOR_THRESHOLD: Final = 15
 HIDDEN_PAST_EDGE: Final = re.compile(r"[;})\]\w][ \t]{150,}\S")
@@ -116,6 +149,8 @@ class _Scope:
     run_line: int | None = None
     socket_line: int | None = None
     shell_pipe_line: int | None = None
+    listings: dict[str, str] = field(default_factory=dict)  # variable → whose directory entries it holds
+    directories: dict[str, str] = field(default_factory=dict)  # variable → the directory it names
 
 
 class JavaScriptAnalyzer:
@@ -133,6 +168,9 @@ class JavaScriptAnalyzer:
         self.wallet_line: int | None = None
         self.parsed = False
         self._network_callbacks: set[int] = set()
+        self._listing_callbacks: dict[int, str] = {}  # fs.readdir(dir, (err, names) => …) → dir
+        self.wallet_code = WALLET_CODE.search(source) is not None
+        self._secret_arguments: dict[str, dict[int, str]] = {}  # local function → parameter index → secret
         self.decoder_functions: set[str] = set()  # local functions that return decoded data
 
     # ------------------------------------------------------------------ entry
@@ -146,6 +184,7 @@ class JavaScriptAnalyzer:
             self._tokenizer_scan()
         else:
             self.parsed = True
+            self._find_secret_arguments(tree)
             self._visit(tree)
             self._close(self.scopes[0])
             self._text_checks()
@@ -274,6 +313,10 @@ class JavaScriptAnalyzer:
                 return "the whole environment (process.env)"
             if kind == "MemberExpression" and self.qual(sub) in ("process.env.USER", "process.env.USERNAME"):
                 return "host identity (process.env.USER)"
+            if kind == "MemberExpression" and not sub.computed:
+                secret = wallet_secret_label(getattr(sub.property, "name", None), self.wallet_code)
+                if secret:
+                    return secret
         return None
 
     def _joined_path(self, call: Any, name: str | None) -> str | None:
@@ -322,8 +365,23 @@ class JavaScriptAnalyzer:
             kind = current.type
             if kind in ("FunctionDeclaration", "FunctionExpression", "ArrowFunctionExpression"):
                 name = getattr(getattr(current, "id", None), "name", None) or f"fn@{_line(current)}"
-                inner = _Scope(f"{self.scope.name}.{name}", dict(self.scope.taint))
+                inner = _Scope(f"{self.scope.name}.{name}", dict(self.scope.taint), listings=dict(self.scope.listings))
+                inner.directories = dict(self.scope.directories)
                 inner.socket_line = self.scope.socket_line  # callbacks of net.connect use the socket
+                parameters = [
+                    ident.name
+                    for param in getattr(current, "params", []) or []
+                    for ident in _walk(param)
+                    if ident.type == "Identifier"
+                ]
+                passed_in = self._secret_arguments.get(name, {}) if current.type == "FunctionDeclaration" else {}
+                for index, parameter in enumerate(parameters):
+                    secret = wallet_secret_label(parameter, self.wallet_code) or passed_in.get(index)
+                    if secret:
+                        inner.taint[parameter] = secret
+                listed = self._listing_callbacks.get(id(current))
+                if listed:
+                    inner.listings.update(dict.fromkeys(parameters, listed))
                 if id(current) in self._network_callbacks:
                     # https.get(url, res => …) / res.on('data', chunk => …): the parameters carry the response
                     for param in getattr(current, "params", []) or []:
@@ -343,6 +401,12 @@ class JavaScriptAnalyzer:
                 self.decoder_functions.add(str(node.id.name))
         if kind == "VariableDeclarator" and node.init is not None:
             self._assign(node.id, node.init)
+        elif kind in ("ForOfStatement", "ForInStatement"):
+            listed = self._listing_of(node.right)
+            if listed:
+                for ident in _walk(node.left):
+                    if ident.type == "Identifier":
+                        self.scope.listings[ident.name] = listed
         elif kind == "AssignmentExpression":
             self._assign(node.left, node.right)
         elif kind == "ImportDeclaration":
@@ -382,6 +446,11 @@ class JavaScriptAnalyzer:
                 local = getattr(getattr(prop, "value", None), "name", None)
                 if key and local:
                     self.aliases[local] = f"{required}.{key}"
+        listed = self._listing_of(value)
+        if listed:
+            self.scope.listings.update(dict.fromkeys(names, listed))
+        elif directory := self._directory_label(value):
+            self.scope.directories.update(dict.fromkeys(names, directory))
         taint = self._taint_of(value)
         decoded = self._decoded(value)
         network = (
@@ -437,10 +506,13 @@ class JavaScriptAnalyzer:
             self._exec(node, name, args)
         elif self._is_process(name) and name.count(".") >= 1:
             self._process(node, name, args)
-        elif self._is_network(name) and (name.count(".") >= 1 or name in ("fetch", "XMLHttpRequest()", "WebSocket()")):
+        elif self._is_network(name) and (name.count(".") >= 1 or name in DIRECT_NETWORK_CALLS):
             self._network(node, name, args)
         if name.startswith(("fs.writeFile", "fs.createWriteStream", "fs.promises.writeFile", "fs.appendFile")):
             self.scope.write_line = line
+        self._listing_callback(node, name, args)
+        if args and name in DESTRUCTIVE_CALLS:
+            self._destructive(node, name, args[0])
         if name.startswith("fs.chmod"):
             self.scope.run_line = self.scope.run_line or line
         if name.endswith(".pipe") and args:
@@ -454,6 +526,95 @@ class JavaScriptAnalyzer:
             self._emit("malicious-env-exfiltration", line, f"serialises the whole environment with {name}()")
         if name.startswith(("clipboardy", "navigator.clipboard")):
             self.clipboard_line = self.clipboard_line or line
+
+    def _find_secret_arguments(self, tree: Any) -> None:
+        """Local functions called with a wallet secret: ``check(privateKey)`` taints ``check``'s parameter."""
+        for call in _walk(tree):
+            if call.type != "CallExpression" or call.callee.type != "Identifier":
+                continue
+            for index, argument in enumerate(call.arguments):
+                if argument.type == "Identifier":
+                    secret = wallet_secret_label(argument.name, self.wallet_code)
+                elif argument.type == "MemberExpression" and not argument.computed:
+                    secret = wallet_secret_label(getattr(argument.property, "name", None), self.wallet_code)
+                else:
+                    continue
+                if secret:
+                    passed = f"{secret[:-1]}, passed in at line {_line(call)})"
+                    self._secret_arguments.setdefault(str(call.callee.name), {})[index] = passed
+
+    # ------------------------------------------------------- destructive writes
+
+    def _directory_label(self, node: Any) -> str | None:
+        """Which directory ``node`` names, when its entries are not a package's to touch."""
+        if node.type == "Identifier" and node.name in self.scope.directories:
+            return self.scope.directories[node.name]
+        text = fold_js(node)
+        name = self.qual(node)
+        if text in ROOT_AND_HOME:
+            return repr(text)
+        if name in HOME_DIRECTORY_NAMES:
+            return f"the home directory ({name})"
+        decoded = self._decoded(node)
+        if decoded:
+            return f"a path hidden by {decoded}"
+        if text in WORKING_DIRECTORY or name == "process.cwd()":
+            return f"the working directory ({text or name})"
+        return None
+
+    def _listing_of(self, node: Any) -> str | None:
+        """The directory whose entries ``node`` evaluates to (``fs.readdirSync(dir)``, a variable holding them)."""
+        if node.type == "AwaitExpression":
+            return self._listing_of(node.argument)
+        if node.type == "Identifier":
+            return self.scope.listings.get(node.name)
+        if node.type != "CallExpression":
+            return None
+        name = self.qual(node.callee) or ""
+        if name in LISTING_CALLS and node.arguments:
+            return self._directory_label(node.arguments[0])
+        if node.callee.type == "MemberExpression" and name.endswith((".filter", ".map", ".slice", ".concat")):
+            return self._listing_of(node.callee.object)
+        return None
+
+    def _listing_callback(self, node: Any, name: str, args: list[Any]) -> None:
+        """Callbacks that receive directory entries: ``fs.readdir(dir, cb)``, ``names.forEach(cb)``."""
+        listed = None
+        if name in LISTING_CALLS and len(args) >= 2:
+            listed = self._directory_label(args[0])
+        elif node.callee.type == "MemberExpression" and name.endswith((".forEach", ".map", ".filter")):
+            listed = self._listing_of(node.callee.object)
+        if listed:
+            for arg in args:
+                if arg.type in ("FunctionExpression", "ArrowFunctionExpression"):
+                    self._listing_callbacks[id(arg)] = listed
+
+    def _destructive(self, node: Any, name: str, target: Any) -> None:
+        entry_of = next(
+            (
+                self.scope.listings[sub.name]
+                for sub in _walk(target)
+                if sub.type == "Identifier" and sub.name in self.scope.listings
+            ),
+            None,
+        )
+        if entry_of:
+            what = f"{name}() on every entry of {entry_of}"
+        elif name in RECURSIVE_DELETE_CALLS and (directory := self._directory_label(target)):
+            entry_of, what = directory, f"{name}() of {directory}"
+        else:
+            return
+        triggered = "network response" in self.scope.taint.values()
+        if entry_of.startswith("the working directory") and not triggered:
+            return  # clean-up code lists and deletes in the working directory
+        flow = f"network response → {what}" if triggered else None
+        self._emit(
+            "malicious-destructive-write",
+            _line(node),
+            what + (", inside a handler of network data (a remote trigger)" if triggered else ""),
+            flow=flow,
+            severity=Severity.CRITICAL if triggered else None,
+        )
 
     def _exec(self, node: Any, name: str, args: list[Any]) -> None:
         line = _line(node)

@@ -17,7 +17,10 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from chainwarden.analyzers.heuristics.common import (
+    ROOT_AND_HOME,
     WALLET_ADDRESS,
+    WALLET_CODE,
+    WORKING_DIRECTORY,
     Context,
     Signal,
     credential_label,
@@ -25,6 +28,7 @@ from chainwarden.analyzers.heuristics.common import (
     exfil_label,
     shell_command_signals,
     snippet_of,
+    wallet_secret_label,
 )
 from chainwarden.models import Severity
 
@@ -74,9 +78,16 @@ _STRING_HINTS: Final = re.compile(
 TAINT_TRIGGERS: Final = re.compile(
     r"environ|getuser|gethostname|getfqdn|getlogin|platform\.node|uname|\.ssh|id_rsa|\.aws|npmrc|pypirc|credentials"
     r"|passwd|shadow|leveldb|Login Data|Web Data|key4|logins|Cookies|User Data|Firefox|wallet|Exodus|Electrum"
-    r"|MetaMask|discord|Telegram|tdata|_history|\.docker|\.kube|gh",
+    r"|MetaMask|discord|Telegram|tdata|_history|\.docker|\.kube|gh|seed|mnemonic|priv_?key|private_?key|xprv",
     re.IGNORECASE,
 )
+LISTING_CALLS: Final = frozenset({"os.listdir", "os.scandir", "os.walk", "glob.glob", "glob.iglob"})
+LISTING_METHODS: Final = frozenset({"iterdir", "glob", "rglob", "walk"})
+#: Calls that overwrite or delete the path in their first argument (``open`` only in a writing mode).
+DESTRUCTIVE_CALLS: Final = frozenset({"os.remove", "os.unlink", "os.truncate", "shutil.rmtree", "open", "io.open"})
+DESTRUCTIVE_METHODS: Final = frozenset({"write_text", "write_bytes", "unlink"})
+HOME_DIRECTORY_CALLS: Final = frozenset({"pathlib.Path.home()", "Path.home()"})
+WORKING_DIRECTORY_CALLS: Final = frozenset({"os.getcwd()", "pathlib.Path.cwd()", "Path.cwd()"})
 DECODE_TRIGGERS: Final = re.compile(
     r"b64|base64|b32|b85|a85|hex|zlib|gzip|bz2|lzma|marshal|pickle|codecs|decode|chr|decrypt"
 )
@@ -90,6 +101,8 @@ class _Scope:
     runs_process_line: int | None = None
     socket_connect_line: int | None = None
     dup2_line: int | None = None
+    listings: dict[str, str] = field(default_factory=dict)  # variable → whose directory entries it holds
+    directories: dict[str, str] = field(default_factory=dict)  # variable → the directory it names
 
 
 def fold(node: ast.AST, depth: int = 0) -> str | None:
@@ -204,6 +217,8 @@ class PythonAnalyzer(ast.NodeVisitor):
         self.install_reasons: list[tuple[int, str]] = []
         self.may_taint = True
         self.may_decode = True
+        self.wallet_code = WALLET_CODE.search(source) is not None
+        self._secret_arguments: dict[str, dict[int, str]] = {}  # local function → parameter index → secret
 
     # ------------------------------------------------------------------ entry
 
@@ -219,6 +234,8 @@ class PythonAnalyzer(ast.NodeVisitor):
             return self._fallback()
         self.may_taint = bool(TAINT_TRIGGERS.search(self.source))
         self.may_decode = bool(DECODE_TRIGGERS.search(self.source))
+        if self.may_taint:
+            self._find_secret_arguments(tree)
         if "environ" in self.source:
             # only the os.environ checks need parents; building them costs a full walk
             for parent in ast.walk(tree):
@@ -347,6 +364,8 @@ class PythonAnalyzer(ast.NodeVisitor):
                     and self.qual(sub.args[0]) == "os.environ"
                 ):
                     return "the whole environment (os.environ)"
+            if isinstance(sub, ast.Attribute) and (secret := wallet_secret_label(sub.attr, self.wallet_code)):
+                return secret
             if isinstance(sub, ast.Attribute) and self.qual(sub) == "os.environ":
                 parent = self.parents.get(id(sub))
                 if not isinstance(parent, ast.Subscript) and not (
@@ -404,7 +423,14 @@ class PythonAnalyzer(ast.NodeVisitor):
             self.aliases[alias.asname or alias.name] = f"{module}.{alias.name}" if module else alias.name
 
     def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
-        self.scopes.append(_Scope(f"{self.scope.name}.{node.name}"))
+        scope = _Scope(f"{self.scope.name}.{node.name}")
+        arguments = node.args
+        passed_in = self._secret_arguments.get(node.name, {})
+        for index, argument in enumerate([*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]):
+            secret = wallet_secret_label(argument.arg, self.wallet_code) or passed_in.get(index)
+            if secret and self.may_taint:
+                scope.taint[argument.arg] = secret
+        self.scopes.append(scope)
         self.generic_visit(node)
         self._close_scope()
 
@@ -463,8 +489,25 @@ class PythonAnalyzer(ast.NodeVisitor):
         self._assign([node.target], node.iter)
         self.generic_visit(node)
 
+    def _find_secret_arguments(self, tree: ast.AST) -> None:
+        """Local functions called with a wallet secret: ``check(private_key)`` taints ``check``'s parameter."""
+        for call in ast.walk(tree):
+            if not isinstance(call, ast.Call) or not isinstance(call.func, ast.Name):
+                continue
+            for index, argument in enumerate(call.args):
+                name = argument.id if isinstance(argument, ast.Name) else getattr(argument, "attr", None)
+                secret = wallet_secret_label(name, self.wallet_code)
+                if secret:
+                    passed = f"{secret[:-1]}, passed in at line {call.lineno})"
+                    self._secret_arguments.setdefault(call.func.id, {})[index] = passed
+
     def _assign(self, targets: list[ast.expr], value: ast.AST) -> None:
         names = [n for t in targets for n in self._names_in(t)]
+        listed = self._listing_of(value)
+        if listed:
+            self.scope.listings.update(dict.fromkeys(names, listed))
+        elif directory := self._directory_label(value):
+            self.scope.directories.update(dict.fromkeys(names, directory))
         taint = self._taint_of(value)
         decoded = self._decoded(value)
         call_name = self.qual(value.func) if isinstance(value, ast.Call) else None
@@ -538,6 +581,7 @@ class PythonAnalyzer(ast.NodeVisitor):
             self._emit("malicious-env-exfiltration", line, f"serialises the whole environment with {name}()")
         if isinstance(node.func, ast.Attribute) and node.func.attr == "write" and self._network_data(node):
             self.scope.network_fetch_line = line
+        self._check_destructive(node, name)
         self.generic_visit(node)
 
     def _check_hidden_names(self, node: ast.Call, name: str) -> None:
@@ -616,6 +660,87 @@ class PythonAnalyzer(ast.NodeVisitor):
         # identity alone is a medium; install/import time raises it
         rule_id, why, severity = egress_signal(taint)
         self._emit(rule_id, line, why, flow=flow, severity=severity)
+
+    def _directory_label(self, node: ast.AST) -> str | None:
+        """Which directory ``node`` names, when its entries are not a package's to touch."""
+        if isinstance(node, ast.Name):
+            return self.scope.directories.get(node.id)
+        text = fold(node)
+        name = self.qual(node) or ""
+        if isinstance(node, ast.Call) and name.split(".")[-1] in ("Path", "PurePath") and node.args:
+            return self._directory_label(node.args[0])
+        if text in ROOT_AND_HOME:
+            return repr(text)
+        if name in HOME_DIRECTORY_CALLS or self._home_variable(node):
+            return f"the home directory ({ast.unparse(node)[:60]})"
+        decoded = self._decoded(node)
+        if decoded:
+            return f"a path hidden by {decoded}"
+        if text in WORKING_DIRECTORY or name in WORKING_DIRECTORY_CALLS:
+            return f"the working directory ({text or name})"
+        return None
+
+    def _home_variable(self, node: ast.AST) -> bool:
+        """``os.path.expanduser("~")``, ``os.environ["HOME"]``, ``os.getenv("USERPROFILE")``."""
+        if isinstance(node, ast.Subscript) and self.qual(node.value) == "os.environ":
+            return fold(node.slice) in ("HOME", "USERPROFILE")
+        if isinstance(node, ast.Call) and node.args:
+            function = self.qual(node.func)
+            argument = fold(node.args[0])
+            return (function == "os.path.expanduser" and argument in ("~", "~/")) or (
+                function in ("os.getenv", "os.environ.get") and argument in ("HOME", "USERPROFILE")
+            )
+        return False
+
+    def _listing_of(self, node: ast.AST) -> str | None:
+        """The directory whose entries ``node`` evaluates to (``os.listdir(d)``, a variable holding them)."""
+        if isinstance(node, ast.Name):
+            return self.scope.listings.get(node.id)
+        if not isinstance(node, ast.Call):
+            return None
+        name = self.qual(node.func) or ""
+        if name in LISTING_CALLS and node.args:
+            return self._directory_label(node.args[0])
+        if isinstance(node.func, ast.Attribute) and node.func.attr in LISTING_METHODS:
+            return self._directory_label(node.func.value)
+        if name in ("sorted", "list", "enumerate", "reversed", "filter") and node.args:
+            return self._listing_of(node.args[-1])
+        return None
+
+    def _check_destructive(self, node: ast.Call, name: str) -> None:
+        method = node.func.attr if isinstance(node.func, ast.Attribute) else None
+        if name in DESTRUCTIVE_CALLS and node.args:
+            target: ast.AST = node.args[0]
+            if name in ("open", "io.open"):
+                mode = (
+                    node.args[1]
+                    if len(node.args) > 1
+                    else next((k.value for k in node.keywords if k.arg == "mode"), None)
+                )
+                if not (mode is not None and (fold(mode) or "").startswith(("w", "a"))):
+                    return
+        elif method in DESTRUCTIVE_METHODS and isinstance(node.func, ast.Attribute):
+            target = node.func.value
+        else:
+            return
+        entry_of = next((self.scope.listings[n] for n in self._names_in(target) if n in self.scope.listings), None)
+        call = name if name in DESTRUCTIVE_CALLS else f"Path.{method}"
+        if entry_of:
+            what = f"{call}() on every entry of {entry_of}"
+        elif name == "shutil.rmtree" and (directory := self._directory_label(target)):
+            entry_of, what = directory, f"{call}() of {directory}"
+        else:
+            return
+        triggered = "network response" in self.scope.taint.values()
+        if entry_of.startswith("the working directory") and not triggered:
+            return  # clean-up code lists and deletes in the working directory
+        self._emit(
+            "malicious-destructive-write",
+            node.lineno,
+            what + (", after reading network data (a remote trigger)" if triggered else ""),
+            flow=f"network response → {what}" if triggered else None,
+            severity=Severity.CRITICAL if triggered else None,
+        )
 
     def _check_process(self, node: ast.Call, name: str) -> None:
         line = node.lineno
