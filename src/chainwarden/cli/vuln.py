@@ -319,7 +319,9 @@ def scan(
     profiled probes touched, in-use findings come first, and --fail-on-in-use
     gates on those alone. Node modules that Debian ships (/usr/share/nodejs)
     are matched against npm advisories and tagged debian-packaged: their fix
-    comes through apt.
+    comes through apt. A vulnerability Debian's records also report for the
+    owning .deb is shown once, on the .deb; one Debian's records show as fixed
+    in the installed .deb (a backport) is suppressed (by debian-backport).
 
     Exit status: 0 clean, 1 a finding at or above --fail-on (or an in-use
     finding at or above --fail-on-in-use), 2 usage or input error (e.g. no

@@ -36,6 +36,8 @@ from chainwarden.vulndb.store import AffectedRow, VulnDatabase, VulnInfo
 from chainwarden.vulndb.versions import UncomparableVersion, VersionScheme, scheme_for
 
 RULE_ID = RuleId("vuln")
+#: Title of a finding whose records have neither summary nor details.
+UNTITLED = "known vulnerability"
 
 # -- parsed index entries ------------------------------------------------------------------
 
@@ -415,10 +417,10 @@ class BestUpgrade:
 
 @dataclass(frozen=True, slots=True)
 class Suppression:
-    """A match hidden by the ignore file or a VEX statement."""
+    """A match hidden by the ignore file, a VEX statement or a Debian backport (vulndb.debian_npm)."""
 
     match: VulnMatch
-    by: str  # ".chainwarden-ignore.yaml:12" or "vex.json"
+    by: str  # ".chainwarden-ignore.yaml:12", "vex.json" or "debian-backport"
     reason: str
 
     def to_dict(self) -> dict[str, Any]:
@@ -751,7 +753,7 @@ class Matcher:
         vulnerable.sort(key=lambda item: (item[0].name, item[0].id))
         matches: list[VulnMatch] = []
         evidence_by_lookup: dict[_Lookup, tuple[tuple[str, ...], ...]] = {}
-        debian_owners = _DebianOwners(inventory)
+        debian_owners = DebianOwners(inventory)
         for package, package_lookup, result in vulnerable:
             evidence = evidence_by_lookup.get(package_lookup)
             if evidence is None:
@@ -761,12 +763,37 @@ class Matcher:
                 _instantiate(template, package, package_lookup, template_evidence, debian_owners)
                 for template, template_evidence in zip(result.templates, evidence, strict=True)
             )
+        final: Sequence[VulnMatch] = matches
+        suppressed: tuple[Suppression, ...] = ()
+        if debian_owners.used:
+            # imported here: debian_npm builds on this module, and only scans in
+            # which a Debian-shipped node module has a finding need it
+            from chainwarden.vulndb.debian_npm import reconcile_debian_node_modules
+
+            def records_of(deb: Package) -> DebianRecords | None:
+                return self._debian_records(deb, inventory, candidates)
+
+            reconciled = reconcile_debian_node_modules(matches, debian_owners, records_of, self.db, self.keys)
+            final, suppressed = reconciled.matches, reconciled.suppressed
+            if reconciled.renamed:
+                upgrade_options = [_renamed(option, reconciled.renamed) for option in upgrade_options]
         return ScanResult(
-            matches=tuple(matches),
+            matches=tuple(final),
             skipped=tuple(skipped),
             upgrade_options=tuple(upgrade_options),
+            suppressed=suppressed,
             packages_scanned=len(inventory.packages),
         )
+
+    def _debian_records(
+        self, deb: Package, inventory: Inventory, candidates: Mapping[tuple[str, str], list[AffectedEntry]]
+    ) -> DebianRecords | None:
+        """The records of ``deb``'s source package, or None when Debian packages are not matched here."""
+        lookup = _lookup_for(deb, inventory)
+        if isinstance(lookup, str):
+            return None
+        entries = tuple(self._entries_for(lookup, candidates))
+        return DebianRecords(lookup.ecosystems[0], lookup.name, lookup.version, entries)
 
     def _entries_for(
         self, lookup: _Lookup, candidates: Mapping[tuple[str, str], list[AffectedEntry]]
@@ -1094,7 +1121,7 @@ def _group_info(entries: Sequence[AffectedEntry], infos: Mapping[str, VulnInfo])
         record_ids=record_ids,
         severity=severity,
         # reports put the ids beside the title (aliases); the evidence names the matching records
-        title=summary or _first_line(details) or "known vulnerability",
+        title=summary or _first_line(details) or UNTITLED,
         description=details or summary,
         references=tuple(references),
         aliases=frozenset(aliases),
@@ -1144,25 +1171,43 @@ DEBIAN_PACKAGED_TAG = "debian-packaged"
 
 
 @dataclass(frozen=True, slots=True)
-class _DebianOwner:
+class DebianOwner:
     """The .deb that ships a Debian-packaged node module."""
 
     name: str
     version: str
     source_name: str
+    #: the .deb's own inventory record: its findings are the ones a module's findings merge into
+    package: Package = field(compare=False, repr=False)
 
 
-class _DebianOwners:
+@dataclass(frozen=True, slots=True)
+class DebianRecords:
+    """Debian's records for the source package of a .deb, as the .deb's own lookup saw them."""
+
+    ecosystem: str  # "Debian:12"
+    source_name: str
+    source_version: str  # the installed source version, the one the records are evaluated at
+    entries: tuple[AffectedEntry, ...]
+
+
+class DebianOwners:
     """File → owning .deb, built on first use (only scans with Debian-shipped node modules need it)."""
 
     def __init__(self, inventory: Inventory) -> None:
         self._inventory = inventory
-        self._owners: dict[str, _DebianOwner] | None = None
+        self._owners: dict[str, DebianOwner] | None = None
 
-    def of(self, package: Package) -> _DebianOwner | None:
+    @property
+    def used(self) -> bool:
+        """Whether any module asked for its owner, i.e. a Debian-shipped module has a finding."""
+        return self._owners is not None
+
+    def of(self, package: Package) -> DebianOwner | None:
+        """The .deb owning one of ``package``'s locations or files, if the inventory has it."""
         if self._owners is None:
             self._owners = {
-                path: _DebianOwner(deb.name, deb.version, deb.source_name or deb.name)
+                path: DebianOwner(deb.name, deb.version, deb.source_name or deb.name, deb)
                 for deb in self._inventory.packages
                 if deb.ecosystem is Ecosystem.DEBIAN
                 for path in deb.files
@@ -1171,7 +1216,7 @@ class _DebianOwners:
         return next((self._owners[path] for path in paths if path in self._owners), None)
 
 
-def _debian_remediation(package: Package, fixed: tuple[str, ...], owner: _DebianOwner | None) -> str:
+def _debian_remediation(package: Package, fixed: tuple[str, ...], owner: DebianOwner | None) -> str:
     """Remediation for an npm advisory on a module shipped (and patched) by a Debian package."""
     upstream = f"upstream fixed it in {package.name} {fixed[0]}" if fixed else "no upstream fix is published yet"
     if owner is not None:
@@ -1199,7 +1244,7 @@ def _instantiate(
     package: Package,
     lookup: _Lookup,
     evidence: tuple[str, ...],
-    debian_owners: _DebianOwners | None = None,
+    debian_owners: DebianOwners | None = None,
 ) -> VulnMatch:
     tags = _NO_TAGS
     if package.found_by == DEBIAN_NPM_FOUND_BY and debian_owners is not None:
@@ -1237,6 +1282,13 @@ def _instantiate(
     return VulnMatch(template.info.vuln_id, finding, template.info.record_ids)
 
 
+def _renamed(option: UpgradeOption, renamed: Mapping[tuple[int, str], str]) -> UpgradeOption:
+    """``option`` naming its package's findings by the ids they are listed under now."""
+    key = id(option.package)
+    fixes = frozenset(renamed.get((key, vuln_id), vuln_id) for vuln_id in option.fixes)
+    return option if fixes == option.fixes else replace(option, fixes=fixes)
+
+
 def _sort_key(scheme: VersionScheme | None, version: str, keys: VersionKeys) -> Any:
     if scheme is None:
         return (1, version)
@@ -1258,5 +1310,11 @@ def match_inventory(inventory: Inventory, db: VulnDatabase) -> ScanResult:
     binary packages through their source package and the release in
     ``inventory.distro`` (``Debian:12``). Packages that cannot be compared are
     in ``ScanResult.skipped`` with the reason, never silently dropped.
+
+    Node modules that Debian ships (found by ``npm-debian``) get one finding per
+    vulnerability: an npm advisory that Debian's records for the owning .deb also
+    cover merges into the .deb's finding, or, when those records say the
+    installed .deb is fixed, moves to ``ScanResult.suppressed`` (see
+    :mod:`chainwarden.vulndb.debian_npm`).
     """
     return Matcher(db).match(inventory)
