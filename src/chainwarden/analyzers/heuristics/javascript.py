@@ -42,10 +42,9 @@ NETWORK_MODULES: Final = frozenset({
     "superagent", "needle", "ws", "socket.io-client", "dns.promises", "node:http", "node:https", "node:net",
     "node:dns", "node:tls",
 })  # fmt: skip
-#: Network modules (and globals) that are themselves the request function: ``require("node-fetch")(url)``.
-DIRECT_NETWORK_CALLS: Final = frozenset({
-    "fetch", "XMLHttpRequest()", "WebSocket()", "node-fetch", "axios", "got", "request", "superagent", "needle",
-})  # fmt: skip
+#: Globals, and modules bound by require/import, that are themselves the request function.
+DIRECT_NETWORK_CALLS: Final = frozenset({"fetch", "XMLHttpRequest()", "WebSocket()"})
+DIRECT_NETWORK_MODULES: Final = frozenset({"node-fetch", "axios", "got", "request", "superagent", "needle"})
 PROCESS_MODULES: Final = frozenset({"child_process", "node:child_process", "execa", "shelljs", "cross-spawn"})
 EXEC_NAMES: Final = frozenset({
     "eval", "Function", "vm.runInThisContext", "vm.runInNewContext", "vm.runInContext", "vm.Script",
@@ -365,8 +364,12 @@ class JavaScriptAnalyzer:
             kind = current.type
             if kind in ("FunctionDeclaration", "FunctionExpression", "ArrowFunctionExpression"):
                 name = getattr(getattr(current, "id", None), "name", None) or f"fn@{_line(current)}"
-                inner = _Scope(f"{self.scope.name}.{name}", dict(self.scope.taint), listings=dict(self.scope.listings))
-                inner.directories = dict(self.scope.directories)
+                inner = _Scope(
+                    f"{self.scope.name}.{name}",
+                    dict(self.scope.taint),
+                    listings=dict(self.scope.listings),
+                    directories=dict(self.scope.directories),
+                )
                 inner.socket_line = self.scope.socket_line  # callbacks of net.connect use the socket
                 parameters = [
                     ident.name
@@ -506,7 +509,11 @@ class JavaScriptAnalyzer:
             self._exec(node, name, args)
         elif self._is_process(name) and name.count(".") >= 1:
             self._process(node, name, args)
-        elif self._is_network(name) and (name.count(".") >= 1 or name in DIRECT_NETWORK_CALLS):
+        elif self._is_network(name) and (
+            name.count(".") >= 1
+            or name in DIRECT_NETWORK_CALLS
+            or (name in DIRECT_NETWORK_MODULES and getattr(node.callee, "name", None) in self.aliases)
+        ):
             self._network(node, name, args)
         if name.startswith(("fs.writeFile", "fs.createWriteStream", "fs.promises.writeFile", "fs.appendFile")):
             self.scope.write_line = line
