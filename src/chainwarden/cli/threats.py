@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from chainwarden.cli.common import RichProgress, emit, exit_code_for, fail_on_option, format_option, output_option
+from chainwarden.cli.in_use import in_use_exit_code, in_use_options, in_use_tables, load_profile_option
 from chainwarden.models import Finding
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -52,6 +53,7 @@ def _render(
     title: str,
     output: Path | None,
     extra: dict[str, Any] | None = None,
+    profile_name: str | None = None,
 ) -> str:
     if output_format == "json":
         from chainwarden.report.json_report import render_findings_json
@@ -66,6 +68,8 @@ def _render(
     from chainwarden.report.table import render_findings_table
 
     color = output is None and sys.stdout.isatty()
+    if profile_name is not None:
+        return in_use_tables(findings, title=title, profile_name=profile_name, color=color)
     return render_findings_table(findings, title=title, color=color)
 
 
@@ -86,6 +90,7 @@ def _render(
     "--no-claim-check", is_flag=True, help="Skip asking public registries whether internal names are claimed."
 )
 @registry_options
+@in_use_options
 @fail_on_option
 @format_option(FORMATS)
 @output_option
@@ -99,6 +104,8 @@ def vet(
     pypi_url: str | None,
     npm_url: str | None,
     offline: bool,
+    profile_path: Path | None,
+    fail_on_in_use: str | None,
     fail_on: str | None,
     output_format: str,
     output: Path | None,
@@ -110,12 +117,20 @@ def vet(
     (.whl, .tar.gz, .tgz, .zip), project directories and images (their
     lockfiles, manifests and installed packages; with --scan-code, the code of
     every PyPI/npm package installed in an image). Code is read, never run.
-    Exit status: 0 clean, 1 a finding at or above --fail-on, 2 usage or input error.
+
+    With --profile (a runtime profile of the same image), findings on
+    installed packages are tagged in-use executed/loaded/read/not-observed, as
+    by `scan --profile`: malicious code in a package whose code ran comes first,
+    and --fail-on-in-use gates on those alone.
+
+    Exit status: 0 clean, 1 a finding at or above --fail-on (or an in-use
+    finding at or above --fail-on-in-use), 2 usage or input error.
     """
     from chainwarden.analyzers import VetOptions
     from chainwarden.analyzers import vet as run_vet
     from chainwarden.config import load_config
 
+    profile = load_profile_option(profile_path, fail_on_in_use)
     start = next((Path(t) for t in targets if Path(t).is_dir()), None)
     config = load_config(start=start, explicit=config_path)
     options = VetOptions(
@@ -132,8 +147,9 @@ def vet(
         result = run_vet(list(targets), config=config, options=options, progress=progress)
     finally:
         progress.finish()
+    findings = result.findings
     target = " ".join(targets)
-    extra = {
+    extra: dict[str, Any] = {
         "vet": {
             "packages": result.packages_checked,
             "artifacts": result.artifacts_scanned,
@@ -145,19 +161,25 @@ def vet(
     )
     if result.skipped:
         title += f" — {len(result.skipped)} items not scanned (listed with -f json)"
+    if profile is not None:
+        from chainwarden.vulndb import ProfileIndex, in_use_counts, in_use_rank, tag_in_use
+
+        findings = tuple(sorted(tag_in_use(findings, ProfileIndex.from_profile(profile)), key=in_use_rank))
+        extra["in_use"] = {"profile": str(profile_path), "counts": in_use_counts(findings)}
     emit(
         _render(
-            result.findings,
+            findings,
             output_format=output_format,
             command="vet",
             target=target,
             title=title,
             output=output,
             extra=extra,
+            profile_name=str(profile_path) if profile is not None else None,
         ),
         output,
     )
-    return exit_code_for(result.findings, fail_on)
+    return in_use_exit_code(findings, fail_on, fail_on_in_use)
 
 
 @click.command()

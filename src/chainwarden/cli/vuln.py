@@ -12,14 +12,13 @@ import click
 
 from chainwarden.cli.common import (
     EXIT_CLEAN,
-    SEVERITY_CHOICES,
     RichProgress,
     emit,
-    exit_code_for,
     fail_on_option,
     format_option,
 )
 from chainwarden.cli.common import output_option as output_option_
+from chainwarden.cli.in_use import in_use_exit_code, in_use_options, in_use_tables, load_profile_option
 from chainwarden.cli.options import source_options, target_options
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -272,20 +271,7 @@ def _text_sections(result: Any) -> str:
     help="OpenVEX document; not_affected/fixed statements suppress findings (repeatable).",
 )
 @click.option("--only-fixed", is_flag=True, help="Report only vulnerabilities that have a fixed version.")
-@click.option(
-    "--profile",
-    "profile_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Runtime profile (`chainwarden profile -o`): tag findings in-use executed/loaded/read/not-observed, "
-    "in-use first.",
-)
-@click.option(
-    "--fail-on-in-use",
-    type=click.Choice(SEVERITY_CHOICES),
-    default=None,
-    help="Exit 1 when a finding on a package the profile saw in use is at or above this severity (needs --profile).",
-)
+@in_use_options
 @db_option
 @format_option(SCAN_FORMATS)
 @output_option_
@@ -338,14 +324,8 @@ def scan(
         open_database,
     )
 
-    if fail_on_in_use is not None and profile_path is None:
-        raise click.UsageError("--fail-on-in-use needs --profile (a runtime profile of the target)")
     # everything that can fail on bad input fails before the (slow) inventory
-    profile = None
-    if profile_path is not None:
-        from chainwarden.runtime.profile import load_profile
-
-        profile = load_profile(profile_path)
+    profile = load_profile_option(profile_path, fail_on_in_use)
     database = open_database(_resolve_db(db_path))
     with database:
         info = database.status()
@@ -412,44 +392,11 @@ def scan(
         color = output is None and sys.stdout.isatty()
         title = f"Vulnerabilities in {target} ({len(inventory.packages)} packages)"
         if profile is not None:
-            text = _in_use_tables(findings, title=title, profile_name=str(profile_path), color=color)
+            text = in_use_tables(findings, title=title, profile_name=str(profile_path), color=color)
         else:
             text = render_findings_table(findings, title=title, color=color)
         sections = _text_sections(result)
         if sections:
             text = text.rstrip("\n") + "\n\n" + sections + "\n"
     emit(text, output)
-    code = exit_code_for(findings, fail_on)
-    if fail_on_in_use is not None:
-        from chainwarden.vulndb import is_in_use
-
-        code = max(code, exit_code_for([f for f in findings if is_in_use(f)], fail_on_in_use))
-    return code
-
-
-_IN_USE_HEADINGS = {
-    "executed": "in use: a program of the package ran",
-    "loaded": "in use: its code ran inside another program (shared library, Python module, require)",
-    "read": "in use: its files were read, none of its code ran",
-    "unknown": "the profile does not list these packages (counted as in use)",
-    "not-observed": "no profiled probe touched these packages (a profile shows only what its probes ran)",
-}
-
-
-def _in_use_tables(findings: Sequence[Any], *, title: str, profile_name: str, color: bool) -> str:
-    """One findings table per in-use level, most urgent first (the table reporter orders by severity)."""
-    from chainwarden.report.table import render_findings_table
-    from chainwarden.vulndb import in_use_of
-
-    if not findings:
-        return render_findings_table(findings, title=title, color=color)
-    by_level: dict[str, list[Any]] = {}
-    for finding in findings:  # already in in-use order
-        found = in_use_of(finding)
-        by_level.setdefault(found.value if found is not None else "unknown", []).append(finding)
-    counts = ", ".join(f"{len(members)} {name}" for name, members in by_level.items())
-    parts = [f"{title}\nPrioritised with {profile_name}: {counts}\n"]
-    for name, members in by_level.items():
-        heading = f"[{name.upper()}] {_IN_USE_HEADINGS.get(name, name)}"
-        parts.append(render_findings_table(members, title=heading, color=color).rstrip("\n") + "\n")
-    return "\n".join(parts)
+    return in_use_exit_code(findings, fail_on, fail_on_in_use)

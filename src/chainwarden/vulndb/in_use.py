@@ -223,18 +223,23 @@ def prioritise(
         warnings.append(
             f"{unknown} finding(s) on packages the profile does not list: is {profile_name} from this target?"
         )
-    counts = {level.value: 0 for level in InUse}
-    for match in matches:
-        level = in_use_of(match.finding)
-        if level is not None:
-            counts[level.value] += 1
     return replace(
         result,
         matches=tuple(matches),
         suppressed=suppressed,
         warnings=tuple(dict.fromkeys(warnings)),
-        in_use={"profile": profile_name, "counts": counts},
+        in_use={"profile": profile_name, "counts": in_use_counts(m.finding for m in matches)},
     )
+
+
+def in_use_counts(findings: Iterable[Finding]) -> dict[str, int]:
+    """Findings per in-use level (every level present, untagged findings not counted)."""
+    counts = {level.value: 0 for level in InUse}
+    for finding in findings:
+        level = in_use_of(finding)
+        if level is not None:
+            counts[level.value] += 1
+    return counts
 
 
 __all__ = [
@@ -242,6 +247,7 @@ __all__ = [
     "InUse",
     "PackageInUse",
     "ProfileIndex",
+    "in_use_counts",
     "in_use_of",
     "in_use_rank",
     "is_in_use",
