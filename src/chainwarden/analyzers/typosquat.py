@@ -275,6 +275,14 @@ class TyposquatDetector:
     def _position(self, target: str) -> int:
         return self._anchor_position.get(target, len(self.anchors) + 1)
 
+    def _combo_anchor(self, word: str) -> str | None:
+        """The top package ``word`` names, also without its major version (``beautifulsoup`` → beautifulsoup4)."""
+        word = normalize(word, self.ecosystem)
+        for candidate in (word, *(f"{word}{digit}" for digit in "2345")):
+            if self._position(candidate) <= COMBO_ANCHORS:
+                return candidate
+        return None
+
     def _top(self, target: str) -> bool:
         return self._position(target) <= TOP_ANCHORS
 
@@ -403,12 +411,13 @@ class TyposquatDetector:
                         f"popular {core_name!r} with the lure word {extra!r} attached",
                         Severity.MEDIUM,
                     )
-                elif len(tokens) == 2 and self._position(normalize(extra, self.ecosystem)) <= COMBO_ANCHORS:
+                elif len(tokens) == 2 and (other := self._combo_anchor(extra)) is not None:
                     yield self._match(
                         name,
                         core_name,
                         "combosquat",
-                        f"two popular names glued together ({core!r} + {extra!r})",
+                        f"two popular names glued together ({core!r} + {extra!r}"
+                        + (f", i.e. {other!r})" if other != normalize(extra, self.ecosystem) else ")"),
                         Severity.MEDIUM,
                     )
 

@@ -40,6 +40,8 @@ PYPI_SQUATS = [
     ("urllib4", "urllib3", "keyboard-neighbour", "QWERTY"),
     ("boto3-python", "boto3", "affix", "affix"),
     ("numpy-dev", "numpy", "combosquat", "lure"),
+    ("requests-toolbelt2", "requests-toolbelt", "added-character", "appended"),
+    ("beautifulsoup-requests", "requests", "combosquat", "'beautifulsoup4'"),  # the anchor without its 4
     ("beautifulsop", "beautifulsoup", "omitted-character", "omitted"),
     ("beautifulsoup-4x", "beautifulsoup4", "edit-distance-2", "two edits"),
     ("dateutil-python", "python-dateutil", "word-order", "order"),
