@@ -211,3 +211,20 @@ def test_keyword_prefilter_with_and_without_pyahocorasick(accelerated: bool) -> 
 def test_files_without_threat_keywords_still_report_capabilities() -> None:
     found = findings_for({"x/client.py": "import requests\n\nSESSION = requests.Session()\n"})
     assert [(f.rule_id, f.location.line if f.location else None) for f in found] == [("capability-network", 1)]
+
+
+def test_destructive_write_on_a_remote_trigger_is_critical_and_reveals_the_hidden_path() -> None:
+    found = findings_for(SAMPLES["malicious-destructive-write"]["positive"][0])
+    wipe = next(f for f in found if f.rule_id == "malicious-destructive-write")
+    assert wipe.severity is Severity.CRITICAL
+    assert any("hidden by Buffer.from ('./')" in e and "remote trigger" in e for e in wipe.evidence)
+    assert any(e.startswith("flow: network response → fs.writeFileSync()") for e in wipe.evidence)
+
+
+def test_destructive_write_without_a_trigger_is_high() -> None:
+    found = findings_for(
+        {"x/wipe.py": "import os, shutil\n\ndef wipe():\n    shutil.rmtree(os.path.expanduser('~'))\n"}
+    )
+    assert [(f.rule_id, f.severity) for f in found if f.rule_id.startswith("malicious")] == [
+        ("malicious-destructive-write", Severity.HIGH)
+    ]

@@ -11,6 +11,7 @@ another in the same flow (env read → network send; decode → exec; install ho
 
 from __future__ import annotations
 
+import base64
 import enum
 import importlib
 import ipaddress
@@ -269,6 +270,16 @@ def credential_label(text: str) -> str | None:
         if pattern.search(text):
             return label
     return None
+
+
+def decode_literal(text: str, encoding: str) -> str | None:
+    """What an encoded literal says (base64 or hex), when it decodes to short printable text."""
+    try:
+        raw = bytes.fromhex(text) if encoding == "hex" else base64.b64decode(text, validate=True)
+        decoded = raw.decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return decoded if len(decoded) <= 200 and decoded.isprintable() else None
 
 
 def wallet_secret_label(name: str | None, wallet_code: bool) -> str | None:

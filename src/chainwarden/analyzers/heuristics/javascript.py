@@ -24,6 +24,7 @@ from chainwarden.analyzers.heuristics.common import (
     Context,
     Signal,
     credential_label,
+    decode_literal,
     egress_signal,
     exfil_label,
     shell_command_signals,
@@ -556,6 +557,12 @@ class JavaScriptAnalyzer:
         """Which directory ``node`` names, when its entries are not a package's to touch."""
         if node.type == "Identifier" and node.name in self.scope.directories:
             return self.scope.directories[node.name]
+        if (
+            node.type == "CallExpression"
+            and node.callee.type == "MemberExpression"
+            and getattr(node.callee.property, "name", None) in ("toString", "trim")
+        ):
+            return self._directory_label(node.callee.object)  # dir.toString("utf8") names dir
         text = fold_js(node)
         name = self.qual(node)
         if text in ROOT_AND_HOME:
@@ -564,9 +571,24 @@ class JavaScriptAnalyzer:
             return f"the home directory ({name})"
         decoded = self._decoded(node)
         if decoded:
-            return f"a path hidden by {decoded}"
+            revealed = self._literal_decoded(node)
+            return f"a path hidden by {decoded}" + (f" ({revealed!r})" if revealed is not None else "")
         if text in WORKING_DIRECTORY or name == "process.cwd()":
             return f"the working directory ({text or name})"
+        return None
+
+    def _literal_decoded(self, node: Any) -> str | None:
+        """What ``Buffer.from("Li8=", "base64")`` or ``atob("Li8=")`` inside ``node`` decodes to."""
+        for call in _walk(node):
+            if call.type != "CallExpression" or not call.arguments or call.arguments[0].type != "Literal":
+                continue
+            name = self.qual(call.callee)
+            text = call.arguments[0].value
+            encoding = fold_js(call.arguments[1]) if len(call.arguments) > 1 else None
+            if isinstance(text, str) and name == "Buffer.from" and encoding in ("base64", "hex"):
+                return decode_literal(text, encoding)
+            if isinstance(text, str) and name == "atob":
+                return decode_literal(text, "base64")
         return None
 
     def _listing_of(self, node: Any) -> str | None:

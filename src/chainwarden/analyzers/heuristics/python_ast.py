@@ -24,6 +24,7 @@ from chainwarden.analyzers.heuristics.common import (
     Context,
     Signal,
     credential_label,
+    decode_literal,
     egress_signal,
     exfil_label,
     shell_command_signals,
@@ -675,9 +676,23 @@ class PythonAnalyzer(ast.NodeVisitor):
             return f"the home directory ({ast.unparse(node)[:60]})"
         decoded = self._decoded(node)
         if decoded:
-            return f"a path hidden by {decoded}"
+            revealed = self._literal_decoded(node)
+            return f"a path hidden by {decoded}" + (f" ({revealed!r})" if revealed is not None else "")
         if text in WORKING_DIRECTORY or name in WORKING_DIRECTORY_CALLS:
             return f"the working directory ({text or name})"
+        return None
+
+    def _literal_decoded(self, node: ast.AST) -> str | None:
+        """What ``base64.b64decode("Li8=")`` or ``bytes.fromhex("2e2f")`` inside ``node`` decodes to."""
+        for call in ast.walk(node):
+            if not isinstance(call, ast.Call) or not call.args:
+                continue
+            text = fold(call.args[0])
+            name = self.qual(call.func) or ""
+            if text is not None and name in ("base64.b64decode", "base64.decodebytes", "base64.standard_b64decode"):
+                return decode_literal(text, "base64")
+            if text is not None and name in ("bytes.fromhex", "binascii.unhexlify"):
+                return decode_literal(text, "hex")
         return None
 
     def _home_variable(self, node: ast.AST) -> bool:
