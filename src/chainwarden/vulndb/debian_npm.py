@@ -22,14 +22,12 @@ other. For each finding on such a module:
 from __future__ import annotations
 
 import posixpath
-import sqlite3
-import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import Any, NamedTuple
 
-from chainwarden.errors import DatabaseError
 from chainwarden.models import Ecosystem, Finding, Package
+from chainwarden.vulndb.debian_ids import DebianIds, ids_of
 from chainwarden.vulndb.match import (
     DEBIAN_NPM_FOUND_BY,
     UNTITLED,
@@ -48,65 +46,6 @@ from chainwarden.vulndb.versions import UncomparableVersion, scheme_for
 
 #: ``Suppression.by`` of npm findings that Debian's own records show as fixed by a backport.
 BACKPORT_SUPPRESSOR = "debian-backport"
-
-#: Debian advisories (not per-CVE records): the older OSV converter listed the
-#: CVEs an advisory fixes under ``related`` before OSV had ``upstream``.
-_ADVISORY_PREFIXES = ("DSA-", "DLA-", "DTSA-")
-_DEBIAN_PREFIX = "DEBIAN-"  # DEBIAN-CVE-2021-23337 is Debian's view of CVE-2021-23337
-
-
-class DebianIds:
-    """Every id one Debian record stands for, read from the stored record once per scan.
-
-    OSV's Debian records rarely carry ``aliases``: a DEBIAN-CVE or DSA record
-    names the CVEs it is about in ``upstream`` (or, in older exports of DSA and
-    DLA records, ``related``), which the matcher's alias merging does not read.
-    """
-
-    def __init__(self, db: VulnDatabase) -> None:
-        self._db = db
-        self._cache: dict[str, frozenset[str]] = {}
-
-    def of_record(self, vuln_id: str) -> frozenset[str]:
-        """``vuln_id`` with its aliases and upstream CVEs, upper-cased."""
-        cached = self._cache.get(vuln_id)
-        if cached is not None:
-            return cached
-        ids = {vuln_id}
-        if vuln_id.startswith(_DEBIAN_PREFIX + "CVE-"):
-            ids.add(vuln_id[len(_DEBIAN_PREFIX) :])
-        raw = self._raw(vuln_id)
-        fields = ["aliases", "upstream"]
-        if vuln_id.startswith(_ADVISORY_PREFIXES):
-            fields.append("related")
-        for name in fields:
-            ids.update(_strings(raw.get(name)))
-        result = frozenset(i.strip().upper() for i in ids if i.strip())
-        self._cache[vuln_id] = result
-        return result
-
-    def of_match(self, match: VulnMatch) -> frozenset[str]:
-        """Every id of a finding on a .deb, including its records' upstream CVEs."""
-        ids = set(ids_of(match))
-        for record_id in match.record_ids:
-            ids.update(self.of_record(record_id))
-        return frozenset(ids)
-
-    def _raw(self, vuln_id: str) -> dict[str, Any]:
-        try:
-            raw = self._db.raw_record(vuln_id)
-        except (sqlite3.DatabaseError, zlib.error, ValueError) as exc:
-            raise DatabaseError(f"{self._db.path}: record {vuln_id} cannot be read ({exc})") from exc
-        return raw if isinstance(raw, dict) else {}
-
-
-def _strings(value: Any) -> list[str]:
-    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
-
-
-def ids_of(match: VulnMatch) -> frozenset[str]:
-    """The primary id, matched records and aliases of a match, upper-cased (as ignore rules compare them)."""
-    return frozenset(i.upper() for i in (match.vuln_id, *match.record_ids, *match.finding.aliases))
 
 
 class Reconciled(NamedTuple):

@@ -18,7 +18,11 @@ range verdicts, templates and upgrade options. Only the text of the evidence
 (which names the version) and the finding itself are made per package.
 
 Every finding is listed under one id, :func:`primary_id` (a CVE when one is
-known), the same id the table, SARIF and CycloneDX reporters show.
+known), the same id the table, SARIF and CycloneDX reporters show; Debian's
+per-CVE records ``DEBIAN-CVE-X`` are listed under ``CVE-X``. Debian advisories
+(DSA, DLA, DTSA) that fix CVEs with a per-CVE finding on the same package fold
+into those findings (see :func:`_fold_debian_advisories`), so that one CVE is
+one finding per package.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 from chainwarden.models import Ecosystem, Finding, Inventory, Package, RuleId, primary_vulnerability_id
+from chainwarden.vulndb.debian_ids import DebianIds, cve_of_debian_record, is_advisory
 from chainwarden.vulndb.osv_import import normalize_name
 from chainwarden.vulndb.severity import UNKNOWN, SeverityInfo
 from chainwarden.vulndb.store import AffectedRow, VulnDatabase, VulnInfo
@@ -555,6 +560,11 @@ class _VulnTemplate:
     #: (record id, matching range or None for "listed as affected"), turned into
     #: evidence text per installed version by :func:`_evidence`
     evidence_parts: tuple[tuple[str, str | None], ...]
+    #: evidence lines after the ranges (Debian advisories folded in)
+    notes: tuple[str, ...] = ()
+    #: record groups of Debian advisories folded into this finding: a version that
+    #: resolves one of them resolves the finding too (see _fold_debian_advisories)
+    extra_fix_groups: tuple[tuple[str, ...], ...] = ()
 
 
 @dataclass(slots=True)  # internal and hot: plain init is several times faster than frozen
@@ -722,11 +732,20 @@ class Matcher:
         group_cache: dict[tuple[int, ...], _GroupInfo] = {}
         partitions: dict[frozenset[str], dict[str, int]] = {}
         built: dict[tuple[tuple[int, tuple[str, ...], str | None], ...], _VulnTemplate] = {}
+        folded: dict[tuple[int, ...], list[_VulnTemplate]] = {}
+        debian_ids: DebianIds | None = None
 
         # pass 2: templates and upgrade options, once per outcome
         for outcome in pending:
             lookup, hits = outcome.lookup, outcome.hits
             merged = _merge_aliases(lookup, hits, infos, group_cache, self.keys, partitions, built)
+            if lookup.ecosystems[0].startswith("Debian") and any(_advisory_only(t) for t in merged):
+                # templates live as long as ``built``: their ids identify the combination
+                fold_key = tuple(id(template) for template in merged)
+                if fold_key not in folded:
+                    debian_ids = debian_ids or DebianIds(self.db)
+                    folded[fold_key] = _fold_debian_advisories(merged, debian_ids, lookup, self.keys)
+                merged = folded[fold_key]
             # in report order (worst first, then by id): pass 3 then emits matches sorted
             templates = tuple(sorted(merged, key=lambda t: (-t.info.severity.severity.rank, t.info.vuln_id)))
             options = self._upgrade_options(lookup, templates, candidates)
@@ -884,7 +903,9 @@ class Matcher:
         cache_key = (
             lookup.ecosystems,
             lookup.name,
-            tuple((template.info.vuln_id, template.info.record_ids) for template in templates),
+            tuple(
+                (template.info.vuln_id, template.info.record_ids, template.extra_fix_groups) for template in templates
+            ),
             bisect.bisect_right(universe_keys, installed),
         )
         cached = self._options_cache.get(cache_key)
@@ -896,6 +917,10 @@ class Matcher:
         fixed_sets = []
         for template in templates:
             fixes, fixed_events = self._group_fixes(lookup, template.info.record_ids, scheme, candidates)
+            for group in template.extra_fix_groups:
+                # a folded Debian advisory's fix resolves the finding as well
+                group_fixes, group_events = self._group_fixes(lookup, group, scheme, candidates)
+                fixes, fixed_events = fixes | group_fixes, fixed_events + group_events
             fixed_sets.append((template.info.vuln_id, fixes))
             for version, key in fixed_events:
                 if key > installed:
@@ -1106,6 +1131,11 @@ def _group_info(entries: Sequence[AffectedEntry], infos: Mapping[str, VulnInfo])
     aliases = {canonical, *record_ids}
     for info in records:
         aliases.update(info.aliases)
+    for record_id in record_ids:
+        # Debian's per-CVE records rarely alias their CVE: listed and searchable under it
+        cve = cve_of_debian_record(record_id)
+        if cve is not None:
+            aliases.add(cve)
     severity = UNKNOWN
     for entry in entries:
         candidate = entry.severity or (infos[entry.vuln_id].severity if entry.vuln_id in infos else UNKNOWN)
@@ -1154,9 +1184,144 @@ def _build_template(
     )
 
 
+def _advisory_only(template: _VulnTemplate) -> bool:
+    """Whether every record of a merged vulnerability is a Debian advisory (DSA, DLA, DTSA)."""
+    return all(is_advisory(record_id) for record_id in template.info.record_ids)
+
+
+def _fold_debian_advisories(
+    templates: Sequence[_VulnTemplate], debian_ids: DebianIds, lookup: _Lookup, keys: VersionKeys
+) -> list[_VulnTemplate]:
+    """One finding per CVE of a Debian source package: advisories fold into the per-CVE findings.
+
+    OSV's Debian exports report a fixed CVE twice, as ``DEBIAN-CVE-X`` and as the
+    DSA/DLA/DTSA that fixed it (named in ``upstream`` or ``related``), and neither
+    aliases the other. A finding made only of advisories is folded into the
+    per-CVE findings of its CVEs: each gains the advisory's id (an alias, so
+    ignore rules and VEX naming it apply) and an evidence line, its fixed
+    version and its severity when they are better or worse respectively; the
+    advisory finding is dropped. CVEs of the advisory without a per-CVE finding
+    keep it, reduced to those CVEs (see :func:`_kept_advisory`).
+    """
+    per_cve = [template for template in templates if not _advisory_only(template)]
+    by_cve: dict[str, list[int]] = {}
+    for position, template in enumerate(per_cve):
+        cves = {alias for alias in template.info.aliases if alias.startswith("CVE-")}
+        for record_id in template.info.record_ids:
+            # a DEBIAN-CVE record is about the CVE in its id (already an alias): its
+            # ``upstream`` says no more, and not reading it halves the reads
+            if not is_advisory(record_id) and cve_of_debian_record(record_id) is None:
+                cves.update(debian_ids.cves_of_record(record_id))
+        for cve in cves:
+            by_cve.setdefault(cve, []).append(position)
+    absorbed: dict[int, list[tuple[_VulnTemplate, tuple[str, ...]]]] = {}
+    # per set of CVEs without a per-CVE finding, the advisories that fix them
+    # (a DSA and its regression update DSA-…-2 are one finding too)
+    kept: dict[tuple[str, ...], list[tuple[_VulnTemplate, tuple[str, ...]]]] = {}
+    kept_as_is: list[_VulnTemplate] = []
+    for advisory in templates:
+        if not _advisory_only(advisory):
+            continue
+        cves = {alias for alias in advisory.info.aliases if alias.startswith("CVE-")}
+        for record_id in advisory.info.record_ids:
+            cves.update(debian_ids.cves_of_record(record_id))
+        ordered = tuple(sorted(cves))
+        covered = [cve for cve in ordered if cve in by_cve]
+        targets = dict.fromkeys(position for cve in covered for position in by_cve[cve])
+        for position in targets:
+            absorbed.setdefault(position, []).append((advisory, ordered))
+        if not ordered:
+            kept_as_is.append(advisory)  # names no CVE: nothing to fold by
+        elif len(covered) < len(ordered):
+            uncovered = tuple(cve for cve in ordered if cve not in covered)
+            kept.setdefault(uncovered, []).append((_kept_advisory(advisory, ordered, covered), ordered))
+    scheme = scheme_for(lookup.ecosystems[0])
+    folded = [
+        _absorb_advisories(template, absorbed[position], scheme, keys) if position in absorbed else template
+        for position, template in enumerate(per_cve)
+    ]
+    for (first, _), *others in kept.values():
+        folded.append(_absorb_advisories(first, others, scheme, keys) if others else first)
+    return folded + kept_as_is
+
+
+def _kept_advisory(advisory: _VulnTemplate, cves: Sequence[str], covered: Sequence[str]) -> _VulnTemplate:
+    """An advisory finding that stands only for its CVEs without a per-CVE finding.
+
+    The covered CVEs leave its aliases (they are listed as their own findings);
+    when it stands for exactly one CVE, that CVE becomes an alias and the id it
+    is listed under. With several, they are named in the evidence only, so that
+    ignoring one of them does not hide the others.
+    """
+    if not cves:
+        return advisory
+    uncovered = [cve for cve in cves if cve not in covered]
+    aliases = set(advisory.info.aliases).difference(covered)
+    if len(uncovered) == 1:
+        aliases.add(uncovered[0])
+    note = f"Debian advisory {', '.join(advisory.info.record_ids)} fixes {', '.join(uncovered)}"
+    if covered:
+        note += f" ({', '.join(covered)}: listed as separate findings)"
+    info = replace(advisory.info, aliases=frozenset(aliases), vuln_id=primary_id(aliases))
+    return replace(advisory, info=info, notes=(*advisory.notes, note))
+
+
+def _absorb_advisories(
+    template: _VulnTemplate,
+    advisories: Sequence[tuple[_VulnTemplate, tuple[str, ...]]],
+    scheme: VersionScheme | None,
+    keys: VersionKeys,
+) -> _VulnTemplate:
+    """A per-CVE finding with the Debian advisories (and the CVEs each fixes) that cover it folded in."""
+    info = template.info
+    severity, title, description = info.severity, info.title, info.description
+    aliases = set(info.aliases)
+    references = dict.fromkeys(info.references)
+    notes = list(template.notes)
+    parts = list(template.evidence_parts)
+    groups = list(template.extra_fix_groups)
+    fixed = {version: _sort_key(scheme, version, keys) for version in template.fixed_versions}
+    for advisory, cves in advisories:
+        advisory_ids = ", ".join(advisory.info.record_ids)
+        notes.append(f"also Debian advisory {advisory_ids} (fixes {', '.join(cves)})")
+        # the advisory's own ids, not the other CVEs it fixes: those are other findings
+        aliases.update(advisory.info.record_ids)
+        aliases.update(alias for alias in advisory.info.aliases if is_advisory(alias))
+        if advisory.info.severity.severity.rank > severity.severity.rank:
+            severity = advisory.info.severity  # merging never lowers what --fail-on sees
+            notes.append(f"severity {severity.severity.value} from Debian advisory {advisory_ids}")
+        references.update(dict.fromkeys(advisory.info.references))
+        if title == UNTITLED:
+            title = advisory.info.title
+        description = description or advisory.info.description
+        for version in advisory.fixed_versions:
+            if version not in fixed:
+                fixed[version] = _sort_key(scheme, version, keys)
+        parts.extend(advisory.evidence_parts)
+        groups.append(advisory.info.record_ids)
+    merged_info = replace(
+        info,
+        vuln_id=primary_id(aliases),
+        severity=severity,
+        title=title,
+        description=description,
+        references=tuple(references),
+        aliases=frozenset(aliases),
+    )
+    return _VulnTemplate(
+        info=merged_info,
+        # the smallest fix either names comes first: the remediation's upgrade
+        fixed_versions=tuple(sorted(fixed, key=lambda version: fixed[version])),
+        evidence_parts=tuple(dict.fromkeys(parts)),
+        notes=tuple(dict.fromkeys(notes)),
+        extra_fix_groups=tuple(dict.fromkeys(groups)),
+    )
+
+
 def _evidence(template: _VulnTemplate, version: str) -> tuple[str, ...]:
     """Why ``version`` matched, record by record, then the CVSS vector (reports recompute the score)."""
     evidence = [_range_evidence(vuln_id, version, matched) for vuln_id, matched in template.evidence_parts]
+    evidence.extend(template.notes)
     if template.info.severity.vector:
         evidence.append(template.info.severity.vector)
     return tuple(dict.fromkeys(evidence))
@@ -1310,6 +1475,12 @@ def match_inventory(inventory: Inventory, db: VulnDatabase) -> ScanResult:
     binary packages through their source package and the release in
     ``inventory.distro`` (``Debian:12``). Packages that cannot be compared are
     in ``ScanResult.skipped`` with the reason, never silently dropped.
+
+    Debian packages get one finding per CVE: an advisory (DSA, DLA, DTSA) whose
+    CVEs have Debian per-CVE records (``DEBIAN-CVE-…``) matching the package is
+    folded into those findings, as an alias, an evidence line, and its fixed
+    version and severity where better or worse; what it fixes beyond them stays
+    a finding of its own.
 
     Node modules that Debian ships (found by ``npm-debian``) get one finding per
     vulnerability: an npm advisory that Debian's records for the owning .deb also

@@ -160,25 +160,22 @@ def test_merge_keeps_debians_worse_severity(tmp_path: Path) -> None:
     assert merged.finding.remediation == "no fixed version of node-lodash is published yet"
 
 
-def test_two_debian_findings_of_one_cve_keep_distinct_ids(tmp_path: Path) -> None:
-    # neither Debian record aliases the other: the matcher reports two findings on the .deb,
-    # and the npm advisory is named by both, but only one of them can be listed under the CVE
+def test_debian_advisory_and_per_cve_record_of_one_cve_are_one_finding(tmp_path: Path) -> None:
+    # the DSA folds into the DEBIAN-CVE finding (vulndb.match), which then absorbs the npm advisory
     records = [
         npm_advisory(),
         debian_record("DEBIAN-CVE-2021-23337", None, upstream=[CVE]),
         debian_record("DSA-5555-1", BACKPORTED, upstream=[CVE]),
     ]
     result = scan(build_db(tmp_path, records), module(), deb())
-    assert sorted((m.vuln_id, m.record_ids) for m in result.matches) == [
-        (CVE, ("DEBIAN-CVE-2021-23337",)),
-        ("DSA-5555-1", ("DSA-5555-1",)),
-    ]
-    for merged in result.matches:
-        assert any(item.startswith(f"also npm advisory {GHSA} ") for item in merged.finding.evidence)
-    (dsa,) = [m for m in result.matches if m.vuln_id == "DSA-5555-1"]
-    assert dsa.finding.aliases == {"DSA-5555-1"}  # a CVE or GHSA alias would move its listing
+    (merged,) = result.matches
+    assert (merged.vuln_id, merged.record_ids) == (CVE, ("DEBIAN-CVE-2021-23337",))
+    assert {CVE, GHSA, "DSA-5555-1"} <= merged.finding.aliases
+    assert any(item.startswith(f"also npm advisory {GHSA} ") for item in merged.finding.evidence)
+    assert f"also Debian advisory DSA-5555-1 (fixes {CVE})" in merged.finding.evidence
+    assert merged.finding.fixed_versions == (BACKPORTED,)  # the advisory's fix
     (upgrade,) = result.best_upgrades
-    assert upgrade.fixes == ("DSA-5555-1",) and upgrade.remaining == (CVE,)
+    assert (upgrade.version, upgrade.fixes, upgrade.remaining) == (BACKPORTED, (CVE,), ())
 
 
 def test_two_modules_of_one_deb_merge_into_its_finding(tmp_path: Path) -> None:
@@ -268,7 +265,7 @@ def test_record_for_another_cve_neither_merges_nor_suppresses(tmp_path: Path) ->
     result = scan(db_path, module(), deb())
     assert sorted((m.package.name, m.vuln_id) for m in result.matches) == [
         ("lodash", CVE),
-        ("node-lodash", "DEBIAN-CVE-2020-8203"),
+        ("node-lodash", OTHER_CVE),
     ]
     assert on(result, "lodash")[0].finding.tags == {DEBIAN_PACKAGED_TAG}
     assert not any("also npm advisory" in item for item in on(result, "node-lodash")[0].finding.evidence)

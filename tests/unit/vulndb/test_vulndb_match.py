@@ -265,7 +265,7 @@ def test_debian_matches_source_package_and_release(tmp_path: Path) -> None:
     bookworm = Distro("debian", "12", "bookworm")
     result = scan(db, libssl, distro=bookworm)
     # the binary name is not looked up when the source is known; Debian:11 records do not apply
-    assert ids(result) == ["DEBIAN-CVE-2024-0001"]
+    assert ids(result) == ["CVE-2024-0001"]  # DEBIAN-CVE-X is listed under CVE-X
     finding = result.matches[0].finding
     assert finding.fixed_versions == ("3.0.13-1~deb12u1",)
     assert finding.remediation == "upgrade libssl3 (source openssl) to 3.0.13-1~deb12u1"
@@ -275,7 +275,7 @@ def test_debian_matches_source_package_and_release(tmp_path: Path) -> None:
 
     # without a Source field the binary name is the source name
     plain = pkg(Ecosystem.DEBIAN, "libssl3", "3.0.0-1")
-    assert ids(scan(db, plain, distro=bookworm)) == ["DEBIAN-CVE-2024-0003"]
+    assert ids(scan(db, plain, distro=bookworm)) == ["CVE-2024-0003"]
 
 
 @pytest.mark.parametrize(
