@@ -53,14 +53,24 @@ JS_SUFFIXES = (".js", ".cjs", ".mjs")
 SHELL_SUFFIXES = (".sh", ".bash", ".bat", ".cmd", ".ps1")
 CAPABILITY_SCAN_CHARS = 20_000
 #: File writes, deletes and renames, found in the text (a capability only: no parse needed).
-PYTHON_FS_WRITE: Final = re.compile(
-    r"""\bopen\((?:[^()\n]|\([^()\n]*\))*,\s*(?:mode\s*=\s*)?['"][wax]b?\+?['"]|\.write_(?:text|bytes)\("""
-    r"""|\bos\.(?:remove|unlink|rename|replace|truncate)\(|\bshutil\.(?:rmtree|move|copy\w*)\("""
-)
-JS_FS_WRITE: Final = re.compile(
-    r"\b(?:writeFile|appendFile|createWriteStream|unlink|rmSync|rmdir|rename|copyFile|truncate|outputFile)"
-    r"(?:Sync)?\(|\brimraf\b"
-)
+#: The words locate candidates at C speed; the patterns confirm them on their line.
+PYTHON_FS_WRITE: Final = (
+    ("open(", re.compile(r"""(?<![\w])open\([^\n]*?,\s*(?:mode\s*=\s*)?['"][wax]b?\+?['"]""")),
+    (".write_", re.compile(r"\.write_(?:text|bytes)\(")),
+    *(
+        (call, re.compile(rf"\b{re.escape(call)}\w*\("))
+        for call in ("os.remove", "os.unlink", "os.rename", "os.replace", "os.truncate", "shutil.rmtree",
+                     "shutil.move", "shutil.copy")
+    ),
+)  # fmt: skip
+JS_FS_WRITE: Final = (
+    *(
+        (word, re.compile(rf"\b{word}(?:Sync)?\("))
+        for word in ("writeFile", "appendFile", "createWriteStream", "unlink", "rmSync", "rmdir", "rename",
+                     "copyFile", "truncate", "outputFile")
+    ),
+    ("rimraf", re.compile(r"\brimraf\b")),
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,13 +169,28 @@ def _python_capabilities(path: str, text: str, context: Context) -> list[Signal]
     return found
 
 
-def _fs_write_signal(path: str, text: str, context: Context, pattern: re.Pattern[str]) -> list[Signal]:
-    match = pattern.search(text)
-    if match is None:
+def _fs_write_signal(
+    path: str, text: str, context: Context, patterns: tuple[tuple[str, re.Pattern[str]], ...]
+) -> list[Signal]:
+    """The first line that writes, deletes or renames a file (a few candidate lines per word are looked at)."""
+    first: tuple[int, str] | None = None
+    for word, pattern in patterns:
+        start = text.find(word)
+        for _ in range(50):
+            if start < 0 or (first is not None and start >= first[0]):
+                break
+            line_start = text.rfind("\n", 0, start) + 1
+            line_end = text.find("\n", start)
+            match = pattern.search(text, line_start, line_end if line_end >= 0 else len(text))
+            if match is not None:
+                first = (match.start(), match.group(0))
+                break
+            start = text.find(word, line_end) if line_end >= 0 else -1
+    if first is None:
         return []
-    line = text.count("\n", 0, match.start()) + 1
-    snippet = snippet_of(text.splitlines(), line)
-    return [Signal("capability-fs-write", path, line, snippet, f"writes or deletes files: {match.group(0)}", context)]
+    line_number = text.count("\n", 0, first[0]) + 1
+    snippet = snippet_of(text.splitlines(), line_number)
+    return [Signal("capability-fs-write", path, line_number, snippet, f"writes or deletes files: {first[1]}", context)]
 
 
 def _shell_signals(path: str, text: str, context: Context) -> list[Signal]:

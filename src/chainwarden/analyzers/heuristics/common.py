@@ -282,17 +282,30 @@ def decode_literal(text: str, encoding: str) -> str | None:
     return decoded if len(decoded) <= 200 and decoded.isprintable() else None
 
 
-def wallet_secret_label(name: str | None, wallet_code: bool) -> str | None:
-    """``wallet secret (privateKey)`` when a variable or field name says it holds one.
+class WalletSecrets:
+    """Names of wallet secrets in one source file (``wallet secret (privateKey)``).
 
-    ``wallet_code``: whether the file is about wallets (:data:`WALLET_CODE`), which
-    private-key names need before they count.
+    Private-key names count only in wallet code (:data:`WALLET_CODE`); whether a
+    file is wallet code costs a pass over its text, so it is decided on first need.
     """
-    if not name:
+
+    def __init__(self, source: str) -> None:
+        self._source = source
+        self._wallet_code: bool | None = None
+        #: whether any secret name can occur at all (cheap; gates whole-tree passes)
+        self.possible = _WALLET_NAMES.search(source) or (_PRIVATE_KEY_SET.search(source) and self._in_wallet_code())
+
+    def label(self, name: str | None) -> str | None:
+        if not name:
+            return None
+        if WALLET_SECRET_NAME.fullmatch(name) or (PRIVATE_KEY_NAME.fullmatch(name) and self._in_wallet_code()):
+            return f"wallet secret ({name})"
         return None
-    if WALLET_SECRET_NAME.fullmatch(name) or (wallet_code and PRIVATE_KEY_NAME.fullmatch(name)):
-        return f"wallet secret ({name})"
-    return None
+
+    def _in_wallet_code(self) -> bool:
+        if self._wallet_code is None:
+            self._wallet_code = WALLET_CODE.search(self._source) is not None
+        return self._wallet_code
 
 
 def exfil_label(text: str) -> str | None:
@@ -338,17 +351,36 @@ PYTHON_KEYWORDS: Final = (
     "import_module(", "__builtins__", "builtins.exec", "builtins.eval", "import builtins", "clipboard", "pyperclip",
     "__pyarmor__", "__armor", "dup2", "pty.spawn", "import pty", "from pty", "/dev/tcp", "CREATE_NO_WINDOW",
     "DETACHED_PROCESS", "start /b", "nohup", "pythonw", "getuser", "gethostname", "getfqdn", "getlogin",
-    "platform.node", "urlretrieve", "startfile", "listdir", "scandir", "os.walk", "rmtree", "iterdir", "rglob",
-    "private_key", "privateKey", "priv_key", "mnemonic", "seed_phrase", "xprv",
+    "platform.node", "urlretrieve", "startfile", "mnemonic", "seed_phrase", "xprv",
 )  # fmt: skip
 JS_KEYWORDS: Final = (
     "child_process", "execa", "shelljs", "cross-spawn", "eval(", "eval (", "vm.run", "vm.Script", "._compile",
     "module.constructor", "_0x", "clipboard", "atob(", "fromCharCode", "createDecipher", "nslookup", "os.hostname",
     "hostname()", "userInfo", "curl ", "wget ", "powershell", "certutil", "chmodSync", "detached",
-    "readdir", "rimraf", "rmSync", "privateKey", "private_key", "privKey", "mnemonic", "seedPhrase", "xprv",
+    "mnemonic", "seedPhrase", "xprv",
 )  # fmt: skip
+#: Destructive writes need both a directory walk or recursive delete and a directory that is not
+#: the package's (root, home, working directory, a hidden path): most packages have at most one.
+PYTHON_DESTRUCTIVE_WORDS: Final = ("listdir", "scandir", "os.walk", "rmtree", "iterdir", "rglob")
+PYTHON_FOREIGN_DIRECTORY_WORDS: Final = (
+    "expanduser('~')", 'expanduser("~")', "'HOME'", '"HOME"', "USERPROFILE", "home()", "b64decode", "fromhex",
+    "unhexlify",
+)  # fmt: skip
+#: The working directory is foreign only on a remote trigger (clean-up code lists it).
+PYTHON_WORKING_DIRECTORY_WORDS: Final = ("getcwd", "cwd()", "'.'", '"."', "'./'", '"./"')
+PYTHON_NETWORK_WORDS: Final = ("requests.", "urlopen", "urllib.request", "http.client", "httpx.", "socket.")
+JS_DESTRUCTIVE_WORDS: Final = ("readdir", "rimraf", "rmSync", "rmdir", "emptyDir", "removeSync")
+JS_FOREIGN_DIRECTORY_WORDS: Final = ("homedir", "env.HOME", "USERPROFILE", "Buffer.from", "atob")
+JS_WORKING_DIRECTORY_WORDS: Final = ("cwd()", "'.'", '"."', "'./'", '"./"')
+JS_NETWORK_WORDS: Final = (
+    "http.get", "https.get", "http.request", "https.request", "fetch(", "axios", "net.connect", "dns.",
+)  # fmt: skip
+#: Private-key names need wallet code around them (WalletSecrets).
+PRIVATE_KEY_WORDS: Final = ("privateKey", "private_key", "privKey", "priv_key", "secretKey", "secret_key")
 #: Command words that matter only inside a process call (docstrings are full of curl examples).
-SHELL_WORDS: Final = ("curl", "wget", "nslookup", "powershell", "certutil", "bitsadmin", "Invoke-")
+SHELL_WORDS: Final = (
+    "curl", "wget", "nslookup", "powershell", "certutil", "bitsadmin", "Invoke-", "rm -", "Remove-Item",
+)  # fmt: skip
 PROCESS_CALLS: Final = ("subprocess", "os.system", "popen", "Popen", "spawn", "os.exec", "startfile")
 
 
@@ -378,8 +410,39 @@ class KeywordSet:
 
 
 _SECRET_SET: Final = KeywordSet(SECRET_KEYWORDS, ignore_case=True)
+_WALLET_NAMES: Final = KeywordSet((
+    "mnemonic", "Mnemonic", "MNEMONIC", "seedPhrase", "seed_phrase", "SEED_PHRASE", "xprv", "wallet_", "walletKey",
+    "walletSeed", "walletSecret", "walletPrivateKey",
+))  # fmt: skip
 _PYTHON_SET: Final = KeywordSet(PYTHON_KEYWORDS)
 _JS_SET: Final = KeywordSet(JS_KEYWORDS)
+_PRIVATE_KEY_SET: Final = KeywordSet(PRIVATE_KEY_WORDS)
+
+
+def _mentions(text: str, words: tuple[str, ...]) -> bool:
+    return any(word in text for word in words)
+
+
+def python_may_destroy(text: str) -> bool:
+    """Whether Python code can walk or delete a directory that is not the package's (else: no need to track)."""
+    return _mentions(text, PYTHON_DESTRUCTIVE_WORDS) and (
+        _mentions(text, PYTHON_FOREIGN_DIRECTORY_WORDS)
+        or (_mentions(text, PYTHON_WORKING_DIRECTORY_WORDS) and _mentions(text, PYTHON_NETWORK_WORDS))
+    )
+
+
+def js_may_destroy(text: str) -> bool:
+    """Whether JavaScript can walk or delete a directory that is not the package's (else: no need to track)."""
+    return _mentions(text, JS_DESTRUCTIVE_WORDS) and (
+        _mentions(text, JS_FOREIGN_DIRECTORY_WORDS)
+        or (_mentions(text, JS_WORKING_DIRECTORY_WORDS) and _mentions(text, JS_NETWORK_WORDS))
+    )
+
+
+def _may_send_private_key(text: str) -> bool:
+    return _PRIVATE_KEY_SET.search(text) and WALLET_CODE.search(text) is not None
+
+
 _SHELL_SET: Final = KeywordSet(SHELL_WORDS)
 _ENV_DUMP: Final = re.compile(
     r"environ\b(?!\s*(?:\[|\.get\b|\.setdefault\b|\.pop\b|\.update\b))|process\.env\b(?!\s*\.)"
@@ -410,6 +473,8 @@ def python_needs_parse(text: str) -> bool:
         or ("__import__" in text and _HIDDEN_IMPORT.search(text) is not None)
         or ("getattr(" in text and _BUILT_NAME.search(text) is not None)
         or _secret_or_hidden(text)
+        or python_may_destroy(text)
+        or _may_send_private_key(text)
     )
 
 
@@ -420,6 +485,8 @@ def js_needs_parse(text: str) -> bool:
         or ("Function" in text and _FUNCTION_CONSTRUCTOR.search(text) is not None)
         or ("process.env" in text and _ENV_DUMP.search(text) is not None)
         or _secret_or_hidden(text)
+        or js_may_destroy(text)
+        or _may_send_private_key(text)
     )
 
 

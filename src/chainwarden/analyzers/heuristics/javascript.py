@@ -19,17 +19,17 @@ from typing import Any, Final
 from chainwarden.analyzers.heuristics.common import (
     ROOT_AND_HOME,
     WALLET_ADDRESS,
-    WALLET_CODE,
     WORKING_DIRECTORY,
     Context,
     Signal,
+    WalletSecrets,
     credential_label,
     decode_literal,
     egress_signal,
     exfil_label,
+    js_may_destroy,
     shell_command_signals,
     snippet_of,
-    wallet_secret_label,
 )
 from chainwarden.models import Severity
 
@@ -169,7 +169,8 @@ class JavaScriptAnalyzer:
         self.parsed = False
         self._network_callbacks: set[int] = set()
         self._listing_callbacks: dict[int, str] = {}  # fs.readdir(dir, (err, names) => …) → dir
-        self.wallet_code = WALLET_CODE.search(source) is not None
+        self.wallet = WalletSecrets(source)
+        self.may_destroy = js_may_destroy(source)
         self._secret_arguments: dict[str, dict[int, str]] = {}  # local function → parameter index → secret
         self.decoder_functions: set[str] = set()  # local functions that return decoded data
 
@@ -184,7 +185,8 @@ class JavaScriptAnalyzer:
             self._tokenizer_scan()
         else:
             self.parsed = True
-            self._find_secret_arguments(tree)
+            if self.wallet.possible:
+                self._find_secret_arguments(tree)
             self._visit(tree)
             self._close(self.scopes[0])
             self._text_checks()
@@ -314,7 +316,7 @@ class JavaScriptAnalyzer:
             if kind == "MemberExpression" and self.qual(sub) in ("process.env.USER", "process.env.USERNAME"):
                 return "host identity (process.env.USER)"
             if kind == "MemberExpression" and not sub.computed:
-                secret = wallet_secret_label(getattr(sub.property, "name", None), self.wallet_code)
+                secret = self.wallet.label(getattr(sub.property, "name", None))
                 if secret:
                     return secret
         return None
@@ -380,7 +382,7 @@ class JavaScriptAnalyzer:
                 ]
                 passed_in = self._secret_arguments.get(name, {}) if current.type == "FunctionDeclaration" else {}
                 for index, parameter in enumerate(parameters):
-                    secret = wallet_secret_label(parameter, self.wallet_code) or passed_in.get(index)
+                    secret = self.wallet.label(parameter) or passed_in.get(index)
                     if secret:
                         inner.taint[parameter] = secret
                 listed = self._listing_callbacks.get(id(current))
@@ -405,7 +407,7 @@ class JavaScriptAnalyzer:
                 self.decoder_functions.add(str(node.id.name))
         if kind == "VariableDeclarator" and node.init is not None:
             self._assign(node.id, node.init)
-        elif kind in ("ForOfStatement", "ForInStatement"):
+        elif kind in ("ForOfStatement", "ForInStatement") and self.may_destroy:
             listed = self._listing_of(node.right)
             if listed:
                 for ident in _walk(node.left):
@@ -450,11 +452,12 @@ class JavaScriptAnalyzer:
                 local = getattr(getattr(prop, "value", None), "name", None)
                 if key and local:
                     self.aliases[local] = f"{required}.{key}"
-        listed = self._listing_of(value)
-        if listed:
-            self.scope.listings.update(dict.fromkeys(names, listed))
-        elif directory := self._directory_label(value):
-            self.scope.directories.update(dict.fromkeys(names, directory))
+        if self.may_destroy:
+            listed = self._listing_of(value)
+            if listed:
+                self.scope.listings.update(dict.fromkeys(names, listed))
+            elif directory := self._directory_label(value):
+                self.scope.directories.update(dict.fromkeys(names, directory))
         taint = self._taint_of(value)
         decoded = self._decoded(value)
         network = (
@@ -518,9 +521,10 @@ class JavaScriptAnalyzer:
             self._network(node, name, args)
         if name.startswith(("fs.writeFile", "fs.createWriteStream", "fs.promises.writeFile", "fs.appendFile")):
             self.scope.write_line = line
-        self._listing_callback(node, name, args)
-        if args and name in DESTRUCTIVE_CALLS:
-            self._destructive(node, name, args[0])
+        if self.may_destroy:
+            self._listing_callback(node, name, args)
+            if args and name in DESTRUCTIVE_CALLS:
+                self._destructive(node, name, args[0])
         if name.startswith("fs.chmod"):
             self.scope.run_line = self.scope.run_line or line
         if name.endswith(".pipe") and args:
@@ -542,9 +546,9 @@ class JavaScriptAnalyzer:
                 continue
             for index, argument in enumerate(call.arguments):
                 if argument.type == "Identifier":
-                    secret = wallet_secret_label(argument.name, self.wallet_code)
+                    secret = self.wallet.label(argument.name)
                 elif argument.type == "MemberExpression" and not argument.computed:
-                    secret = wallet_secret_label(getattr(argument.property, "name", None), self.wallet_code)
+                    secret = self.wallet.label(getattr(argument.property, "name", None))
                 else:
                     continue
                 if secret:

@@ -19,17 +19,17 @@ from typing import Final
 from chainwarden.analyzers.heuristics.common import (
     ROOT_AND_HOME,
     WALLET_ADDRESS,
-    WALLET_CODE,
     WORKING_DIRECTORY,
     Context,
     Signal,
+    WalletSecrets,
     credential_label,
     decode_literal,
     egress_signal,
     exfil_label,
+    python_may_destroy,
     shell_command_signals,
     snippet_of,
-    wallet_secret_label,
 )
 from chainwarden.models import Severity
 
@@ -79,7 +79,7 @@ _STRING_HINTS: Final = re.compile(
 TAINT_TRIGGERS: Final = re.compile(
     r"environ|getuser|gethostname|getfqdn|getlogin|platform\.node|uname|\.ssh|id_rsa|\.aws|npmrc|pypirc|credentials"
     r"|passwd|shadow|leveldb|Login Data|Web Data|key4|logins|Cookies|User Data|Firefox|wallet|Exodus|Electrum"
-    r"|MetaMask|discord|Telegram|tdata|_history|\.docker|\.kube|gh|seed|mnemonic|priv_?key|private_?key|xprv",
+    r"|MetaMask|discord|Telegram|tdata|_history|\.docker|\.kube|gh|seed_?phrase|mnemonic|priv_?key|private_?key|xprv",
     re.IGNORECASE,
 )
 LISTING_CALLS: Final = frozenset({"os.listdir", "os.scandir", "os.walk", "glob.glob", "glob.iglob"})
@@ -218,7 +218,8 @@ class PythonAnalyzer(ast.NodeVisitor):
         self.install_reasons: list[tuple[int, str]] = []
         self.may_taint = True
         self.may_decode = True
-        self.wallet_code = WALLET_CODE.search(source) is not None
+        self.wallet = WalletSecrets(source)
+        self.may_destroy = python_may_destroy(source)
         self._secret_arguments: dict[str, dict[int, str]] = {}  # local function → parameter index → secret
 
     # ------------------------------------------------------------------ entry
@@ -235,7 +236,7 @@ class PythonAnalyzer(ast.NodeVisitor):
             return self._fallback()
         self.may_taint = bool(TAINT_TRIGGERS.search(self.source))
         self.may_decode = bool(DECODE_TRIGGERS.search(self.source))
-        if self.may_taint:
+        if self.may_taint and self.wallet.possible:
             self._find_secret_arguments(tree)
         if "environ" in self.source:
             # only the os.environ checks need parents; building them costs a full walk
@@ -365,7 +366,7 @@ class PythonAnalyzer(ast.NodeVisitor):
                     and self.qual(sub.args[0]) == "os.environ"
                 ):
                     return "the whole environment (os.environ)"
-            if isinstance(sub, ast.Attribute) and (secret := wallet_secret_label(sub.attr, self.wallet_code)):
+            if isinstance(sub, ast.Attribute) and self.wallet.possible and (secret := self.wallet.label(sub.attr)):
                 return secret
             if isinstance(sub, ast.Attribute) and self.qual(sub) == "os.environ":
                 parent = self.parents.get(id(sub))
@@ -425,12 +426,13 @@ class PythonAnalyzer(ast.NodeVisitor):
 
     def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         scope = _Scope(f"{self.scope.name}.{node.name}")
-        arguments = node.args
-        passed_in = self._secret_arguments.get(node.name, {})
-        for index, argument in enumerate([*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]):
-            secret = wallet_secret_label(argument.arg, self.wallet_code) or passed_in.get(index)
-            if secret and self.may_taint:
-                scope.taint[argument.arg] = secret
+        if self.may_taint and self.wallet.possible:
+            arguments = node.args
+            passed_in = self._secret_arguments.get(node.name, {})
+            for index, argument in enumerate([*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]):
+                secret = self.wallet.label(argument.arg) or passed_in.get(index)
+                if secret:
+                    scope.taint[argument.arg] = secret
         self.scopes.append(scope)
         self.generic_visit(node)
         self._close_scope()
@@ -497,18 +499,19 @@ class PythonAnalyzer(ast.NodeVisitor):
                 continue
             for index, argument in enumerate(call.args):
                 name = argument.id if isinstance(argument, ast.Name) else getattr(argument, "attr", None)
-                secret = wallet_secret_label(name, self.wallet_code)
+                secret = self.wallet.label(name)
                 if secret:
                     passed = f"{secret[:-1]}, passed in at line {call.lineno})"
                     self._secret_arguments.setdefault(call.func.id, {})[index] = passed
 
     def _assign(self, targets: list[ast.expr], value: ast.AST) -> None:
         names = [n for t in targets for n in self._names_in(t)]
-        listed = self._listing_of(value)
-        if listed:
-            self.scope.listings.update(dict.fromkeys(names, listed))
-        elif directory := self._directory_label(value):
-            self.scope.directories.update(dict.fromkeys(names, directory))
+        if self.may_destroy:
+            listed = self._listing_of(value)
+            if listed:
+                self.scope.listings.update(dict.fromkeys(names, listed))
+            elif directory := self._directory_label(value):
+                self.scope.directories.update(dict.fromkeys(names, directory))
         taint = self._taint_of(value)
         decoded = self._decoded(value)
         call_name = self.qual(value.func) if isinstance(value, ast.Call) else None
@@ -582,7 +585,8 @@ class PythonAnalyzer(ast.NodeVisitor):
             self._emit("malicious-env-exfiltration", line, f"serialises the whole environment with {name}()")
         if isinstance(node.func, ast.Attribute) and node.func.attr == "write" and self._network_data(node):
             self.scope.network_fetch_line = line
-        self._check_destructive(node, name)
+        if self.may_destroy:
+            self._check_destructive(node, name)
         self.generic_visit(node)
 
     def _check_hidden_names(self, node: ast.Call, name: str) -> None:
