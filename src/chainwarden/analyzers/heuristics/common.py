@@ -226,6 +226,7 @@ WALLET_CODE: Final = re.compile(
 #: counts only when the path is hidden or the deletion is triggered remotely (clean-up code lists it).
 ROOT_AND_HOME: Final = frozenset({"/", "/*", "~", "~/", "/home", "/home/", "/root", "/Users", "C:\\", "C:/", "C:"})
 WORKING_DIRECTORY: Final = frozenset({".", "./", "..", "../"})
+WORKING_DIRECTORY_LABEL: Final = "the working directory"
 SHELL_CHMOD_RUN: Final = re.compile(r"chmod\s+(\+x|[0-7]*7[0-7]*)\s", re.IGNORECASE)
 
 WALLET_ADDRESS: Final = re.compile(
@@ -270,6 +271,24 @@ def credential_label(text: str) -> str | None:
         if pattern.search(text):
             return label
     return None
+
+
+def destructive_write(
+    call: str, entries_of: str | None, tree_of: str | None, triggered: bool
+) -> tuple[str, str | None, Severity | None] | None:
+    """(why, flow, severity) of a ``malicious-destructive-write``, or None when the write is ordinary.
+
+    ``entries_of`` names the foreign directory whose entries the call overwrites or
+    deletes one by one, ``tree_of`` the one it deletes whole; ``triggered`` says the
+    code runs on network data. The working directory counts only when triggered.
+    """
+    directory = entries_of or tree_of
+    if directory is None or (directory.startswith(WORKING_DIRECTORY_LABEL) and not triggered):
+        return None
+    what = f"{call}() on every entry of {entries_of}" if entries_of else f"{call}() of {tree_of}"
+    if not triggered:
+        return what, None, None
+    return f"{what}, on network data (a remote trigger)", f"network response → {what}", Severity.CRITICAL
 
 
 def decode_literal(text: str, encoding: str) -> str | None:

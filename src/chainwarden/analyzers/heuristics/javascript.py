@@ -20,11 +20,13 @@ from chainwarden.analyzers.heuristics.common import (
     ROOT_AND_HOME,
     WALLET_ADDRESS,
     WORKING_DIRECTORY,
+    WORKING_DIRECTORY_LABEL,
     Context,
     Signal,
     WalletSecrets,
     credential_label,
     decode_literal,
+    destructive_write,
     egress_signal,
     exfil_label,
     js_may_destroy,
@@ -578,7 +580,7 @@ class JavaScriptAnalyzer:
             revealed = self._literal_decoded(node)
             return f"a path hidden by {decoded}" + (f" ({revealed!r})" if revealed is not None else "")
         if text in WORKING_DIRECTORY or name == "process.cwd()":
-            return f"the working directory ({text or name})"
+            return f"{WORKING_DIRECTORY_LABEL} ({text or name})"
         return None
 
     def _literal_decoded(self, node: Any) -> str | None:
@@ -631,23 +633,11 @@ class JavaScriptAnalyzer:
             ),
             None,
         )
-        if entry_of:
-            what = f"{name}() on every entry of {entry_of}"
-        elif name in RECURSIVE_DELETE_CALLS and (directory := self._directory_label(target)):
-            entry_of, what = directory, f"{name}() of {directory}"
-        else:
-            return
-        triggered = "network response" in self.scope.taint.values()
-        if entry_of.startswith("the working directory") and not triggered:
-            return  # clean-up code lists and deletes in the working directory
-        flow = f"network response → {what}" if triggered else None
-        self._emit(
-            "malicious-destructive-write",
-            _line(node),
-            what + (", inside a handler of network data (a remote trigger)" if triggered else ""),
-            flow=flow,
-            severity=Severity.CRITICAL if triggered else None,
-        )
+        tree_of = self._directory_label(target) if not entry_of and name in RECURSIVE_DELETE_CALLS else None
+        judged = destructive_write(name, entry_of, tree_of, "network response" in self.scope.taint.values())
+        if judged is not None:
+            why, flow, severity = judged
+            self._emit("malicious-destructive-write", _line(node), why, flow=flow, severity=severity)
 
     def _exec(self, node: Any, name: str, args: list[Any]) -> None:
         line = _line(node)

@@ -20,11 +20,13 @@ from chainwarden.analyzers.heuristics.common import (
     ROOT_AND_HOME,
     WALLET_ADDRESS,
     WORKING_DIRECTORY,
+    WORKING_DIRECTORY_LABEL,
     Context,
     Signal,
     WalletSecrets,
     credential_label,
     decode_literal,
+    destructive_write,
     egress_signal,
     exfil_label,
     python_may_destroy,
@@ -683,7 +685,7 @@ class PythonAnalyzer(ast.NodeVisitor):
             revealed = self._literal_decoded(node)
             return f"a path hidden by {decoded}" + (f" ({revealed!r})" if revealed is not None else "")
         if text in WORKING_DIRECTORY or name in WORKING_DIRECTORY_CALLS:
-            return f"the working directory ({text or name})"
+            return f"{WORKING_DIRECTORY_LABEL} ({text or name})"
         return None
 
     def _literal_decoded(self, node: ast.AST) -> str | None:
@@ -744,22 +746,11 @@ class PythonAnalyzer(ast.NodeVisitor):
             return
         entry_of = next((self.scope.listings[n] for n in self._names_in(target) if n in self.scope.listings), None)
         call = name if name in DESTRUCTIVE_CALLS else f"Path.{method}"
-        if entry_of:
-            what = f"{call}() on every entry of {entry_of}"
-        elif name == "shutil.rmtree" and (directory := self._directory_label(target)):
-            entry_of, what = directory, f"{call}() of {directory}"
-        else:
-            return
-        triggered = "network response" in self.scope.taint.values()
-        if entry_of.startswith("the working directory") and not triggered:
-            return  # clean-up code lists and deletes in the working directory
-        self._emit(
-            "malicious-destructive-write",
-            node.lineno,
-            what + (", after reading network data (a remote trigger)" if triggered else ""),
-            flow=f"network response → {what}" if triggered else None,
-            severity=Severity.CRITICAL if triggered else None,
-        )
+        tree_of = self._directory_label(target) if not entry_of and name == "shutil.rmtree" else None
+        judged = destructive_write(call, entry_of, tree_of, "network response" in self.scope.taint.values())
+        if judged is not None:
+            why, flow, severity = judged
+            self._emit("malicious-destructive-write", node.lineno, why, flow=flow, severity=severity)
 
     def _check_process(self, node: ast.Call, name: str) -> None:
         line = node.lineno
