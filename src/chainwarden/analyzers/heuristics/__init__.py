@@ -173,7 +173,7 @@ def _fs_write_signal(
     path: str, text: str, context: Context, patterns: tuple[tuple[str, re.Pattern[str]], ...]
 ) -> list[Signal]:
     """The first line that writes, deletes or renames a file (a few candidate lines per word are looked at)."""
-    first: tuple[int, str] | None = None
+    first: tuple[int, str, str] | None = None  # offset, the call, its line
     for word, pattern in patterns:
         start = text.find(word)
         for _ in range(50):
@@ -181,16 +181,19 @@ def _fs_write_signal(
                 break
             line_start = text.rfind("\n", 0, start) + 1
             line_end = text.find("\n", start)
-            match = pattern.search(text, line_start, line_end if line_end >= 0 else len(text))
+            if line_end < 0:
+                line_end = len(text)
+            match = pattern.search(text, line_start, line_end)
             if match is not None:
-                first = (match.start(), match.group(0))
+                first = (match.start(), match.group(0), text[line_start:line_end])
                 break
-            start = text.find(word, line_end) if line_end >= 0 else -1
+            start = text.find(word, line_end)
     if first is None:
         return []
-    line_number = text.count("\n", 0, first[0]) + 1
-    snippet = snippet_of(text.splitlines(), line_number)
-    return [Signal("capability-fs-write", path, line_number, snippet, f"writes or deletes files: {first[1]}", context)]
+    offset, call, line = first
+    line_number = text.count("\n", 0, offset) + 1
+    why = f"writes or deletes files: {call}"
+    return [Signal("capability-fs-write", path, line_number, snippet_of([line], 1), why, context)]
 
 
 def _shell_signals(path: str, text: str, context: Context) -> list[Signal]:

@@ -312,7 +312,7 @@ class WalletSecrets:
         self._source = source
         self._wallet_code: bool | None = None
         #: whether any secret name can occur at all (cheap; gates whole-tree passes)
-        self.possible = _WALLET_NAMES.search(source) or (_PRIVATE_KEY_SET.search(source) and self._in_wallet_code())
+        self.possible = _WALLET_NAMES.search(source) or _may_send_private_key(source)
 
     def label(self, name: str | None) -> str | None:
         if not name:
