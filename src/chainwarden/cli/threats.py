@@ -162,9 +162,9 @@ def vet(
     if result.skipped:
         title += f" — {len(result.skipped)} items not scanned (listed with -f json)"
     if profile is not None:
-        from chainwarden.vulndb import ProfileIndex, in_use_counts, in_use_rank, tag_in_use
+        from chainwarden.vulndb import in_use_counts, prioritise_findings
 
-        findings = tuple(sorted(tag_in_use(findings, ProfileIndex.from_profile(profile)), key=in_use_rank))
+        findings = prioritise_findings(findings, profile)
         extra["in_use"] = {"profile": str(profile_path), "counts": in_use_counts(findings)}
     emit(
         _render(

@@ -38,6 +38,7 @@ from chainwarden.vulndb.in_use import (
     in_use_rank,
     is_in_use,
     prioritise,
+    prioritise_findings,
     tag_in_use,
 )
 from chainwarden.vulndb.match import (
@@ -112,6 +113,7 @@ __all__ = [
     "match_inventory",
     "open_database",
     "prioritise",
+    "prioritise_findings",
     "severity_from_osv",
     "tag_in_use",
     "update_database",

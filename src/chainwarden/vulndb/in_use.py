@@ -180,6 +180,11 @@ def tag_in_use(findings: Sequence[Finding], index: ProfileIndex) -> tuple[Findin
     return tuple(tagged)
 
 
+def prioritise_findings(findings: Sequence[Finding], profile: Profile) -> tuple[Finding, ...]:
+    """Any analyzer's ``findings`` tagged ``in-use:<level>``, in-use first (the order kept within a level)."""
+    return tuple(sorted(tag_in_use(findings, ProfileIndex.from_profile(profile)), key=in_use_rank))
+
+
 def is_in_use(finding: Finding) -> bool:
     """Whether ``--fail-on-in-use`` counts the finding (tagged, and not ``not-observed``)."""
     level = in_use_of(finding)
@@ -252,5 +257,6 @@ __all__ = [
     "in_use_rank",
     "is_in_use",
     "prioritise",
+    "prioritise_findings",
     "tag_in_use",
 ]
