@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -90,6 +91,16 @@ def emit(text: str, output: Path | None) -> None:
             output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
         except OSError as exc:
             raise click.UsageError(f"cannot write {output}: {exc.strerror}") from exc
+
+
+def emit_pieces(pieces: Iterable[str], output: Path | None) -> None:
+    """Write a report given in pieces (a large SBOM), never holding it whole."""
+    try:
+        with nullcontext(sys.stdout) if output is None else output.open("w", encoding="utf-8") as stream:
+            stream.writelines(pieces)
+            stream.flush()
+    except OSError as exc:
+        raise click.UsageError(f"cannot write {output or 'standard output'}: {exc.strerror}") from exc
 
 
 def exit_code_for(findings: Iterable[Finding], fail_on: str | None) -> int:
