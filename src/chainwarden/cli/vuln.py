@@ -212,6 +212,23 @@ def _vuln_rule() -> Any:
     )
 
 
+def _malicious_rule() -> Any:
+    from chainwarden.models import Severity
+    from chainwarden.report.interface import RuleInfo
+
+    return RuleInfo(
+        id="known-malicious-package",
+        name="KnownMaliciousPackage",
+        short_description="A package version published to do harm (OSV MAL- record, OpenSSF malicious packages)",
+        help_text=(
+            "An installed or locked package version is named by a malicious-package report. No upgrade fixes it: "
+            "remove it, treat every machine and build that installed it as compromised, and rotate the "
+            "credentials they could reach."
+        ),
+        default_severity=Severity.CRITICAL,
+    )
+
+
 def _base_dir(target: str) -> Path | None:
     from chainwarden.sources import split_scheme
 
@@ -377,7 +394,7 @@ def scan(
 
         text = render_sarif(
             findings,
-            rules={"vuln": _vuln_rule()},
+            rules={"vuln": _vuln_rule(), "known-malicious-package": _malicious_rule()},
             tool_version=tool_version(),
             target=target,
             base_dir=_base_dir(target),

@@ -57,12 +57,11 @@ from cyclonedx.schema.schema import SchemaVersion1Dot6
 from packageurl import PackageURL
 
 from chainwarden._internal.jsontext import LazyList, Prerendered, escape, iter_indented
-from chainwarden.models import Distro, Finding, Inventory, Package, Scope, Severity, TargetInfo
+from chainwarden.models import ADVISORY_RULE_IDS, Distro, Finding, Inventory, Package, Scope, Severity, TargetInfo
 from chainwarden.models import primary_vulnerability_id as primary_id
 from chainwarden.report.interface import ReporterError
 from chainwarden.report.json_report import parse_hash_pin, tool_version
 
-VULN_RULE_ID = "vuln"
 PROPERTY_PREFIX = "chainwarden:"
 
 _SEVERITY = {
@@ -524,7 +523,7 @@ def _vulnerabilities(
 ) -> list[Vulnerability]:
     groups: dict[tuple[str, str, str], _VulnGroup] = {}
     for finding in findings:
-        if finding.rule_id != VULN_RULE_ID:
+        if finding.rule_id not in ADVISORY_RULE_IDS:
             continue
         vuln_id = primary_vulnerability_id(finding)
         state, justification = _vex(finding)
