@@ -21,8 +21,19 @@ from chainwarden.lint import apt as apt_rules
 from chainwarden.lint import npm as npm_rules
 from chainwarden.lint import requirements as requirements_rules
 from chainwarden.lint.base import Edit, Hit, LintContext, LintFile, LintInputError, is_http, mask_secret, url_allowed
+from chainwarden.lint.dockerfile_flow import (
+    Artifact,
+    Check,
+    Shape,
+    commit_pinned,
+    find_checks,
+    literal_writes,
+    normalise,
+    operands,
+    shell_errexit,
+)
 from chainwarden.lint.dockerfile_parser import Dockerfile, Instruction, Position, Stage, parse_dockerfile
-from chainwarden.lint.shell import SHELLS, Command, Script, Word, parse_script
+from chainwarden.lint.shell import SHELLS, Command, Pipeline, Script, Word, parse_script
 from chainwarden.models import Severity
 
 DOWNLOADERS = frozenset({"curl", "wget", "aria2c", "fetch"})
@@ -34,9 +45,14 @@ INTERPRETERS = SHELLS | frozenset(
 CONSUMERS = frozenset(
     {"tar", "bsdtar", "unzip", "gunzip", "7z", "cpio", "dpkg", "rpm", "install", "apk", "xz", "bunzip2", "zcat"}
 )
+#: Commands that move, install or run a file named among their operands.
+_USES = frozenset(
+    {"chmod", "mv", "cp", "ln", "pip", "pip3", "npm", "java", "source", ".", "apt", "apt-get", "gem", "install", "dpkg"}
+)
+#: Commands that only place a file (its use comes later).
+_PLACES = frozenset({"chmod", "mv", "cp", "install", "ln"})
 _PYTHON = re.compile(r"^python(\d+(\.\d+)?)?$")
 _PIP = re.compile(r"^pip(\d+(\.\d+)?)?$")
-_HASH_TOOLS = re.compile(r"^(sha(1|224|256|384|512)sum|shasum|md5sum|b2sum|b3sum|cksum)$")
 _SECRET_NAME = re.compile(
     r"(?i)(^|_)(TOKEN|PASSWORD|PASSWD|PASS|SECRET|API_?KEY|APIKEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIALS?|AUTH)(_|$)"
 )
@@ -109,6 +125,9 @@ class _Text:
 @dataclass(slots=True)
 class _StageState:
     pipefail: bool = False
+    errexit: bool = False  # the stage's SHELL runs every RUN with ``-e``
+    artifacts: dict[str, Artifact] = field(default_factory=dict)  # downloaded, not yet used (name → artifact)
+    env: dict[str, str] = field(default_factory=dict)  # ENV/ARG values known in the stage
     posix_shell: bool = True
     copied: set[str] = field(default_factory=set)
     user: str | None = None
@@ -164,6 +183,9 @@ class _DockerfileLinter:
             parent = self._parent_state(stage, states)
             if parent is not None:
                 state.user, state.user_line, state.pipefail = parent.user, parent.user_line, parent.pipefail
+                state.errexit = parent.errexit
+                state.artifacts = dict(parent.artifacts)
+                state.env = dict(parent.env)
                 state.posix_shell = parent.posix_shell
                 state.copied = set(parent.copied)
                 state.installed_tools = list(parent.installed_tools)
@@ -193,6 +215,9 @@ class _DockerfileLinter:
             self._run(instruction, state)
         elif keyword in ("ENV", "ARG"):
             self._check_env_like(instruction)
+            for name, value, _ in self._pairs(instruction):
+                if value is not None:
+                    state.env[name] = expand(value, state.env)
         elif keyword == "ADD":
             self._add(instruction)
             self._copy_like(instruction, state)
@@ -204,6 +229,7 @@ class _DockerfileLinter:
         elif keyword == "SHELL":
             words = instruction.exec_form or ()
             state.pipefail = any(w == "pipefail" or w.endswith("pipefail") for w in words)
+            state.errexit = shell_errexit(words)
             state.posix_shell = not words or posixpath.basename(words[0].replace("\\", "/")).lower() not in (
                 _NON_POSIX_SHELLS
             )
@@ -498,153 +524,119 @@ class _RunAnalysis:
                 self._command(command)
 
     # -- downloads -----------------------------------------------------------------------------
-    def _set_errexit(self) -> bool:
-        for command in self.script.commands():
-            if command.name == "set":
-                args = command.args()
-                if any(a.startswith("-") and "e" in a[1:] and not a.startswith("--") for a in args):
-                    return True
-                if "errexit" in args:
-                    return True
-        return False
-
-    def _verification_words(self, *, effective_only: bool = True) -> list[Word]:
-        """Checksum/signature checks; by default only those whose failure stops the RUN
-        (joined with ``&&``, last in the script, or under ``set -e``)."""
-        found: list[Word] = []
-        errexit = self._set_errexit()
-        for position, pipeline in enumerate(self.pipelines):
-            if effective_only and not (errexit or self._failure_stops(position)):
-                continue
-            names = [c.name for c in pipeline.commands]
-            for index, command in enumerate(pipeline.commands):
-                name, args = command.name, command.args()
-                argv = command.argv()
-                verifies = False
-                if _HASH_TOOLS.match(name):
-                    verifies = any(
-                        a in ("-c", "--check") or (a.startswith("-") and "c" in a[1:] and not a.startswith("--"))
-                        for a in args
-                    ) or any(n in ("grep", "cmp", "diff") for n in names[index + 1 :])
-                elif name in ("gpg", "gpg2"):
-                    verifies = "--verify" in args
-                elif name in ("gpgv", "gpgv2", "slsa-verifier", "sigstore", "in-toto-verify"):
-                    verifies = True
-                elif name == "cosign":
-                    verifies = bool(args) and args[0].startswith("verify")
-                elif name in ("minisign", "signify"):
-                    verifies = any(a.startswith("-V") for a in args)
-                elif name == "openssl":
-                    verifies = "-verify" in args or "-signature" in args
-                elif name == "gh":
-                    verifies = args[:2] == ["attestation", "verify"]
-                elif name in ("test", "[", "[["):
-                    verifies = any(
-                        _HASH_TOOLS.match(c.name) for w in argv for s in w.substitutions for c in s.commands()
-                    )
-                if verifies and argv:
-                    found.append(argv[0])
-        return found
-
-    def _failure_stops(self, position: int) -> bool:
-        """Whether a failing pipeline at ``position`` fails the RUN without ``set -e``."""
-        pipeline = self.pipelines[position]
-        operator = pipeline.next_operator
-        if operator in ("&&", None, ")"):
-            return True
-        if operator == "||" and position + 1 < len(self.pipelines):
-            following = self.pipelines[position + 1].commands
-            return bool(following) and following[0].name in ("exit", "false", "return")
-        return False
-
     def _downloads(self) -> None:
-        verified = bool(self._verification_words())
-        ignored = (
-            ""
-            if verified or not self._verification_words(effective_only=False)
-            else (" (a check is there, but its failure does not stop the build: join it with && or use set -e)")
-        )
-        downloaded: dict[str, Word] = {}  # basename → URL word
-        for pipeline in self.pipelines:
-            commands = pipeline.commands
-            for index, command in enumerate(commands):
-                name = command.name
-                argv = command.argv()
-                # ``bash <(curl …)``, ``sh -c "$(curl …)"``, ``eval "$(wget -O- …)"``
-                if name in INTERPRETERS or name in ("eval", "source", "."):
-                    for word in argv[1:]:
-                        for substitution in word.substitutions:
-                            inner = next((c for c in substitution.commands() if c.name in DOWNLOADERS), None)
-                            if inner is not None:
-                                self.hit(
-                                    "dockerfile-curl-pipe-shell",
-                                    _url_word(inner) or word,
-                                    detail=f"{inner.name} output run by {name}",
-                                )
-                if name not in DOWNLOADERS:
-                    continue
-                self._note_downloader(command)
-                url_word = _url_word(command)
-                later = [c.name for c in commands[index + 1 :]]
-                runner = next((n for n in later if n in INTERPRETERS or _PYTHON.match(n)), None)
-                if runner is not None:
-                    self.hit("dockerfile-curl-pipe-shell", url_word or argv[0], detail=f"{name} … | {runner}")
-                    continue
-                consumer = next((n for n in later if n in CONSUMERS), None)
-                if consumer is not None and not verified:
-                    self.hit(
-                        "dockerfile-download-unverified",
-                        url_word or argv[0],
-                        detail=f"{name} … | {consumer} without a checksum or signature check{ignored}",
-                    )
-                    continue
-                output = _download_output(command)
-                if output:
-                    downloaded[posixpath.basename(output)] = url_word or argv[0]
-        if not downloaded or verified:
+        """Follow each downloaded file to its first use; report the uses no effective check guards."""
+        shape = Shape.of(self.script, errexit=self.state.errexit)
+        written = literal_writes(self.script)
+        artifacts = self.state.artifacts
+        checks: dict[int, list[Check]] = {}  # id(artifact) → its checks in this RUN
+        # ``chmod +x``, ``mv``, ``cp`` only place the bytes: a check later in the RUN that fails the
+        # build still stops them from being used, so these are judged at the end of the RUN
+        placed: dict[int, tuple[Artifact, str]] = {}
+        for index, pipeline in enumerate(shape.pipelines):
+            for sub in [pipeline, *_nested_pipelines(pipeline)]:
+                self._download_pipeline(sub, artifacts)
+            for command in _all_commands(pipeline):
+                for used in self._used_names(command):
+                    artifact = artifacts.get(used)
+                    if artifact is None:
+                        continue
+                    own = checks.get(id(artifact), [])
+                    if artifact.verified or any(index in check.guarded for check in own):
+                        continue
+                    if command.name in _PLACES:
+                        placed.setdefault(id(artifact), (artifact, command.name))
+                        self._alias(command, artifact, artifacts)
+                        continue
+                    self._report_unverified(artifact, f"{artifact.name} is used by {command.name}", bool(own))
+                    _forget(artifacts, artifact)
+            for names, passes_when_true in find_checks(pipeline, written):
+                guarded, to_end = shape.guard(index, passes_when_true=passes_when_true)
+                for artifact in _targets(artifacts, names):
+                    checks.setdefault(id(artifact), []).append(Check(index, names, guarded, to_end))
+        for artifact in artifacts.values():
+            if any(check.to_end for check in checks.get(id(artifact), [])):
+                artifact.verified = True
+        for artifact, how in placed.values():
+            if not artifact.verified and artifact in artifacts.values():
+                checked = bool(checks.get(id(artifact)))
+                self._report_unverified(artifact, f"{artifact.name} is installed by {how}", checked)
+                _forget(artifacts, artifact)
+
+    def _alias(self, command: Command, artifact: Artifact, artifacts: dict[str, Artifact]) -> None:
+        """``mv go.tgz /tmp/toolchain.tgz``: the bytes now also go by the destination's name."""
+        if command.name not in ("mv", "cp", "install"):
             return
-        for pipeline in self.pipelines:
-            for command in pipeline.commands:
-                argv = command.argv()
-                if not argv or command.name in DOWNLOADERS:
-                    continue
-                name = command.name
-                used = None
-                if posixpath.basename(argv[0].text) in downloaded and argv[0].text.startswith(("./", "/")):
-                    used = posixpath.basename(argv[0].text)
-                elif (
-                    name in INTERPRETERS
-                    or name in CONSUMERS
-                    or _PYTHON.match(name)
-                    or name
-                    in (
-                        "chmod",
-                        "mv",
-                        "cp",
-                        "pip",
-                        "pip3",
-                        "npm",
-                        "java",
-                        "source",
-                        ".",
-                        "apt",
-                        "apt-get",
-                        "gem",
-                    )
-                ):
-                    for word in argv[1:]:
-                        if posixpath.basename(word.text) in downloaded and not word.text.startswith("-"):
-                            used = posixpath.basename(word.text)
-                            break
-                if used is not None:
-                    url_word = downloaded.pop(used)
-                    self.hit(
-                        "dockerfile-download-unverified",
-                        url_word,
-                        detail=f"{used} is used by {name} without a checksum or signature check{ignored}",
-                    )
-                    if not downloaded:
-                        return
+        names = operands(command.argv()[1:])
+        if len(names) >= 2 and not names[-1].endswith("/"):
+            destination = normalise(names[-1])
+            if destination and destination not in artifacts and "." in destination:
+                artifacts[destination] = artifact
+
+    def _download_pipeline(self, pipeline: Pipeline, artifacts: dict[str, Artifact]) -> None:
+        commands = pipeline.commands
+        for index, command in enumerate(commands):
+            name = command.name
+            argv = command.argv()
+            # ``bash <(curl …)``, ``sh -c "$(curl …)"``, ``eval "$(wget -O- …)"``
+            if name in INTERPRETERS or name in ("eval", "source", "."):
+                for word in argv[1:]:
+                    for substitution in word.substitutions:
+                        inner = next((c for c in substitution.commands() if c.name in DOWNLOADERS), None)
+                        if inner is not None:
+                            self.hit(
+                                "dockerfile-curl-pipe-shell",
+                                _url_word(inner) or word,
+                                detail=f"{inner.name} output run by {name}",
+                            )
+            if name not in DOWNLOADERS:
+                continue
+            self._note_downloader(command)
+            url_word = _url_word(command)
+            later = [c.name for c in commands[index + 1 :]]
+            runner = next((n for n in later if n in INTERPRETERS or _PYTHON.match(n)), None)
+            if runner is not None:
+                self.hit("dockerfile-curl-pipe-shell", url_word or argv[0], detail=f"{name} … | {runner}")
+                continue
+            consumer = next((n for n in later if n in CONSUMERS), None)
+            where = self.at(url_word or argv[0])
+            url = expand(url_word.text, self.state.env) if url_word is not None else ""
+            if consumer is not None:
+                # a stream cannot be checked before it is unpacked: nothing can guard this
+                self._report_unverified(
+                    Artifact(consumer, self.instruction, where, url), f"{name} … | {consumer}", False
+                )
+                continue
+            output = _download_output(command)
+            if output:
+                artifacts[normalise(output)] = Artifact(normalise(output), self.instruction, where, url)
+
+    def _report_unverified(self, artifact: Artifact, what: str, checked: bool) -> None:
+        ignored = " (a check is there, but its failure does not stop the build: join it with && or use set -e)"
+        detail = f"{what} without a checksum or signature check{ignored if checked else ''}"
+        severity = None
+        if commit_pinned(artifact.url):
+            detail += " (the URL pins a git commit, so the content is fixed, but nothing checks the bytes)"
+            severity = Severity.MEDIUM
+        self.linter.hit(
+            "dockerfile-download-unverified", artifact.instruction, artifact.where, detail=detail, severity=severity
+        )
+
+    def _used_names(self, command: Command) -> list[str]:
+        """Downloaded-file candidates a command unpacks, installs, moves or runs."""
+        argv = command.argv()
+        if not argv:
+            return []
+        name = command.name
+        args = [w.text for w in argv[1:]]
+        words: list[str] = []
+        if "/" in argv[0].text:
+            words.append(argv[0].text)
+        if name in ("rpm", "rpmkeys") and any(a in ("-K", "--checksig") or a.startswith("-K") for a in args):
+            return [normalise(w) for w in words]
+        if name in CONSUMERS or name in INTERPRETERS or _PYTHON.match(name) or name in _USES:
+            words += operands(argv[1:])
+        return [normalise(w) for w in words]
 
     def _note_downloader(self, command: Command) -> None:
         argv = command.argv()
@@ -1101,6 +1093,44 @@ def _npm_pinned(spec: str) -> bool:
         return False
     version = spec[name_end + 1 :]
     return bool(_SEMVER_EXACT.match(version))
+
+
+def _nested_pipelines(pipeline: Pipeline) -> list[Pipeline]:
+    """Pipelines of ``$(…)``, ``<(…)`` and ``sh -c '…'`` inside ``pipeline``."""
+    found: list[Pipeline] = []
+    for command in pipeline.commands:
+        for nested in command.nested:
+            found += nested.walk()
+        for word in [*command.words, *(r.target for r in command.redirects if r.target)]:
+            for substitution in word.substitutions:
+                found += substitution.walk()
+    return found
+
+
+def _all_commands(pipeline: Pipeline) -> list[Command]:
+    return [command for sub in [pipeline, *_nested_pipelines(pipeline)] for command in sub.commands]
+
+
+def _forget(artifacts: dict[str, Artifact], artifact: Artifact) -> None:
+    for name in [name for name, known in artifacts.items() if known is artifact]:
+        del artifacts[name]
+
+
+def _targets(artifacts: dict[str, Artifact], names: tuple[str, ...] | None) -> list[Artifact]:
+    """The pending downloads a check covers: those it names, or all of them when it names none we know."""
+    if names:
+        named = [artifacts[name] for name in dict.fromkeys(names) if name in artifacts]
+        if named:
+            return named
+    return list(artifacts.values())
+
+
+_SHELL_VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
+
+
+def expand(text: str, variables: dict[str, str]) -> str:
+    """``$NAME`` / ``${NAME}`` replaced where the value is known; the rest left as written."""
+    return _SHELL_VARIABLE.sub(lambda m: variables.get(m.group(1) or m.group(2), m.group(0)), text)
 
 
 def lint_dockerfile(file: LintFile, ctx: LintContext) -> list[Hit]:
