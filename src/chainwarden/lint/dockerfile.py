@@ -903,8 +903,11 @@ class _RunAnalysis:
             self.hit("gem-install-unpinned", names[0], detail=", ".join(w.text for w in names))
 
     # -- OS packages -----------------------------------------------------------------------------
-    def _signature_flags(self, argv: list[Word], flags: Iterable[str]) -> None:
+    def _signature_flags(self, argv: list[Word], flags: Iterable[str], packages: list[Word] | None = None) -> None:
+        """A flag that disables signature checks; at most informational when every package it
+        installs is a local file built or copied in the build (nothing fetched can be swapped)."""
         wanted = set(flags)
+        local = bool(packages) and all(self._local_package(w.text) for w in packages or ())
         for index, word in enumerate(argv):
             text = word.text
             option_value = argv[index + 1].text if index + 1 < len(argv) and text == "-o" else text
@@ -913,8 +916,26 @@ class _RunAnalysis:
                 ("allowunauthenticated" in lowered or "allowinsecurerepositories" in lowered)
                 and lowered.endswith(("=true", "=1", "=yes"))
             ):
+                if local:
+                    names = " ".join(w.text for w in packages or ())
+                    self.hit(
+                        "package-signature-check-disabled",
+                        word,
+                        detail=f"{argv[0].text} {option_value} for local packages only ({names})",
+                        severity=Severity.INFO,
+                    )
+                    return
                 self.hit("package-signature-check-disabled", word, detail=f"{argv[0].text} {option_value}")
                 return
+
+    def _local_package(self, text: str) -> bool:
+        """A package operand naming a file in the build (not one downloaded and left unchecked)."""
+        if not text.startswith(("/", "./", "../", "$")) or "://" in text:
+            return False
+        if not text.endswith((".apk", ".rpm", ".deb", "*")) and "*" not in text:
+            return False
+        artifact = self.state.artifacts.get(normalise(text))
+        return artifact is None or artifact.verified
 
     def _apt(self, argv: list[Word]) -> None:
         self._signature_flags(argv, ("--allow-unauthenticated", "--allow-insecure-repositories", "--force-yes"))
@@ -948,8 +969,8 @@ class _RunAnalysis:
                 self.state.installed_tools.append((name, self.at(word), self.instruction.line))
 
     def _apk(self, argv: list[Word]) -> None:
-        self._signature_flags(argv, ("--allow-untrusted",))
         args = argv[2:]
+        self._signature_flags(argv, ("--allow-untrusted",), self._positional(args, _APK_VALUE_OPTIONS))
         virtual: str | None = None
         for index, word in enumerate(args):
             if word.text in ("-t", "--virtual") and index + 1 < len(args):
@@ -972,8 +993,12 @@ class _RunAnalysis:
         return deleted
 
     def _rpm_family(self, argv: list[Word]) -> None:
-        self._signature_flags(argv, ("--nogpgcheck", "--nosignature", "--nodigest", "--no-gpg-checks"))
         positional = self._positional(argv[1:], frozenset({"--setopt", "--enablerepo", "--disablerepo"}))
+        packages = positional[1:] if positional[:1] and positional[0].text in ("install", "in", "localinstall") else []
+        if argv[0].text == "rpm":
+            packages = positional
+        flags = ("--nogpgcheck", "--nosignature", "--nodigest", "--no-gpg-checks")
+        self._signature_flags(argv, flags, packages)
         if positional[:1] and positional[0].text in ("install", "in"):
             self._note_tools(positional[1:])
 
