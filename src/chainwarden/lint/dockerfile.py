@@ -22,6 +22,7 @@ from chainwarden.lint import npm as npm_rules
 from chainwarden.lint import requirements as requirements_rules
 from chainwarden.lint.base import Edit, Hit, LintContext, LintFile, LintInputError, is_http, mask_secret, url_allowed
 from chainwarden.lint.dockerfile_flow import (
+    HASH_TOOLS,
     Artifact,
     Check,
     Shape,
@@ -655,7 +656,10 @@ class _RunAnalysis:
         for command in self.script.commands():
             if command.name == "set" and "pipefail" in command.args():
                 return
-        pipe = next(p for p in self.script.pipelines if len(p.commands) > 1)
+        pipelines = self.script.pipelines
+        pipe = next((p for i, p in enumerate(pipelines) if len(p.commands) > 1 and _can_mask(pipelines, i)), None)
+        if pipe is None:
+            return
         self.hit("dockerfile-pipe-without-pipefail", pipe.commands[1].argv()[0] if pipe.commands[1].argv() else None)
 
     # -- per command ---------------------------------------------------------------------------
@@ -857,6 +861,8 @@ class _RunAnalysis:
         self._js_registry(argv)
         args = [w.text for w in argv[1:]]
         positional = [a for a in args if not a.startswith("-")]
+        if not positional and any(a in ("-v", "--version", "-h", "--help") for a in args):
+            return  # ``yarn --version`` prints; only a bare ``yarn`` means ``yarn install``
         if args[:2] == ["global", "add"] or positional[:1] == ["add"]:
             start = 3 if args[:1] == ["global"] else 2
             self._unpinned_js(self._positional(argv[start:], _NPM_VALUE_OPTIONS))
@@ -959,6 +965,19 @@ class _RunAnalysis:
             self.hit("apt-unpinned-package", unpinned[0], detail=", ".join(w.text for w in unpinned))
         self._note_tools(packages)
 
+    def _assignments_before(self, command: Command) -> dict[str, str]:
+        """Shell variables set by plain assignments earlier in the script (``x="…";``)."""
+        offset = command.words[0].offset if command.words else 0
+        found: dict[str, str] = {}
+        for earlier in self.script.commands():
+            if earlier.argv() or not earlier.words or earlier.words[0].offset >= offset:
+                continue
+            for word in earlier.words:
+                pair = _assignment_value(word)
+                if pair is not None and not word.substitutions:
+                    found[pair[0]] = pair[1]
+        return found
+
     def _marks_auto(self) -> bool:
         return any(c.name == "apt-mark" and c.args()[:1] == ["auto"] for c in self.script.commands())
 
@@ -1030,14 +1049,63 @@ class _RunAnalysis:
         kind = next((k for k in map(_written_kind, writes) if k is not None), None)
         if kind is None:
             return
+        variables = {**self.state.env, **self._assignments_before(command)}
         for word in argv[1:]:
             if word.text.startswith("-"):
                 continue
-            text = word.text.replace("\\n", "\n")
+            # ``aptRepo="[ signed-by=/k.asc ] http://…"; echo "deb $aptRepo" > …``: judge the expanded line
+            text = expand(word.text, variables).replace("\\n", "\n")
             if kind == "apt-sources":
                 kind = "apt-list"  # one-line echo of a deb822 file is not a thing; read it as a list line
             for hit in self.linter._lint_written(kind, text + "\n"):
                 self.hit(hit.rule_id, word, detail=hit.detail, severity=hit.severity, evidence=hit.evidence)
+
+
+#: Commands that cannot fail on their own: a pipe fed only by them has nothing for pipefail to catch.
+_CANNOT_FAIL = frozenset({"echo", "printf", "true", ":"})
+
+
+def _can_mask(pipelines: list[Pipeline], index: int) -> bool:
+    """Whether the pipe at ``index`` can hide a failure that ``pipefail`` would surface.
+
+    Not when every command before the last cannot fail (``echo "$SHA *f" | sha256sum -c -``, a
+    ``{ echo …; echo …; } | tee f`` group), nor when the last is a checksum check, which fails on
+    the empty or partial input a failed producer leaves it.
+    """
+    commands = pipelines[index].commands
+    last = commands[-1]
+    if HASH_TOOLS.match(last.name) and any(
+        a in ("-c", "--check") or (a.startswith("-") and not a.startswith("--") and "c" in a[1:]) for a in last.args()
+    ):
+        return False
+    for command in commands[:-1]:
+        if command.argv():
+            if command.name not in _CANNOT_FAIL or any(w.substitutions for w in command.argv()):
+                return True
+            continue
+        # ``{ …; }`` closing here: look at the group's commands
+        if not (command.words and command.words[0].text == "}"):
+            return True
+        depth = 0
+        for earlier in range(index, -1, -1):
+            group = pipelines[earlier].commands if earlier < index else commands[:1]
+            for grouped in group:
+                words = [w.text for w in grouped.words]
+                depth += words.count("}") - words.count("{")
+                if grouped.argv() and (
+                    grouped.name not in _CANNOT_FAIL or any(w.substitutions for w in grouped.argv())
+                ):
+                    return True
+            if depth <= 0:
+                break
+    return False
+
+
+def _assignment_value(word: Word) -> tuple[str, str] | None:
+    name, sep, value = word.text.partition("=")
+    if not sep or not name or not name.replace("_", "a").isalnum() or name[0].isdigit():
+        return None
+    return name, value
 
 
 def _written_kind(path: str) -> str | None:
