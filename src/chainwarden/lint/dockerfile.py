@@ -33,7 +33,7 @@ from chainwarden.lint.dockerfile_flow import (
     operands,
     shell_errexit,
 )
-from chainwarden.lint.dockerfile_parser import Dockerfile, Instruction, Position, Stage, parse_dockerfile
+from chainwarden.lint.dockerfile_parser import Dockerfile, Instruction, Position, Stage, parse_dockerfile, substitute
 from chainwarden.lint.shell import SHELLS, Command, Pipeline, Script, Word, parse_script
 from chainwarden.models import Severity
 
@@ -129,6 +129,8 @@ class _StageState:
     errexit: bool = False  # the stage's SHELL runs every RUN with ``-e``
     artifacts: dict[str, Artifact] = field(default_factory=dict)  # downloaded, not yet used (name → artifact)
     env: dict[str, str] = field(default_factory=dict)  # ENV/ARG values known in the stage
+    privilege_drop: str | None = None  # gosu/su-exec/setpriv installed or run in the stage
+    entrypoint: Instruction | None = None
     posix_shell: bool = True
     copied: set[str] = field(default_factory=set)
     user: str | None = None
@@ -187,6 +189,7 @@ class _DockerfileLinter:
                 state.errexit = parent.errexit
                 state.artifacts = dict(parent.artifacts)
                 state.env = dict(parent.env)
+                state.privilege_drop, state.entrypoint = parent.privilege_drop, parent.entrypoint
                 state.posix_shell = parent.posix_shell
                 state.copied = set(parent.copied)
                 state.installed_tools = list(parent.installed_tools)
@@ -224,6 +227,11 @@ class _DockerfileLinter:
             self._copy_like(instruction, state)
         elif keyword == "COPY":
             self._copy_like(instruction, state)
+        elif keyword == "ENTRYPOINT":
+            state.entrypoint = instruction
+            tool = _PRIVILEGE_DROP.search(instruction.arguments)
+            if tool is not None:
+                state.privilege_drop = tool.group(1)
         elif keyword == "USER":
             state.user = instruction.arguments.strip()
             state.user_line = instruction.line
@@ -243,6 +251,17 @@ class _DockerfileLinter:
             return
         where = instruction.position(0)
         resolved = stage.resolved_image
+        if resolved is None and _only_platform_args(image, self.dockerfile.global_args):
+            # ``FROM base-${TARGETARCH}``: BuildKit always sets its platform args; a name that matches an
+            # earlier stage for some value is that stage, anything else is judged with a sample value
+            pattern = re.escape(image)
+            for name in _PLATFORM_ARGS:
+                pattern = pattern.replace(re.escape("${" + name + "}"), ".+").replace(re.escape("$" + name), ".+")
+            if any(re.fullmatch(pattern, name, re.IGNORECASE) for name in earlier):
+                return
+            known = self.dockerfile.global_args
+            sample = {name: value for name, value in _PLATFORM_SAMPLE.items() if known.get(name) is None}
+            resolved = substitute(image, {**known, **sample})
         if resolved is None:
             self.hit(
                 "dockerfile-unpinned-base",
@@ -458,6 +477,42 @@ class _DockerfileLinter:
         return [replace(h, edit=None) for h in hits if h.rule_id in _WRITTEN_NPMRC_RULES]
 
     # -- final stage ---------------------------------------------------------------------------
+    def _privilege_drop(self, stage: Stage, state: _StageState) -> str | None:
+        """How the image drops root at run time, if it visibly does: said in the finding."""
+        entrypoint = state.entrypoint
+        if entrypoint is None:
+            return None
+        script = self._entrypoint_script(stage, entrypoint)
+        if script is not None:
+            name, text = script
+            tool = _PRIVILEGE_DROP.search(text)
+            if tool is not None:
+                return f"its entrypoint {name} drops privileges with {tool.group(1)}"
+            return None
+        if state.privilege_drop is not None:
+            return (
+                f"the image installs {state.privilege_drop} and has an ENTRYPOINT, the usual way to drop "
+                "privileges at start-up (check that the entrypoint does)"
+            )
+        return None
+
+    def _entrypoint_script(self, stage: Stage, entrypoint: Instruction) -> tuple[str, str] | None:
+        """The entrypoint script's text, when it is COPY'd from the build context beside this Dockerfile."""
+        words = list(entrypoint.exec_form or entrypoint.arguments.split())
+        if not words:
+            return None
+        program = posixpath.basename(words[0])
+        for instruction in stage.instructions:
+            if instruction.keyword not in ("COPY", "ADD") or instruction.flag("from") is not None:
+                continue
+            sources, _ = self._sources_and_dest(instruction)
+            for source, _ in sources:
+                if posixpath.basename(source) == program:
+                    text = self.ctx.read_text(self.ctx.sibling(self.file.path, source))
+                    if text is not None:
+                        return program, text
+        return None
+
     def _check_final_stage(self, stage: Stage, state: _StageState) -> None:
         final_from = stage.from_instruction
         user = (state.user or "").split(":")[0].strip()
@@ -471,7 +526,14 @@ class _DockerfileLinter:
                 instruction = next(i for i in self.dockerfile.instructions if i.line == state.user_line)
                 where = Position(instruction.line, instruction.column)
                 detail = f"the final stage runs as USER {state.user}"
-            self.hit("dockerfile-root-user", instruction, where, detail=detail)
+            dropped = self._privilege_drop(stage, state)
+            severity = None
+            if dropped is not None:
+                # the official-image idiom: start as root to fix volume ownership, then exec the
+                # service as an unprivileged user; the process that stays root is only the entrypoint
+                detail = detail.replace("runs as", "starts as") + f"; {dropped}"
+                severity = Severity.LOW
+            self.hit("dockerfile-root-user", instruction, where, detail=detail, severity=severity)
         by_run: dict[int, list[tuple[str, Position]]] = {}
         for package, where, run_line in state.installed_tools:
             if package in state.removed or run_line in state.purged_runs:
@@ -672,6 +734,11 @@ class _RunAnalysis:
         args = [w.text for w in argv[1:]]
         if any(posixpath.basename(w.text) == "sudo" for w in words[:1]) or (words and words[0].text == "sudo"):
             self.hit("dockerfile-sudo", words[0])
+        first = posixpath.basename(words[0].text) if words else ""
+        if first in ("gosu", "su-exec", "setpriv"):  # ``gosu nobody true``: the official images' smoke test
+            self.state.privilege_drop = first
+        elif name in ("apt-get", "apt", "apk", "yum", "dnf", "microdnf") and {"gosu", "su-exec"} & set(args):
+            self.state.privilege_drop = "gosu" if "gosu" in args else "su-exec"
         self._tls(command, name, argv)
         self._trusted_key_writes(command, name, argv)
         if _PIP.match(name) or (_PYTHON.match(name) and args[:2] == ["-m", "pip"]):
@@ -1099,6 +1166,29 @@ def _can_mask(pipelines: list[Pipeline], index: int) -> bool:
             if depth <= 0:
                 break
     return False
+
+
+#: Tools an entrypoint uses to exec the service as another user.
+_PRIVILEGE_DROP = re.compile(r"\b(gosu|su-exec|setpriv|runuser|chroot --userspec)\b")
+#: BuildKit's automatic platform args, with a sample value each.
+_PLATFORM_SAMPLE = {
+    "TARGETPLATFORM": "linux/amd64",
+    "TARGETOS": "linux",
+    "TARGETARCH": "amd64",
+    "TARGETVARIANT": "",
+    "BUILDPLATFORM": "linux/amd64",
+    "BUILDOS": "linux",
+    "BUILDARCH": "amd64",
+    "BUILDVARIANT": "",
+}
+_PLATFORM_ARGS = tuple(_PLATFORM_SAMPLE)
+
+
+def _only_platform_args(image: str, global_args: dict[str, str | None]) -> bool:
+    """Whether every variable of ``image`` without a value is one of BuildKit's platform args."""
+    names = re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", image)
+    unknown = [name for name in names if global_args.get(name) is None]
+    return bool(unknown) and all(name in _PLATFORM_SAMPLE for name in unknown)
 
 
 def _assignment_value(word: Word) -> tuple[str, str] | None:
