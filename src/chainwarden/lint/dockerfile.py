@@ -175,6 +175,18 @@ class _DockerfileLinter:
     # -- entry ---------------------------------------------------------------------------------
     def run(self) -> list[Hit]:
         dockerfile = self.dockerfile
+        for diagnostic in dockerfile.diagnostics:
+            evidence = self.lines[diagnostic.line - 1].strip() if 0 < diagnostic.line <= len(self.lines) else ""
+            self.hits.append(
+                Hit(
+                    "dockerfile-parse-error",
+                    diagnostic.line,
+                    1,
+                    evidence[:200],
+                    detail=diagnostic.message,
+                    severity=Severity.HIGH if diagnostic.serious else None,
+                )
+            )
         for instruction in dockerfile.instructions:
             if instruction.keyword == "ARG" and not dockerfile.stages:
                 self._check_env_like(instruction)

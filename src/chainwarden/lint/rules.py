@@ -164,6 +164,19 @@ _rule(
     {D: "FROM alpine@sha256:" + "1" * 64 + "\nENV API_KEY_FILE=/run/secrets/api_key\nUSER app\n"},
 )
 _rule(
+    "dockerfile-parse-error",
+    "Dockerfile does not parse as BuildKit reads it",
+    M,
+    D,
+    "An unterminated heredoc swallows the rest of the file, a continuation on the last line joins nothing, an "
+    "invalid `# escape=` directive is ignored: what is built is not what reviewers (or this linter) read. An "
+    "unterminated heredoc is high: every instruction after it went unchecked.",
+    "Close the heredoc with its delimiter alone on a line, drop the trailing escape character, and use `\\` or "
+    "a backtick in `# escape=`.",
+    {D: "FROM debian@sha256:" + "7" * 64 + "\nRUN <<EOF\napt-get update\nUSER 1000\n"},
+    {D: "FROM debian@sha256:" + "7" * 64 + "\nRUN <<EOF\napt-get update\nEOF\nUSER 1000\n"},
+)
+_rule(
     "dockerfile-root-user",
     "Final stage runs as root",
     M,
