@@ -12,7 +12,7 @@ from __future__ import annotations
 import posixpath
 import re
 import shlex
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -34,6 +34,7 @@ from chainwarden.lint.dockerfile_flow import (
     shell_errexit,
 )
 from chainwarden.lint.dockerfile_parser import Dockerfile, Instruction, Position, Stage, parse_dockerfile, substitute
+from chainwarden.lint.powershell import PowerShellFlow
 from chainwarden.lint.shell import SHELLS, Command, Pipeline, Script, Word, parse_script
 from chainwarden.models import Severity
 
@@ -64,6 +65,7 @@ _NOT_SECRET_SUFFIX = re.compile(
 _WRITTEN_NPMRC_RULES = frozenset({"npmrc-plaintext-token", "tls-verification-disabled", "npm-lock-http"})
 #: Shells whose syntax is not POSIX: their RUN lines are not analysed as shell.
 _NON_POSIX_SHELLS = frozenset({"powershell", "powershell.exe", "pwsh", "pwsh.exe", "cmd", "cmd.exe"})
+_POWERSHELLS = frozenset({"powershell", "powershell.exe", "pwsh", "pwsh.exe"})
 #: Dockerfiles beyond this size are hostile or generated; positions would cost too much memory.
 MAX_DOCKERFILE_BYTES = 2 * 1024 * 1024
 _BUILD_TOOLS = re.compile(
@@ -129,6 +131,8 @@ class _StageState:
     errexit: bool = False  # the stage's SHELL runs every RUN with ``-e``
     artifacts: dict[str, Artifact] = field(default_factory=dict)  # downloaded, not yet used (name → artifact)
     env: dict[str, str] = field(default_factory=dict)  # ENV/ARG values known in the stage
+    powershell: bool = False  # the stage's SHELL is PowerShell
+    powershell_flow: PowerShellFlow = field(default_factory=PowerShellFlow)
     privilege_drop: str | None = None  # gosu/su-exec/setpriv installed or run in the stage
     entrypoint: Instruction | None = None
     posix_shell: bool = True
@@ -202,7 +206,7 @@ class _DockerfileLinter:
                 state.artifacts = dict(parent.artifacts)
                 state.env = dict(parent.env)
                 state.privilege_drop, state.entrypoint = parent.privilege_drop, parent.entrypoint
-                state.posix_shell = parent.posix_shell
+                state.posix_shell, state.powershell = parent.posix_shell, parent.powershell
                 state.copied = set(parent.copied)
                 state.installed_tools = list(parent.installed_tools)
                 state.removed = set(parent.removed)
@@ -251,9 +255,9 @@ class _DockerfileLinter:
             words = instruction.exec_form or ()
             state.pipefail = any(w == "pipefail" or w.endswith("pipefail") for w in words)
             state.errexit = shell_errexit(words)
-            state.posix_shell = not words or posixpath.basename(words[0].replace("\\", "/")).lower() not in (
-                _NON_POSIX_SHELLS
-            )
+            program = posixpath.basename(words[0].replace("\\", "/")).lower() if words else ""
+            state.posix_shell = not words or program not in _NON_POSIX_SHELLS
+            state.powershell = program in _POWERSHELLS
 
     # -- FROM ----------------------------------------------------------------------------------
     def _check_base(self, stage: Stage, earlier: set[str]) -> None:
@@ -444,13 +448,27 @@ class _DockerfileLinter:
 
     def _run(self, instruction: Instruction, state: _StageState) -> None:
         if not state.posix_shell and instruction.exec_form is None:
-            return  # PowerShell/cmd syntax: our POSIX model would only produce noise
+            if state.powershell:
+                self._powershell(instruction, instruction.arguments, instruction.position, state)
+            return  # cmd syntax: our POSIX model would only produce noise
         for text, is_shell in self._scripts(instruction):
             if not is_shell:
                 continue
             script = parse_script(text.text)
             _RunAnalysis(self, instruction, state, text, script).analyse()
         self._heredoc_files(instruction)
+
+    def _powershell(
+        self, instruction: Instruction, text: str, locate: Callable[[int], Position], state: _StageState
+    ) -> None:
+        """Download → verify → use in a PowerShell script (``SHELL ["powershell", …]`` or ``powershell -Command``)."""
+        for event in state.powershell_flow.run(text):
+            where = locate(event.offset)
+            if event.kind == "runs-download":
+                self.hit("dockerfile-curl-pipe-shell", instruction, where, detail=event.detail)
+                continue
+            ignored = " (a hash is computed, but a mismatch does not stop the build)" if event.checked else ""
+            self.hit("dockerfile-download-unverified", instruction, where, detail=event.detail + ignored)
 
     def _heredoc_files(self, instruction: Instruction) -> None:
         """``cat <<EOF > /etc/apt/sources.list.d/x.list`` writes a config file: judge its lines."""
@@ -751,6 +769,8 @@ class _RunAnalysis:
             self.state.privilege_drop = first
         elif name in ("apt-get", "apt", "apk", "yum", "dnf", "microdnf") and {"gosu", "su-exec"} & set(args):
             self.state.privilege_drop = "gosu" if "gosu" in args else "su-exec"
+        if name.lower() in _POWERSHELLS:
+            self._powershell_command(argv)
         self._tls(command, name, argv)
         self._trusted_key_writes(command, name, argv)
         if _PIP.match(name) or (_PYTHON.match(name) and args[:2] == ["-m", "pip"]):
@@ -794,6 +814,21 @@ class _RunAnalysis:
             self._rpm_family(argv)
         elif name in ("echo", "printf"):
             self._echo_config(command, argv)
+
+    def _powershell_command(self, argv: list[Word]) -> None:
+        """``powershell -Command "Invoke-WebRequest …; Expand-Archive …"`` in a cmd or sh RUN."""
+        words = argv[1:]
+        for index, word in enumerate(words):
+            if word.text.lower() in ("-command", "-c") and index + 1 < len(words):
+                rest = words[index + 1 :]
+                text = " ".join(w.text for w in rest)
+                origin = [o for w in rest for o in [*w.origin, w.origin[-1] if w.origin else w.start]]
+
+                def locate(offset: int, origin: list[int] = origin) -> Position:
+                    return self.text.at(origin[min(offset, len(origin) - 1)] if origin else 0)
+
+                self.linter._powershell(self.instruction, text, locate, self.state)
+                return
 
     def _tls(self, command: Command, name: str, argv: list[Word]) -> None:
         for word in argv[1:]:
