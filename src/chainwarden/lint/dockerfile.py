@@ -130,6 +130,7 @@ class _StageState:
     pipefail: bool = False
     errexit: bool = False  # the stage's SHELL runs every RUN with ``-e``
     artifacts: dict[str, Artifact] = field(default_factory=dict)  # downloaded, not yet used (name → artifact)
+    unchecked: set[str] = field(default_factory=set)  # downloads already reported as used unchecked
     env: dict[str, str] = field(default_factory=dict)  # ENV/ARG values known in the stage
     powershell: bool = False  # the stage's SHELL is PowerShell
     powershell_flow: PowerShellFlow = field(default_factory=PowerShellFlow)
@@ -203,7 +204,7 @@ class _DockerfileLinter:
             if parent is not None:
                 state.user, state.user_line, state.pipefail = parent.user, parent.user_line, parent.pipefail
                 state.errexit = parent.errexit
-                state.artifacts = dict(parent.artifacts)
+                state.artifacts, state.unchecked = dict(parent.artifacts), set(parent.unchecked)
                 state.env = dict(parent.env)
                 state.privilege_drop, state.entrypoint = parent.privilege_drop, parent.entrypoint
                 state.posix_shell, state.powershell = parent.posix_shell, parent.powershell
@@ -705,6 +706,7 @@ class _RunAnalysis:
                 artifacts[normalise(output)] = Artifact(normalise(output), self.instruction, where, url)
 
     def _report_unverified(self, artifact: Artifact, what: str, checked: bool) -> None:
+        self.state.unchecked.add(artifact.name)
         ignored = " (a check is there, but its failure does not stop the build: join it with && or use set -e)"
         detail = f"{what} without a checksum or signature check{ignored if checked else ''}"
         severity = None
@@ -767,8 +769,10 @@ class _RunAnalysis:
         first = posixpath.basename(words[0].text) if words else ""
         if first in ("gosu", "su-exec", "setpriv"):  # ``gosu nobody true``: the official images' smoke test
             self.state.privilege_drop = first
-        elif name in ("apt-get", "apt", "apk", "yum", "dnf", "microdnf") and {"gosu", "su-exec"} & set(args):
-            self.state.privilege_drop = "gosu" if "gosu" in args else "su-exec"
+        elif name in ("apt-get", "apt", "apk", "yum", "dnf", "microdnf"):
+            packages = {re.split(r"[=<>~]", a, maxsplit=1)[0] for a in args}
+            if {"gosu", "su-exec"} & packages:
+                self.state.privilege_drop = "gosu" if "gosu" in packages else "su-exec"
         if name.lower() in _POWERSHELLS:
             self._powershell_command(argv)
         self._tls(command, name, argv)
@@ -1054,8 +1058,9 @@ class _RunAnalysis:
             return False
         if not text.endswith((".apk", ".rpm", ".deb", "*")) and "*" not in text:
             return False
-        artifact = self.state.artifacts.get(normalise(text))
-        return artifact is None or artifact.verified
+        name = normalise(text)
+        artifact = self.state.artifacts.get(name)
+        return name not in self.state.unchecked and (artifact is None or artifact.verified)
 
     def _apt(self, argv: list[Word]) -> None:
         self._signature_flags(argv, ("--allow-unauthenticated", "--allow-insecure-repositories", "--force-yes"))

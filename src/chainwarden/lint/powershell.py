@@ -25,7 +25,8 @@ _CURL_OUTPUT = re.compile(r"(?i)\s-o\s+('[^']*'|\"[^\"]*\"|\S+)")
 _STRING_DOWNLOAD = re.compile(r"(?i)\.DownloadString\(|(?<![\w-])(Invoke-WebRequest|iwr|Invoke-RestMethod|irm)\b")
 _RUN_STRING = re.compile(r"(?i)(?<![\w-])(iex|Invoke-Expression)\b|\[scriptblock\]::Create")
 _HASH = re.compile(
-    r"(?i)(Get-FileHash|certutil(\.exe)?\s+-hashfile|Get-AuthenticodeSignature)\s+(?:-(?:Path|LiteralPath|FilePath)\s+)?('[^']*'|\"[^\"]*\"|\S+)"
+    r"(?i)(Get-FileHash|certutil(\.exe)?\s+-hashfile|Get-AuthenticodeSignature)\s+"
+    r"(?:-(?:Path|LiteralPath|FilePath)\s+)?('[^']*'|\"[^\"]*\"|[^\s();,]+)"
 )
 _MISMATCH = re.compile(r"(?i)\s-(c|i)?(ne|notlike|notmatch)\s|!=")
 _EXITS = re.compile(r"(?i)(?<![\w-])(exit\s*(?!0\b)[\d$(]|exit\s*$|throw\b)")
