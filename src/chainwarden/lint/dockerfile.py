@@ -1045,7 +1045,7 @@ class _RunAnalysis:
                     self.hit(
                         "package-signature-check-disabled",
                         word,
-                        detail=f"{argv[0].text} {option_value} for local packages only ({names})",
+                        detail=f"{argv[0].text} {option_value} for local or verified package files only ({names})",
                         severity=Severity.INFO,
                     )
                     return
@@ -1054,9 +1054,10 @@ class _RunAnalysis:
 
     def _local_package(self, text: str) -> bool:
         """A package operand naming a file in the build (not one downloaded and left unchecked)."""
-        if not text.startswith(("/", "./", "../", "$")) or "://" in text:
+        if "://" in text:
             return False
-        if not text.endswith((".apk", ".rpm", ".deb", "*")) and "*" not in text:
+        is_path = text.startswith(("/", "./", "../", "$")) and (text.endswith((".apk", ".rpm", ".deb")) or "*" in text)
+        if not is_path and not text.endswith((".apk", ".rpm", ".deb")):
             return False
         name = normalise(text)
         artifact = self.state.artifacts.get(name)

@@ -28,6 +28,11 @@ _HASH = re.compile(
     r"(?i)(Get-FileHash|certutil(\.exe)?\s+-hashfile|Get-AuthenticodeSignature)\s+"
     r"(?:-(?:Path|LiteralPath|FilePath)\s+)?('[^']*'|\"[^\"]*\"|[^\s();,]+)"
 )
+#: Signature verifiers run as native programs (``& 'C:/…/gpgv.exe' --keyring k x.asc x``).
+_VERIFIER = re.compile(
+    r"(?i)(?<![\w-])(gpgv2?(\.exe)?|gpg2?(\.exe)?['\"]?\s.*--verify|minisign(\.exe)?['\"]?\s.*-V"
+    r"|signify(\.exe)?['\"]?\s.*-V|cosign(\.exe)?['\"]?\s+verify-blob)"
+)
 _MISMATCH = re.compile(r"(?i)\s-(c|i)?(ne|notlike|notmatch)\s|!=")
 _EXITS = re.compile(r"(?i)(?<![\w-])(exit\s*(?!0\b)[\d$(]|exit\s*$|throw\b)")
 #: Commands that unpack, install or run the file they are given.
@@ -191,15 +196,29 @@ class PowerShellFlow:
 
     def run(self, text: str) -> list[Event]:
         events: list[Event] = []
-        self._walk(parse(text), set(), events)
+        statements = parse(text)
+        self._walk(statements, set(), events, last=statements[-1] if statements else None)
         return events
 
-    def _walk(self, statements: list[Statement], guarded: set[str], events: list[Event]) -> None:
+    def _walk(
+        self, statements: list[Statement], guarded: set[str], events: list[Event], last: Statement | None = None
+    ) -> None:
         for statement in statements:
             if statement.condition is not None:
                 self._if(statement, guarded, events)
                 continue
+            if _VERIFIER.search(statement.text):
+                self._verifier(statement, final=statement is last)
+                continue
             self._statement(statement.text, statement.offset, guarded, events)
+
+    def _verifier(self, statement: Statement, *, final: bool) -> None:
+        """A native verifier fails the RUN only as its last statement: PowerShell 5 does not stop on a
+        failing native command even with ``$ErrorActionPreference = 'Stop'``, but ``-Command`` exits
+        with the status of the last one."""
+        tokens = {name_of(t) for t in re.findall(r"[^\s,;()@'\"]+", statement.text)}
+        named = [name for name in self.pending if name in tokens] or list(self.pending)
+        (self.verified if final else self.weakly_checked).update(named)
 
     def _if(self, statement: Statement, guarded: set[str], events: list[Event]) -> None:
         condition = statement.condition or ""

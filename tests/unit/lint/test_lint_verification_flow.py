@@ -285,3 +285,32 @@ def test_parse_diagnostics(text: str, severity: Severity, words: str, tmp_path: 
 def test_well_formed_dockerfile_has_no_parse_diagnostic(tmp_path: Path) -> None:
     text = "# escape=`\n" + FROM + "RUN <<-EOF\n\techo hi\n\tEOF\nRUN echo a `\n  b\n" + END
     assert "dockerfile-parse-error" not in ids(lint_dockerfile(tmp_path, text))
+
+
+def test_powershell_native_verifier_as_last_statement_verifies(tmp_path: Path) -> None:
+    text = PS + (
+        'RUN Invoke-WebRequest -Uri "$env:WAR_URL" -OutFile C:/war/jenkins.war ; '
+        'Invoke-WebRequest -Uri "$env:WAR_ASC_URL" -OutFile C:/war/jenkins.war.asc\n'
+        "RUN & 'C:/Program Files/GnuPG/bin/gpgv.exe' --keyring C:/war/k.pgp C:/war/jenkins.war.asc C:/war/jenkins.war\n"
+        "RUN Copy-Item C:/war/jenkins.war C:/jenkins/jenkins.war\n"
+        "RUN Invoke-WebRequest -Uri https://a.example/t.zip -OutFile t.zip ; "
+        "& gpgv.exe --keyring k.pgp t.zip.asc t.zip ; Expand-Archive t.zip -DestinationPath C:/t ; Write-Host done\n"
+        + END
+    )
+    (finding,) = only(lint_dockerfile(tmp_path, text), UNVERIFIED)
+    # a failing native command does not stop Windows PowerShell unless it is the last statement
+    assert finding.location is not None and finding.location.line == 6 and "t.zip" in finding.title
+
+
+def test_allow_untrusted_on_downloads_verified_earlier_is_info(tmp_path: Path) -> None:
+    text = (
+        f"FROM alpine{PIN}\n"
+        "RUN curl -O https://a.example/tools.apk && curl -O https://a.example/tools.sig\n"
+        "RUN gpg --verify tools.sig tools.apk\n"
+        "RUN apk add --allow-untrusted tools.apk\n"
+        "RUN curl -O https://a.example/other.apk\n"
+        "RUN apk add --allow-untrusted other.apk\n" + END
+    )
+    result = lint_dockerfile(tmp_path, text)
+    assert [f.severity for f in only(result, "package-signature-check-disabled")] == [Severity.INFO, Severity.CRITICAL]
+    assert [f.location.line for f in only(result, UNVERIFIED) if f.location] == [5]
