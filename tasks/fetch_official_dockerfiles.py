@@ -1,11 +1,12 @@
-"""Fetch the corpus of official-image Dockerfiles used by the lint precision test.
+"""Fetch the corpora of real Dockerfiles used by the lint precision test.
 
     .venv/bin/python tasks/fetch_official_dockerfiles.py            # from GitHub (raw URLs)
     .venv/bin/python tasks/fetch_official_dockerfiles.py --mirror DIR  # from local git mirrors
 
 One Dockerfile per current variant of each official image (docker-library and the
 upstream image repositories), at a pinned commit, with each repository's LICENSE,
-into ``tests/data/lint/official/``. ``--mirror DIR`` reads ``DIR/<owner>+<name>/repo``
+into ``tests/data/lint/official/``; application Dockerfiles of popular projects into
+``tests/data/lint/apps/`` (``--corpus`` picks one). ``--mirror DIR`` reads ``DIR/<owner>+<name>/repo``
 (bare git directories) instead of the network; ``--commit-from-mirror`` takes the
 mirror's HEAD instead of the pinned commit (to refresh the corpus) and rewrites
 ``sources.json``. This is the only code that downloads the corpus; the tests read
@@ -138,6 +139,68 @@ CORPUS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
+#: Application Dockerfiles of popular projects: a second corpus, to check real findings are kept.
+APPS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "jupyter/docker-stacks": (
+        "8209386950497966c8a9aa446b9a84a5dd78eab5",
+        (
+            "images/docker-stacks-foundation/Dockerfile",
+            "images/base-notebook/Dockerfile",
+            "images/pyspark-notebook/Dockerfile",
+            "images/julia-notebook/Dockerfile",
+        ),
+    ),
+    "actions/runner": ("258d6c857db3519913f7deb6004b60172f8043ae", ("images/Dockerfile",)),
+    "jenkinsci/docker": (
+        "ab3f5e0a80d666b1d554c2b7cad38b5c5ee35f1c",
+        (
+            "debian/Dockerfile",
+            "alpine/hotspot/Dockerfile",
+            "rhel/Dockerfile",
+            "windows/windowsservercore/hotspot/Dockerfile",
+        ),
+    ),
+    "nextcloud/docker": (
+        "4de1eed65a44c61ecce601ef1d27abd2059b52e6",
+        ("34/apache/Dockerfile", "34/fpm-alpine/Dockerfile"),
+    ),
+    "SonarSource/docker-sonarqube": (
+        "df5a6ae20bb7ce8e464d6895178e763c77a6a402",
+        ("community-build/Dockerfile", "commercial-editions/developer/Dockerfile"),
+    ),
+    "home-assistant/docker-base": (
+        "c8de5ab6449d496036adaa23c6f64354fdaea1d2",
+        ("alpine/Dockerfile", "debian/Dockerfile", "ubuntu/Dockerfile", "python/3.13/Dockerfile"),
+    ),
+    "microsoft/mssql-docker": (
+        "d7e572d6c8b761ec855c9337a08e0d88b0a5002a",
+        (
+            "linux/mssql-server-linux/Dockerfile",
+            "linux/mssql-tools/Dockerfile.alpine",
+            "linux/mssql-tools/Dockerfile.ubuntu2204",
+        ),
+    ),
+    "Kong/docker-kong": (
+        "d1ed165bfeb6304815bc537b3e8ff387fa0b350a",
+        ("ubuntu/Dockerfile", "Dockerfile.deb", "Dockerfile.rpm"),
+    ),
+    "google/osv.dev": (
+        "7e6c189879195a8aad33ccbf27fe9344f3479632",
+        (
+            "docker/ci/Dockerfile",
+            "docker/worker-base/Dockerfile",
+            "docker/terraform/Dockerfile",
+            "gcp/website/Dockerfile",
+        ),
+    ),
+    "sigstore/cosign": ("d6d86c224e5899b54f56cbb063b79dc43abc11c2", ("Dockerfile",)),
+    "google/osv-scanner": ("add393a2e051ea46b7d94aa96e468bbdde1e621d", ("Dockerfile",)),
+}
+#: Each repository's licence file, where it is not ``LICENSE``.
+LICENCES = {"jupyter/docker-stacks": "LICENSE.md", "jenkinsci/docker": "LICENSE.txt", "nextcloud/docker": "LICENSE.md"}
+CORPORA = {"official": CORPUS, "apps": APPS}
+
+
 def _from_mirror(mirror: Path, repo: str, commit: str, path: str) -> bytes:
     git_dir = mirror / repo.replace("/", "+") / "repo"
     return subprocess.run(
@@ -160,7 +223,7 @@ def _from_github(repo: str, commit: str, path: str) -> bytes:
 
 
 def local_name(repo: str, path: str) -> str:
-    """Where a corpus file lives under ``OUT``: ``<repo name>/<path>``."""
+    """Where a corpus file lives under its corpus folder: ``<repo name>/<path>``."""
     return f"{repo.split('/', 1)[1]}/{path}"
 
 
@@ -168,19 +231,25 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--mirror", type=Path, help="read <DIR>/<owner>+<name>/repo git mirrors instead of GitHub")
     parser.add_argument("--commit-from-mirror", action="store_true", help="use each mirror's HEAD commit")
+    parser.add_argument("--corpus", choices=sorted(CORPORA), action="append", help="default: all")
     args = parser.parse_args(argv)
-    sources: list[dict[str, str]] = []
-    for repo, (pinned, paths) in CORPUS.items():
-        commit = _mirror_head(args.mirror, repo) if args.mirror and args.commit_from_mirror else pinned
-        for path in (*paths, "LICENSE"):
-            body = _from_mirror(args.mirror, repo, commit, path) if args.mirror else _from_github(repo, commit, path)
-            target = OUT / local_name(repo, path)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(body)
-            if path != "LICENSE":
-                sources.append({"file": local_name(repo, path), "repository": repo, "commit": commit, "path": path})
-        print(f"{repo}@{commit[:12]}: {len(paths)} Dockerfiles", file=sys.stderr)
-    (OUT / "sources.json").write_text(json.dumps(sources, indent=2) + "\n", encoding="utf-8")
+    for corpus in args.corpus or sorted(CORPORA):
+        out = OUT.parent / corpus
+        sources: list[dict[str, str]] = []
+        for repo, (pinned, paths) in CORPORA[corpus].items():
+            commit = _mirror_head(args.mirror, repo) if args.mirror and args.commit_from_mirror else pinned
+            licence = LICENCES.get(repo, "LICENSE")
+            for path in (*paths, licence):
+                body = (
+                    _from_mirror(args.mirror, repo, commit, path) if args.mirror else _from_github(repo, commit, path)
+                )
+                target = out / local_name(repo, "LICENSE" if path == licence else path)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(body)
+                if path != licence:
+                    sources.append({"file": local_name(repo, path), "repository": repo, "commit": commit, "path": path})
+            print(f"{corpus}: {repo}@{commit[:12]}: {len(paths)} Dockerfiles", file=sys.stderr)
+        (out / "sources.json").write_text(json.dumps(sources, indent=2) + "\n", encoding="utf-8")
     return 0
 
 
