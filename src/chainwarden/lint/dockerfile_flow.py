@@ -385,6 +385,11 @@ def _check(command: Command, pipeline: Pipeline, written: dict[str, str]) -> tup
                         if _is_hash_command(inner):
                             hashed = True
                             files_found += _hash_files(inner, sub, written) or []
+            # ``actual="$(sha256sum f | cut -c1-64)"; [ "$actual" = "$SHA" ]``
+            for variable in re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", word.text):
+                if "$" + variable in written:
+                    hashed = True
+                    files_found += written["$" + variable].split()
         if not hashed:
             return None
         passes_when_true = "!=" not in args and "-ne" not in args
@@ -419,9 +424,25 @@ def _strip_signature(name: str) -> str:
 
 
 def literal_writes(script: Script) -> dict[str, str]:
-    """Files the script writes from literal text: ``echo "$SHA  f.tgz" > f.sha256`` → {"f.sha256": "…"}."""
+    """Files the script writes from literal text: ``echo "$SHA  f.tgz" > f.sha256`` → {"f.sha256": "…"};
+    and variables holding a hash: ``actual=$(sha256sum f)`` → {"$actual": "f"}."""
     written: dict[str, str] = {}
     for command in script.commands():
+        if not command.argv():
+            for word in command.words:
+                variable, sep, _ = word.text.partition("=")
+                if not sep or not word.substitutions:
+                    continue
+                files = [
+                    normalise(f)
+                    for substitution in word.substitutions
+                    for sub in substitution.walk()
+                    for inner in sub.commands
+                    if _is_hash_command(inner)
+                    for f in _hash_files(inner, sub, written) or []
+                ]
+                if files:
+                    written["$" + variable] = " ".join(files)
         if command.name not in ("echo", "printf"):
             continue
         text = " ".join(w.text for w in command.argv()[1:] if not w.text.startswith("-")).replace("\\n", "\n")

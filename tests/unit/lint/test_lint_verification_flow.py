@@ -86,6 +86,10 @@ VERIFIED = {
         " && cosign verify-blob --bundle t.bundle --certificate-identity i@example.com"
         " --certificate-oidc-issuer https://issuer.example t.tgz && tar xzf t.tgz\n"
     ),
+    "hash-in-a-variable": (
+        "RUN set -e; curl -fsSLo t.tgz https://a.example/t.tgz; "
+        'actual="$(sha256sum t.tgz | cut -d" " -f1)"; [ "$actual" = "$SHA" ] || exit 1; tar xzf t.tgz\n'
+    ),
     "moved-then-verified": (
         "RUN set -e; curl -fsSLo /tmp/t.tgz https://a.example/t.tgz; mv /tmp/t.tgz /opt/t.tgz; "
         f"echo '{SHA}  /opt/t.tgz' | sha256sum -c -; tar -C /opt -xzf /opt/t.tgz\n"
