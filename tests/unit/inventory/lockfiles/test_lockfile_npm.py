@@ -234,7 +234,7 @@ def test_v2_packages_section_wins_over_legacy_dependencies(tmp_path: Path) -> No
         ("@types/node", "20.11.30"),
         ("express", "4.18.2"),
         ("debug", "2.6.9"),
-        ("shared", ""),
+        ("shared", "0.1.0"),
         ("typescript", "5.4.3"),
         ("undici-types", "5.26.5"),
         ("lodash", "4.17.21"),
@@ -247,8 +247,8 @@ def test_v2_packages_section_wins_over_legacy_dependencies(tmp_path: Path) -> No
     assert packages[("typescript", "5.4.3")].direct is True
     assert packages[("debug", "2.6.9")].direct is False
     assert packages[("undici-types", "5.26.5")].direct is False
-    # a workspace link: local, not from a registry
-    assert packages[("shared", "")].pinned is False
+    # a workspace link: local, not from a registry; the version is the one its folder declares
+    assert packages[("shared", "0.1.0")].pinned is False
     # the workspace member's own dependency is direct for it
     lodash = packages[("lodash", "4.17.21")]
     assert lodash.direct is True
