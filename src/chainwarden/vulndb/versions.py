@@ -203,6 +203,17 @@ SemVerIdent = tuple[int, int, str]
 SemVerKey = tuple[int, int, int, int, tuple[SemVerIdent, ...]]
 
 
+# semver.org's recommended expression with the same loose prefix: the common case, read
+# without the character walk below (both readings agree on every string this matches)
+_STRICT_SEMVER = re.compile(
+    r"^\s*[v=]?\s*"
+    r"(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)\.(?P<patch>0|[1-9]\d*)"
+    r"(?:-(?P<pre>(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
+    r"(?:\+(?P<build>[0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?\s*$",
+    re.ASCII,
+)
+
+
 def _semver_parts(version: str) -> tuple[tuple[int, int, int], tuple[str, ...] | None]:
     """Three numeric components and the pre-release identifiers (None for a release).
 
@@ -213,6 +224,11 @@ def _semver_parts(version: str) -> tuple[tuple[int, int, int], tuple[str, ...] |
     ``+`` is dropped and one leading ``-`` removed. For a valid SemVer 2
     version this is exactly SemVer precedence.
     """
+    strict = _STRICT_SEMVER.match(version) if len(version) <= MAX_VERSION_LENGTH else None
+    if strict is not None:
+        pre = strict["pre"]
+        core = (int(strict["major"]), int(strict["minor"]), int(strict["patch"]))
+        return core, (tuple(pre.split(".")) if pre else None)
     prefix = _SEMVER_PREFIX.match(version)
     text = version[prefix.end() :].rstrip() if prefix else ""
     if not text or len(text) > MAX_VERSION_LENGTH or _NOT_A_VERSION.search(text):
@@ -256,16 +272,26 @@ class SemVerScheme(VersionScheme):
         return (major, minor, patch, 0, tuple(_semver_ident(ident) for ident in pre))
 
     def exact(self, version: str) -> str:
-        try:
-            (major, minor, patch), pre = _semver_parts(version)
-        except UncomparableVersion:
-            return version.strip()
-        text = f"{major}.{minor}.{patch}"
-        if pre is None:
-            return text
-        # numeric identifiers in their numeric form: 1.0.0-01 is 1.0.0-1 to OSV
-        idents = (str(int(ident)) if _NUMERIC_IDENT.fullmatch(ident) else ident for ident in pre)
-        return f"{text}-{'.'.join(idents)}"
+        return _semver_exact(version)
+
+
+@functools.lru_cache(maxsize=65536)
+def _semver_exact(version: str) -> str:
+    # advisories repeat the same version lists; the cache keeps import cheap
+    strict = _STRICT_SEMVER.match(version) if len(version) <= MAX_VERSION_LENGTH else None
+    if strict is not None:  # already the canonical spelling, apart from a prefix and build metadata
+        text = f"{strict['major']}.{strict['minor']}.{strict['patch']}"
+        return f"{text}-{strict['pre']}" if strict["pre"] else text
+    try:
+        (major, minor, patch), pre = _semver_parts(version)
+    except UncomparableVersion:
+        return version.strip()
+    text = f"{major}.{minor}.{patch}"
+    if pre is None:
+        return text
+    # numeric identifiers in their numeric form: 1.0.0-01 is 1.0.0-1 to OSV
+    idents = (str(int(ident)) if _NUMERIC_IDENT.fullmatch(ident) else ident for ident in pre)
+    return f"{text}-{'.'.join(idents)}"
 
 
 # dpkg accepts these characters (deb-version(7)); anything else is not a version
@@ -349,21 +375,43 @@ class DpkgScheme(VersionScheme):
         ``1.0``, ``0:1.0``, ``1.0-0`` and ``01.00`` are one version to dpkg (and to
         OSV's fixtures), so they share one form; a version dpkg rejects is kept as it is.
         """
-        text = version.strip()
-        try:
-            self.key(text)
-        except UncomparableVersion:
-            return text
-        epoch, sep, rest = text.partition(":")
-        if not sep:
-            epoch, rest = "0", text
-        upstream, sep, revision = rest.rpartition("-")
-        if not sep:
-            upstream, revision = rest, ""
-        canonical = _dpkg_canonical(upstream)
-        if _dpkg_part_key(revision) != _dpkg_part_key(""):
-            canonical += "-" + _dpkg_canonical(revision)
-        return canonical if int(epoch) == 0 else f"{int(epoch)}:{canonical}"
+        return _dpkg_exact(version)
+
+
+@functools.lru_cache(maxsize=65536)
+def _dpkg_exact(version: str) -> str:
+    # advisories repeat the same version lists; the cache and the fast path keep import cheap
+    text = version.strip()
+    dash = text.rfind("-")
+    if (
+        _DPKG_ALREADY_CANONICAL.fullmatch(text)
+        and not _DPKG_LEADING_ZERO.search(text)
+        and (dash < 0 or (text[dash - 1].isdigit() and text[dash + 1 :].strip("0") != ""))
+    ):
+        return text  # what the long way below would give back unchanged
+    return _dpkg_exact_slow(text)
+
+
+# no epoch or a non-zero one without leading zeros, ending in a digit
+_DPKG_ALREADY_CANONICAL = re.compile(r"(?:[1-9][0-9]*:)?[0-9][A-Za-z0-9.+~-]*[0-9]|[0-9]", re.ASCII)
+_DPKG_LEADING_ZERO = re.compile(r"(?<![0-9])0[0-9]")
+
+
+def _dpkg_exact_slow(text: str) -> str:
+    try:
+        DPKG.key(text)
+    except UncomparableVersion:
+        return text
+    epoch, sep, rest = text.partition(":")
+    if not sep:
+        epoch, rest = "0", text
+    upstream, sep, revision = rest.rpartition("-")
+    if not sep:
+        upstream, revision = rest, ""
+    canonical = _dpkg_canonical(upstream)
+    if _dpkg_part_key(revision) != _dpkg_part_key(""):
+        canonical += "-" + _dpkg_canonical(revision)
+    return canonical if int(epoch) == 0 else f"{int(epoch)}:{canonical}"
 
 
 def _dpkg_canonical(part: str) -> str:

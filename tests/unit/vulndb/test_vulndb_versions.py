@@ -21,7 +21,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from packaging.version import Version
 
-from chainwarden.vulndb.versions import DPKG, PEP440, SEMVER, UncomparableVersion, compare, scheme_for
+from chainwarden.vulndb.versions import (
+    DPKG,
+    PEP440,
+    SEMVER,
+    UncomparableVersion,
+    _dpkg_exact_slow,
+    compare,
+    scheme_for,
+)
 
 # -- dpkg ------------------------------------------------------------------------------------
 
@@ -75,6 +83,8 @@ def test_dpkg_order_matches_python_debian(versions: list[str]) -> None:
             assert compare(DPKG, left, right) == (expected > 0) - (expected < 0), (left, right)
             # listed versions are matched through exact(): equal versions must give equal forms
             assert (DPKG.exact(left) == DPKG.exact(right)) == (expected == 0), (left, right)
+        # the fast path for already canonical spellings gives what the long way gives
+        assert DPKG.exact(left) == _dpkg_exact_slow(left.strip()), left
 
 
 def test_dpkg_exact_form_is_dpkg_equality() -> None:
@@ -258,3 +268,20 @@ def test_scheme_for_ecosystems() -> None:
     assert scheme_for("PyPI", "SEMVER") is SEMVER
     assert scheme_for("PyPI", "GIT") is None
     assert scheme_for("Go") is None
+
+
+_LENIENT = st.builds(
+    lambda prefix, first, rest: prefix + first + rest,
+    st.sampled_from(["", "v", "=", " v"]),
+    st.sampled_from("0123456789"),
+    st.text(alphabet="0123456789.-+aZ", max_size=12),
+)
+
+
+@given(st.lists(_LENIENT, min_size=2, max_size=10))
+@settings(max_examples=300, deadline=None)
+def test_semver_exact_form_is_the_lenient_order_equality(versions: list[str]) -> None:
+    # the strict fast path and the lenient reading must agree on what is equal
+    for left in versions:
+        for right in versions:
+            assert (SEMVER.exact(left) == SEMVER.exact(right)) == (SEMVER.key(left) == SEMVER.key(right)), (left, right)
