@@ -161,11 +161,15 @@ DIFFERENCES: dict[str, list[Difference]] = {
 }
 
 
+#: upstream reads a registry tarball's "#sha1" URL fragment as a git commit; it is a registry release
+REGISTRY_HASH_NOT_COMMIT = {(f"osv-scalibr/{LANGUAGE}/javascript/yarnlock/testdata/commits.v1.lock", "minimist")}
+
+
 @dataclass(frozen=True)
 class Fixture:
     id: str  # repository-relative path under tests/fixtures
     expected: frozenset[tuple[str, str]]
-    commits: frozenset[str]
+    commits: frozenset[tuple[str, str, str]]  # (name, version, commit) of git dependencies
     upstream_error: bool
 
 
@@ -182,7 +186,7 @@ def _load() -> list[Fixture]:
                 Fixture(
                     f"{repository}/{path}",
                     frozenset((canonicalize_name(n) if python else n, v) for n, v, _c in packages),
-                    frozenset(c for _n, _v, c in packages if c),
+                    frozenset((canonicalize_name(n) if python else n, v, c) for n, v, c in packages if c),
                     bool(expected["error"]),
                 )
             )
@@ -256,7 +260,11 @@ def test_fixture_gives_upstreams_packages(fixture: Fixture) -> None:
         # what upstream refuses, chainwarden reports as skipped (never silently)
         assert result.skipped
     # a git dependency's commit is never reported as its version
-    assert not fixture.commits & {p.version for p in result.packages}
+    assert not {commit for _n, _v, commit in fixture.commits} & {p.version for p in result.packages}
+    for name, version, _commit in fixture.commits:
+        if "/javascript/" in fixture.id and (fixture.id, name) not in REGISTRY_HASH_NOT_COMMIT:
+            # npm git dependencies: reported, but no registry release backs their version
+            assert by_key[(name, version)].pinned is False, (name, version)
     for package in result.packages:
         if package.ecosystem is Ecosystem.PYPI:
             assert package.name == canonicalize_name(package.name)
@@ -268,6 +276,6 @@ def test_fixture_gives_upstreams_packages(fixture: Fixture) -> None:
     ids=lambda f: f.id.rsplit("/", 1)[-1],
 )
 def test_python_git_dependencies_pinned_by_their_commit(fixture: Fixture) -> None:
-    packages = run(fixture).packages
-    assert packages
-    assert all(p.pinned for p in packages)
+    packages = {(p.name, p.version): p for p in run(fixture).packages}
+    assert fixture.commits
+    assert all(packages[(name, version)].pinned for name, version, _commit in fixture.commits)
