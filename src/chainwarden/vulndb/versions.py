@@ -198,6 +198,8 @@ _SIMPLE_RELEASE = re.compile(r"(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*))*")
 _SEMVER_PREFIX = re.compile(r"^\s*[v=]?\s*(?=[0-9])")
 # Go's big.Int SetString in base 10, which osv-scalibr uses to call an identifier numeric
 _NUMERIC_IDENT = re.compile(r"-?[0-9]+")
+# "-01" is valid SemVer (alphanumeric) but a number to OSV: its exact form is "-1"
+_NEGATIVE_IDENT = re.compile(r"(?:^|\.)-[0-9]+(?:\.|$)")
 
 SemVerIdent = tuple[int, int, str]
 SemVerKey = tuple[int, int, int, int, tuple[SemVerIdent, ...]]
@@ -279,7 +281,8 @@ class SemVerScheme(VersionScheme):
 def _semver_exact(version: str) -> str:
     # advisories repeat the same version lists; the cache keeps import cheap
     strict = _STRICT_SEMVER.match(version) if len(version) <= MAX_VERSION_LENGTH else None
-    if strict is not None:  # already the canonical spelling, apart from a prefix and build metadata
+    if strict is not None and not _NEGATIVE_IDENT.search(strict["pre"] or ""):
+        # already the canonical spelling, apart from a prefix and build metadata
         text = f"{strict['major']}.{strict['minor']}.{strict['patch']}"
         return f"{text}-{strict['pre']}" if strict["pre"] else text
     try:

@@ -224,6 +224,9 @@ def test_semver_reads_lenient_versions_as_osv_does() -> None:
     assert SEMVER.exact("1.0.0-01") == SEMVER.exact("1.0.0-1") == "1.0.0-1"
     assert SEMVER.exact("1.1.3.4.5") == SEMVER.exact("1.1.3-.4.5")
     assert SEMVER.exact("latest") == "latest"
+    # OSV reads "-01" as the number -1 (Go's big.Int), valid SemVer calls it alphanumeric
+    assert SEMVER.exact("1.0.0-a.-01") == SEMVER.exact("1.0.0-a.-1") == "1.0.0-a.-1"
+    assert compare(SEMVER, "1.0.0-a.-2", "1.0.0-a.-1") == -1
 
 
 _NPM_SEMVER = Path("/usr/lib/node_modules/npm/node_modules/semver")
@@ -274,7 +277,7 @@ _LENIENT = st.builds(
     lambda prefix, first, rest: prefix + first + rest,
     st.sampled_from(["", "v", "=", " v"]),
     st.sampled_from("0123456789"),
-    st.text(alphabet="0123456789.-+aZ", max_size=12),
+    st.text(alphabet="0123456789.-+aZ", max_size=12).map(lambda text: text.replace(".", ".-", text.count("0") % 2)),
 )
 
 
