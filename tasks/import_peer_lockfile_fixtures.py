@@ -36,6 +36,7 @@ SCALIBR_EXTRACTORS = {
     "python/pdmlock": ["pdmlock_test.go"],
     "python/requirements": ["requirements_test.go"],
     "python/uvlock": ["uvlock_test.go"],
+    "python/pyprojecttoml": ["pyprojecttoml_test.go"],
 }
 SCANNER_PIP = "pkg/lockfile/fixtures/pip"
 SCANNER_TEST = "pkg/lockfile/parse-requirements-txt_test.go"

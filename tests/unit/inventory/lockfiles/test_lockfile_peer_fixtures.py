@@ -29,6 +29,7 @@ from chainwarden.inventory.lockfiles import (
     PipfileLockCataloger,
     PnpmLockCataloger,
     PoetryLockCataloger,
+    PyprojectCataloger,
     PythonRequirementsCataloger,
     UvLockCataloger,
     YarnLockCataloger,
@@ -49,6 +50,7 @@ CATALOGERS: dict[str, type[Cataloger]] = {
     f"{LANGUAGE}/python/pdmlock": PdmLockCataloger,
     f"{LANGUAGE}/python/requirements": PythonRequirementsCataloger,
     f"{LANGUAGE}/python/uvlock": UvLockCataloger,
+    f"{LANGUAGE}/python/pyprojecttoml": PyprojectCataloger,
     "pkg/lockfile/fixtures/pip": PythonRequirementsCataloger,
 }
 
@@ -79,6 +81,7 @@ def _diff(kind: str, upstream: set[tuple[str, str]], ours: set[tuple[str, str]])
 
 
 SCALIBR_REQUIREMENTS = f"osv-scalibr/{LANGUAGE}/python/requirements/testdata"
+SCALIBR_PYPROJECT = f"osv-scalibr/{LANGUAGE}/python/pyprojecttoml/testdata"
 SCANNER_PIP = "osv-scanner/pkg/lockfile/fixtures/pip"
 
 #: fixture -> every documented difference in it, with the packages on each side
@@ -106,6 +109,12 @@ DIFFERENCES: dict[str, list[Difference]] = {
     f"{SCALIBR_REQUIREMENTS}/per_req_options.txt": [
         _diff(REFUSED_LINE, {("foo7", "1.0 unexpected_text_before_options_stays_around")}, set()),
     ],
+    f"{SCALIBR_PYPROJECT}/simple_deps.toml": [_diff(UNPINNED, {("flask", "3.0.0")}, {("flask", "")})],
+    f"{SCALIBR_PYPROJECT}/optional_deps.toml": [
+        _diff(UNPINNED, {("pytest", "7.0.0"), ("aiohttp", "3.8.0")}, {("pytest", ""), ("aiohttp", "")}),
+    ],
+    f"{SCALIBR_PYPROJECT}/env_markers.toml": [_diff(UNPINNED, {("requests", "2.20.0")}, {("requests", "")})],
+    f"{SCALIBR_PYPROJECT}/extras_syntax.toml": [_diff(UNPINNED, {("requests", "2.20.0")}, {("requests", "")})],
     f"{SCANNER_PIP}/one-package-unconstrained.txt": [
         _diff(UNPINNED, {("flask", "0.0.0")}, {("flask", "")}),
     ],
@@ -219,8 +228,8 @@ def reported(result: CatalogResult) -> set[tuple[str, str]]:
 
 
 def test_every_supported_fixture_is_run() -> None:
-    # 9 formats: osv-scalibr's extractor tables read 130 files, osv-scanner's pip test 17 (one of them absent on purpose)
-    assert len(ALL) == 146
+    # 10 formats: osv-scalibr's extractor tables read 138 files, osv-scanner's pip test 17 (one absent on purpose)
+    assert len(ALL) == 154
     assert {_cataloger_for(f) for f in ALL} == set(CATALOGERS.values())
     assert set(DIFFERENCES) <= {f.id for f in ALL}
 
