@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -23,8 +25,36 @@ F = TypeVar("F", bound=Callable[..., Any])
 SEVERITY_CHOICES = [s.value for s in Severity if s not in (Severity.UNKNOWN,)]
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that every ``finally`` runs.
+
+    A subclass of :class:`KeyboardInterrupt`: whatever cleans up after Ctrl-C
+    (killing a sandbox, removing temp dirs and files) cleans up after SIGTERM.
+    """
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    # a second SIGTERM must not interrupt the cleanup the first one started
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Terminated
+
+
 def run_guarded(command: click.Command, args: list[str]) -> int:
-    """Run a click command; turn every expected failure into one line + exit 2."""
+    """Run a click command; turn every expected failure into one line + exit 2.
+
+    SIGTERM is turned into :class:`Terminated` for the run, so it cleans up
+    like Ctrl-C does (exit 143 rather than 130).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return _run(command, args)  # only the main thread may set signal handlers
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        return _run(command, args)
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+
+def _run(command: click.Command, args: list[str]) -> int:
     try:
         result = command.main(args=args, prog_name="chainwarden", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -32,12 +62,19 @@ def run_guarded(command: click.Command, args: list[str]) -> int:
     except click.ClickException as exc:
         exc.show()
         return EXIT_ERROR
-    except click.Abort:
-        click.echo("chainwarden: aborted", err=True)
+    except click.Abort as exc:
+        # click turns Ctrl-C (and our SIGTERM) into Abort; the cause says which
+        if isinstance(exc.__cause__, Terminated):
+            click.echo("chainwarden: terminated", err=True)
+            return 143
+        click.echo("chainwarden: interrupted" if exc.__cause__ is not None else "chainwarden: aborted", err=True)
         return 130
     except Error as exc:
         click.echo(f"chainwarden: error: {exc.diagnostics()}", err=True)
         return EXIT_ERROR
+    except Terminated:
+        click.echo("chainwarden: terminated", err=True)
+        return 143
     except KeyboardInterrupt:
         click.echo("chainwarden: interrupted", err=True)
         return 130
