@@ -145,25 +145,32 @@ class RichProgress(ProgressCallback):
         self._task: Any = None
         self._started = 0.0
 
-    def start(self, total: int | None, description: str) -> None:
+    def start(self, total: int | None, description: str, *, unit: str = "bytes") -> None:
         if not self.enabled:
             return
         from rich.console import Console
         from rich.progress import (
             BarColumn,
             DownloadColumn,
+            MofNCompleteColumn,
             Progress,
+            ProgressColumn,
             TextColumn,
             TimeElapsedColumn,
             TransferSpeedColumn,
         )
 
         self.finish()
+        # bytes as kB/MB with a speed; anything else (records, files) as a plain count
+        counters: list[ProgressColumn] = (
+            [DownloadColumn(), TransferSpeedColumn()]
+            if unit == "bytes"
+            else [MofNCompleteColumn() if total is not None else TextColumn("{task.completed:,.0f}"), TextColumn(unit)]
+        )
         self._progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
+            *counters,
             TimeElapsedColumn(),
             console=Console(stderr=True),
             transient=True,
