@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -19,6 +19,9 @@ from chainwarden.sources.interface import ProgressCallback
 EXIT_CLEAN = 0
 EXIT_FINDINGS = 1
 EXIT_ERROR = 2
+
+if TYPE_CHECKING:
+    from chainwarden.config import Config
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -81,6 +84,19 @@ def _run(command: click.Command, args: list[str]) -> int:
     except BrokenPipeError:
         return EXIT_CLEAN
     return result if isinstance(result, int) else EXIT_CLEAN
+
+
+def load_checked_config(start: Path | None = None, explicit: Path | None = None) -> Config:
+    """:func:`chainwarden.config.load_config`, plus: every ``[rules]`` id must be one chainwarden has."""
+    from chainwarden.config import check_rule_ids, load_config
+
+    config = load_config(start=start, explicit=explicit)
+    if config.rules.disabled or config.rules.severity:
+        from chainwarden.analyzers import rule_infos as analyzer_rules
+        from chainwarden.lint.rules import RULES as LINT_RULES
+
+        check_rule_ids(config, {*LINT_RULES, *analyzer_rules()})
+    return config
 
 
 def format_option(choices: Iterable[str], default: str = "table") -> Callable[[F], F]:
