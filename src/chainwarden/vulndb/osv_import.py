@@ -15,7 +15,7 @@ import os
 import tempfile
 import time
 import zipfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,13 @@ from packaging.utils import canonicalize_name
 from chainwarden.errors import DatabaseError, NetworkError
 from chainwarden.sources.interface import ProgressCallback
 from chainwarden.vulndb.severity import severity_from_osv
-from chainwarden.vulndb.store import AffectedPackage, DatabaseWriter, OSVRecord, default_db_path
+from chainwarden.vulndb.store import (
+    DEFAULT_LOCK_WAIT,
+    AffectedPackage,
+    DatabaseWriter,
+    OSVRecord,
+    default_db_path,
+)
 from chainwarden.vulndb.versions import scheme_for
 
 #: OSV's public export bucket: ``<base>/<Ecosystem>/all.zip``.
@@ -48,6 +54,10 @@ _EVENT_KINDS = ("introduced", "fixed", "last_affected", "limit")
 
 class RecordError(ValueError):
     """One OSV record is malformed; the import skips it and says where."""
+
+
+class EmptyImportError(DatabaseError):
+    """The inputs held no OSV record; importing them would empty sources (or the database)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -433,7 +443,7 @@ def _import_input(
     read = written = withdrawn = 0
     batch: list[OSVRecord] = []
     if progress is not None:
-        progress.start(None, f"importing {item.location}")
+        progress.start(None, f"importing {item.location}", unit="records")
     for where, payload in entries:
         if isinstance(payload, ImportProblem):
             problems.append(payload)
@@ -472,6 +482,9 @@ def import_osv(
     db_path: Path | None = None,
     *,
     replace: bool = False,
+    allow_empty: bool = False,
+    lock_wait: float = DEFAULT_LOCK_WAIT,
+    on_wait: Callable[[str], None] | None = None,
     progress: ProgressCallback | None = None,
 ) -> ImportReport:
     """Import OSV data from directories, ``all.zip`` files and single records.
@@ -479,26 +492,54 @@ def import_osv(
     Re-importing a source (same absolute path) replaces what it imported
     before; records from other sources stay. ``replace`` starts from an empty
     database. The whole call is one atomic replacement of the database file.
+    Inputs that hold no record at all are refused (:class:`EmptyImportError`:
+    they would empty their sources, or with ``replace`` the whole database)
+    unless ``allow_empty``. A concurrent import of the same database is waited
+    for up to ``lock_wait`` seconds (:class:`~chainwarden.vulndb.store.DatabaseLockedError`);
+    ``on_wait`` is told once when that happens.
     """
     inputs = [_classify(Path(p)) for p in paths]
     if not inputs:
         raise DatabaseError("nothing to import: give a directory, an all.zip or an OSV file")
-    return _import_inputs(inputs, db_path or default_db_path(), replace=replace, progress=progress)
+    return _import_inputs(
+        inputs,
+        db_path or default_db_path(),
+        replace=replace,
+        allow_empty=allow_empty,
+        lock_wait=lock_wait,
+        on_wait=on_wait,
+        progress=progress,
+    )
 
 
 def _import_inputs(
-    inputs: Sequence[_Input], db_path: Path, *, replace: bool, progress: ProgressCallback | None
+    inputs: Sequence[_Input],
+    db_path: Path,
+    *,
+    replace: bool,
+    progress: ProgressCallback | None,
+    allow_empty: bool = False,
+    lock_wait: float = DEFAULT_LOCK_WAIT,
+    on_wait: Callable[[str], None] | None = None,
 ) -> ImportReport:
     started = time.monotonic()
     problems: list[ImportProblem] = []
     reports: list[SourceReport] = []
-    with DatabaseWriter(db_path, replace=replace) as writer:
+    with DatabaseWriter(db_path, replace=replace, lock_wait=lock_wait, on_wait=on_wait) as writer:
         for item in inputs:
             reports.append(_import_input(writer, item, problems, progress))
-        if all(report.records_read == 0 for report in reports) and problems:
-            # every input was garbage: say so instead of recording empty sources
-            first = problems[0]
-            raise DatabaseError(f"no OSV record could be read; first problem: {first.location}: {first.reason}")
+        if all(report.records_read == 0 for report in reports):
+            if problems:
+                # every input was garbage: say so instead of recording empty sources
+                first = problems[0]
+                raise DatabaseError(f"no OSV record could be read; first problem: {first.location}: {first.reason}")
+            if not allow_empty:
+                where = ", ".join(item.location for item in inputs)
+                emptied = "the database" if replace else "what these sources imported before"
+                raise EmptyImportError(
+                    f"no OSV record found in {where}; importing it would empty {emptied} "
+                    "(--allow-empty to do so anyway)"
+                )
     return ImportReport(db_path, tuple(reports), tuple(problems), time.monotonic() - started)
 
 
@@ -599,6 +640,7 @@ __all__ = [
     "DEFAULT_URL_BASE",
     "MAX_DOWNLOAD_BYTES",
     "SUPPORTED_ECOSYSTEMS",
+    "EmptyImportError",
     "ImportProblem",
     "ImportReport",
     "RecordError",

@@ -17,15 +17,22 @@ Writers never touch the live file: :class:`DatabaseWriter` copies it to a
 temporary file in the same directory, applies the import there, and renames it
 over the old one (``os.replace``), so a failed or interrupted import leaves the
 previous database intact and readers never see half an import.
+
+Writers are serialised by an exclusive lock on ``<database>.lock`` beside the
+database (taken before the copy, removed when the import ends): a second import
+waits for the first and then builds on its result instead of overwriting it. A symlinked database is
+written through to its target, which keeps the file's permission bits.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import sqlite3
 import tempfile
+import time
 import zlib
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +55,14 @@ _CHUNK = 900
 
 class DatabaseMissingError(DatabaseError):
     """No database file where one was expected."""
+
+
+class DatabaseLockedError(DatabaseError):
+    """Another import holds the database's lock for longer than we may wait."""
+
+
+#: How long an import waits for another one on the same database, by default.
+DEFAULT_LOCK_WAIT = 600.0
 
 
 def default_db_path() -> Path:
@@ -475,26 +490,57 @@ class DatabaseWriter:
     temporary file; the database at ``path`` is then exactly as it was.
     """
 
-    def __init__(self, path: Path, *, replace: bool = False) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        replace: bool = False,
+        lock_wait: float = DEFAULT_LOCK_WAIT,
+        on_wait: Callable[[str], None] | None = None,
+    ) -> None:
         self.path = path
+        #: where the bytes go: through a symlink to its target, never replacing the link
+        self.target = Path(os.path.realpath(path))
         self.replace = replace
+        self.lock_wait = lock_wait
+        self.on_wait = on_wait
         self._tmp: Path | None = None
         self._conn: sqlite3.Connection | None = None
+        self._lock_fd: int | None = None
         self.records_written = 0
         self._imported = False
 
+    @property
+    def lock_path(self) -> Path:
+        return self.target.with_name(self.target.name + ".lock")
+
     def __enter__(self) -> DatabaseWriter:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-            os.close(fd)
+            self.target.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise DatabaseError(f"{self.path}: cannot create the database ({exc.strerror})") from exc
-        self._tmp = Path(name)
+        self._lock()
+        try:
+            fd, name = tempfile.mkstemp(prefix=f".{self.target.name}.", suffix=".tmp", dir=self.target.parent)
+            self._tmp = Path(name)
+            try:
+                os.fchmod(fd, _mode_for(self.target))
+                with contextlib.suppress(FileNotFoundError):
+                    st = os.stat(self.target)
+                    if os.geteuid() == 0 and (st.st_uid, st.st_gid) != (0, 0):
+                        os.fchown(fd, st.st_uid, st.st_gid)  # root updating someone's database keeps it theirs
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            self._discard()
+            raise DatabaseError(f"{self.path}: cannot create the database ({exc.strerror})") from exc
+        except BaseException:
+            self._discard()
+            raise
         try:
             conn = sqlite3.connect(self._tmp)
             self._conn = conn
-            if self.path.is_file() and not self.replace:
+            if self.target.is_file() and not self.replace:
                 self._copy_existing(conn)
             conn.execute("PRAGMA journal_mode = OFF")
             conn.execute("PRAGMA synchronous = OFF")
@@ -505,9 +551,55 @@ class DatabaseWriter:
             raise
         return self
 
+    def _lock(self) -> None:
+        deadline = time.monotonic() + self.lock_wait
+        told = False
+        while True:
+            try:
+                fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            except OSError as exc:
+                raise DatabaseError(f"{self.lock_path}: cannot create the lock file ({exc.strerror})") from exc
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = _lock_holder(fd)
+                os.close(fd)
+                if time.monotonic() >= deadline:
+                    raise DatabaseLockedError(
+                        f"{self.path}: another import is running{holder} and holds {self.lock_path}; "
+                        "try again when it has finished"
+                    ) from None
+                if not told and self.on_wait is not None:
+                    self.on_wait(f"another import of {self.path} is running{holder}; waiting for it to finish")
+                    told = True
+                time.sleep(0.1)
+                continue
+            except BaseException:
+                os.close(fd)
+                raise
+            # the holder before us removes the lock file when done: a lock on that
+            # unlinked file would not exclude the next importer, so take the new one
+            try:
+                same = os.fstat(fd).st_ino == os.stat(self.lock_path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._lock_fd = fd
+
+    def _unlock(self) -> None:
+        if self._lock_fd is not None:
+            with contextlib.suppress(OSError):
+                self.lock_path.unlink()  # still ours: nobody else holds it while we do
+            os.close(self._lock_fd)  # closing releases the flock
+            self._lock_fd = None
+
     def _copy_existing(self, conn: sqlite3.Connection) -> None:
         try:
-            current = _connect_readonly(self.path)
+            current = _connect_readonly(self.target)
             try:
                 if schema_version(current) == 0 and _is_empty(current):
                     return  # an empty file (e.g. a crashed first import): start fresh
@@ -631,8 +723,9 @@ class DatabaseWriter:
             # the rename makes them the database
             with open(self._tmp, "rb+") as handle:
                 os.fsync(handle.fileno())
-            os.replace(self._tmp, self.path)
+            os.replace(self._tmp, self.target)
             self._tmp = None
+            self._unlock()
         except sqlite3.DatabaseError as exc:
             self._discard()
             raise DatabaseError(f"{self.path}: cannot write the database ({exc})") from exc
@@ -649,6 +742,23 @@ class DatabaseWriter:
             with contextlib.suppress(OSError):
                 self._tmp.unlink()
             self._tmp = None
+        self._unlock()
+
+
+def _mode_for(target: Path) -> int:
+    """The permission bits the new database gets: the old file's, else what umask allows."""
+    with contextlib.suppress(OSError):
+        return os.stat(target).st_mode & 0o7777
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def _lock_holder(fd: int) -> str:
+    with contextlib.suppress(OSError, ValueError):
+        pid = int(os.pread(fd, 32, 0).decode().strip())
+        return f" (pid {pid})"
+    return ""
 
 
 __all__ = [
@@ -658,6 +768,7 @@ __all__ = [
     "UNKNOWN",
     "AffectedPackage",
     "AffectedRow",
+    "DatabaseLockedError",
     "DatabaseMissingError",
     "DatabaseStatus",
     "DatabaseWriter",

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import stat
+import threading
+import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -11,6 +15,7 @@ from typing import Any
 import pytest
 
 from chainwarden.errors import DatabaseError
+from chainwarden.sources.interface import ProgressCallback
 from chainwarden.vulndb import DatabaseMissingError, default_db_path, import_osv, open_database, osv_import, store
 from chainwarden.vulndb.osv_import import RecordError, parse_document, record_from_osv
 
@@ -286,3 +291,104 @@ def test_default_path_follows_the_environment(monkeypatch: pytest.MonkeyPatch, t
     monkeypatch.delenv("CHAINWARDEN_DB")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert default_db_path() == tmp_path / "xdg" / "chainwarden" / "osv.sqlite3"
+
+
+def test_concurrent_imports_both_land(tmp_path: Path) -> None:
+    db_path = tmp_path / "osv.sqlite3"
+    first = write_tree(tmp_path / "one", {"A-1.json": json.dumps(record("A-1"))})
+    second = write_tree(tmp_path / "two", {"B-1.json": json.dumps(record("B-1"))})
+    import_osv([first], db_path)
+    waiting: list[str] = []
+    outcome: list[BaseException | None] = []
+
+    def other_import() -> None:
+        try:
+            import_osv([second], db_path, lock_wait=30, on_wait=waiting.append)
+            outcome.append(None)
+        except BaseException as exc:  # re-raised in the test thread
+            outcome.append(exc)
+
+    # a first writer holds the database while a second import starts
+    with store.DatabaseWriter(db_path) as writer:
+        thread = threading.Thread(target=other_import)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not waiting and time.monotonic() < deadline:
+            time.sleep(0.02)
+        source = writer.begin_source("elsewhere", "directory")
+        writer.add_records(source, [osv_import.record_from_osv(record("C-1"))])
+        writer.finish_source(source)
+    thread.join(30)
+    assert outcome == [None]
+    assert waiting and "another import" in waiting[0]
+    with open_database(db_path) as db:
+        assert db.ids() == ["A-1", "B-1", "C-1"]  # neither import lost the other's records
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["osv.sqlite3"]
+
+
+def test_import_while_another_runs_fails_with_a_clear_message(tmp_path: Path) -> None:
+    db_path = tmp_path / "osv.sqlite3"
+    tree = write_tree(tmp_path / "one", {"A-1.json": json.dumps(record("A-1"))})
+    with (
+        store.DatabaseWriter(db_path),
+        pytest.raises(store.DatabaseLockedError, match=r"another import is running \(pid \d+\)"),
+    ):
+        import_osv([tree], db_path, lock_wait=0)
+
+
+def test_import_through_a_symlink_keeps_the_link_and_the_mode(tmp_path: Path) -> None:
+    real = tmp_path / "data" / "osv.sqlite3"
+    real.parent.mkdir()
+    link = tmp_path / "osv.sqlite3"
+    link.symlink_to(real)
+    tree = write_tree(tmp_path / "one", {"A-1.json": json.dumps(record("A-1"))})
+    import_osv([tree], link)
+    os.chmod(real, 0o640)
+    import_osv([tree], link)
+    assert link.is_symlink() and link.resolve() == real
+    assert stat.S_IMODE(real.stat().st_mode) == 0o640
+    with open_database(link) as db:
+        assert db.ids() == ["A-1"]
+
+
+def test_new_database_follows_the_umask(tmp_path: Path) -> None:
+    tree = write_tree(tmp_path / "one", {"A-1.json": json.dumps(record("A-1"))})
+    old = os.umask(0o022)
+    try:
+        import_osv([tree], tmp_path / "osv.sqlite3")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "osv.sqlite3").stat().st_mode) == 0o644
+
+
+def test_import_that_found_no_record_is_refused_unless_allowed(tmp_path: Path) -> None:
+    db_path = tmp_path / "osv.sqlite3"
+    import_osv([write_tree(tmp_path / "one", {"A-1.json": json.dumps(record("A-1"))})], db_path)
+    before = db_path.read_bytes()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(osv_import.EmptyImportError, match=r"no OSV record found in .*would empty the database"):
+        import_osv([empty], db_path, replace=True)
+    assert db_path.read_bytes() == before
+    import_osv([empty], db_path, replace=True, allow_empty=True)
+    with open_database(db_path) as db:
+        assert db.ids() == []
+
+
+def test_import_progress_counts_records(tmp_path: Path) -> None:
+    tree = write_tree(tmp_path / "db", {f"A-{n}.json": json.dumps(record(f"A-{n}")) for n in range(5)})
+
+    class Recorder(ProgressCallback):
+        def __init__(self) -> None:
+            self.units: list[str] = []
+            self.done = 0
+
+        def start(self, total: int | None, description: str, *, unit: str = "bytes") -> None:
+            self.units.append(unit)
+
+        def advance(self, amount: int) -> None:
+            self.done += amount
+
+    recorder = Recorder()
+    import_osv([tree], tmp_path / "osv.sqlite3", progress=recorder)
+    assert recorder.units == ["records"] and recorder.done == 5
