@@ -86,7 +86,10 @@ def _print_import(report: Any) -> None:
         withdrawn = f", {source.withdrawn} withdrawn (kept, never matched)" if source.withdrawn else ""
         older = source.records_read - source.records_written
         kept = f", {older} older than records already present" if older else ""
-        click.echo(f"imported {source.records_written} records from {source.location} ({source.kind}){withdrawn}{kept}")
+        same = f", {source.records_unchanged} unchanged since the last import" if source.records_unchanged else ""
+        click.echo(
+            f"imported {source.records_written} records from {source.location} ({source.kind}){withdrawn}{kept}{same}"
+        )
     size = report.db_path.stat().st_size if report.db_path.exists() else 0
     click.echo(f"database {report.db_path} ({_human_size(size)}) written in {report.seconds:.1f} s")
     if report.problems:
