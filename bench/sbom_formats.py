@@ -135,9 +135,8 @@ def main() -> int:
     print(f"image: {args.packages} dpkg packages owning {args.files} files (warm cache, best of {args.rounds})")
     print(f"{'command':<26} {'CPU s':>7} {'wall s':>7} {'peak RSS MB':>12} {'output MB':>10}")
     for run in results:
-        print(
-            f"{run.label:<26} {run.cpu_seconds:>7.2f} {run.seconds:>7.2f} {run.max_rss_mb:>12.1f} {run.output_mb:>10.1f}"
-        )
+        figures = f"{run.cpu_seconds:>7.2f} {run.seconds:>7.2f} {run.max_rss_mb:>12.1f} {run.output_mb:>10.1f}"
+        print(f"{run.label:<26} {figures}")
     json_run = results[0]
     cdx = next(run for run in results if run.label.endswith("cyclonedx"))
     # CPU time (user + system) is compared: wall time on a shared machine measures the neighbours

@@ -10,6 +10,7 @@ Library API (the CLI's ``vet``/``diff``/``data refresh`` are thin wrappers)::
 from __future__ import annotations
 
 import dataclasses
+import re
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -353,6 +354,7 @@ def vet(
                 continue
             if path.exists():
                 raise UsageError(f"{target}: not a package archive (.whl, .tar.gz, .tgz, .zip) or directory")
+            _refuse_bare_name(target)
             inventory = _inventory(target, inventory_builder, progress)
             inventories.append(inventory)
             packages.extend(inventory.packages)
@@ -418,6 +420,17 @@ def vet(
         skipped=tuple(skipped),
         reports=tuple(reports),
     )
+
+
+_BARE_NAME = re.compile(r"(?:@[a-z0-9][a-z0-9._~-]*/)?[A-Za-z0-9][A-Za-z0-9._~-]*")
+
+
+def _refuse_bare_name(target: str) -> None:
+    """``vet requests``: a package name without a registry is not a file nor an image to guess."""
+    if not _BARE_NAME.fullmatch(target):
+        return
+    choices = f"npm:{target}" if target.startswith("@") else f"pypi:{target} or npm:{target}"
+    raise UsageError(f"{target}: no such file or directory; to vet a package, name its registry: {choices}")
 
 
 def _same_npm_maintainers(client: RegistryClient | None, ecosystem: Ecosystem, name: str, target: str) -> bool:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -19,13 +21,44 @@ EXIT_CLEAN = 0
 EXIT_FINDINGS = 1
 EXIT_ERROR = 2
 
+if TYPE_CHECKING:
+    from chainwarden.config import Config
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 SEVERITY_CHOICES = [s.value for s in Severity if s not in (Severity.UNKNOWN,)]
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that every ``finally`` runs.
+
+    A subclass of :class:`KeyboardInterrupt`: whatever cleans up after Ctrl-C
+    (killing a sandbox, removing temp dirs and files) cleans up after SIGTERM.
+    """
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    # a second SIGTERM must not interrupt the cleanup the first one started
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Terminated
+
+
 def run_guarded(command: click.Command, args: list[str]) -> int:
-    """Run a click command; turn every expected failure into one line + exit 2."""
+    """Run a click command; turn every expected failure into one line + exit 2.
+
+    SIGTERM is turned into :class:`Terminated` for the run, so it cleans up
+    like Ctrl-C does (exit 143 rather than 130).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return _run(command, args)  # only the main thread may set signal handlers
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        return _run(command, args)
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+
+def _run(command: click.Command, args: list[str]) -> int:
     try:
         result = command.main(args=args, prog_name="chainwarden", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -33,18 +66,38 @@ def run_guarded(command: click.Command, args: list[str]) -> int:
     except click.ClickException as exc:
         exc.show()
         return EXIT_ERROR
-    except click.Abort:
-        click.echo("chainwarden: aborted", err=True)
+    except click.Abort as exc:
+        # click turns Ctrl-C (and our SIGTERM) into Abort; the cause says which
+        if isinstance(exc.__cause__, Terminated):
+            click.echo("chainwarden: terminated", err=True)
+            return 143
+        click.echo("chainwarden: interrupted" if exc.__cause__ is not None else "chainwarden: aborted", err=True)
         return 130
     except Error as exc:
         click.echo(f"chainwarden: error: {exc.diagnostics()}", err=True)
         return EXIT_ERROR
+    except Terminated:
+        click.echo("chainwarden: terminated", err=True)
+        return 143
     except KeyboardInterrupt:
         click.echo("chainwarden: interrupted", err=True)
         return 130
     except BrokenPipeError:
         return EXIT_CLEAN
     return result if isinstance(result, int) else EXIT_CLEAN
+
+
+def load_checked_config(start: Path | None = None, explicit: Path | None = None) -> Config:
+    """:func:`chainwarden.config.load_config`, plus: every ``[rules]`` id must be one chainwarden has."""
+    from chainwarden.config import check_rule_ids, load_config
+
+    config = load_config(start=start, explicit=explicit)
+    if config.rules.disabled or config.rules.severity:
+        from chainwarden.analyzers import rule_infos as analyzer_rules
+        from chainwarden.lint.rules import RULES as LINT_RULES
+
+        check_rule_ids(config, {*LINT_RULES, *analyzer_rules()})
+    return config
 
 
 def format_option(choices: Iterable[str], default: str = "table") -> Callable[[F], F]:
@@ -119,25 +172,32 @@ class RichProgress(ProgressCallback):
         self._task: Any = None
         self._started = 0.0
 
-    def start(self, total: int | None, description: str) -> None:
+    def start(self, total: int | None, description: str, *, unit: str = "bytes") -> None:
         if not self.enabled:
             return
         from rich.console import Console
         from rich.progress import (
             BarColumn,
             DownloadColumn,
+            MofNCompleteColumn,
             Progress,
+            ProgressColumn,
             TextColumn,
             TimeElapsedColumn,
             TransferSpeedColumn,
         )
 
         self.finish()
+        # bytes as kB/MB with a speed; anything else (records, files) as a plain count
+        counters: list[ProgressColumn] = (
+            [DownloadColumn(), TransferSpeedColumn()]
+            if unit == "bytes"
+            else [MofNCompleteColumn() if total is not None else TextColumn("{task.completed:,.0f}"), TextColumn(unit)]
+        )
         self._progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
+            *counters,
             TimeElapsedColumn(),
             console=Console(stderr=True),
             transient=True,

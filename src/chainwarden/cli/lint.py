@@ -48,7 +48,7 @@ def lint(
     npmrc are audited. Silence one finding with a comment on its line or the
     line before: `# chainwarden: ignore[rule-id] reason`.
     """
-    from chainwarden.config import load_config
+    from chainwarden.cli.common import load_checked_config as load_config
     from chainwarden.errors import UsageError
     from chainwarden.lint import LintResult, lint_view
     from chainwarden.lint.fix import FixChange

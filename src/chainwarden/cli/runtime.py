@@ -182,6 +182,11 @@ def render_profile_table(result: Profile) -> str:
 @click.option("--keep", multiple=True, metavar="GLOB", help="Always keep paths matching GLOB; repeatable.")
 @click.option("--drop", multiple=True, metavar="GLOB", help="Always remove paths matching GLOB; repeatable.")
 @click.option("--no-verify", is_flag=True, help="Skip re-running the probes in the hardened image (not recommended).")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Overwrite an output file, directory or SBOM that is not an earlier output of harden.",
+)
 @click.option("--engine", type=click.Choice([e.value for e in Engine]), default=Engine.BWRAP.value, show_default=True)
 @click.option("--timeout", type=click.FloatRange(0.1, 86400), default=60.0, show_default=True, help=_TIMEOUT_HELP)
 @click.option(
@@ -201,6 +206,7 @@ def harden(
     keep: tuple[str, ...],
     drop: tuple[str, ...],
     no_verify: bool,
+    force: bool,
     engine: str,
     timeout: float,
     db_path: Path | None,
@@ -210,6 +216,13 @@ def harden(
 
     Every probe of the profile is re-run in the new image; a different exit
     code or output is an error naming the probe and the first missing file.
+
+    Files written: the image (-o oci:DIR, or docker-archive:FILE.tar) and its
+    CycloneDX SBOM beside it, DIR.cdx.json or FILE.cdx.json. Both are checked
+    before any work: the source image, a missing directory, or an existing
+    file or non-empty directory that is not an earlier output of harden is
+    refused (exit 2) unless --force. Both are written atomically (temp file
+    or directory beside them, then renamed).
     """
     from chainwarden.runtime.harden import HardenOptions, harden_target
 
@@ -225,6 +238,7 @@ def harden(
             engine=Engine(engine),
             timeout=timeout,
             vuln_db=db_path,
+            force=force,
         ),
         progress=RichProgress(),
     )

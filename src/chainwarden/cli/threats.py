@@ -128,7 +128,7 @@ def vet(
     """
     from chainwarden.analyzers import VetOptions
     from chainwarden.analyzers import vet as run_vet
-    from chainwarden.config import load_config
+    from chainwarden.cli.common import load_checked_config as load_config
 
     profile = load_profile_option(profile_path, fail_on_in_use)
     start = next((Path(t) for t in targets if Path(t).is_dir()), None)
@@ -210,7 +210,7 @@ def diff(
     changed npm maintainers, and a verdict. Exit status as for `vet`.
     """
     from chainwarden.analyzers import VetOptions, review_update
-    from chainwarden.config import load_config
+    from chainwarden.cli.common import load_checked_config as load_config
 
     config = load_config(explicit=config_path)
     options = VetOptions(offline=offline, pypi_url=pypi_url, npm_url=npm_url, ignore=ignore)

@@ -86,7 +86,10 @@ def _print_import(report: Any) -> None:
         withdrawn = f", {source.withdrawn} withdrawn (kept, never matched)" if source.withdrawn else ""
         older = source.records_read - source.records_written
         kept = f", {older} older than records already present" if older else ""
-        click.echo(f"imported {source.records_written} records from {source.location} ({source.kind}){withdrawn}{kept}")
+        same = f", {source.records_unchanged} unchanged since the last import" if source.records_unchanged else ""
+        click.echo(
+            f"imported {source.records_written} records from {source.location} ({source.kind}){withdrawn}{kept}{same}"
+        )
     size = report.db_path.stat().st_size if report.db_path.exists() else 0
     click.echo(f"database {report.db_path} ({_human_size(size)}) written in {report.seconds:.1f} s")
     if report.problems:
@@ -137,20 +140,47 @@ def update(ecosystems: Sequence[str], url_base: str | None, timeout: float, db_p
 @db.command("import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--replace", is_flag=True, help="Start from an empty database instead of adding to the current one.")
+@click.option(
+    "--allow-empty",
+    is_flag=True,
+    help="Import even when PATHS hold no OSV record (this empties their sources, or with --replace the database).",
+)
+@click.option(
+    "--wait",
+    "lock_wait",
+    type=click.FloatRange(min=0),
+    default=600.0,
+    show_default=True,
+    help="Seconds to wait for another import of the same database to finish (0: fail at once).",
+)
 @db_option
-def import_(paths: Sequence[Path], replace: bool, db_path: Path | None) -> int:
+def import_(paths: Sequence[Path], replace: bool, allow_empty: bool, lock_wait: float, db_path: Path | None) -> int:
     """Import OSV records from PATHS: directories, all.zip exports, .json/.yaml files.
 
     Directories are searched recursively for *.json, *.yaml and *.yml (the
     layout of the PyPA advisory-database, vulns/<package>/<ID>.yaml, works as
     is). Importing the same path again replaces what it imported before;
     records from other sources stay. Malformed records are skipped and listed.
+
+    Files written: the database (through a symlink to its target, keeping its
+    permissions), a temporary .osv.sqlite3.*.tmp beside it while the import
+    runs (removed on failure, Ctrl-C or SIGTERM), and the lock file
+    DATABASE.lock that serialises concurrent imports. An import that finds no
+    record at all is refused unless --allow-empty.
     """
     from chainwarden.vulndb import import_osv
 
     progress = RichProgress()
     try:
-        report = import_osv(list(paths), _resolve_db(db_path), replace=replace, progress=progress)
+        report = import_osv(
+            list(paths),
+            _resolve_db(db_path),
+            replace=replace,
+            allow_empty=allow_empty,
+            lock_wait=lock_wait,
+            on_wait=_warn,
+            progress=progress,
+        )
     finally:
         progress.finish()
     _print_import(report)

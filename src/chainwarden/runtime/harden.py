@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import json
 import os
 import posixpath
 import re
@@ -133,6 +134,8 @@ class HardenOptions:
     #: one when it exists (``$CHAINWARDEN_DB`` or the user cache dir)
     vuln_db: Path | None = None
     compare_vulnerabilities: bool = True
+    #: overwrite an output (and SBOM) that is not an earlier output of harden
+    force: bool = False
 
 
 @dataclass(slots=True)
@@ -778,6 +781,196 @@ def parse_output(output: str) -> tuple[str, Path]:
     return scheme, Path(rest)
 
 
+#: ``created_by`` of the history entry every hardened image ends with.
+HISTORY_MARK = "chainwarden harden "
+#: Largest index/manifest/config JSON read when telling our earlier outputs apart.
+_MAX_META = 4 * 1024 * 1024
+
+
+def sbom_path_for(out_path: Path) -> Path:
+    """Where the SBOM of a hardened image goes: ``NAME.cdx.json`` beside it (``.tar`` dropped)."""
+    return out_path.with_name(out_path.name.removesuffix(".tar") + ".cdx.json")
+
+
+def check_output(target: str, output: str, *, force: bool = False, write_sbom: bool = True) -> tuple[str, Path]:
+    """Refuse, before any work, an output that cannot be written or would destroy something.
+
+    Never the source image itself; never into a missing directory; an existing
+    file or non-empty directory only when it is an earlier output of ``harden``
+    (an image whose last history entry is ours) or with ``force``. The same for
+    the SBOM beside it (an earlier chainwarden CycloneDX document, else ``force``).
+    """
+    from chainwarden.sources import split_scheme
+
+    scheme, out_path = parse_output(output)
+    where = f"-o {output}"
+    _, source_rest = split_scheme(target)
+    source = Path(source_rest.split(":", 1)[0] if target.startswith("oci:") else source_rest)
+    with contextlib.suppress(OSError):
+        resolved = out_path.resolve()
+        if source.exists() and (resolved == source.resolve() or resolved.is_relative_to(source.resolve())):
+            raise UsageError(f"{where}: that is the image being hardened; write the hardened image elsewhere")
+    parent = out_path.absolute().parent
+    if not parent.is_dir():
+        raise UsageError(f"{where}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"{where}: directory {parent} is not writable")
+    hint = "; pass --force to overwrite it, or choose another output"
+    if scheme == "docker-archive":
+        if out_path.is_dir():
+            raise UsageError(f"{where}: is a directory, expected a FILE.tar")
+        if (out_path.exists() or out_path.is_symlink()) and not force and not _is_hardened_archive(out_path):
+            raise UsageError(f"{where}: {out_path} exists and is not an image written by chainwarden harden{hint}")
+    else:
+        if out_path.exists() and not out_path.is_dir():
+            raise UsageError(f"{where}: {out_path} exists and is not a directory")
+        if out_path.is_dir() and any(out_path.iterdir()) and not force and not _is_hardened_layout(out_path):
+            raise UsageError(
+                f"{where}: {out_path} is not empty and is not an image written by chainwarden harden{hint}"
+            )
+    if write_sbom:
+        sbom = sbom_path_for(out_path)
+        if (sbom.exists() or sbom.is_symlink()) and not force and not _is_our_sbom(sbom):
+            raise UsageError(
+                f"{where}: the SBOM would be written to {sbom}, which exists and is not a chainwarden SBOM{hint}"
+            )
+    return scheme, out_path
+
+
+def _read_json(read: Any, name: str) -> Any:
+    data = read(name)
+    if data is None or len(data) > _MAX_META:
+        return None
+    try:
+        return json.loads(data)
+    except ValueError:
+        return None
+
+
+def _config_is_ours(config: Any) -> bool:
+    history = config.get("history") if isinstance(config, dict) else None
+    if not isinstance(history, list) or not history or not isinstance(history[-1], dict):
+        return False
+    return str(history[-1].get("created_by", "")).startswith(HISTORY_MARK)
+
+
+def _is_hardened_layout(root: Path) -> bool:
+    def read(name: str) -> bytes | None:
+        path = root / name
+        try:
+            if path.is_symlink() or path.stat().st_size > _MAX_META:
+                return None
+            return path.read_bytes()
+        except OSError:
+            return None
+
+    def blob(digest: Any) -> str:
+        return f"blobs/sha256/{str(digest).removeprefix('sha256:')}" if str(digest).startswith("sha256:") else ""
+
+    index = _read_json(read, "index.json")
+    manifests = index.get("manifests") if isinstance(index, dict) else None
+    if not isinstance(manifests, list) or not manifests:
+        return False
+    for descriptor in manifests:
+        manifest = _read_json(read, blob(descriptor.get("digest"))) if isinstance(descriptor, dict) else None
+        config_desc = manifest.get("config") if isinstance(manifest, dict) else None
+        config = _read_json(read, blob(config_desc.get("digest"))) if isinstance(config_desc, dict) else None
+        if not _config_is_ours(config):
+            return False
+    return True
+
+
+def _is_hardened_archive(path: Path) -> bool:
+    try:
+        with tarfile.open(path, mode="r:") as archive:
+
+            def read(name: str) -> bytes | None:
+                try:
+                    member = archive.getmember(name)
+                except KeyError:
+                    return None
+                handle = archive.extractfile(member) if member.isfile() and member.size <= _MAX_META else None
+                return handle.read() if handle is not None else None
+
+            manifest = _read_json(read, "manifest.json")
+            if not isinstance(manifest, list) or len(manifest) != 1 or not isinstance(manifest[0], dict):
+                return False
+            return _config_is_ours(_read_json(read, str(manifest[0].get("Config", ""))))
+    except (OSError, tarfile.TarError):
+        return False
+
+
+def _is_our_sbom(path: Path) -> bool:
+    try:
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > 512 * 1024 * 1024:
+            return False
+        doc = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return False
+    tools = (
+        doc.get("metadata", {}).get("tools")
+        if isinstance(doc, dict) and isinstance(doc.get("metadata"), dict)
+        else None
+    )
+    components = tools.get("components") if isinstance(tools, dict) else tools
+    return (
+        doc.get("bomFormat") == "CycloneDX"
+        and isinstance(components, list)
+        and any(isinstance(c, dict) and c.get("name") == "chainwarden" for c in components)
+    )
+
+
+def write_image(scheme: str, out_path: Path, spec: Any) -> str:
+    """Write the hardened image so that a failure leaves what was at ``out_path`` as it was.
+
+    A docker archive is written beside its place and renamed over it; an OCI
+    layout is built in a sibling directory and swapped in (an earlier output is
+    replaced whole). A non-empty directory that is not ours (allowed by
+    ``--force``) is added to as an OCI layout, never emptied.
+    """
+    from chainwarden.sources.oci_writer import write_docker_archive, write_oci_layout
+
+    parent = out_path.absolute().parent
+    if scheme == "docker-archive":
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".tmp", dir=parent)
+        os.close(fd)
+        try:
+            digest = write_docker_archive(Path(tmp_name), spec)
+            os.chmod(tmp_name, 0o666 & ~_umask())
+            os.replace(tmp_name, out_path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp_name)
+            raise
+        return str(digest)
+    if out_path.is_dir() and any(out_path.iterdir()) and not _is_hardened_layout(out_path):
+        return str(write_oci_layout(out_path, spec))  # --force into someone's layout: add, do not delete
+    new = Path(tempfile.mkdtemp(prefix=f".{out_path.name}.", suffix=".tmp", dir=parent))
+    old: Path | None = None
+    try:
+        digest = write_oci_layout(new, spec)
+        os.chmod(new, 0o777 & ~_umask())
+        if out_path.is_dir():
+            old = Path(tempfile.mkdtemp(prefix=f".{out_path.name}.", suffix=".old", dir=parent))
+            os.rename(out_path, old / "previous")
+        os.rename(new, out_path)
+    except BaseException:
+        if old is not None and (old / "previous").exists() and not out_path.exists():
+            os.rename(old / "previous", out_path)
+        remove_tree(new)
+        raise
+    finally:
+        if old is not None:
+            remove_tree(old)
+    return str(digest)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def check_profile_fits(profile: Profile, digest: str | None, reference: str) -> None:
     recorded = profile.target.get("digest")
     if recorded and digest and recorded != digest:
@@ -799,13 +992,14 @@ def harden_target(
     from chainwarden.api import build_inventory, open_target
     from chainwarden.sources.image import ImageSource
     from chainwarden.sources.materialize import copy_rootfs, materialize_layers
-    from chainwarden.sources.oci_writer import ImageSpec, write_docker_archive, write_oci_layout
+    from chainwarden.sources.oci_writer import ImageSpec
     from chainwarden.sources.rootfs import DirectorySource
 
     options = options or HardenOptions()
     if options.granularity not in ("package", "file"):
         raise UsageError(f"--granularity {options.granularity!r}: expected package or file")
-    scheme, out_path = parse_output(output)
+    # every output is checked before the (slow) work, and nothing is clobbered unasked
+    scheme, out_path = check_output(target, output, force=options.force, write_sbom=options.write_sbom)
     inventory = build_inventory(target, progress=progress)
     workdir = Path(tempfile.mkdtemp(prefix="chainwarden-harden-"))
     try:
@@ -829,7 +1023,7 @@ def harden_target(
         tar_rootfs(rootfs, layer, changed_since=changed_since, stamp=_created_epoch(full_config))
         config = full_config.get("config") if isinstance(full_config.get("config"), dict) else {}
         entry = (
-            f"chainwarden harden --granularity {options.granularity} (from {info.digest or info.reference}): "
+            f"{HISTORY_MARK}--granularity {options.granularity} (from {info.digest or info.reference}): "
             f"removed {len(plan.removed)} packages, {changes.files + len(changes.broken_links)} files; "
             f"earlier layers squashed into this one"
         )
@@ -840,7 +1034,7 @@ def harden_target(
             os=str(full_config.get("os") or "linux"),
             history=hardened_history(full_config, entry),
         )
-        digest = write_oci_layout(out_path, spec) if scheme == "oci" else write_docker_archive(out_path, spec)
+        digest = write_image(scheme, out_path, spec)
         new_target = f"{scheme}:{out_path}"
         new_inventory = build_inventory(new_target)
         after = _counts(new_inventory, rootfs)
@@ -937,8 +1131,17 @@ def _write_sbom(inventory: Inventory, out_path: Path, report: HardenReport) -> s
     except ImportError:
         report.notes.append("SBOM not written: the CycloneDX reporter is unavailable")
         return None
-    sbom_path = out_path.with_name(out_path.name.removesuffix(".tar") + ".cdx.json")
-    sbom_path.write_text(render_cyclonedx(inventory), encoding="utf-8")
+    sbom_path = sbom_path_for(out_path)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{sbom_path.name}.", suffix=".tmp", dir=sbom_path.absolute().parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(render_cyclonedx(inventory))
+        os.chmod(tmp_name, 0o666 & ~_umask())
+        os.replace(tmp_name, sbom_path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+        raise
     return str(sbom_path)
 
 

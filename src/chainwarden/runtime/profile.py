@@ -610,20 +610,20 @@ def _run_http(
     assert probe.port is not None
     if sandbox.net is NetMode.HOST:
         raise UsageError("--http probes run the server in its own network namespace; do not combine with --net host")
-    process = sandbox.start(spec, trace=trace)
-    try:
-        ns_pid = process.namespace_pid()
-        if ns_pid is None:
-            raise SandboxError("the sandbox did not report its pid; cannot reach the server")
-        http = http_requests_in_namespace(ns_pid, probe.port, probe.requests, wait=options.server_wait)
-    except Error:
-        result = process.stop()
-        detail = result.stderr.decode(errors="replace").strip().splitlines()
-        raise SandboxError(
-            f"server {' '.join(result.argv)[:80]}: HTTP probes failed"
-            + (f"; it said: {detail[-1][:160]}" if detail else "")
-        ) from None
-    result = process.wait(1.0) if not process.running() else process.stop()
+    with sandbox.start(spec, trace=trace) as process:
+        try:
+            ns_pid = process.namespace_pid()
+            if ns_pid is None:
+                raise SandboxError("the sandbox did not report its pid; cannot reach the server")
+            http = http_requests_in_namespace(ns_pid, probe.port, probe.requests, wait=options.server_wait)
+        except Error:
+            result = process.stop()
+            detail = result.stderr.decode(errors="replace").strip().splitlines()
+            raise SandboxError(
+                f"server {' '.join(result.argv)[:80]}: HTTP probes failed"
+                + (f"; it said: {detail[-1][:160]}" if detail else "")
+            ) from None
+        result = process.wait(1.0) if not process.running() else process.stop()
     return result, tuple(http)
 
 

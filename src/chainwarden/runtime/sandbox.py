@@ -217,8 +217,8 @@ class Sandbox:
 
     def run(self, spec: ProcessSpec, *, trace: Path | None = None, stdin: bytes = b"") -> RunResult:
         """Run ``spec`` to completion (or the wall-clock limit); capture output."""
-        process = self.start(spec, trace=trace)
-        return process.wait(self.timeout, stdin)
+        with self.start(spec, trace=trace) as process:
+            return process.wait(self.timeout, stdin)
 
     def start(self, spec: ProcessSpec, *, trace: Path | None = None) -> SandboxedProcess:
         """Start ``spec`` in the background (for servers); stop it with :meth:`SandboxedProcess.stop`."""
@@ -228,6 +228,7 @@ class Sandbox:
         if trace is not None:
             require_tool("strace", "strace")
             argv = strace_argv(str(trace)) + argv
+        argv = _die_with_us(argv)
         try:
             popen = subprocess.Popen(
                 argv,
@@ -246,8 +247,26 @@ class Sandbox:
         return SandboxedProcess(prepared.argv, popen, read_end, trace)
 
 
+def _die_with_us(argv: list[str]) -> list[str]:
+    """Prefix ``argv`` so that its first process gets SIGKILL when chainwarden dies.
+
+    strace (or bwrap, when untraced) runs in its own session, so Ctrl-C never
+    reaches it; if chainwarden itself is killed (SIGKILL, OOM) nothing else
+    would stop it. ``setpriv --pdeathsig`` asks the kernel to kill it then;
+    bwrap's ``--die-with-parent`` carries that on into the sandbox, whose pid
+    namespace dies with its init.
+    """
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "KILL", "--", *argv] if setpriv else argv
+
+
 class SandboxedProcess:
-    """A running sandbox; knows the host pid of the sandbox's pid-namespace init."""
+    """A running sandbox; knows the host pid of the sandbox's pid-namespace init.
+
+    Used as a context manager, leaving the block (normally, on an error, or on
+    Ctrl-C/SIGTERM) kills whatever still runs: strace, bwrap and every process
+    of the sandbox, before the caller removes the rootfs under them.
+    """
 
     def __init__(self, argv: tuple[str, ...], popen: subprocess.Popen[bytes], info_read: int, trace: Path | None):
         self.argv = argv
@@ -282,8 +301,25 @@ class SandboxedProcess:
         pid = self._info.get("child-pid")
         return pid if isinstance(pid, int) else None
 
+    def __enter__(self) -> SandboxedProcess:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.terminate()
+
     def running(self) -> bool:
         return self._popen.poll() is None
+
+    def terminate(self) -> None:
+        """Kill the sandbox if it still runs and reap it; never raises."""
+        if self._popen.returncode is None:
+            self._kill()
+            with contextlib.suppress(OSError, subprocess.SubprocessError):
+                self._popen.wait(timeout=10)
+        for stream in (self._popen.stdin, self._popen.stdout, self._popen.stderr):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
 
     def wait(self, timeout: float, stdin: bytes = b"") -> RunResult:
         timed_out = False
@@ -293,12 +329,20 @@ class SandboxedProcess:
             timed_out = True
             self._kill()
             stdout, stderr = self._popen.communicate()
+        except BaseException:
+            # Ctrl-C or SIGTERM while the probe runs: the sandbox must not outlive us
+            self.terminate()
+            raise
         return self._result(stdout, stderr, timed_out)
 
     def stop(self) -> RunResult:
         """Kill the whole sandbox (pid-namespace init first) and collect output."""
         self._kill()
-        stdout, stderr = self._popen.communicate()
+        try:
+            stdout, stderr = self._popen.communicate()
+        except BaseException:
+            self.terminate()
+            raise
         return self._result(stdout, stderr, False)
 
     def _kill(self) -> None:

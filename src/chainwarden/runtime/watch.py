@@ -112,36 +112,36 @@ def watch_target(
             sandbox = Sandbox(rootfs, net=net, engine=options.engine, timeout=options.timeout)
             trace = Path(trace_dir) / f"probe-{number}.strace"
             spec = ProcessSpec.from_image_config(config, probe.command)
-            process = sandbox.start(spec, trace=trace)
-            parser = StraceParser()
-            interpreter = TraceInterpreter(process.argv[0])
-            tail = _Tail(trace)
-            client: threading.Thread | None = None
-            if probe.kind == "http" and probe.port is not None:
-                client = threading.Thread(target=_http_then_stop, args=(process, probe, options), daemon=True)
-                client.start()
-            deadline = time.monotonic() + options.timeout
+            with sandbox.start(spec, trace=trace) as process:
+                parser = StraceParser()
+                interpreter = TraceInterpreter(process.argv[0])
+                tail = _Tail(trace)
+                client: threading.Thread | None = None
+                if probe.kind == "http" and probe.port is not None:
+                    client = threading.Thread(target=_http_then_stop, args=(process, probe, options), daemon=True)
+                    client.start()
+                deadline = time.monotonic() + options.timeout
 
-            def drain(
-                lines: list[str], parser: StraceParser = parser, interpreter: TraceInterpreter = interpreter
-            ) -> None:
-                for record in parser.feed_all(lines):
-                    for event in interpreter.handle(record):
-                        deviation = check_event(checker, builder, event)
-                        if deviation is not None:
-                            found.append(deviation)
-                            report(deviation)
+                def drain(
+                    lines: list[str], parser: StraceParser = parser, interpreter: TraceInterpreter = interpreter
+                ) -> None:
+                    for record in parser.feed_all(lines):
+                        for event in interpreter.handle(record):
+                            deviation = check_event(checker, builder, event)
+                            if deviation is not None:
+                                found.append(deviation)
+                                report(deviation)
 
-            while process.running() and time.monotonic() < deadline:
-                drain(tail.lines())
-                time.sleep(POLL_INTERVAL)
-            if process.running():
-                process.stop()
-            else:
-                process.wait(5.0)
-            if client is not None:
-                client.join(timeout=5.0)
-            drain(tail.rest())
+                while process.running() and time.monotonic() < deadline:
+                    drain(tail.lines())
+                    time.sleep(POLL_INTERVAL)
+                if process.running():
+                    process.stop()
+                else:
+                    process.wait(5.0)
+                if client is not None:
+                    client.join(timeout=5.0)
+                drain(tail.rest())
     return found
 
 

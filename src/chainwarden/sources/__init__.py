@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chainwarden.errors import SourceError, UsageError
-from chainwarden.sources.image import DEFAULT_PLATFORM
+from chainwarden.sources.image import DEFAULT_PLATFORM, ImageSource
 from chainwarden.sources.interface import Source
 
 SCHEMES = ("oci", "docker-archive", "oci-archive", "registry", "dir")
@@ -28,6 +28,9 @@ class SourceOptions:
     #: allow plain http and unverified TLS for the registry (dangerous by name)
     insecure_registry: bool = False
     registry_timeout: float = 30.0
+    #: the platform was asked for (``--platform``): a single-platform image of
+    #: another platform is an error instead of being scanned anyway
+    strict_platform: bool = False
     #: fnmatch patterns (relative paths) a directory walk skips. None: take
     #: ``exclude`` from the project's chainwarden.toml — for projects only, never
     #: for a root filesystem, which must not be able to hide from its scanner.
@@ -41,9 +44,25 @@ def split_scheme(target: str) -> tuple[str | None, str]:
     return None, target
 
 
+#: Schemes of other tools (or of ``vet``) that users type by habit; never a registry host.
+_FOREIGN_SCHEMES = frozenset(
+    {"docker", "docker-daemon", "podman", "containerd", "containers-storage", "file", "http", "https", "pypi", "npm"}
+)
+
+
+def _scheme_list() -> str:
+    return ", ".join(s + ":" for s in SCHEMES)
+
+
 def detect_scheme(target: str) -> tuple[str, str]:
     """(scheme, rest) for ``target``; raises UsageError when nothing fits."""
+    if not target.strip():
+        raise UsageError("the target is empty: give an image or a directory ('.' for the current one)")
     scheme, rest = split_scheme(target)
+    if scheme is None and not os.path.lexists(target):
+        prefix, sep, _ = target.partition(":")
+        if sep and (target[len(prefix) :].startswith("://") or prefix.lower() in _FOREIGN_SCHEMES):
+            raise UsageError(f"{target}: unknown scheme '{prefix}'; the schemes are {_scheme_list()}")
     if scheme is not None:
         if not rest:
             raise UsageError(f"{target}: nothing after '{scheme}:'")
@@ -66,13 +85,20 @@ def detect_scheme(target: str) -> tuple[str, str]:
         raise UsageError(f"{target}: tar has neither manifest.json (docker) nor index.json (OCI)")
     if "/" in target and not target.startswith((".", "/")) and not os.path.exists(target):
         return "registry", target
-    raise UsageError(f"{target}: no such file or directory; use a scheme ({', '.join(s + ':' for s in SCHEMES)})")
+    raise UsageError(f"{target}: no such file or directory; use a scheme ({_scheme_list()})")
 
 
 def open_source(target: str, options: SourceOptions | None = None) -> Source:
     """Open ``target``; the caller closes the result (it is a context manager)."""
     options = options or SourceOptions()
     scheme, rest = detect_scheme(target)
+    source = _open(target, scheme, rest, options)
+    if options.strict_platform and isinstance(source, ImageSource):
+        source.require_platform(options.platform)
+    return source
+
+
+def _open(target: str, scheme: str, rest: str, options: SourceOptions) -> Source:
     if scheme == "oci":
         from chainwarden.sources.oci import OCILayoutSource
 

@@ -14,6 +14,7 @@ import functools
 import hashlib
 import json
 import posixpath
+import re
 from abc import abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from typing import IO, Any
 
 from chainwarden._internal.archives import LayerReader, TarMember, iter_tar
 from chainwarden._internal.cachefile import write_json_atomically
-from chainwarden.errors import DigestMismatchError, HostileArchiveError, InvalidImageError, SourceError
+from chainwarden.errors import DigestMismatchError, HostileArchiveError, InvalidImageError, SourceError, UsageError
 from chainwarden.models import Digest, LayerInfo, Location, Skipped, TargetInfo
 from chainwarden.sources.interface import (
     MAX_FILE_BODY,
@@ -161,6 +162,24 @@ def select_manifest(index: dict[str, Any], platform: str, where: str) -> Descrip
     raise SourceError(f"{where}: no manifest for platform {platform}; available: {available}")
 
 
+_PLATFORM = re.compile(r"[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?")
+
+
+def validate_platform(platform: str) -> str:
+    """``os/arch[/variant]`` (``linux/amd64``, ``linux/arm64/v8``), or a UsageError."""
+    if not _PLATFORM.fullmatch(platform):
+        raise UsageError(f"--platform {platform!r}: expected OS/ARCH[/VARIANT], e.g. {DEFAULT_PLATFORM} or linux/arm64")
+    return platform
+
+
+def check_platform(requested: str, actual: str | None, where: str) -> None:
+    """An image whose config names another platform than ``requested`` is an error, never scanned instead."""
+    if not actual or actual.startswith("/") or actual.endswith("/"):
+        return  # the config does not say: nothing to contradict
+    if requested.split("/")[:2] != actual.split("/")[:2]:
+        raise SourceError(f"{where}: the image is for {actual}, not {requested}; drop --platform or pick {actual}")
+
+
 class ImageSource(Source):
     """Base of every image source: subclasses provide :meth:`_layers`."""
 
@@ -170,12 +189,20 @@ class ImageSource(Source):
         self._cache_dir = cache_dir
         self._skipped: list[Skipped] = []
         self._info: TargetInfo | None = None
+        self._required_platform: str | None = None
 
     @property
     def info(self) -> TargetInfo:
         if self._info is None:
-            self._info = self._load_info()
+            info = self._load_info()
+            if self._required_platform is not None:
+                check_platform(self._required_platform, info.platform, self._reference)
+            self._info = info
         return self._info
+
+    def require_platform(self, platform: str) -> None:
+        """Make a single-platform image of another platform an error (an explicit ``--platform``)."""
+        self._required_platform = validate_platform(platform)
 
     @property
     def skipped(self) -> tuple[Skipped, ...]:

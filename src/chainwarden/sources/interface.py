@@ -54,8 +54,8 @@ class FileEntry:
 class ProgressCallback:
     """Receives progress from long work; the CLI supplies a rich-backed one."""
 
-    def start(self, total: int | None, description: str) -> None:
-        """A new phase with ``total`` units of work (``None``: unknown)."""
+    def start(self, total: int | None, description: str, *, unit: str = "bytes") -> None:
+        """A new phase with ``total`` units of work (``None``: unknown); ``unit`` names them."""
 
     def advance(self, amount: int) -> None:
         """``amount`` units of the current phase are done."""

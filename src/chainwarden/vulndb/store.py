@@ -17,15 +17,22 @@ Writers never touch the live file: :class:`DatabaseWriter` copies it to a
 temporary file in the same directory, applies the import there, and renames it
 over the old one (``os.replace``), so a failed or interrupted import leaves the
 previous database intact and readers never see half an import.
+
+Writers are serialised by an exclusive lock on ``<database>.lock`` beside the
+database (taken before the copy, removed when the import ends): a second import
+waits for the first and then builds on its result instead of overwriting it. A symlinked database is
+written through to its target, which keeps the file's permission bits.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import sqlite3
 import tempfile
+import time
 import zlib
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
@@ -39,7 +46,7 @@ from chainwarden.models import Severity
 from chainwarden.vulndb.severity import UNKNOWN, SeverityInfo
 
 #: Bump together with a new entry in ``_MIGRATIONS``.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DB_FILENAME = "osv.sqlite3"
 ENV_DB = "CHAINWARDEN_DB"
 #: SQLite's default limit on host parameters is 999 on old builds.
@@ -48,6 +55,14 @@ _CHUNK = 900
 
 class DatabaseMissingError(DatabaseError):
     """No database file where one was expected."""
+
+
+class DatabaseLockedError(DatabaseError):
+    """Another import holds the database's lock for longer than we may wait."""
+
+
+#: How long an import waits for another one on the same database, by default.
+DEFAULT_LOCK_WAIT = 600.0
 
 
 def default_db_path() -> Path:
@@ -97,6 +112,43 @@ class OSVRecord:
     references: tuple[str, ...]
     affected: tuple[AffectedPackage, ...]
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    #: the raw document already compressed as a raw DEFLATE stream (the member of an
+    #: export zip holding just this record, taken as it is rather than compressed again)
+    deflated: bytes | None = field(default=None, compare=False, repr=False)
+
+
+#: Marks a stored raw record kept as a raw DEFLATE stream. A zlib stream never
+#: starts with it: its first byte names the method, 8 (deflate), in the low bits.
+_RAW_DEFLATE = b"\x00"
+
+
+def inflate_raw(blob: bytes) -> bytes:
+    """The JSON text of a stored raw record (zlib, or raw DEFLATE after the marker byte)."""
+    if blob[:1] == _RAW_DEFLATE:
+        return zlib.decompress(blob[1:], wbits=-zlib.MAX_WBITS)
+    return zlib.decompress(blob)
+
+
+def record_text(doc: Any) -> tuple[str, tuple[str, ...]]:
+    """The details text and the reference URLs (deduplicated, in order) of an OSV document."""
+    details = doc.get("details") if isinstance(doc, dict) else None
+    references: dict[str, None] = {}
+    refs_raw = doc.get("references") if isinstance(doc, dict) else None
+    if isinstance(refs_raw, list):
+        for ref in refs_raw:
+            url = ref.get("url") if isinstance(ref, dict) else None
+            if isinstance(url, str) and url:
+                references.setdefault(url)
+    return (details.strip() if isinstance(details, str) else ""), tuple(references)
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """What one file of a source (a zip member, a file of a directory) gave the
+    database last time: its content fingerprint and the record ids read from it."""
+
+    fingerprint: str
+    ids: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,8 +282,27 @@ def _create_v1(conn: sqlite3.Connection) -> None:
     )
 
 
+def _to_v2(conn: sqlite3.Connection) -> None:
+    """Details and references are read from the raw record, not stored twice (a
+    third of a full-size database); each source remembers its members' content
+    fingerprints, so that the next import of it reads only what changed."""
+    conn.executescript(
+        """
+        ALTER TABLE vulns DROP COLUMN details;
+        ALTER TABLE vulns DROP COLUMN refs;
+        CREATE TABLE members (
+            source_id INTEGER NOT NULL REFERENCES sources(id),
+            name TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            ids TEXT NOT NULL,
+            PRIMARY KEY (source_id, name)
+        ) WITHOUT ROWID;
+        """
+    )
+
+
 #: ``_MIGRATIONS[n]`` takes a database from schema ``n`` to ``n + 1``.
-_MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_v1]
+_MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_v1, _to_v2]
 
 
 def schema_version(conn: sqlite3.Connection) -> int:
@@ -369,14 +440,15 @@ class VulnDatabase:
             sql = f"SELECT {_VULN_COLUMNS} FROM vulns WHERE id IN ({id_marks})"  # noqa: S608
             try:
                 for row in self._conn.execute(sql, chunk):
-                    vuln_id, summary, details, aliases, label, score, vector, source, refs, modified, published = row
+                    vuln_id, summary, aliases, label, score, vector, source, modified, published, raw = row
+                    details, references = record_text(json.loads(inflate_raw(raw)))
                     found[vuln_id] = VulnInfo(
                         id=vuln_id,
                         summary=summary,
                         details=details,
                         aliases=tuple(json.loads(aliases)),
                         severity=SeverityInfo(Severity(label), score, vector, source),
-                        references=tuple(json.loads(refs)),
+                        references=references,
                         modified=modified,
                         published=published,
                     )
@@ -393,7 +465,7 @@ class VulnDatabase:
         row = self._conn.execute("SELECT raw FROM vulns WHERE id = ?", (vuln_id,)).fetchone()
         if row is None:
             return None
-        data: dict[str, Any] = json.loads(zlib.decompress(row[0]))
+        data: dict[str, Any] = json.loads(inflate_raw(row[0]))
         return data
 
     def status(self) -> DatabaseStatus:
@@ -436,15 +508,14 @@ _VULN_COLUMNS = ", ".join(
     [
         "id",
         "summary",
-        "details",
         "aliases",
         "severity",
         "severity_score",
         "severity_vector",
         "severity_source",
-        "refs",
         "modified",
         "published",
+        "raw",
     ]
 )
 
@@ -475,26 +546,57 @@ class DatabaseWriter:
     temporary file; the database at ``path`` is then exactly as it was.
     """
 
-    def __init__(self, path: Path, *, replace: bool = False) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        replace: bool = False,
+        lock_wait: float = DEFAULT_LOCK_WAIT,
+        on_wait: Callable[[str], None] | None = None,
+    ) -> None:
         self.path = path
+        #: where the bytes go: through a symlink to its target, never replacing the link
+        self.target = Path(os.path.realpath(path))
         self.replace = replace
+        self.lock_wait = lock_wait
+        self.on_wait = on_wait
         self._tmp: Path | None = None
         self._conn: sqlite3.Connection | None = None
+        self._lock_fd: int | None = None
         self.records_written = 0
         self._imported = False
 
+    @property
+    def lock_path(self) -> Path:
+        return self.target.with_name(self.target.name + ".lock")
+
     def __enter__(self) -> DatabaseWriter:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-            os.close(fd)
+            self.target.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise DatabaseError(f"{self.path}: cannot create the database ({exc.strerror})") from exc
-        self._tmp = Path(name)
+        self._lock()
+        try:
+            fd, name = tempfile.mkstemp(prefix=f".{self.target.name}.", suffix=".tmp", dir=self.target.parent)
+            self._tmp = Path(name)
+            try:
+                os.fchmod(fd, _mode_for(self.target))
+                with contextlib.suppress(FileNotFoundError):
+                    st = os.stat(self.target)
+                    if os.geteuid() == 0 and (st.st_uid, st.st_gid) != (0, 0):
+                        os.fchown(fd, st.st_uid, st.st_gid)  # root updating someone's database keeps it theirs
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            self._discard()
+            raise DatabaseError(f"{self.path}: cannot create the database ({exc.strerror})") from exc
+        except BaseException:
+            self._discard()
+            raise
         try:
             conn = sqlite3.connect(self._tmp)
             self._conn = conn
-            if self.path.is_file() and not self.replace:
+            if self.target.is_file() and not self.replace:
                 self._copy_existing(conn)
             conn.execute("PRAGMA journal_mode = OFF")
             conn.execute("PRAGMA synchronous = OFF")
@@ -505,9 +607,55 @@ class DatabaseWriter:
             raise
         return self
 
+    def _lock(self) -> None:
+        deadline = time.monotonic() + self.lock_wait
+        told = False
+        while True:
+            try:
+                fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            except OSError as exc:
+                raise DatabaseError(f"{self.lock_path}: cannot create the lock file ({exc.strerror})") from exc
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = _lock_holder(fd)
+                os.close(fd)
+                if time.monotonic() >= deadline:
+                    raise DatabaseLockedError(
+                        f"{self.path}: another import is running{holder} and holds {self.lock_path}; "
+                        "try again when it has finished"
+                    ) from None
+                if not told and self.on_wait is not None:
+                    self.on_wait(f"another import of {self.path} is running{holder}; waiting for it to finish")
+                    told = True
+                time.sleep(0.1)
+                continue
+            except BaseException:
+                os.close(fd)
+                raise
+            # the holder before us removes the lock file when done: a lock on that
+            # unlinked file would not exclude the next importer, so take the new one
+            try:
+                same = os.fstat(fd).st_ino == os.stat(self.lock_path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._lock_fd = fd
+
+    def _unlock(self) -> None:
+        if self._lock_fd is not None:
+            with contextlib.suppress(OSError):
+                self.lock_path.unlink()  # still ours: nobody else holds it while we do
+            os.close(self._lock_fd)  # closing releases the flock
+            self._lock_fd = None
+
     def _copy_existing(self, conn: sqlite3.Connection) -> None:
         try:
-            current = _connect_readonly(self.path)
+            current = _connect_readonly(self.target)
             try:
                 if schema_version(current) == 0 and _is_empty(current):
                     return  # an empty file (e.g. a crashed first import): start fresh
@@ -525,16 +673,19 @@ class DatabaseWriter:
         return self._conn
 
     def begin_source(self, location: str, kind: str) -> int:
-        """Register a source; records it imported before are removed (a re-import replaces them)."""
+        """Register a source. A source imported before keeps its records: the
+        importer replaces those of the members that changed (see :meth:`members`)."""
         conn = self.conn
         self._imported = True
         row = conn.execute("SELECT id FROM sources WHERE location = ?", (location,)).fetchone()
         if row is not None:
             source_id = int(row[0])
-            conn.execute(
-                "DELETE FROM affected WHERE vuln_id IN (SELECT id FROM vulns WHERE source_id = ?)", (source_id,)
-            )
-            conn.execute("DELETE FROM vulns WHERE source_id = ?", (source_id,))
+            if conn.execute("SELECT 1 FROM members WHERE source_id = ? LIMIT 1", (source_id,)).fetchone() is None:
+                # imported before members were remembered: what it gave cannot be told apart, so it goes
+                conn.execute(
+                    "DELETE FROM affected WHERE vuln_id IN (SELECT id FROM vulns WHERE source_id = ?)", (source_id,)
+                )
+                conn.execute("DELETE FROM vulns WHERE source_id = ?", (source_id,))
             conn.execute(
                 "UPDATE sources SET kind = ?, imported_at = ? WHERE id = ?", (kind, _now().isoformat(), source_id)
             )
@@ -583,14 +734,14 @@ class DatabaseWriter:
                     record.published,
                     record.withdrawn,
                     record.summary,
-                    record.details,
                     json.dumps(record.aliases),
                     record.severity.severity.value,
                     record.severity.score,
                     record.severity.vector,
                     record.severity.source,
-                    json.dumps(record.references),
-                    zlib.compress(json.dumps(record.raw, separators=(",", ":")).encode(), 1),
+                    _RAW_DEFLATE + record.deflated
+                    if record.deflated is not None
+                    else zlib.compress(json.dumps(record.raw, separators=(",", ":")).encode(), 1),
                 )
             )
             if record.withdrawn:
@@ -601,10 +752,39 @@ class DatabaseWriter:
             )
         conn.executemany("DELETE FROM vulns WHERE id = ?", replaced)
         conn.executemany("DELETE FROM affected WHERE vuln_id = ?", replaced)
-        conn.executemany("INSERT INTO vulns VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", vuln_rows)
+        conn.executemany(
+            "INSERT INTO vulns (id, source_id, modified, published, withdrawn, summary, aliases, severity,"
+            " severity_score, severity_vector, severity_source, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            vuln_rows,
+        )
         conn.executemany("INSERT INTO affected VALUES (?, ?, ?, ?, ?)", affected_rows)
         self.records_written += len(vuln_rows)
         return len(vuln_rows)
+
+    def members(self, source_id: int) -> dict[str, Member]:
+        """What each member of the source gave at its last import, by member name."""
+        rows = self.conn.execute("SELECT name, fingerprint, ids FROM members WHERE source_id = ?", (source_id,))
+        return {name: Member(fingerprint, tuple(json.loads(ids))) for name, fingerprint, ids in rows}
+
+    def set_member(self, source_id: int, name: str, member: Member) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO members (source_id, name, fingerprint, ids) VALUES (?, ?, ?, ?)",
+            (source_id, name, member.fingerprint, json.dumps(member.ids)),
+        )
+
+    def forget_member(self, source_id: int, name: str) -> None:
+        self.conn.execute("DELETE FROM members WHERE source_id = ? AND name = ?", (source_id, name))
+
+    def forget_records(self, source_id: int, ids: Collection[str]) -> None:
+        """Remove the records ``ids`` where this source wrote them (another source's copy stays)."""
+        rows = [(vuln_id, source_id) for vuln_id in ids]
+        conn = self.conn
+        conn.executemany(
+            "DELETE FROM affected WHERE vuln_id = ? AND EXISTS"
+            " (SELECT 1 FROM vulns WHERE vulns.id = affected.vuln_id AND vulns.source_id = ?)",
+            rows,
+        )
+        conn.executemany("DELETE FROM vulns WHERE id = ? AND source_id = ?", rows)
 
     def finish_source(self, source_id: int) -> int:
         """Record the source's current record count; returns it."""
@@ -631,8 +811,9 @@ class DatabaseWriter:
             # the rename makes them the database
             with open(self._tmp, "rb+") as handle:
                 os.fsync(handle.fileno())
-            os.replace(self._tmp, self.path)
+            os.replace(self._tmp, self.target)
             self._tmp = None
+            self._unlock()
         except sqlite3.DatabaseError as exc:
             self._discard()
             raise DatabaseError(f"{self.path}: cannot write the database ({exc})") from exc
@@ -649,6 +830,23 @@ class DatabaseWriter:
             with contextlib.suppress(OSError):
                 self._tmp.unlink()
             self._tmp = None
+        self._unlock()
+
+
+def _mode_for(target: Path) -> int:
+    """The permission bits the new database gets: the old file's, else what umask allows."""
+    with contextlib.suppress(OSError):
+        return os.stat(target).st_mode & 0o7777
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def _lock_holder(fd: int) -> str:
+    with contextlib.suppress(OSError, ValueError):
+        pid = int(os.pread(fd, 32, 0).decode().strip())
+        return f" (pid {pid})"
+    return ""
 
 
 __all__ = [
@@ -658,10 +856,12 @@ __all__ = [
     "UNKNOWN",
     "AffectedPackage",
     "AffectedRow",
+    "DatabaseLockedError",
     "DatabaseMissingError",
     "DatabaseStatus",
     "DatabaseWriter",
     "EcosystemCount",
+    "Member",
     "OSVRecord",
     "SourceInfo",
     "VulnDatabase",

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import stat
+import threading
+import time
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from chainwarden.errors import DatabaseError
+from chainwarden.sources.interface import ProgressCallback
 from chainwarden.vulndb import DatabaseMissingError, default_db_path, import_osv, open_database, osv_import, store
 from chainwarden.vulndb.osv_import import RecordError, parse_document, record_from_osv
 
@@ -270,10 +276,11 @@ def test_older_schema_is_migrated_atomically(tmp_path: Path, monkeypatch: pytest
     def add_notes(conn: sqlite3.Connection) -> None:
         conn.execute("CREATE TABLE notes (text TEXT)")
 
-    monkeypatch.setattr(store, "SCHEMA_VERSION", 2)
+    later = store.SCHEMA_VERSION + 1
+    monkeypatch.setattr(store, "SCHEMA_VERSION", later)
     monkeypatch.setattr(store, "_MIGRATIONS", [*store._MIGRATIONS, add_notes])
     with open_database(db_path) as db:
-        assert db.status().schema_version == 2
+        assert db.status().schema_version == later
         assert db.ids() == ["A-1"]
     with sqlite3.connect(db_path) as conn:
         assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'notes'").fetchone() == ("notes",)
@@ -286,3 +293,204 @@ def test_default_path_follows_the_environment(monkeypatch: pytest.MonkeyPatch, t
     monkeypatch.delenv("CHAINWARDEN_DB")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert default_db_path() == tmp_path / "xdg" / "chainwarden" / "osv.sqlite3"
+
+
+def test_concurrent_imports_both_land(tmp_path: Path) -> None:
+    db_path = tmp_path / "osv.sqlite3"
+    first = write_tree(tmp_path / "one", {"A-1.json": json.dumps(record("A-1"))})
+    second = write_tree(tmp_path / "two", {"B-1.json": json.dumps(record("B-1"))})
+    import_osv([first], db_path)
+    waiting: list[str] = []
+    outcome: list[BaseException | None] = []
+
+    def other_import() -> None:
+        try:
+            import_osv([second], db_path, lock_wait=30, on_wait=waiting.append)
+            outcome.append(None)
+        except BaseException as exc:  # re-raised in the test thread
+            outcome.append(exc)
+
+    # a first writer holds the database while a second import starts
+    with store.DatabaseWriter(db_path) as writer:
+        thread = threading.Thread(target=other_import)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not waiting and time.monotonic() < deadline:
+            time.sleep(0.02)
+        source = writer.begin_source("elsewhere", "directory")
+        writer.add_records(source, [osv_import.record_from_osv(record("C-1"))])
+        writer.finish_source(source)
+    thread.join(30)
+    assert outcome == [None]
+    assert waiting and "another import" in waiting[0]
+    with open_database(db_path) as db:
+        assert db.ids() == ["A-1", "B-1", "C-1"]  # neither import lost the other's records
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["osv.sqlite3"]
+
+
+def test_import_while_another_runs_fails_with_a_clear_message(tmp_path: Path) -> None:
+    db_path = tmp_path / "osv.sqlite3"
+    tree = write_tree(tmp_path / "one", {"A-1.json": json.dumps(record("A-1"))})
+    with (
+        store.DatabaseWriter(db_path),
+        pytest.raises(store.DatabaseLockedError, match=r"another import is running \(pid \d+\)"),
+    ):
+        import_osv([tree], db_path, lock_wait=0)
+
+
+def test_import_through_a_symlink_keeps_the_link_and_the_mode(tmp_path: Path) -> None:
+    real = tmp_path / "data" / "osv.sqlite3"
+    real.parent.mkdir()
+    link = tmp_path / "osv.sqlite3"
+    link.symlink_to(real)
+    tree = write_tree(tmp_path / "one", {"A-1.json": json.dumps(record("A-1"))})
+    import_osv([tree], link)
+    os.chmod(real, 0o640)
+    import_osv([tree], link)
+    assert link.is_symlink() and link.resolve() == real
+    assert stat.S_IMODE(real.stat().st_mode) == 0o640
+    with open_database(link) as db:
+        assert db.ids() == ["A-1"]
+
+
+def test_new_database_follows_the_umask(tmp_path: Path) -> None:
+    tree = write_tree(tmp_path / "one", {"A-1.json": json.dumps(record("A-1"))})
+    old = os.umask(0o022)
+    try:
+        import_osv([tree], tmp_path / "osv.sqlite3")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "osv.sqlite3").stat().st_mode) == 0o644
+
+
+def test_import_that_found_no_record_is_refused_unless_allowed(tmp_path: Path) -> None:
+    db_path = tmp_path / "osv.sqlite3"
+    import_osv([write_tree(tmp_path / "one", {"A-1.json": json.dumps(record("A-1"))})], db_path)
+    before = db_path.read_bytes()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(osv_import.EmptyImportError, match=r"no OSV record found in .*would empty the database"):
+        import_osv([empty], db_path, replace=True)
+    assert db_path.read_bytes() == before
+    import_osv([empty], db_path, replace=True, allow_empty=True)
+    with open_database(db_path) as db:
+        assert db.ids() == []
+
+
+def test_import_progress_counts_records(tmp_path: Path) -> None:
+    tree = write_tree(tmp_path / "db", {f"A-{n}.json": json.dumps(record(f"A-{n}")) for n in range(5)})
+
+    class Recorder(ProgressCallback):
+        def __init__(self) -> None:
+            self.units: list[str] = []
+            self.done = 0
+
+        def start(self, total: int | None, description: str, *, unit: str = "bytes") -> None:
+            self.units.append(unit)
+
+        def advance(self, amount: int) -> None:
+            self.done += amount
+
+    recorder = Recorder()
+    import_osv([tree], tmp_path / "osv.sqlite3", progress=recorder)
+    assert recorder.units == ["records"] and recorder.done == 5
+
+
+def _zip(path: Path, records: dict[str, dict[str, Any]]) -> Path:
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, doc in records.items():
+            archive.writestr(name, json.dumps(doc))
+    return path
+
+
+def test_reimport_reads_only_the_members_that_changed(tmp_path: Path) -> None:
+    db_path = tmp_path / "osv.sqlite3"
+    day1 = {f"A-{n}.json": record(f"A-{n}", name=f"lib{n}") for n in range(1, 6)}
+    export = _zip(tmp_path / "all.zip", day1)
+    first = import_osv([export], db_path)
+    assert (first.sources[0].records_read, first.sources[0].records_unchanged) == (5, 0)
+
+    # next day: A-2 modified, A-3 gone, A-9 new; the zip is rewritten at the same path
+    day2 = dict(day1)
+    day2["A-2.json"] = record("A-2", name="lib2", modified="2024-06-01T00:00:00Z", summary="now with a summary")
+    del day2["A-3.json"]
+    day2["A-9.json"] = record("A-9", name="lib9")
+    export.unlink()
+    _zip(export, day2)
+    second = import_osv([export], db_path)
+    source = second.sources[0]
+    assert (source.records_read, source.records_written, source.records_unchanged) == (2, 2, 3)
+    with open_database(db_path) as db:
+        assert db.ids() == ["A-1", "A-2", "A-4", "A-5", "A-9"]
+        assert db.vulns(["A-2"])["A-2"].summary == "now with a summary"
+        assert {row.vuln_id for row in db.affected_rows(["PyPI"], ["lib3"])} == set()
+        assert db.status().sources[0].records == 5
+
+    # an unchanged export reads nothing and keeps everything
+    third = import_osv([export], db_path)
+    assert (third.sources[0].records_read, third.sources[0].records_unchanged) == (0, 5)
+    with open_database(db_path) as db:
+        assert len(db.ids()) == 5
+
+
+def test_reimported_directory_follows_changed_and_removed_files(tmp_path: Path) -> None:
+    db_path = tmp_path / "osv.sqlite3"
+    tree = write_tree(tmp_path / "db", {"A-1.json": json.dumps(record("A-1")), "A-2.json": json.dumps(record("A-2"))})
+    import_osv([tree], db_path)
+    (tree / "A-2.json").unlink()
+    # a file that now holds another record: the old one goes with it
+    (tree / "A-1.json").write_text(json.dumps(record("A-7", modified="2024-02-02T00:00:00Z")))
+    report = import_osv([tree], db_path)
+    assert report.sources[0].records_read == 1
+    with open_database(db_path) as db:
+        assert db.ids() == ["A-7"]
+
+
+def test_a_version_1_database_is_migrated_and_reads_details_from_the_raw_record(tmp_path: Path) -> None:
+    db_path = tmp_path / "osv.sqlite3"
+    doc = record("A-1", summary="s", details="  the details  ", references=[{"type": "WEB", "url": "https://x.test/1"}])
+    with sqlite3.connect(db_path) as conn:
+        store._create_v1(conn)
+        conn.execute("INSERT INTO sources VALUES (1, '/old', 'directory', '2024-01-01T00:00:00+00:00', 1)")
+        conn.execute(
+            "INSERT INTO vulns VALUES ('A-1', 1, ?, NULL, NULL, 's', 'the details', '[]', 'unknown', NULL, NULL,"
+            " 'none', '[\"https://x.test/1\"]', ?)",
+            (doc["modified"], zlib.compress(json.dumps(doc).encode())),
+        )
+        conn.execute("PRAGMA user_version = 1")
+    conn.close()
+    with open_database(db_path) as db:
+        assert db.status().schema_version == store.SCHEMA_VERSION
+        info = db.vulns(["A-1"])["A-1"]
+        assert (info.details, info.references) == ("the details", ("https://x.test/1",))
+    with sqlite3.connect(db_path) as conn:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(vulns)")}
+    conn.close()
+    assert not columns & {"details", "refs"}
+
+
+def test_export_members_are_stored_as_they_come_and_checked(tmp_path: Path) -> None:
+    db_path = tmp_path / "osv.sqlite3"
+    doc = record("A-1", details="long " * 200)
+    export = tmp_path / "all.zip"
+    with zipfile.ZipFile(export, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("A-1.json", json.dumps(doc, indent=2))
+        archive.writestr("A-2.json", json.dumps(record("A-2")))
+    import_osv([export], db_path)
+    with open_database(db_path) as db:
+        assert db.raw_record("A-1") == doc
+        assert db.vulns(["A-1"])["A-1"].details == doc["details"].strip()
+    with sqlite3.connect(db_path) as conn:
+        (blob,) = conn.execute("SELECT raw FROM vulns WHERE id = 'A-1'").fetchone()
+    conn.close()
+    assert blob[:1] == b"\x00"  # the member's own DEFLATE stream, not compressed again
+
+    # a member whose bytes do not match the central directory's CRC is a problem, not a record
+    data = bytearray(export.read_bytes())
+    start = data.index(b"A-2.json") + len(b"A-2.json")
+    data[start + 8] ^= 0xFF
+    broken = tmp_path / "broken.zip"
+    broken.write_bytes(bytes(data))
+    report = import_osv([broken], tmp_path / "other.sqlite3")
+    assert [problem.location.rsplit(":", 1)[-1] for problem in report.problems] == ["A-2.json"]
+    assert report.sources[0].records_read == 1
