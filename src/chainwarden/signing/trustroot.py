@@ -1,0 +1,136 @@
+"""Sigstore trusted roots (protobuf-specs ``TrustedRoot`` JSON).
+
+chainwarden ships the public-good instance's ``trusted_root.json`` as package
+data (``chainwarden/data/sigstore/``, see its README for source and date) so
+that verification never needs the network; ``--trusted-root FILE`` replaces it
+(a private Sigstore, or the conformance suite's custom roots).
+
+Only what chainwarden's own verifier needs is parsed here: the transparency
+log keys with their validity windows. The whole document is kept as text for
+sigstore-python, which checks the Fulcio chain, SCTs and timestamps of keyless
+bundles against the same root.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+from chainwarden.errors import SigningError
+from chainwarden.signing.keys import PublicKey
+
+MAX_TRUSTED_ROOT = 4 * 1024 * 1024
+_MEDIA_PREFIX = "application/vnd.dev.sigstore.trustedroot"
+
+
+@dataclass(frozen=True, slots=True)
+class LogKey:
+    """One transparency log's key: its id (sha256 of the DER key), validity and origin URL."""
+
+    log_id: bytes
+    key: PublicKey
+    base_url: str
+    valid_from: datetime.datetime
+    valid_until: datetime.datetime | None
+
+    def valid_at(self, when: datetime.datetime) -> bool:
+        # TimeRange is a closed interval (protobuf-specs sigstore_common.proto)
+        return self.valid_from <= when and (self.valid_until is None or when <= self.valid_until)
+
+
+@dataclass(frozen=True, slots=True)
+class TrustedRoot:
+    """A parsed trusted root; ``text`` is the document as read, ``source`` where it came from."""
+
+    text: str
+    source: str
+    tlogs: tuple[LogKey, ...]
+
+    def tlog(self, log_id: bytes) -> LogKey | None:
+        return next((log for log in self.tlogs if log.log_id == log_id), None)
+
+
+def default_trusted_root() -> TrustedRoot:
+    """The bundled public-good trusted root."""
+    data = resources.files("chainwarden").joinpath("data/sigstore/trusted_root.json").read_bytes()
+    return parse_trusted_root(data, "bundled public-good trusted_root.json")
+
+
+def load_trusted_root(path: Path | None) -> TrustedRoot:
+    """``path`` parsed, or the bundled public-good root when None."""
+    if path is None:
+        return default_trusted_root()
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_TRUSTED_ROOT + 1)
+    except OSError as exc:
+        raise SigningError(f"{path}: cannot read trusted root ({exc.strerror})") from exc
+    if len(data) > MAX_TRUSTED_ROOT:
+        raise SigningError(f"{path}: larger than {MAX_TRUSTED_ROOT} bytes; not a trusted root")
+    return parse_trusted_root(data, str(path))
+
+
+def parse_trusted_root(data: bytes, where: str) -> TrustedRoot:
+    try:
+        document = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SigningError(f"{where}: trusted root is not JSON ({exc})") from exc
+    if not isinstance(document, dict):
+        raise SigningError(f"{where}: trusted root is not a JSON object")
+    media_type = document.get("mediaType")
+    if not isinstance(media_type, str) or not media_type.startswith(_MEDIA_PREFIX):
+        raise SigningError(f"{where}: mediaType {media_type!r} is not a Sigstore trusted root")
+    tlogs = document.get("tlogs", [])
+    if not isinstance(tlogs, list):
+        raise SigningError(f"{where}: tlogs is not a list")
+    return TrustedRoot(data.decode(), where, tuple(_log_key(entry, where, i) for i, entry in enumerate(tlogs)))
+
+
+def _log_key(entry: object, where: str, index: int) -> LogKey:
+    label = f"{where}: tlogs[{index}]"
+    if not isinstance(entry, dict):
+        raise SigningError(f"{label} is not an object")
+    public = entry.get("publicKey")
+    log_id = entry.get("logId")
+    if not isinstance(public, dict) or not isinstance(log_id, dict):
+        raise SigningError(f"{label}: lacks publicKey or logId")
+    try:
+        raw = base64.b64decode(str(public.get("rawBytes", "")), validate=True)
+        key_id = base64.b64decode(str(log_id.get("keyId", "")), validate=True)
+        key = serialization.load_der_public_key(raw)
+    except (binascii.Error, ValueError, UnsupportedAlgorithm) as exc:
+        raise SigningError(f"{label}: malformed public key or log id") from exc
+    if not isinstance(key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey | ed25519.Ed25519PublicKey):
+        raise SigningError(f"{label}: unsupported key type")
+    valid = public.get("validFor")
+    if not isinstance(valid, dict) or "start" not in valid:
+        # protobuf-specs: a log key without a validity start cannot be placed in time
+        raise SigningError(f"{label}: publicKey.validFor.start is missing")
+    start = parse_time(valid["start"], f"{label}.validFor.start")
+    end = parse_time(valid["end"], f"{label}.validFor.end") if valid.get("end") is not None else None
+    if not key_id:
+        raise SigningError(f"{label}: empty log id")
+    base_url = entry.get("baseUrl")
+    return LogKey(key_id, key, base_url if isinstance(base_url, str) else "", start, end)
+
+
+def parse_time(value: object, what: str) -> datetime.datetime:
+    """An RFC 3339 timestamp (protobuf JSON ``Timestamp``) as an aware datetime."""
+    if not isinstance(value, str):
+        raise SigningError(f"{what}: not a timestamp")
+    try:
+        parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise SigningError(f"{what}: {value!r} is not an RFC 3339 timestamp") from exc
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=datetime.UTC)
+    return parsed
