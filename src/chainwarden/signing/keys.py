@@ -35,7 +35,7 @@ import nacl.secret
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_dss_signature
 
 from chainwarden.errors import KeyFileError, VerificationError
 
@@ -186,6 +186,8 @@ def sign(key: PrivateKey, data: bytes) -> bytes:
 
 def verify_signature(key: PublicKey, signature: bytes, data: bytes, what: str) -> None:
     """Raise :class:`VerificationError` unless ``signature`` over ``data`` verifies with ``key``."""
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        _require_der(signature, what)
     try:
         if isinstance(key, ec.EllipticCurvePublicKey):
             key.verify(signature, data, ec.ECDSA(hash_algorithm(key)))
@@ -201,6 +203,8 @@ def verify_signature(key: PublicKey, signature: bytes, data: bytes, what: str) -
 
 def verify_prehashed(key: PublicKey, signature: bytes, digest: bytes, what: str) -> None:
     """Like :func:`verify_signature` over a SHA-256 ``digest`` already computed (hashedrekord)."""
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        _require_der(signature, what)
     try:
         if isinstance(key, ec.EllipticCurvePublicKey):
             key.verify(signature, digest, ec.ECDSA(Prehashed(hashes.SHA256())))
@@ -215,6 +219,14 @@ def verify_prehashed(key: PublicKey, signature: bytes, digest: bytes, what: str)
 
 
 # -- helpers -------------------------------------------------------------------
+
+
+def _require_der(signature: bytes, what: str) -> None:
+    """An ECDSA signature must be a DER SEQUENCE of two INTEGERs; say so when it is not."""
+    try:
+        decode_dss_signature(signature)
+    except ValueError as exc:
+        raise VerificationError(f"{what}: malformed signature (not a DER ECDSA signature)") from exc
 
 
 def _derive(password: bytes, salt: bytes, n: int, r: int, p: int) -> bytes:
