@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -48,15 +49,33 @@ class LogKey:
 
 
 @dataclass(frozen=True, slots=True)
+class CertificateAuthority:
+    """A Fulcio CA or a timestamp authority: its chain (leaf or intermediate first, root last) and validity."""
+
+    certificates: tuple[x509.Certificate, ...]
+    valid_from: datetime.datetime
+    valid_until: datetime.datetime | None
+
+    def valid_at(self, when: datetime.datetime) -> bool:
+        return self.valid_from <= when and (self.valid_until is None or when <= self.valid_until)
+
+
+@dataclass(frozen=True, slots=True)
 class TrustedRoot:
     """A parsed trusted root; ``text`` is the document as read, ``source`` where it came from."""
 
     text: str
     source: str
     tlogs: tuple[LogKey, ...]
+    ctlogs: tuple[LogKey, ...] = ()
+    certificate_authorities: tuple[CertificateAuthority, ...] = ()
+    timestamp_authorities: tuple[CertificateAuthority, ...] = ()
 
     def tlog(self, log_id: bytes) -> LogKey | None:
         return next((log for log in self.tlogs if log.log_id == log_id), None)
+
+    def ctlog(self, log_id: bytes) -> LogKey | None:
+        return next((log for log in self.ctlogs if log.log_id == log_id), None)
 
 
 def default_trusted_root() -> TrustedRoot:
@@ -89,14 +108,52 @@ def parse_trusted_root(data: bytes, where: str) -> TrustedRoot:
     media_type = document.get("mediaType")
     if not isinstance(media_type, str) or not media_type.startswith(_MEDIA_PREFIX):
         raise SigningError(f"{where}: mediaType {media_type!r} is not a Sigstore trusted root")
-    tlogs = document.get("tlogs", [])
-    if not isinstance(tlogs, list):
-        raise SigningError(f"{where}: tlogs is not a list")
-    return TrustedRoot(data.decode(), where, tuple(_log_key(entry, where, i) for i, entry in enumerate(tlogs)))
+    lists = {}
+    for name in ("tlogs", "ctlogs", "certificateAuthorities", "timestampAuthorities"):
+        value = document.get(name, [])
+        if not isinstance(value, list):
+            raise SigningError(f"{where}: {name} is not a list")
+        lists[name] = value
+    return TrustedRoot(
+        data.decode(),
+        where,
+        tuple(_log_key(entry, f"{where}: tlogs", i) for i, entry in enumerate(lists["tlogs"])),
+        tuple(_log_key(entry, f"{where}: ctlogs", i) for i, entry in enumerate(lists["ctlogs"])),
+        tuple(
+            _authority(entry, f"{where}: certificateAuthorities", i)
+            for i, entry in enumerate(lists["certificateAuthorities"])
+        ),
+        tuple(
+            _authority(entry, f"{where}: timestampAuthorities", i)
+            for i, entry in enumerate(lists["timestampAuthorities"])
+        ),
+    )
+
+
+def _authority(entry: object, where: str, index: int) -> CertificateAuthority:
+    label = f"{where}[{index}]"
+    chain = entry.get("certChain") if isinstance(entry, dict) else None
+    certificates = chain.get("certificates") if isinstance(chain, dict) else None
+    if not isinstance(entry, dict) or not isinstance(certificates, list) or not certificates:
+        raise SigningError(f"{label}: lacks certChain.certificates")
+    try:
+        parsed = tuple(
+            x509.load_der_x509_certificate(base64.b64decode(str(item.get("rawBytes", "")), validate=True))
+            for item in certificates
+            if isinstance(item, dict)
+        )
+    except (binascii.Error, ValueError) as exc:
+        raise SigningError(f"{label}: malformed certificate") from exc
+    valid = entry.get("validFor")
+    if not isinstance(valid, dict) or "start" not in valid:
+        raise SigningError(f"{label}: validFor.start is missing")
+    start = parse_time(valid["start"], f"{label}.validFor.start")
+    end = parse_time(valid["end"], f"{label}.validFor.end") if valid.get("end") is not None else None
+    return CertificateAuthority(parsed, start, end)
 
 
 def _log_key(entry: object, where: str, index: int) -> LogKey:
-    label = f"{where}: tlogs[{index}]"
+    label = f"{where}[{index}]"
     if not isinstance(entry, dict):
         raise SigningError(f"{label} is not an object")
     public = entry.get("publicKey")
