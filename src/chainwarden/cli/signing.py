@@ -480,3 +480,57 @@ def _table(outcome: Any, what: str) -> str:
     if not outcome.verified and not outcome.rejected:
         lines.append(f"  no {what}s found")
     return "\n".join(lines)
+
+
+# -- vet --provenance ----------------------------------------------------------------------------------------
+
+
+def provenance_for_vet(
+    targets: tuple[str, ...], inventories: Any, npm_url: str | None, pypi_url: str | None
+) -> tuple[list[Any], list[dict[str, Any]]]:
+    """(findings, JSON rows) for `vet --provenance`: every pinned npm/PyPI version among the targets."""
+    from chainwarden.models import Ecosystem
+    from chainwarden.signing.provenance import (
+        DEFAULT_NPM,
+        DEFAULT_PYPI,
+        PackageVersion,
+        ProvenanceChecker,
+        provenance_finding,
+    )
+    from chainwarden.signing.trustroot import default_trusted_root
+
+    wanted: dict[tuple[str, str, str], PackageVersion] = {}
+    for target in targets:
+        if target.startswith("npm:") and "@" in target[5:]:
+            name, _, version = target[4:].rpartition("@")
+            wanted[("npm", name, version)] = PackageVersion("npm", name, version)
+        elif target.startswith("pypi:") and "==" in target:
+            name, _, version = target[5:].partition("==")
+            wanted[("pypi", name, version)] = PackageVersion("pypi", name, version)
+    for inventory in inventories:
+        for package in inventory.packages:
+            if package.ecosystem in (Ecosystem.NPM, Ecosystem.PYPI) and package.version and package.pinned:
+                ecosystem = "npm" if package.ecosystem is Ecosystem.NPM else "pypi"
+                key = (ecosystem, package.name, package.version)
+                wanted.setdefault(key, PackageVersion(ecosystem, package.name, package.version))
+    findings, rows = [], []
+    with ProvenanceChecker(
+        default_trusted_root(), npm_url=npm_url or DEFAULT_NPM, pypi_url=pypi_url or DEFAULT_PYPI
+    ) as checker:
+        for spec in sorted(wanted.values(), key=lambda s: (s.ecosystem, s.name, s.version)):
+            result = checker.check(spec)
+            findings.append(provenance_finding(result))
+            rows.append(
+                {
+                    "ecosystem": result.ecosystem,
+                    "name": result.name,
+                    "version": result.version,
+                    "status": result.status.value,
+                    "repository": result.repository,
+                    "workflow": result.workflow,
+                    "commit": result.commit,
+                    "issuer": result.issuer,
+                    "reason": result.reason,
+                }
+            )
+    return findings, rows
