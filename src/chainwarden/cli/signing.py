@@ -341,10 +341,13 @@ def _verify_bundle_file(target: str, bundle_path: Path, policy: Any, output_form
         result = policy.verify_bundle(parse_bundle(_read(bundle_path, MAX_BUNDLE), str(bundle_path)), artifact)
     except VerificationError as exc:
         if output_format == "json":
-            emit(json.dumps({"artifact": artifact.digest, "verified": False, "reason": exc.diagnostics()}), output)
+            document = {"schema_version": "1", "kind": "bundle", "artifact": artifact.digest, "verified": False}
+            emit(json.dumps({**document, "reason": exc.diagnostics()}, indent=2), output)
         click.echo(f"chainwarden: verification failed: {exc.diagnostics()}", err=True)
         return EXIT_FINDINGS
     document = {
+        "schema_version": "1",
+        "kind": "bundle",
         "artifact": artifact.digest,
         "verified": True,
         "method": result.method,
@@ -455,7 +458,7 @@ def verification_json(outcome: Any, minimum: int, what: str) -> dict[str, Any]:
             entry["statement"] = item.statement
         entries.append(entry)
     return {
-        "schema_version": 1,
+        "schema_version": "1",
         "kind": what,
         "image": outcome.reference,
         "digest": outcome.digest,
