@@ -58,9 +58,19 @@ def npm_document() -> dict[str, Any]:
     }
 
 
-def manifest(name: str, version: str, sha512: bytes) -> dict[str, Any]:
-    integrity = "sha512-" + base64.b64encode(sha512).decode()
-    return {"name": name, "version": version, "dist": {"integrity": integrity, "tarball": "http://invalid/"}}
+def packument(name: str, versions: dict[str, bytes]) -> dict[str, Any]:
+    """An npm packument whose versions have the given tarball sha512 digests."""
+    return {
+        "name": name,
+        "versions": {
+            version: {
+                "name": name,
+                "version": version,
+                "dist": {"integrity": "sha512-" + base64.b64encode(sha512).decode(), "tarball": "http://invalid/"},
+            }
+            for version, sha512 in versions.items()
+        },
+    }
 
 
 def project_page(name: str, filename: str, sha256: str, provenance: str | None) -> dict[str, Any]:
@@ -118,12 +128,11 @@ class Server:
 @pytest.fixture
 def server() -> Iterator[Server]:
     running = Server()
-    running.json("/sigstore/1.3.0", manifest("sigstore", "1.3.0", SIGSTORE_SHA512))
+    # sigstore@1.3.1 is a hijacked release: sigstore@1.3.0's attestations replayed for another tarball
+    running.json("/sigstore", packument("sigstore", {"1.3.0": SIGSTORE_SHA512, "1.3.1": b"\2" * 64}))
     running.json("/-/npm/v1/attestations/sigstore@1.3.0", npm_document())
-    running.json("/left-pad/1.3.0", manifest("left-pad", "1.3.0", b"\1" * 64))
-    # a hijacked release: sigstore@1.3.0's attestations replayed for another tarball
-    running.json("/sigstore/1.3.1", manifest("sigstore", "1.3.1", b"\2" * 64))
     running.json("/-/npm/v1/attestations/sigstore@1.3.1", npm_document())
+    running.json("/left-pad", packument("left-pad", {"1.3.0": b"\1" * 64}))
     integrity_path = f"/integrity/gcb-attestation-test/0.0.0/{GCB_FILE}/provenance"
     running.json(
         "/simple/gcb-attestation-test/",
@@ -318,3 +327,39 @@ def test_vet_provenance_on_a_lockfile(server: Server, tmp_path: Path, capsys: py
     invalid = [f for f in document["findings"] if f["rule_id"] == "provenance-invalid"]
     assert len(invalid) == 1
     assert invalid[0]["severity"] == "critical"
+
+
+def test_diff_reports_lost_provenance(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """sigstore 1.3.0 (real tarball, real attestations) → 1.3.1 published without any: high."""
+    from integration.fake_registry import build_npm_tarball, serve
+
+    with serve() as registry:
+        real = (FIXTURES / "npm-provenance/sigstore-1.3.0.tgz").read_bytes()
+        registry.add_npm("sigstore", "1.3.0", real)
+        registry.add_npm(
+            "sigstore", "1.3.1", build_npm_tarball("sigstore", "1.3.1", {"index.js": "module.exports = 2;\n"}, {})
+        )
+        registry.blobs["/npm/-/npm/v1/attestations/sigstore@1.3.0"] = json.dumps(npm_document()).encode()
+        code = main(
+            [
+                "diff",
+                "npm:sigstore@1.3.0..1.3.1",
+                "--provenance",
+                "--npm-url",
+                registry.npm_url,
+                "-f",
+                "json",
+                "--fail-on",
+                "high",
+            ]
+        )
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    document = json.loads(captured.out)
+    assert document["provenance"]["1.3.0"]["status"] == "verified"
+    assert document["provenance"]["1.3.1"]["status"] == "none"
+    lost = [f for f in document["findings"] if f["rule_id"] == "provenance-lost"]
+    assert len(lost) == 1
+    assert lost[0]["severity"] == "high"
+    assert "sigstore/sigstore-js" in lost[0]["title"]
+    assert code == 1

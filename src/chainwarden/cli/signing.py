@@ -537,3 +537,32 @@ def provenance_for_vet(
                 }
             )
     return findings, rows
+
+
+def provenance_for_diff(
+    ecosystem: str, name: str, old_version: str, new_version: str, npm_url: str | None, pypi_url: str | None
+) -> tuple[list[Any], dict[str, Any]]:
+    """(findings, JSON) for `diff --provenance`: both versions checked; losing verified provenance is high."""
+    from chainwarden.signing.provenance import (
+        DEFAULT_NPM,
+        DEFAULT_PYPI,
+        PackageVersion,
+        ProvenanceChecker,
+        lost_provenance_finding,
+        provenance_finding,
+    )
+    from chainwarden.signing.trustroot import default_trusted_root
+
+    with ProvenanceChecker(
+        default_trusted_root(), npm_url=npm_url or DEFAULT_NPM, pypi_url=pypi_url or DEFAULT_PYPI
+    ) as checker:
+        old = checker.check(PackageVersion(ecosystem, name, old_version))
+        new = checker.check(PackageVersion(ecosystem, name, new_version))
+    findings = [provenance_finding(new)]
+    lost = lost_provenance_finding(old, new)
+    if lost is not None:
+        findings.append(lost)
+    summary = {
+        version.version: {"status": version.status.value, "description": version.describe()} for version in (old, new)
+    }
+    return findings, summary

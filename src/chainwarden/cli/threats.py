@@ -201,6 +201,11 @@ def vet(
 @click.command()
 @click.argument("old")
 @click.argument("new", required=False)
+@click.option(
+    "--provenance",
+    is_flag=True,
+    help="Also verify both versions' npm/PyPI publish provenance; losing verified provenance is high.",
+)
 @registry_options
 @fail_on_option
 @format_option(FORMATS)
@@ -208,6 +213,7 @@ def vet(
 def diff(
     old: str,
     new: str | None,
+    provenance: bool,
     config_path: Path | None,
     ignore: tuple[str, ...],
     pypi_url: str | None,
@@ -248,9 +254,19 @@ def diff(
     title = (
         f"Update review: {report.name} {report.old_version} → {report.new_version} ({report.bump}) — {report.verdict}"
     )
+    findings: tuple[Finding, ...] = tuple(report.findings)
+    if provenance:
+        if offline:
+            raise click.UsageError("--provenance needs the registries; it cannot be combined with --offline")
+        from chainwarden.cli.signing import provenance_for_diff
+
+        provenance_findings, extra["provenance"] = provenance_for_diff(
+            report.ecosystem.value, report.name, report.old_version, report.new_version, npm_url, pypi_url
+        )
+        findings = (*findings, *provenance_findings)
     emit(
         _render(
-            report.findings,
+            findings,
             output_format=output_format,
             command="diff",
             target=target,
@@ -260,7 +276,7 @@ def diff(
         ),
         output,
     )
-    return exit_code_for(report.findings, fail_on)
+    return exit_code_for(findings, fail_on)
 
 
 @click.group()

@@ -446,6 +446,7 @@ def _same_filename(subject: str, filename: str) -> bool:
 RULE_INVALID = "provenance-invalid"
 RULE_NONE = "provenance-none"
 RULE_VERIFIED = "provenance-verified"
+RULE_LOST = "provenance-lost"
 DEFAULT_NPM = "https://registry.npmjs.org"
 DEFAULT_PYPI = "https://pypi.org/simple"
 PEP691_JSON = "application/vnd.pypi.simple.v1+json"
@@ -506,7 +507,9 @@ class ProvenanceChecker:
         raise SigningError(f"{package.ecosystem}: no publish provenance in this ecosystem")
 
     def check_npm(self, name: str, version: str) -> Provenance:
-        manifest = fetch_json(self._client, f"{self.npm_url}/{urllib.parse.quote(name, safe='@')}/{version}")
+        packument = fetch_json(self._client, f"{self.npm_url}/{urllib.parse.quote(name, safe='@')}")
+        versions = packument.get("versions") if isinstance(packument, dict) else None
+        manifest = versions.get(version) if isinstance(versions, dict) else None
         dist = manifest.get("dist") if isinstance(manifest, dict) else None
         integrity = dist.get("integrity") if isinstance(dist, dict) else None
         if not isinstance(integrity, str):
@@ -595,6 +598,14 @@ def provenance_rule_infos() -> dict[str, Any]:
             "provenance (npm publish --provenance, PyPI Trusted Publishing).",
             Severity.INFO,
         ),
+        RULE_LOST: RuleInfo(
+            RULE_LOST,
+            "ProvenanceLost",
+            "Update lost the provenance its predecessor had",
+            "The previous version was built and published by a verified CI workflow; this one was not. That is "
+            "the compromised-maintainer pattern: a stolen token publishing from outside the release pipeline.",
+            Severity.HIGH,
+        ),
         RULE_VERIFIED: RuleInfo(
             RULE_VERIFIED,
             "ProvenanceVerified",
@@ -603,6 +614,25 @@ def provenance_rule_infos() -> dict[str, Any]:
             Severity.INFO,
         ),
     }
+
+
+def lost_provenance_finding(old: Provenance, new: Provenance) -> Any | None:
+    """A high finding when ``new`` has no verified provenance although ``old`` had (None otherwise)."""
+    from chainwarden.models import Finding, RuleId, Severity
+
+    if old.status is not ProvenanceStatus.VERIFIED or new.status is ProvenanceStatus.VERIFIED:
+        return None
+    base = provenance_finding(new)
+    return Finding(
+        RuleId(RULE_LOST),
+        Severity.HIGH,
+        f"{new.ecosystem}:{new.name}: {old.version} had verified provenance ({old.describe()}), "
+        f"{new.version} has {new.describe()}",
+        base.package,
+        None,
+        tuple(f"{old.version}: {value}" for value in (old.repository, old.workflow, old.commit) if value),
+        "Check with the maintainers how this version was published before installing it.",
+    )
 
 
 def provenance_finding(result: Provenance) -> Any:
