@@ -584,7 +584,10 @@ def verify_keyless(
         raise SigningError("keyless verification needs --certificate-oidc-issuer")
     policy = _IdentityPolicy(identity, re.compile(identity_regexp) if identity_regexp else None, issuer)
     kinds = {str(_obj(e.get("kindVersion"), where, "kindVersion").get("kind")) for e in bundle.tlog_entries}
-    if "intoto" in kinds:
+    set_only = bundle.version == (0, 1) and any(e.get("inclusionProof") is None for e in bundle.tlog_entries)
+    if "intoto" in kinds or set_only:
+        # sigstore-python refuses intoto/0.0.2 entries and v0.1 bundles with a SET but no inclusion
+        # proof (cosign's legacy keyless signatures); chainwarden verifies those itself
         return _verify_keyless_own(bundle, artifact, trusted_root, policy, datetime.datetime.now(datetime.UTC))
     try:
         parsed = Bundle.from_json(bundle.raw)
@@ -751,10 +754,12 @@ def _verify_keyless_own(
     policy: _IdentityPolicy,
     now: datetime.datetime,
 ) -> VerifiedBundle:
-    """Fulcio-certificate verification for what sigstore-python refuses: DSSE bundles logged as intoto/0.0.2.
+    """Fulcio-certificate verification for what sigstore-python refuses.
 
-    npm's provenance and publish attestations of 2023 (and the conformance
-    suite's intoto cases) are such bundles. The steps are sigstore-python's,
+    DSSE bundles logged as intoto/0.0.2 (npm's provenance and publish
+    attestations of 2023, the conformance suite's intoto cases) and v0.1
+    bundles whose log entry has a SET but no inclusion proof (cosign's legacy
+    keyless ``.sig`` layers). The steps are sigstore-python's,
     on ``cryptography`` and ``rfc3161-client``: verified times (the log's SET
     integrated time, RFC 3161 timestamps from a trusted TSA), the certificate
     chain to a Fulcio CA at each of those times, its embedded SCT, the Sigstore
@@ -764,8 +769,6 @@ def _verify_keyless_own(
     where = bundle.where
     assert bundle.certificate is not None
     envelope = bundle.envelope
-    if envelope is None:
-        raise VerificationError(f"{where}: intoto log entries need a DSSE envelope")
     try:
         cert = x509.load_der_x509_certificate(bundle.certificate)
     except ValueError as exc:
@@ -773,8 +776,17 @@ def _verify_keyless_own(
     key = cert.public_key()
     if not isinstance(key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey | ed25519.Ed25519PublicKey):
         raise VerificationError(f"{where}: unsupported certificate key type")
-    if not any(_verifies(key, sig, envelope.pae()) for sig, _ in envelope.signatures):
-        raise VerificationError(f"{where}: DSSE signature does not verify with the certificate's key")
+    if envelope is not None:
+        if not any(_verifies(key, sig, envelope.pae()) for sig, _ in envelope.signatures):
+            raise VerificationError(f"{where}: DSSE signature does not verify with the certificate's key")
+        signature = envelope.signatures[0][0]
+    else:
+        if artifact is None or bundle.signature is None:
+            raise VerificationError(f"{where}: a message signature needs the artifact it signs")
+        if bundle.message_digest is not None and bundle.message_digest != artifact.sha256:
+            raise VerificationError(f"{where}: bundle message digest does not match the artifact")
+        keys.verify_prehashed(key, bundle.signature, artifact.sha256, f"{where}: message signature")
+        signature = bundle.signature
     if not bundle.tlog_entries:
         raise VerificationError(f"{where}: no transparency log entry")
     times: list[datetime.datetime] = []
@@ -782,7 +794,7 @@ def _verify_keyless_own(
         when = _verify_tlog_entry(bundle, entry, index, key, artifact, trusted_root, now)
         if entry.get("inclusionPromise") is not None:
             times.append(when)
-    times += _verify_timestamps(bundle, envelope.signatures[0][0], trusted_root)
+    times += _verify_timestamps(bundle, signature, trusted_root)
     if not times:
         raise VerificationError(f"{where}: no verified time (neither a signed entry timestamp nor a trusted TSA)")
     chain: list[x509.Certificate] = []
@@ -802,7 +814,7 @@ def _verify_keyless_own(
         policy.verify(cert)
     except SigstoreError as exc:
         raise VerificationError(f"{where}: {exc}") from exc
-    if artifact is not None:
+    if artifact is not None and envelope is not None:
         check_statement_subject(envelope, artifact, where)
     return VerifiedBundle(
         "keyless", None, policy.matched, certificate_issuer(cert), len(bundle.tlog_entries), min(times), envelope
