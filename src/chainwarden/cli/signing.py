@@ -566,3 +566,30 @@ def provenance_for_diff(
         version.version: {"status": version.status.value, "description": version.describe()} for version in (old, new)
     }
     return findings, summary
+
+
+@click.command("trust-root")
+@click.option(
+    "--tuf-url",
+    default="https://tuf-repo-cdn.sigstore.dev",
+    show_default=True,
+    help="TUF repository publishing trusted_root.json (another Sigstore instance, or a mirror).",
+)
+@click.option(
+    "--dir",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where to keep it [default: the user data dir, which verification prefers over the bundled root].",
+)
+def trust_root(tuf_url: str, data_dir: Path | None) -> int:
+    """Refresh the Sigstore trusted root through TUF (where the TUF repository is reachable)."""
+    from chainwarden.signing.trustroot import load_trusted_root, refresh_trusted_root
+
+    path = refresh_trusted_root(data_dir, url=tuf_url)
+    root = load_trusted_root(path)
+    click.echo(
+        f"wrote {path}: {len(root.certificate_authorities)} Fulcio CAs, {len(root.tlogs)} transparency logs, "
+        f"{len(root.ctlogs)} CT logs, {len(root.timestamp_authorities)} timestamp authorities"
+    )
+    return EXIT_CLEAN

@@ -281,7 +281,7 @@ def diff(
 
 @click.group()
 def data() -> None:
-    """Manage the popularity data the typosquat check compares names with."""
+    """Manage the popularity data the typosquat check compares names with, and the Sigstore trusted root."""
 
 
 @data.command()
@@ -317,3 +317,12 @@ def refresh(from_tsv: Path | None, data_dir: Path | None) -> int:
         f"{result.npm_path}"
     )
     return 0
+
+
+def _add_trust_root() -> None:
+    from chainwarden.cli.signing import trust_root
+
+    data.add_command(trust_root)
+
+
+_add_trust_root()

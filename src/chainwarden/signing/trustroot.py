@@ -78,10 +78,77 @@ class TrustedRoot:
         return next((log for log in self.ctlogs if log.log_id == log_id), None)
 
 
+#: The public-good instance's TUF repository, where ``trusted_root.json`` is published.
+TUF_URL = "https://tuf-repo-cdn.sigstore.dev"
+TRUSTED_ROOT_TARGET = "trusted_root.json"
+
+
+def user_trusted_root_dir() -> Path:
+    """Where ``chainwarden data trust-root`` keeps the refreshed root (and its TUF metadata)."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("chainwarden")) / "sigstore"
+
+
 def default_trusted_root() -> TrustedRoot:
-    """The bundled public-good trusted root."""
+    """The refreshed public-good root when ``data trust-root`` fetched one, else the bundled copy."""
+    refreshed = user_trusted_root_dir() / TRUSTED_ROOT_TARGET
+    if refreshed.is_file():
+        return load_trusted_root(refreshed)
     data = resources.files("chainwarden").joinpath("data/sigstore/trusted_root.json").read_bytes()
     return parse_trusted_root(data, "bundled public-good trusted_root.json")
+
+
+def refresh_trusted_root(dest: Path | None = None, *, url: str = TUF_URL, bootstrap: bytes | None = None) -> Path:
+    """Fetch the current ``trusted_root.json`` through TUF (python-tuf's client) into ``dest``.
+
+    The TUF root chain starts from ``bootstrap`` (default: the repository's
+    root.json shipped with chainwarden, ``data/sigstore/tuf-root.json``) or the
+    metadata a previous refresh left in ``dest/tuf``; every role's signatures,
+    versions and expiry, and the target's length and hashes, are checked by
+    the TUF client before the file is parsed and moved into place.
+    """
+    from tuf.api.exceptions import DownloadError, RepositoryError
+    from tuf.ngclient.updater import Updater
+
+    from chainwarden._internal.cachefile import write_bytes_atomically
+    from chainwarden.errors import NetworkError
+
+    dest = dest or user_trusted_root_dir()
+    metadata = dest / "tuf"
+    targets = dest / "targets"
+    try:
+        metadata.mkdir(parents=True, exist_ok=True)
+        targets.mkdir(parents=True, exist_ok=True)
+        root_file = metadata / "root.json"
+        if bootstrap is None and not root_file.is_file():
+            bootstrap = resources.files("chainwarden").joinpath("data/sigstore/tuf-root.json").read_bytes()
+        if bootstrap is not None:
+            root_file.write_bytes(bootstrap)
+        updater = Updater(
+            str(metadata),
+            url.rstrip("/") + "/",
+            target_dir=str(targets),
+            target_base_url=url.rstrip("/") + "/targets/",
+            bootstrap=root_file.read_bytes(),
+        )
+        updater.refresh()
+        info = updater.get_targetinfo(TRUSTED_ROOT_TARGET)
+        if info is None:
+            raise SigningError(f"{url}: the TUF repository has no {TRUSTED_ROOT_TARGET} target")
+        path = updater.find_cached_target(info) or updater.download_target(info)
+        data = Path(path).read_bytes()
+    except DownloadError as exc:
+        raise NetworkError(f"{url}: cannot fetch TUF metadata or targets ({type(exc).__name__}: {exc})") from exc
+    except RepositoryError as exc:
+        raise SigningError(f"{url}: TUF verification failed ({type(exc).__name__}: {exc})") from exc
+    except OSError as exc:
+        raise SigningError(f"{dest}: cannot write ({exc.strerror})") from exc
+    parse_trusted_root(data, f"{url} {TRUSTED_ROOT_TARGET}")
+    final = dest / TRUSTED_ROOT_TARGET
+    if not write_bytes_atomically(final, data):
+        raise SigningError(f"{final}: cannot write")
+    return final
 
 
 def load_trusted_root(path: Path | None) -> TrustedRoot:
