@@ -71,6 +71,7 @@ class Repository:
 @pytest.fixture
 def repository(tmp_path: Path) -> Iterator[tuple[Repository, str]]:
     repo = Repository(tmp_path / "repo")
+
     class Quiet(SimpleHTTPRequestHandler):
         def log_message(self, format: str, *args: object) -> None:
             pass
