@@ -109,7 +109,7 @@ def refresh_trusted_root(dest: Path | None = None, *, url: str = TUF_URL, bootst
     the TUF client before the file is parsed and moved into place.
     """
     from tuf.api.exceptions import DownloadError, RepositoryError
-    from tuf.ngclient.updater import Updater
+    from tuf.ngclient import Updater
 
     from chainwarden._internal.cachefile import write_bytes_atomically
     from chainwarden.errors import NetworkError
