@@ -156,9 +156,8 @@ def parse_bundle(data: bytes, where: str) -> ParsedBundle:
     if not isinstance(document, dict):
         raise VerificationError(f"{where}: bundle is not a JSON object")
     media_type = document.get("mediaType")
-    if media_type not in BUNDLE_VERSIONS:
+    if not isinstance(media_type, str) or media_type not in BUNDLE_VERSIONS:
         raise VerificationError(f"{where}: unsupported bundle mediaType {_short(media_type)}")
-    assert isinstance(media_type, str)
     material = _obj(document.get("verificationMaterial"), where, "verificationMaterial")
     message = document.get("messageSignature")
     dsse = document.get("dsseEnvelope")
@@ -545,7 +544,7 @@ def verify_checkpoint(envelope: str, log: LogKey, size: int, root: bytes, label:
         _, _, encoded = line[2:].rpartition(" ")
         try:
             raw = base64.b64decode(encoded, validate=True)
-        except binascii.Error:
+        except (binascii.Error, ValueError):
             continue
         if raw[:4] == hint and _verifies(log.key, raw[4:], signed):
             return
@@ -708,7 +707,7 @@ def _b64(value: object, where: str, what: str) -> bytes:
         raise VerificationError(f"{where}: {what} is missing or not a string")
     try:
         return base64.b64decode(value, validate=True)
-    except binascii.Error as exc:
+    except (binascii.Error, ValueError) as exc:
         raise VerificationError(f"{where}: {what} is not valid base64") from exc
 
 

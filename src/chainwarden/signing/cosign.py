@@ -455,7 +455,7 @@ def _check_legacy_signature(
         raise VerificationError(f"no {ANNOTATION_SIGNATURE} annotation")
     try:
         signature = base64.b64decode(encoded, validate=True)
-    except binascii.Error as exc:
+    except (binascii.Error, ValueError) as exc:
         raise VerificationError("signature annotation is not valid base64") from exc
     if policy.key is not None:
         keys.verify_signature(policy.key, signature, data, "simple-signing payload")

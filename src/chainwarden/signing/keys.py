@@ -264,7 +264,7 @@ def _b64(value: object, where: str, what: str) -> bytes:
         raise KeyFileError(f"{where}: {what} is not a base64 string")
     try:
         return base64.b64decode(value, validate=True)
-    except binascii.Error as exc:
+    except (binascii.Error, ValueError) as exc:
         raise KeyFileError(f"{where}: {what} is not valid base64") from exc
 
 
@@ -277,7 +277,7 @@ def _single_pem(data: bytes, where: str) -> tuple[str, bytes]:
     pem_type, body = blocks[0]
     try:
         decoded = base64.b64decode(b"".join(body.split()), validate=True)
-    except binascii.Error as exc:
+    except (binascii.Error, ValueError) as exc:
         raise KeyFileError(f"{where}: PEM body is not valid base64") from exc
     return pem_type.decode("ascii"), decoded
 

@@ -120,7 +120,7 @@ def parse_npm_keys(document: object, where: str) -> dict[str, keys.PublicKey]:
             der = base64.b64decode(str(entry.get("key", "")), validate=True)
             pem = b"-----BEGIN PUBLIC KEY-----\n" + base64.encodebytes(der) + b"-----END PUBLIC KEY-----\n"
             result[entry["keyid"]] = keys.load_public_key(pem, where)
-        except (binascii.Error, SigningError):
+        except (binascii.Error, ValueError, SigningError):
             continue
     return result
 
@@ -183,7 +183,7 @@ def verify_npm(
     algorithm, _, encoded = integrity.partition("-")
     try:
         sha512 = base64.b64decode(encoded, validate=True)
-    except binascii.Error:
+    except (binascii.Error, ValueError):
         sha512 = b""
     if algorithm != "sha512" or len(sha512) != 64:
         return invalid(f"packument integrity {integrity[:20]!r} is not sha512")
