@@ -176,3 +176,68 @@ def test_mutated_keyless_bundles_are_rejected_cleanly(case_path: tuple[str, tupl
         sb.verify_keyless(
             parsed, artifact, root, identity=IDENTITY, issuer="https://token.actions.githubusercontent.com"
         )
+
+
+def _npm_document() -> dict[str, Any]:
+    base = Path(__file__).parent / "fixtures/npm-provenance"
+    return {
+        "attestations": [
+            {
+                "predicateType": "https://github.com/npm/attestation/tree/main/specs/publish/v0.1",
+                "bundle": json.loads((base / "bundle-publish.json").read_text()),
+            },
+            {
+                "predicateType": "https://slsa.dev/provenance/v0.2",
+                "bundle": json.loads((base / "bundle-provenance.json").read_text()),
+            },
+        ]
+    }
+
+
+NPM_DOCUMENT = _npm_document()
+PYPI_DOCUMENT = json.loads(
+    (Path(__file__).parent / "fixtures/pypi-attestations/gcb_attestation_test-0.0.0.tar.gz.provenance").read_text()
+)
+PROVENANCE_PATHS = [("npm", p) for p in _paths(NPM_DOCUMENT)[1:]] + [("pypi", p) for p in _paths(PYPI_DOCUMENT)]
+SIGSTORE_INTEGRITY = (
+    "sha512-"
+    + base64.b64encode(
+        bytes.fromhex(
+            "76176ffa33808b54602c7c35de5c6e9a4deb96066dba6533f50ac234f4f1f4c6"
+            "b3527515dc17c06fbe2860030f410eee69ea20079bd3a2c6f3dcf3b329b10751"
+        )
+    ).decode()
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(PROVENANCE_PATHS), JSON)
+def test_mutated_provenance_documents_give_a_verdict(case_path: tuple[str, tuple[Any, ...]], replacement: Any) -> None:
+    """Whatever a registry serves, the answer is a verdict (verified/none/invalid), never an exception."""
+    import copy
+
+    from chainwarden.signing import provenance as pv
+
+    ecosystem, path = case_path
+    document: Any = copy.deepcopy(NPM_DOCUMENT if ecosystem == "npm" else PYPI_DOCUMENT)
+    if path:
+        target: Any = document
+        for step in path[:-1]:
+            target = target[step]
+        target[path[-1]] = replacement
+    else:
+        document = replacement
+    if ecosystem == "npm":
+        result = pv.verify_npm(
+            document, "sigstore", "1.3.0", SIGSTORE_INTEGRITY, npm_keys=pv.bundled_npm_keys(), trusted_root=ROOT
+        )
+    else:
+        result = pv.verify_pypi(
+            document,
+            "gcb-attestation-test",
+            "0.0.0",
+            "gcb_attestation_test-0.0.0.tar.gz",
+            "461317362419124b6012e855423a9078d6de8aed3e74fa78cc74d669b23dc6cf",
+            trusted_root=ROOT,
+        )
+    assert result.status in set(pv.ProvenanceStatus)
