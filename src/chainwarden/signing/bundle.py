@@ -624,8 +624,35 @@ def _sigstore_root(trusted_root: TrustedRoot) -> Any:
 
     with tempfile.TemporaryDirectory(prefix="chainwarden-root-") as tmp:
         path = Path(tmp) / "trusted_root.json"
-        path.write_text(trusted_root.text, encoding="utf-8")
+        path.write_text(_inclusive_tsa_ends(trusted_root.text), encoding="utf-8")
         return SigstoreTrustedRoot.from_file(str(path))
+
+
+def _inclusive_tsa_ends(text: str) -> str:
+    """The root with each timestamp authority's ``validFor.end`` one microsecond later.
+
+    protobuf-specs' ``TimeRange`` is a closed interval, but sigstore-python 4
+    accepts a TSA timestamp only when ``gen_time < end``. RFC 3161 times carry
+    at most microseconds, so ``gen_time < end + 1 µs`` is exactly the spec's
+    ``gen_time <= end`` (sigstore-conformance ``trust-root-tsa-validity-end-inclusive``).
+    """
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError:
+        return text
+    authorities = document.get("timestampAuthorities") if isinstance(document, dict) else None
+    changed = False
+    for authority in authorities if isinstance(authorities, list) else []:
+        valid = authority.get("validFor") if isinstance(authority, dict) else None
+        end = valid.get("end") if isinstance(valid, dict) else None
+        if isinstance(end, str):
+            try:
+                moved = datetime.datetime.fromisoformat(end.replace("Z", "+00:00")) + datetime.timedelta(microseconds=1)
+            except ValueError:
+                continue
+            valid["end"] = moved.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            changed = True
+    return json.dumps(document) if changed else text
 
 
 _OTHERNAME_OID = x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.7")

@@ -24,13 +24,6 @@ DEFAULT_IDENTITY = (
     ".github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main"
 )
 DEFAULT_ISSUER = "https://token.actions.githubusercontent.com"
-#: Cases the keyless path gets wrong. Rekor v2 bundles go through sigstore-python, which
-#: treats a TSA validity end as exclusive (the suite's own selftest client, sigstore-python,
-#: declares the same xfail in .github/workflows/conformance.yml). intoto/0.0.2 entries, which
-#: sigstore-python refuses, are verified by chainwarden's own keyless path and pass.
-KNOWN_KEYLESS_GAPS = {
-    "trust-root-tsa-validity-end-inclusive": "sigstore-python treats a TSA validity end as exclusive",
-}
 
 
 def verify_case(case: Path) -> None:
@@ -49,16 +42,12 @@ def verify_case(case: Path) -> None:
 
 
 def test_all_cases_present() -> None:
-    assert len(CASES) >= 70
+    assert len(CASES) == 70
 
 
 @pytest.mark.parametrize("name", CASES)
 def test_bundle_verify(name: str) -> None:
     case = ROOT / name
-    if name in KNOWN_KEYLESS_GAPS:
-        with pytest.raises(SigningError):
-            verify_case(case)
-        pytest.xfail(KNOWN_KEYLESS_GAPS[name])
     if name.endswith("_fail"):
         with pytest.raises(SigningError):
             verify_case(case)
