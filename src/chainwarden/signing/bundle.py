@@ -645,7 +645,7 @@ def _inclusive_tsa_ends(text: str) -> str:
     for authority in authorities if isinstance(authorities, list) else []:
         valid = authority.get("validFor") if isinstance(authority, dict) else None
         end = valid.get("end") if isinstance(valid, dict) else None
-        if isinstance(end, str):
+        if isinstance(valid, dict) and isinstance(end, str):
             try:
                 moved = datetime.datetime.fromisoformat(end.replace("Z", "+00:00")) + datetime.timedelta(microseconds=1)
             except ValueError:
