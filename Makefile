@@ -9,7 +9,7 @@ DEMODB := demo/out/osv.sqlite3
 # the PyPA advisory database, when a copy lies beside the checkout
 PYPA   := $(wildcard ../shared/data/pypa-advisory-database/vulns)
 
-.PHONY: setup system-tools demo test check pytest fuzz self-check lock bench clean
+.PHONY: setup system-tools interop-tools demo test check pytest fuzz self-check lock bench clean
 
 setup: $(STAMP)
 
@@ -28,7 +28,12 @@ demo: setup system-tools
 	$(BIN)/chainwarden db import --replace --db $(DEMODB) demo/advisories $(PYPA)
 	$(BIN)/chainwarden scan oci:$(DEMO) --db $(DEMODB)
 
-test: setup system-tools check pytest self-check
+# third-party verifiers the interop tests run (pinned by tests/interop/package-lock.json);
+# installed here, never by the tests, which stay offline
+interop-tools:
+	cd tests/interop && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+
+test: setup system-tools interop-tools check pytest self-check
 
 check:
 	$(BIN)/ruff check src tests bench tasks
