@@ -63,8 +63,10 @@ self-check:
 	  $(BIN)/chainwarden scan . --db $$db --fail-on medium; \
 	else echo "self-check: no advisory database beside the checkout; scan skipped"; fi
 
+# uv resolves and hashes the lock; it lives in its own venv, outside the locked set
 lock:
-	$(BIN)/uv pip compile pyproject.toml --extra test --generate-hashes --python-version 3.11 -o requirements/lock.txt
+	test -x .venv-tools/bin/uv || ($(PYTHON) -m venv .venv-tools && .venv-tools/bin/pip install --quiet uv)
+	.venv-tools/bin/uv pip compile pyproject.toml --extra test --generate-hashes --python-version 3.11 -o requirements/lock.txt
 
 clean:
 	rm -rf $(VENV) demo/out .mypy_cache .ruff_cache
