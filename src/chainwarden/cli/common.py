@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -10,8 +11,8 @@ from typing import Any, TypeVar
 
 import click
 
-from chainwarden.errors import Error
-from chainwarden.models import Finding, Severity
+from chainwarden.errors import Error, ReportError
+from chainwarden.models import Coverage, Finding, Severity
 from chainwarden.sources.interface import ProgressCallback
 
 EXIT_CLEAN = 0
@@ -78,18 +79,36 @@ def fail_on_option(func: F) -> F:
     )(func)
 
 
+def allow_empty_option(func: F) -> F:
+    return click.option(
+        "--allow-empty",
+        is_flag=True,
+        help="Let --fail-on pass a run that checked nothing (by default an empty run fails the gate).",
+    )(func)
+
+
+def use_color(output: Path | None) -> bool:
+    """Colour only for a terminal on stdout, and never under NO_COLOR (https://no-color.org)."""
+    return output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
 def emit(text: str, output: Path | None) -> None:
-    """Write a report to ``output`` or stdout."""
+    """Write a report to ``output`` or stdout; an I/O failure is a :class:`ReportError` (exit 2)."""
     if output is None:
-        sys.stdout.write(text)
-        if text and not text.endswith("\n"):
-            sys.stdout.write("\n")
-        sys.stdout.flush()
+        try:
+            sys.stdout.write(text)
+            if text and not text.endswith("\n"):
+                sys.stdout.write("\n")
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise ReportError(f"cannot write to standard output: {exc.strerror or exc}") from exc
     else:
         try:
             output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
         except OSError as exc:
-            raise click.UsageError(f"cannot write {output}: {exc.strerror}") from exc
+            raise ReportError(f"cannot write {output}: {exc.strerror or exc}") from exc
 
 
 def exit_code_for(findings: Iterable[Finding], fail_on: str | None) -> int:
@@ -97,6 +116,22 @@ def exit_code_for(findings: Iterable[Finding], fail_on: str | None) -> int:
         return EXIT_CLEAN
     threshold = Severity(fail_on)
     return EXIT_FINDINGS if any(f.severity.at_least(threshold) for f in findings) else EXIT_CLEAN
+
+
+def gate(code: int, coverage: Coverage, *, fail_on: str | None, allow_empty: bool) -> int:
+    """``code`` raised to 1 when a gate is set and the run checked nothing (unless ``allow_empty``).
+
+    A gate that passes on nothing checked is worse than no gate: CI turns
+    green while the lockfile it was meant to guard could not be read.
+    """
+    if fail_on is None or not coverage.empty or allow_empty or code != EXIT_CLEAN:
+        return code
+    skipped = f" ({len(coverage.skipped)} skipped, see the report)" if coverage.skipped else ""
+    click.echo(
+        f"chainwarden: nothing was checked{skipped}: --fail-on fails an empty run (--allow-empty accepts it)",
+        err=True,
+    )
+    return EXIT_FINDINGS
 
 
 class RichProgress(ProgressCallback):

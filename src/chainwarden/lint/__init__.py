@@ -208,7 +208,7 @@ def lint_files(
             entry = view.entry(view.resolve(path))
             if entry is not None and entry.size > MAX_FILE_BODY:
                 raise LintInputError(f"{display}: {entry.size} bytes, over the {MAX_FILE_BODY} byte limit")
-            text = "" if kind == "apt-key" else view.read(path).decode("utf-8", errors="replace")
+            text = "" if kind == "apt-key" else _text(view.read(path), display)
             file = LintFile(path, display, text, kind)
             hits = LINTERS[kind](file, context)
         except (LintInputError, SourceError) as exc:
@@ -235,6 +235,23 @@ def lint_files(
             linted.append(LintedHit(file, hit, finding))
     result = LintResult(tuple(findings), tuple(shown), tuple(suppressed), tuple(skipped))
     return result, linted
+
+
+def _text(body: bytes, display: str) -> str:
+    """The text of a file to lint; a binary file is refused, not linted as mojibake."""
+    # git and `file` call content with a NUL byte binary; a stray NUL in a
+    # text file is linted anyway when the rest is text (valid UTF-8, few controls).
+    head = body[:8192]
+    if b"\x00" in head:
+        controls = sum(1 for byte in head if byte < 0x20 and byte not in (0x09, 0x0A, 0x0C, 0x0D))
+        try:
+            head.decode("utf-8")
+            undecodable = False
+        except UnicodeDecodeError as exc:
+            undecodable = exc.start < len(head) - 4  # not just a character cut at the 8 KiB boundary
+        if undecodable or controls * 10 > len(head) * 3:
+            raise LintInputError(f"{display}: a binary file, not text")
+    return body.decode("utf-8", errors="replace")
 
 
 def _repository_files(root: Path, config: Config) -> list[tuple[str, str, str]]:
@@ -266,12 +283,19 @@ def collect_path(path: Path, config: Config) -> tuple[LintResult, list[LintedHit
         view = DirectoryView(root)
         files = _repository_files(root, config)
     elif path.is_file():
-        root = path.resolve().parent
+        # A symlink (Dockerfile -> docker/Dockerfile.prod) is linted as the file
+        # it points at, under the name the user gave.
+        real = path.resolve()
+        root = real.parent
         view = DirectoryView(root)
-        inner = "/" + path.name
-        kind = classify(inner)
+        inner = "/" + real.name
+        kind = classify("/" + path.name) or classify(inner)
         if kind is None:
-            head = path.read_bytes()[:65536].decode("utf-8", errors="replace")
+            try:
+                with real.open("rb") as handle:
+                    head = handle.read(65536).decode("utf-8", errors="replace")
+            except OSError as exc:
+                raise UsageError(f"{path}: cannot read ({exc.strerror or exc})") from exc
             if re.search(r"(?im)^\s*FROM\s+\S", head):
                 kind = "dockerfile"
             else:
