@@ -374,7 +374,7 @@ def _npm(root: Path, config: Config, picture: ProjectPicture, packages: list[Pac
 
         try:
             data = yaml.safe_load(yarnrc.read_text(encoding="utf-8", errors="replace")) or {}
-        except yaml.YAMLError:
+        except (yaml.YAMLError, ValueError, RecursionError):  # ValueError: a timestamp such as 2024-02-30
             data = {}
         if isinstance(data, dict):
             if isinstance(data.get("npmRegistryServer"), str):

@@ -30,8 +30,18 @@ def run_guarded(command: click.Command, args: list[str]) -> int:
         result = command.main(args=args, prog_name="chainwarden", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return exc.exit_code
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.format_message(), err=True)
+        return EXIT_ERROR
+    except click.UsageError as exc:
+        # two lines, not click's four: what is wrong first, then how to call the command
+        click.echo(f"chainwarden: error: {exc.format_message()}", err=True)
+        if exc.ctx is not None:
+            usage = exc.ctx.get_usage().replace("\n", " ").strip()
+            click.echo(f"{usage}  (see '{exc.ctx.command_path} -h')", err=True)
+        return EXIT_ERROR
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"chainwarden: error: {exc.format_message()}", err=True)
         return EXIT_ERROR
     except click.Abort:
         click.echo("chainwarden: aborted", err=True)
@@ -44,6 +54,11 @@ def run_guarded(command: click.Command, args: list[str]) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_CLEAN
+    except OSError as exc:
+        # the environment failed us (disk full, permission denied) where no Error wraps it yet
+        where = f": {exc.filename}" if exc.filename else ""
+        click.echo(f"chainwarden: error: {exc.strerror or exc}{where}", err=True)
+        return EXIT_ERROR
     return result if isinstance(result, int) else EXIT_CLEAN
 
 

@@ -321,7 +321,14 @@ def data() -> None:
     help="Where to write [default: the user data dir, which chainwarden prefers over its bundled copy].",
 )
 def refresh(from_tsv: Path | None, data_dir: Path | None) -> int:
-    """Download current popularity statistics (top PyPI projects, npm downloads)."""
+    """Download current popularity statistics (top PyPI projects, npm downloads).
+
+    \b
+    Examples:
+      chainwarden data refresh
+      chainwarden data refresh --from-tsv ./snapshots
+      chainwarden data refresh --dir ./popularity
+    """
     from chainwarden.analyzers.popularity import refresh as run_refresh
     from chainwarden.analyzers.popularity import user_data_dir
 

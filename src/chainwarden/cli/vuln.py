@@ -118,6 +118,12 @@ def update(ecosystems: Sequence[str], url_base: str | None, timeout: float, db_p
 
     Every download finishes before the database is touched; on any failure the
     previous database stays as it was. Offline? Use `chainwarden db import`.
+
+    \b
+    Examples:
+      chainwarden db update
+      chainwarden db update -e PyPI -e npm --db ./osv.sqlite3
+      chainwarden db update --url-base https://mirror.example.com/osv
     """
     from chainwarden.vulndb import DEFAULT_URL_BASE, update_database
 
@@ -147,6 +153,12 @@ def import_(paths: Sequence[Path], replace: bool, db_path: Path | None) -> int:
     layout of the PyPA advisory-database, vulns/<package>/<ID>.yaml, works as
     is). Importing the same path again replaces what it imported before;
     records from other sources stay. Malformed records are skipped and listed.
+
+    \b
+    Examples:
+      chainwarden db import ./advisory-database/vulns
+      chainwarden db import PyPI-all.zip npm-all.zip --replace
+      chainwarden db import GHSA-xxxx-yyyy-zzzz.json --db ./osv.sqlite3
     """
     from chainwarden.vulndb import import_osv
 
@@ -163,7 +175,13 @@ def import_(paths: Sequence[Path], replace: bool, db_path: Path | None) -> int:
 @db_option
 @format_option(("table", "json"))
 def status(db_path: Path | None, output_format: str) -> int:
-    """Show the database: sources, records per ecosystem, age."""
+    """Show the database: sources, records per ecosystem, age.
+
+    \b
+    Examples:
+      chainwarden db status
+      chainwarden db status --db ./osv.sqlite3 -f json
+    """
     import json
 
     from chainwarden.vulndb import open_database
@@ -186,12 +204,34 @@ def status(db_path: Path | None, output_format: str) -> int:
     ]
     lines += [f"{eco.ecosystem:<16} {eco.records:>8} {eco.packages:>9}" for eco in info.ecosystems]
     lines += ["", "Sources"]
-    lines += [
-        f"  {src.location}  [{src.kind}, {src.records} records, imported {src.imported_at:%Y-%m-%d %H:%M} UTC]"
-        for src in info.sources
-    ]
-    click.echo("\n".join(lines))
+    for src in info.sources:
+        lines += [
+            f"  {src.location}",
+            f"    {src.kind}, {src.records} records, imported {src.imported_at:%Y-%m-%d %H:%M} UTC",
+        ]
+    click.echo("\n".join(_fit(line) for line in lines))
     return EXIT_CLEAN
+
+
+def _fit(line: str) -> str:
+    """``line`` wrapped to the terminal width ($COLUMNS, else the terminal, else 80), continuation indented."""
+    import shutil
+    import textwrap
+
+    width = max(shutil.get_terminal_size((80, 24)).columns, 40)
+    if len(line) <= width:
+        return line
+    indent = " " * min(len(line) - len(line.lstrip()) + 4, 11)
+    return "\n".join(
+        textwrap.wrap(
+            line,
+            width=width,
+            subsequent_indent=indent,
+            break_long_words=True,
+            break_on_hyphens=False,
+            drop_whitespace=True,
+        )
+    )
 
 
 # -- scan --------------------------------------------------------------------------------

@@ -47,6 +47,7 @@ from chainwarden.runtime.profile import (
 )
 from chainwarden.runtime.sandbox import Engine, NetMode
 from chainwarden.runtime.trace import Access
+from chainwarden.sources import SourceOptions
 from chainwarden.sources.interface import ProgressCallback, normalize_path
 from chainwarden.sources.rootfs import DirectoryView
 
@@ -133,6 +134,7 @@ class HardenOptions:
     #: one when it exists (``$CHAINWARDEN_DB`` or the user cache dir)
     vuln_db: Path | None = None
     compare_vulnerabilities: bool = True
+    source: SourceOptions | None = None  # --platform, layer cache, --insecure-registry for the input image
 
 
 @dataclass(slots=True)
@@ -806,11 +808,11 @@ def harden_target(
     if options.granularity not in ("package", "file"):
         raise UsageError(f"--granularity {options.granularity!r}: expected package or file")
     scheme, out_path = parse_output(output)
-    inventory = build_inventory(target, progress=progress)
+    inventory = build_inventory(target, options=options.source, progress=progress)
     workdir = Path(tempfile.mkdtemp(prefix="chainwarden-harden-"))
     try:
         rootfs = workdir / "rootfs"
-        with open_target(target) as source:
+        with open_target(target, options.source) as source:
             info = source.info
             check_profile_fits(profile, info.digest, target)
             full_config: dict[str, Any] = {}
