@@ -387,3 +387,17 @@ def test_vet_sarif_points_each_result_at_its_own_package(capsys: pytest.CaptureF
         for result in results
     }
     assert uris == {"reqeusts": "pypi:reqeusts", "lodahs": "npm:lodahs"}
+
+
+def test_shell_completion_as_the_readme_documents_it() -> None:
+    readme = (REPO / "README.md").read_text()
+    assert 'eval "$(_CHAINWARDEN_COMPLETE=bash_source chainwarden)"' in readme
+    env = {**os.environ, "COMP_WORDS": "chainwarden scan --fail", "COMP_CWORD": "2"}
+    completed = subprocess.run(
+        [sys.executable, "-c", ENTRY_POINT],
+        capture_output=True,
+        text=True,
+        env={**env, "_CHAINWARDEN_COMPLETE": "bash_complete"},
+        check=True,
+    )
+    assert "plain,--fail-on" in completed.stdout.splitlines()
