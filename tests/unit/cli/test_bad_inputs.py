@@ -103,13 +103,16 @@ CASES: list[tuple[str, int]] = [
 ]
 
 
-def _leaf_commands(command: click.Command, path: tuple[str, ...] = ()) -> Iterator[str]:
+def _leaf_commands(
+    command: click.Command, path: tuple[str, ...] = (), parent: click.Context | None = None
+) -> Iterator[str]:
     if isinstance(command, click.Group):
-        ctx = click.Context(command)
+        # make_context, not a bare Context: it applies context_settings (-h) before click caches the help option
+        ctx = command.make_context(path[-1] if path else "chainwarden", [], parent=parent, resilient_parsing=True)
         for name in command.list_commands(ctx):
             sub = command.get_command(ctx, name)
             if sub is not None and not sub.hidden:
-                yield from _leaf_commands(sub, (*path, name))
+                yield from _leaf_commands(sub, (*path, name), ctx)
     else:
         yield " ".join(path)
 

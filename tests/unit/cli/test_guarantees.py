@@ -312,11 +312,17 @@ def test_db_status_fits_80_columns(tmp_path: Path) -> None:
     assert "records" in completed.stdout
 
 
+def _root() -> click.Context:
+    # make_context applies the group's context_settings (-h); a bare Context would have click
+    # cache a help option without it, and every later help text would differ
+    return cli.make_context("chainwarden", [], resilient_parsing=True)
+
+
 IMAGE_OPTIONS = {"platform", "cache_dir", "no_cache", "insecure_registry"}
 
 
 def _options(name: str) -> dict[str | None, click.Parameter]:
-    command = cli.get_command(click.Context(cli), name)
+    command = cli.get_command(_root(), name)
     assert command is not None
     return {param.name: param for param in command.params}
 
@@ -341,7 +347,7 @@ def test_vet_pulls_image_layers_through_the_given_cache_dir(tmp_path: Path) -> N
 
 
 def test_watch_takes_format_and_output_like_the_other_commands() -> None:
-    command = cli.get_command(click.Context(cli), "watch")
+    command = cli.get_command(_root(), "watch")
     assert command is not None
     params = {param.name: param for param in command.params}
     assert {"output_format", "output"} <= set(params)
@@ -350,7 +356,7 @@ def test_watch_takes_format_and_output_like_the_other_commands() -> None:
 
 
 def test_harden_engine_has_help_text() -> None:
-    command = cli.get_command(click.Context(cli), "harden")
+    command = cli.get_command(_root(), "harden")
     assert command is not None
     engine = next(param for param in command.params if param.name == "engine")
     assert isinstance(engine, click.Option) and engine.help and "bwrap" in engine.help
@@ -363,13 +369,13 @@ def _leaf_commands(command: click.Command, ctx: click.Context) -> list[tuple[str
     for name in command.list_commands(ctx):
         sub = command.get_command(ctx, name)
         if sub is not None:
-            found += _leaf_commands(sub, click.Context(sub, info_name=name, parent=ctx))
+            found += _leaf_commands(sub, sub.make_context(name, [], parent=ctx, resilient_parsing=True))
     return found
 
 
 @pytest.mark.parametrize(
     ("path", "command"),
-    _leaf_commands(cli, click.Context(cli, info_name="chainwarden")),
+    _leaf_commands(cli, _root()),
     ids=lambda value: value if isinstance(value, str) else "",
 )
 def test_every_subcommand_help_shows_real_examples(path: str, command: click.Command) -> None:
