@@ -15,6 +15,7 @@ the configuration (disabled rules, severity overrides) and inline
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import os
 import posixpath
@@ -254,11 +255,21 @@ def _text(body: bytes, display: str) -> str:
     return body.decode("utf-8", errors="replace")
 
 
-def _repository_files(root: Path, config: Config) -> list[tuple[str, str, str]]:
+def _repository_files(
+    root: Path, config: Config, unreadable: list[Skipped] | None = None
+) -> list[tuple[str, str, str]]:
     """Lintable files below ``root``; installed copies (node_modules, virtualenvs) and the
-    config's ``exclude`` patterns are pruned, not walked."""
+    config's ``exclude`` patterns are pruned, not walked. Directories that cannot be
+    listed are added to ``unreadable``: a walk never leaves a gap unsaid."""
     files: list[tuple[str, str, str]] = []
-    for directory, subdirectories, names in os.walk(root):
+
+    def gap(exc: OSError) -> None:
+        if unreadable is not None:
+            where = os.path.relpath(exc.filename, root).replace(os.sep, "/") if exc.filename else "."
+            reason = f"cannot list ({exc.strerror or exc}): nothing below it was linted"
+            unreadable.append(Skipped("directory", Location(where), reason))
+
+    for directory, subdirectories, names in os.walk(root, onerror=gap):
         relative = os.path.relpath(directory, root)
         prefix = "" if relative == "." else relative.replace(os.sep, "/") + "/"
         subdirectories[:] = sorted(
@@ -278,10 +289,11 @@ def collect_path(path: Path, config: Config) -> tuple[LintResult, list[LintedHit
     """:func:`lint_path` plus the hits with edits and the root the display paths are relative to."""
     from chainwarden.sources.rootfs import DirectoryView
 
+    unreadable: list[Skipped] = []
     if path.is_dir():
         root = path.resolve()
         view = DirectoryView(root)
-        files = _repository_files(root, config)
+        files = _repository_files(root, config, unreadable)
     elif path.is_file():
         # A symlink (Dockerfile -> docker/Dockerfile.prod) is linted as the file
         # it points at, under the name the user gave.
@@ -304,6 +316,8 @@ def collect_path(path: Path, config: Config) -> tuple[LintResult, list[LintedHit
     else:
         raise UsageError(f"{path}: no such file or directory")
     result, linted = lint_files(view, files, config, is_image=False)
+    if unreadable:
+        result = dataclasses.replace(result, skipped=(*result.skipped, *unreadable))
     return result, linted, root
 
 

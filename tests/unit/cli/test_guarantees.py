@@ -407,3 +407,30 @@ def test_shell_completion_as_the_readme_documents_it() -> None:
         check=True,
     )
     assert "plain,--fail-on" in completed.stdout.splitlines()
+
+
+def test_a_directory_that_cannot_be_listed_is_a_skipped_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = tmp_path / "project"
+    (project / "locked").mkdir(parents=True)
+    (project / "locked" / "requirements.txt").write_text("requests==2.31.0\n")
+    (project / "Dockerfile").write_text("FROM scratch\n")
+    real_scandir = os.scandir
+
+    def scandir(path: str | os.PathLike[str] | int = ".") -> object:
+        # tests run as root, for whom file modes deny nothing: refuse the listing here instead
+        if not isinstance(path, int) and Path(path).name == "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    capsys.readouterr()
+    assert main(["sbom", str(project), "-f", "json"]) == 0
+    (gap,) = json.loads(capsys.readouterr().out)["skipped"]
+    assert gap["location"]["path"] == "locked" and "Permission denied" in gap["reason"]
+
+    assert main(["lint", str(project), "-f", "json"]) == 0
+    coverage = json.loads(capsys.readouterr().out)["coverage"]
+    assert coverage["checked"] == {"file": 1}
+    assert [s["location"]["path"] for s in coverage["skipped"]] == ["locked"]
