@@ -221,7 +221,12 @@ def _read_directory(root: Path, label: str) -> tuple[list[PackageFile], list[str
     links: list[str] = []
     skipped: list[Skipped] = []
     total = 0
-    for current, dirnames, filenames in os.walk(root, followlinks=False):
+
+    def gap(exc: OSError) -> None:
+        rel = os.path.relpath(exc.filename, root).replace(os.sep, "/") if exc.filename else "."
+        skipped.append(Skipped(rel, Location(rel), f"cannot list ({exc.strerror or exc}): its files were not scanned"))
+
+    for current, dirnames, filenames in os.walk(root, onerror=gap, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if d not in (".git", "node_modules", "__pycache__", ".venv"))
         for filename in sorted(filenames):
             full = Path(current) / filename

@@ -434,3 +434,23 @@ def test_a_directory_that_cannot_be_listed_is_a_skipped_record(
     coverage = json.loads(capsys.readouterr().out)["coverage"]
     assert coverage["checked"] == {"file": 1}
     assert [s["location"]["path"] for s in coverage["skipped"]] == ["locked"]
+
+
+def test_vet_lists_a_package_subdirectory_it_cannot_read_as_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    package = _package_dir(tmp_path)
+    real_scandir = os.scandir
+
+    def scandir(path: str | os.PathLike[str] | int = ".") -> object:
+        if not isinstance(path, int) and Path(path).name == "evil":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    capsys.readouterr()
+    assert main(["vet", str(package), "--offline", "-f", "json"]) == 0
+    skipped = json.loads(capsys.readouterr().out)["coverage"]["skipped"]
+    # once for the inventory walk, once for the code scan: two checks, each with its gap
+    assert {(s["what"], s["location"]["path"]) for s in skipped} == {("directory", "evil"), ("evil", "evil")}
+    assert all("Permission denied" in s["reason"] for s in skipped)
