@@ -313,6 +313,12 @@ def vet(
     (``pypi:NAME==VER``, ``npm:NAME@VER``: downloaded and scanned), package
     archives and directories (``--scan-code``), and anything
     :func:`chainwarden.api.build_inventory` accepts (projects, images).
+
+    A directory that is a package (``setup.py``, ``setup.cfg``, ``PKG-INFO``,
+    ``pyproject.toml`` with ``[project]``/``[tool.poetry]``, ``package.json``)
+    has its code scanned as its archive would be, unless it is a
+    version-controlled checkout (``.git``, ``.hg``, ``.svn``): then
+    ``VetResult.notes`` says its code was left to ``scan_code``.
     """
     config = config or Config()
     options = options or VetOptions()
