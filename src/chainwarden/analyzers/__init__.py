@@ -206,19 +206,6 @@ def _in_image(finding: Finding, paths: Mapping[str, str], layers: Mapping[str, D
     return dataclasses.replace(finding, location=moved, evidence=evidence)
 
 
-def _under(finding: Finding, directory: str) -> Finding:
-    """A finding of a directory's code, its path made relative to where the directory was named from."""
-    location = finding.location
-    if location is None or location.layer is not None or location.path.startswith("/"):
-        return finding
-    moved = f"{directory.rstrip('/')}/{location.path}"
-    evidence = tuple(
-        moved + item[len(location.path) :] if index == 0 and item.startswith(f"{location.path}:") else item
-        for index, item in enumerate(finding.evidence)
-    )
-    return dataclasses.replace(finding, location=dataclasses.replace(location, path=moved), evidence=evidence)
-
-
 def make_client(options: VetOptions, config: Config | None = None) -> RegistryClient:
     """A registry client honouring --pypi-url/--npm-url, else the configured public registries."""
     pypi = options.pypi_url or next(
@@ -440,11 +427,6 @@ def vet(
         for artifact in artifacts:
             progress.note(f"scanning {artifact.label}")
             report = analyze_artifact(artifact)
-            if artifact.kind == "directory" and artifact.source_path is not None and str(artifact.source_path) != ".":
-                # paths relative to the directory given, so that results of several targets stay apart
-                report = dataclasses.replace(
-                    report, findings=tuple(_under(f, artifact.source_path.as_posix()) for f in report.findings)
-                )
             reports.append(report)
             findings.extend(report.findings)
             skipped.extend(artifact.skipped)

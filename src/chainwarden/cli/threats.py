@@ -66,6 +66,7 @@ def _render(
     profile_name: str | None = None,
     coverage: Coverage | None = None,
     origins: dict[str, str] | None = None,
+    base_dir: Path | None = None,
 ) -> str:
     if output_format == "json":
         from chainwarden.report.json_report import render_findings_json
@@ -83,6 +84,7 @@ def _render(
             target=target,
             coverage=coverage,
             artifact_uris=origins,
+            base_dir=base_dir,
         )
     from chainwarden.report.table import render_coverage, render_findings_table
 
@@ -91,6 +93,12 @@ def _render(
         text = in_use_tables(findings, title=title, profile_name=profile_name, color=color)
         return text if coverage is None else text.rstrip("\n") + "\n" + render_coverage(coverage, color=color)
     return render_findings_table(findings, title=title, color=color, coverage=coverage)
+
+
+def _base_dir(targets: Sequence[str]) -> Path | None:
+    """The directory SARIF's %SRCROOT% stands for: the one project directory vetted, if exactly one."""
+    directories = [Path(t) for t in targets if Path(t).is_dir()]
+    return directories[0] if len(directories) == 1 else None
 
 
 @click.command()
@@ -217,6 +225,7 @@ def vet(
             profile_name=str(profile_path) if profile is not None else None,
             coverage=coverage,
             origins=dict(result.origins),
+            base_dir=_base_dir(targets),
         ),
         output,
     )

@@ -177,7 +177,11 @@ def test_vet_scans_the_code_of_a_package_directory(tmp_path: Path, capsys: pytes
     assert document["vet"]["artifacts"] == 1
     install_hooks = [f for f in document["findings"] if f["rule_id"] == "capability-install-hook"]
     assert install_hooks and install_hooks[0]["package"]["name"] == "evilpkg"
-    assert install_hooks[0]["location"]["path"] == f"{package}/setup.py"
+    assert install_hooks[0]["location"]["path"] == "setup.py"
+
+    assert main(["vet", str(package), "--offline", "-f", "sarif"]) == 0
+    run = json.loads(capsys.readouterr().out)["runs"][0]
+    assert run["originalUriBaseIds"]["%SRCROOT%"]["uri"] == package.as_uri() + "/"
 
 
 def test_vet_says_when_the_code_of_a_package_checkout_was_not_scanned(
