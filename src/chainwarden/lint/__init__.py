@@ -218,6 +218,12 @@ def lint_files(
         except RecursionError:
             skipped.append(Skipped(display, Location(display), "nesting too deep to analyse"))
             continue
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
+            # Last line of defence, as for the lockfile catalogers: a shape no check
+            # anticipated (a YAML date like 2024-02-30) costs this file, not the run.
+            reason = f"unexpected structure ({type(exc).__name__}: {exc})"
+            skipped.append(Skipped(display, Location(display), reason))
+            continue
         shown.append(display)
         comments = parse_suppressions(text)
         for hit in hits:

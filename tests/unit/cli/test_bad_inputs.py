@@ -37,6 +37,7 @@ CASES: list[tuple[str, int]] = [
     ("sbom emptydir -o nodir/x.json", EXIT_ERROR),
     ("sbom emptydir -o emptydir", EXIT_ERROR),
     ("sbom emptydir -f nope", EXIT_ERROR),
+    ("sbom undecodable-config", EXIT_ERROR),
     # scan
     ("scan emptydir --db missing.sqlite3", EXIT_ERROR),
     ("scan emptydir --db bad.json", EXIT_ERROR),
@@ -140,6 +141,8 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     )
     (tmp_path / "binary").mkdir()
     (tmp_path / "binary" / "Dockerfile").write_bytes(b"\x7fELF\x02\x01\x01" + bytes(200) + b"\xff\xfe" * 50)
+    (tmp_path / "undecodable-config").mkdir()
+    (tmp_path / "undecodable-config" / "chainwarden.toml").write_bytes(b"\xff\xfe[lint]\n")
     (tmp_path / "huge").mkdir()
     (tmp_path / "huge" / "Dockerfile").write_text("FROM scratch\n" + ("RUN echo " + "a" * 80 + "\n") * 40_000)
     monkeypatch.chdir(tmp_path)

@@ -458,3 +458,30 @@ def test_vet_lists_a_package_subdirectory_it_cannot_read_as_skipped(
     # once for the inventory walk, once for the code scan: two checks, each with its gap
     assert {(s["what"], s["location"]["path"]) for s in skipped} == {("directory", "evil"), ("evil", "evil")}
     assert all("Permission denied" in s["reason"] for s in skipped)
+
+
+def test_lint_lists_a_lockfile_with_an_impossible_date_as_skipped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "pnpm-lock.yaml").write_text("lockfileVersion: '9.0'\nsettings:\n  built: 2024-02-30\n")
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    capsys.readouterr()
+    assert main(["lint", str(tmp_path), "-f", "json"]) == 0
+    (skipped,) = json.loads(capsys.readouterr().out)["coverage"]["skipped"]
+    assert skipped["what"] == "pnpm-lock.yaml" and "day is out of range" in skipped["reason"]
+
+
+def test_vet_reads_pip_and_uv_settings_it_cannot_decode_without_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "requirements.txt").write_text("requests==2.31.0\n")
+    # pip reads pip.conf raw: "%" is a character, not an interpolation
+    (tmp_path / "pip.conf").write_text("[global]\nextra-index-url = https://pypi.example.com/%7Euser/simple\n")
+    (tmp_path / "uv.toml").write_bytes(b"\xff\xfe index-url = 1\n")
+    (tmp_path / ".git").mkdir()
+    capsys.readouterr()
+    assert main(["vet", str(tmp_path), "--offline", "-f", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    (finding,) = [f for f in document["findings"] if f["rule_id"] == "dependency-confusion-extra-index"]
+    assert finding["location"]["path"].endswith("pip.conf")
+    assert document["coverage"]["checked"]["name"] == 1
