@@ -59,6 +59,12 @@ def cli() -> None:
 
     Inventory and SBOM of images and projects, known vulnerabilities, build
     hygiene lint, package threats, and runtime hardening.
+
+    \b
+    Examples:
+      chainwarden sbom oci:./image -f cyclonedx -o sbom.cdx.json
+      chainwarden scan . --fail-on high
+      chainwarden vet pypi:reqeusts npm:lodahs
     """
 
 

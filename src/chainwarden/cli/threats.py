@@ -311,7 +311,13 @@ def diff(
 
 @click.group()
 def data() -> None:
-    """Manage the popularity data the typosquat check compares names with."""
+    """Manage the popularity data the typosquat check compares names with.
+
+    \b
+    Examples:
+      chainwarden data refresh
+      chainwarden data refresh --from-tsv ./snapshots
+    """
 
 
 @data.command()

@@ -78,6 +78,12 @@ def db() -> None:
 
     The database is one SQLite file, replaced atomically by every import:
     a failed update never leaves a broken database behind.
+
+    \b
+    Examples:
+      chainwarden db update
+      chainwarden db import ./advisory-database/vulns
+      chainwarden db status
     """
 
 

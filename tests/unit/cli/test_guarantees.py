@@ -369,7 +369,7 @@ def test_harden_engine_has_help_text() -> None:
 def _leaf_commands(command: click.Command, ctx: click.Context) -> list[tuple[str, click.Command]]:
     if not isinstance(command, click.Group):
         return [(ctx.command_path, command)]
-    found = []
+    found: list[tuple[str, click.Command]] = [(ctx.command_path, command)]  # groups show examples too
     for name in command.list_commands(ctx):
         sub = command.get_command(ctx, name)
         if sub is not None:
@@ -385,7 +385,8 @@ def _leaf_commands(command: click.Command, ctx: click.Context) -> list[tuple[str
 def test_every_subcommand_help_shows_real_examples(path: str, command: click.Command) -> None:
     assert command.help is not None and "Examples:" in command.help
     examples = [line.strip() for line in command.help.split("Examples:", 1)[1].splitlines() if line.strip()]
-    assert len(examples) >= 2 and all(line.startswith(f"{path} ") or line == path for line in examples), examples
+    expected = "chainwarden " if path == "chainwarden" else f"{path} "
+    assert len(examples) >= 2 and all(line.startswith(expected) or line == path for line in examples), examples
 
 
 def test_vet_sarif_points_each_result_at_its_own_package(capsys: pytest.CaptureFixture[str]) -> None:
