@@ -90,7 +90,7 @@ def fail_on_option(func: F) -> F:
         "--fail-on",
         type=click.Choice(SEVERITY_CHOICES),
         default=None,
-        help="Exit 1 when a finding is at or above this severity.",
+        help="Exit 1 when a finding is at or above this severity, or when nothing was checked (see --allow-empty).",
     )(func)
 
 
