@@ -184,6 +184,8 @@ def _tsv_rows(path: Path) -> Iterable[dict[str, str]]:
         raise PopularityDataError(f"{path}: cannot read ({exc.strerror})") from exc
     except csv.Error as exc:
         raise PopularityDataError(f"{path}: malformed TSV ({exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise PopularityDataError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from exc
 
 
 def pypi_from_public(client: httpx.Client, url: str = TOP_PYPI_URL) -> list[tuple[int, str]]:

@@ -84,6 +84,7 @@ CASES: list[tuple[str, int]] = [
     # data
     ("data refresh --from-tsv emptydir --dir out", EXIT_ERROR),
     ("data refresh --from-tsv missing", EXIT_ERROR),
+    ("data refresh --from-tsv undecodable-tsv --dir out", EXIT_ERROR),
     # db
     ("db status --db missing.sqlite3", EXIT_ERROR),
     ("db status --db bad.json", EXIT_ERROR),
@@ -143,6 +144,9 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "binary" / "Dockerfile").write_bytes(b"\x7fELF\x02\x01\x01" + bytes(200) + b"\xff\xfe" * 50)
     (tmp_path / "undecodable-config").mkdir()
     (tmp_path / "undecodable-config" / "chainwarden.toml").write_bytes(b"\xff\xfe[lint]\n")
+    (tmp_path / "undecodable-tsv").mkdir()
+    (tmp_path / "undecodable-tsv" / "pypi.tsv").write_bytes(b"\xff\xfe\x00name\trank\n")
+    (tmp_path / "undecodable-tsv" / "npm.tsv").write_text("name\tdownloads\nleft-pad\t12\n")
     (tmp_path / "huge").mkdir()
     (tmp_path / "huge" / "Dockerfile").write_text("FROM scratch\n" + ("RUN echo " + "a" * 80 + "\n") * 40_000)
     monkeypatch.chdir(tmp_path)
