@@ -124,6 +124,10 @@ def load_popular(ecosystem: Ecosystem, data_dir: Path | None = None) -> PopularN
             return parse_popular(user_copy.read_text(encoding="utf-8"), ecosystem, str(user_copy))
         except OSError as exc:
             raise PopularityDataError(f"{user_copy}: cannot read ({exc.strerror})") from exc
+        except UnicodeDecodeError as exc:
+            raise PopularityDataError(
+                f"{user_copy}: not UTF-8 text (byte {exc.start}); run `chainwarden data refresh`"
+            ) from exc
     resource = resources.files("chainwarden") / "data" / filename
     return parse_popular(resource.read_text(encoding="utf-8"), ecosystem, f"chainwarden/data/{filename}")
 

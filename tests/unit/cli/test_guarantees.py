@@ -486,3 +486,21 @@ def test_vet_reads_pip_and_uv_settings_it_cannot_decode_without_a_traceback(
     (finding,) = [f for f in document["findings"] if f["rule_id"] == "dependency-confusion-extra-index"]
     assert finding["location"]["path"].endswith("pip.conf")
     assert document["coverage"]["checked"]["name"] == 1
+
+
+def test_a_corrupt_refreshed_popularity_file_is_one_error_line(tmp_path: Path) -> None:
+    from chainwarden.analyzers.popularity import PYPI_FILE
+
+    data = tmp_path / "xdg" / "chainwarden"
+    data.mkdir(parents=True)
+    (data / PYPI_FILE).write_bytes(b"\xff\xfe not text\n")
+    completed = subprocess.run(
+        [sys.executable, "-c", ENTRY_POINT, "vet", "pypi:reqeusts", "--offline"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "XDG_DATA_HOME": str(tmp_path / "xdg")},
+        check=False,
+    )
+    assert completed.returncode == 2, completed.stderr
+    assert completed.stderr.startswith("chainwarden: error: ") and "not UTF-8" in completed.stderr
+    assert len(completed.stderr.strip().splitlines()) == 1
