@@ -286,9 +286,26 @@ def _repository_files(
             if is_excluded(config, display):
                 continue
             kind = classify("/" + display)
-            if kind is not None and os.path.isfile(os.path.join(directory, name)):
-                files.append(("/" + display, display, kind))
-    return sorted(files)
+            host = os.path.join(directory, name)
+            if kind is None or not os.path.isfile(host):
+                continue
+            inner = "/" + display
+            if os.path.islink(host):
+                # A repository's symlink means what it means on the host (an absolute link
+                # into the checkout is common); one that leaves the checkout is not followed.
+                real = os.path.realpath(host)
+                if os.path.commonpath([real, str(root)]) != str(root):
+                    if unreadable is not None:
+                        reason = f"a symlink to {real}, outside the linted directory: not followed"
+                        unreadable.append(Skipped(display, Location(display), reason))
+                    continue
+                inner = "/" + os.path.relpath(real, root).replace(os.sep, "/")
+            files.append((inner, display, kind))
+    # one file, one report: a link to a file linted under its own name adds nothing
+    by_target: dict[str, tuple[str, str, str]] = {}
+    for item in sorted(files, key=lambda f: (f[0] != "/" + f[1], f[1])):
+        by_target.setdefault(item[0], item)
+    return sorted(by_target.values())
 
 
 def collect_path(path: Path, config: Config) -> tuple[LintResult, list[LintedHit], Path]:

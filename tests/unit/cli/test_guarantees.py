@@ -504,3 +504,22 @@ def test_a_corrupt_refreshed_popularity_file_is_one_error_line(tmp_path: Path) -
     assert completed.returncode == 2, completed.stderr
     assert completed.stderr.startswith("chainwarden: error: ") and "not UTF-8" in completed.stderr
     assert len(completed.stderr.strip().splitlines()) == 1
+
+
+def test_lint_walk_follows_a_link_inside_the_checkout_once_and_not_one_leaving_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "docker").mkdir()
+    real = tmp_path / "docker" / "Dockerfile"
+    real.write_text("FROM ubuntu\n")
+    (tmp_path / "Dockerfile").symlink_to(real)  # absolute, into the checkout
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.Dockerfile"
+    outside.write_text("FROM debian\n")
+    (tmp_path / "Dockerfile.ext").symlink_to(outside)
+    capsys.readouterr()
+    assert main(["lint", str(tmp_path), "-f", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["linted_files"] == ["docker/Dockerfile"]
+    assert {f["location"]["path"] for f in document["findings"]} == {"docker/Dockerfile"}
+    (skipped,) = document["coverage"]["skipped"]
+    assert skipped["what"] == "Dockerfile.ext" and "outside the linted directory" in skipped["reason"]
