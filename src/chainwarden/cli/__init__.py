@@ -65,6 +65,12 @@ def cli() -> None:
     Inventory and SBOM of images and projects, known vulnerabilities, build
     hygiene lint, package threats, runtime hardening, and Sigstore-compatible
     signatures and attestations.
+
+    \b
+    Examples:
+      chainwarden sbom oci:./image -f cyclonedx -o sbom.cdx.json
+      chainwarden scan . --fail-on high
+      chainwarden vet pypi:reqeusts npm:lodahs
     """
 
 
