@@ -15,20 +15,19 @@ import functools
 import hashlib
 import json
 import os
-import struct
 import tempfile
 import time
 import zipfile
-import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import quote
 
 import yaml
 from packaging.utils import canonicalize_name
 
+from chainwarden._internal import zipdir
 from chainwarden.errors import DatabaseError, NetworkError
 from chainwarden.sources.interface import ProgressCallback
 from chainwarden.vulndb.severity import severity_from_osv
@@ -427,42 +426,49 @@ def _read_file(path: Path) -> bytes | ImportProblem:
 
 def _iter_zip(path: Path, label: str) -> Iterator[_Entry]:
     try:
-        archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise DatabaseError(f"{label}: not a readable zip archive ({exc})") from exc
-    with archive:
-        members = archive.infolist()
-        if len(members) > MAX_ZIP_MEMBERS:
-            raise DatabaseError(f"{label}: more than {MAX_ZIP_MEMBERS} members")
-        for info in members:
-            if info.is_dir() or not info.filename.endswith(_RECORD_SUFFIXES):
-                continue
-            where = f"{label}:{info.filename}"
-            # the central directory's CRC and size: a member whose pair is unchanged since the
-            # last import of this source is not read again (OSV's exports change ~1 % a day)
-            fingerprint = f"{info.CRC:08x}:{info.file_size}"
-            yield _Entry(info.filename, where, fingerprint, functools.partial(_read_member, archive, info, where))
-
-
-def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> bytes | ImportProblem:
-    if info.file_size > MAX_RECORD_BYTES:
-        return ImportProblem(where, f"larger than {MAX_RECORD_BYTES // 1024**2} MiB")
-    deflated = _deflated_bytes(archive, info)
-    if deflated is not None:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise DatabaseError(f"{label}: not a readable zip archive ({exc.strerror})") from exc
+    with handle:
+        size = os.fstat(handle.fileno()).st_size
         try:
-            inflater = zlib.decompressobj(-zlib.MAX_WBITS)
-            # the header's size may lie: never inflate past the limit
-            data = inflater.decompress(deflated, MAX_RECORD_BYTES + 1)
-        except zlib.error as exc:
+            members = zipdir.read_directory(handle, size, max_members=MAX_ZIP_MEMBERS)
+        except (zipdir.ZipFormatError, OSError) as exc:
+            raise DatabaseError(f"{label}: not a readable zip archive ({exc})") from exc
+        fallback: list[zipfile.ZipFile] = []
+        try:
+            for member in members:
+                if member.is_dir or not member.name.endswith(_RECORD_SUFFIXES):
+                    continue
+                where = f"{label}:{member.name}"
+                # the central directory's CRC and size: a member whose pair is unchanged since the
+                # last import of this source is not read again (OSV's exports change ~1 % a day)
+                fingerprint = f"{member.crc:08x}:{member.size}"
+                read = functools.partial(_read_member, path, handle, size, member, where, fallback)
+                yield _Entry(member.name, where, fingerprint, read)
+        finally:
+            for archive in fallback:
+                archive.close()
+
+
+def _read_member(
+    path: Path, handle: BinaryIO, size: int, member: zipdir.ZipMember, where: str, fallback: list[zipfile.ZipFile]
+) -> bytes | ImportProblem:
+    if member.size > MAX_RECORD_BYTES:
+        return ImportProblem(where, f"larger than {MAX_RECORD_BYTES // 1024**2} MiB")
+    if member.method in (zipdir.STORED, zipdir.DEFLATED) and not member.encrypted:
+        try:
+            data, deflated = zipdir.read_member(handle, member, size, limit=MAX_RECORD_BYTES)
+        except (zipdir.ZipFormatError, OSError) as exc:
             return ImportProblem(where, f"cannot read member: {exc}")
-        if zlib.crc32(data) != info.CRC or len(data) != info.file_size:
-            return ImportProblem(where, "cannot read member: bad CRC or size")
-        return _Deflated(data, deflated)
-    try:
-        with archive.open(info) as member:
+        return data if deflated is None else _Deflated(data, deflated)
+    try:  # other methods (bzip2, lzma) and encryption: the standard library's reader
+        if not fallback:
+            fallback.append(zipfile.ZipFile(path))
+        with fallback[0].open(member.name) as stream:
             # the header's size may lie: never read past the limit
-            return member.read(MAX_RECORD_BYTES + 1)
-    except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, EOFError) as exc:
+            return stream.read(MAX_RECORD_BYTES + 1)
+    except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, EOFError, KeyError) as exc:
         return ImportProblem(where, f"cannot read member: {exc}")
 
 
@@ -475,22 +481,6 @@ class _Deflated(bytes):
         self = super().__new__(cls, data)
         self.deflated = deflated
         return self
-
-
-def _deflated_bytes(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes | None:
-    """A DEFLATE member's compressed bytes as stored (PKWARE APPNOTE 4.3.7: the local
-    header, name and extra field precede them), or None for other members."""
-    if info.compress_type != zipfile.ZIP_DEFLATED or info.flag_bits & 0x1 or archive.fp is None:
-        return None  # stored, another method, or encrypted: zipfile reads those
-    handle = archive.fp
-    handle.seek(info.header_offset)
-    header = handle.read(30)
-    if len(header) != 30 or header[:4] != b"PK\x03\x04":
-        return None
-    name_length, extra_length = struct.unpack("<HH", header[26:30])
-    handle.seek(info.header_offset + 30 + name_length + extra_length)
-    deflated = handle.read(info.compress_size)
-    return deflated if len(deflated) == info.compress_size else None
 
 
 def _records_in_document(doc: Any) -> list[Any]:
