@@ -156,7 +156,9 @@ def _resolve_commit(repo: Path, ref: str) -> str:
     try:
         out = _git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
     except LockfileDiffError as exc:
-        raise LockfileDiffError(f"{ref}: not a commit in {repo} ({exc.diagnostics()})") from exc
+        detail = exc.diagnostics()
+        why = "" if detail.endswith("exit 1") else f" ({detail})"  # --quiet: an unknown ref says nothing
+        raise LockfileDiffError(f"{ref}: not a commit in {repo}{why}") from exc
     return out.decode().strip()
 
 

@@ -331,6 +331,8 @@ def _diff_lockfiles(
         f"Lockfile review {review.base} → {review.head}: {counts['updated']} updated, {counts['added']} added, "
         f"{len(review.removed)} removed — {review.verdict}"
     )
+    if review.skipped:
+        title += f" — {len(review.skipped)} items not read (listed with -f json)"
     text = _render(
         review.findings,
         output_format=output_format,
