@@ -198,6 +198,8 @@ def test_pre_commit_hooks_through_try_repo(checkout: Path, database: Path, tmp_p
     _git(hook_repo, "add", "-A")
     _git(hook_repo, "commit", "-q", "-m", "hooks")
     pre_commit = Path(sys.prefix) / "bin" / "pre-commit"
+    if not pre_commit.exists():
+        pytest.fail("pre-commit is not installed in this virtualenv (test extra; `make setup` after `make lock`)")
     env = offline_env(
         tmp_path,
         PATH=f"{Path(sys.prefix) / 'bin'}:/usr/bin:/bin",
