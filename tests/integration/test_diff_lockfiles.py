@@ -260,3 +260,26 @@ def test_nested_copies_pair_with_their_nearest_predecessor() -> None:
     # versions a registry cannot serve (local paths, git) are not paired
     local = Package(Ecosystem.NPM, "mine", "file:../mine", "pkg:npm/mine", "npm-package-lock", pinned=True)
     assert pair_changes([], [local]) == []
+
+
+def test_internal_packages_are_not_fetched_from_the_public_registry(
+    registry: FakeRegistry, repo: Path, tmp_path: Path
+) -> None:
+    from chainwarden.analyzers.registry_client import DEFAULT_PYPI, RegistryClient
+    from chainwarden.config import Config, Internal
+
+    config = Config(internal=Internal(patterns=("tidy-*", "reqeusts")))
+    # PyPI is the public index here: an internal name's public copy may be an attacker's, so it is never fetched
+    with RegistryClient(pypi_url=DEFAULT_PYPI, npm_url=registry.npm_url, cache_dir=tmp_path / "cache") as client:
+        review = review_lockfiles("main", "renovate/all", repo=repo, config=config, client=client)
+    pypi = {r.change.name: r for r in review.reviews if r.change.ecosystem is Ecosystem.PYPI}
+    assert {name: r.verdict for name, r in pypi.items()} == {"tidy-lib": "unreviewed", "reqeusts": "unreviewed"}
+    assert all("internal package" in (r.reason or "") for r in pypi.values())
+    assert {r.change.name: r.verdict for r in review.reviews if r.change.ecosystem is Ecosystem.NPM} == {
+        "flat-util": "block",
+        "left-pad": "ok",
+    }
+    # behind a configured registry, internal packages are reviewed like any other
+    with RegistryClient(pypi_url=registry.pypi_url, npm_url=registry.npm_url, cache_dir=tmp_path / "cache") as client:
+        review = review_lockfiles("main", "renovate/all", repo=repo, config=config, client=client)
+    assert next(r for r in review.reviews if r.change.name == "tidy-lib").verdict == "ok"

@@ -424,6 +424,15 @@ def _review_added(
     return ChangeReview(change, verdict, "new", tuple(_at_lockfile(f, change) for f in (*findings, summary)))
 
 
+def _public(client: RegistryClient, change: LockChange) -> bool:
+    """Whether ``client`` would fetch ``change`` from the public registry rather than a configured one."""
+    from chainwarden.analyzers.registry_client import DEFAULT_NPM, DEFAULT_PYPI
+
+    if change.ecosystem is Ecosystem.PYPI:
+        return client.pypi_url == DEFAULT_PYPI.rstrip("/")
+    return client.npm_url == DEFAULT_NPM.rstrip("/")
+
+
 def review_lockfiles(
     base: str,
     head: str,
@@ -470,6 +479,12 @@ def review_lockfiles(
             progress.note(f"reviewing {change.ecosystem.value}:{change.label}")
             if client is None:
                 reviews.append(_unreviewed(change, "offline: the two versions cannot be downloaded"))
+            elif config.internal.is_internal(change.name, change.ecosystem.value) and _public(client, change):
+                # the public copy of an internal name is exactly what a dependency-confusion attacker publishes
+                reason = (
+                    "internal package ([internal] in chainwarden.toml): give its registry with --pypi-url/--npm-url"
+                )
+                reviews.append(_unreviewed(change, reason))
             elif change.kind == "added":
                 reviews.append(_review_added(change, config, options, client))
             else:
