@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Iterator
+from importlib import resources
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from chainwarden.analyzers import VetOptions
@@ -159,6 +161,8 @@ def test_cli_json_sarif_and_exit_codes(
 
     assert main(["diff", "--lockfiles", "main", "renovate/all", *urls, "-f", "sarif"]) == 0
     log = json.loads(capsys.readouterr().out)
+    schema = resources.files("chainwarden.report").joinpath("schemas/sarif-schema-2.1.0.json").read_text("utf-8")
+    jsonschema.validate(log, json.loads(schema))
     uris = {
         r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
         for r in log["runs"][0]["results"]
