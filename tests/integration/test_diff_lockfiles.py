@@ -12,10 +12,9 @@ import jsonschema
 import pytest
 
 from chainwarden.analyzers import VetOptions
-from chainwarden.analyzers.lockdiff import pair_changes, review_lockfiles, split_range
+from chainwarden.analyzers.lockdiff import review_lockfiles
 from chainwarden.cli import main
-from chainwarden.errors import UsageError
-from chainwarden.models import Ecosystem, Package, Severity
+from chainwarden.models import Ecosystem, Severity
 from integration.fake_registry import FakeRegistry, build_npm_tarball, build_wheel, serve
 
 pytestmark = pytest.mark.integration
@@ -235,35 +234,6 @@ def test_bad_revisions_are_usage_errors(
     empty.mkdir()
     assert main(["diff", "--lockfiles", str(empty), str(empty), "--offline"]) == 2
     assert "nothing to review" in capsys.readouterr().err
-
-
-def test_split_range() -> None:
-    assert split_range("main..HEAD") == ("main", "HEAD")
-    assert split_range("v1.0..") == ("v1.0", "")
-    for bad in ("main", "..HEAD", "a...b"):
-        with pytest.raises(UsageError):
-            split_range(bad)
-
-
-def _npm(name: str, version: str, path: str = "package-lock.json") -> Package:
-    from chainwarden.models import Location
-
-    return Package(Ecosystem.NPM, name, version, f"pkg:npm/{name}@{version}", "npm-package-lock", (Location(path),))
-
-
-def test_nested_copies_pair_with_their_nearest_predecessor() -> None:
-    base = [_npm("ms", "2.0.0"), _npm("ms", "2.1.2"), _npm("debug", "4.3.4"), _npm("gone", "1.0.0")]
-    head = [_npm("ms", "2.0.1"), _npm("ms", "2.1.3"), _npm("debug", "4.3.4"), _npm("debug", "4.3.5")]
-    changes = {(c.name, c.old_version, c.new_version) for c in pair_changes(base, head)}
-    assert changes == {
-        ("ms", "2.0.0", "2.0.1"),
-        ("ms", "2.1.2", "2.1.3"),
-        ("debug", "4.3.4", "4.3.5"),  # a second copy next to the kept one: reviewed against it
-        ("gone", "1.0.0", None),
-    }
-    # versions a registry cannot serve (local paths, git) are not paired
-    local = Package(Ecosystem.NPM, "mine", "file:../mine", "pkg:npm/mine", "npm-package-lock", pinned=True)
-    assert pair_changes([], [local]) == []
 
 
 def test_internal_packages_are_not_fetched_from_the_public_registry(
