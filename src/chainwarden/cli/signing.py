@@ -328,7 +328,7 @@ def verify(
     \b
     Examples:
       chainwarden verify registry.example.com/team/app:1.4 --key cosign.pub
-      chainwarden verify ghcr.io/acme/tool:2 --certificate-identity https://github.com/acme/tool/.github/workflows/release.yml@refs/tags/v2 --certificate-oidc-issuer https://token.actions.githubusercontent.com
+      chainwarden verify ghcr.io/acme/tool:2 --certificate-identity-regexp '^https://github.com/acme/'
       chainwarden verify registry.example.com/team/app:1.4 --key cosign.pub --min-signatures 2 -f json
     """
     _quiet_sigstore()
