@@ -328,7 +328,7 @@ def verify(
     \b
     Examples:
       chainwarden verify registry.example.com/team/app:1.4 --key cosign.pub
-      chainwarden verify ghcr.io/acme/tool:2 --certificate-identity-regexp '^https://github.com/acme/'
+      chainwarden verify ghcr.io/a/t:2 --certificate-identity me@a.example --certificate-oidc-issuer https://github.com/login/oauth
       chainwarden verify registry.example.com/team/app:1.4 --key cosign.pub --min-signatures 2 -f json
     """
     _quiet_sigstore()
