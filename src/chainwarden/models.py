@@ -128,6 +128,10 @@ class Package:
     scope: Scope | None = None
     hashes: tuple[str, ...] = ()  # "sha256:…" integrity pins from lockfiles
     pinned: bool = True  # False for ranges, editables, URL requirements
+    supplier: str | None = None  # maintainer (apk), vendor or packager (rpm)
+    #: digests of ``files``, position by position ("sha256:…", "sha1:…", "" when unknown), when the
+    #: package database records them (apk ``Z:``, rpm FILEDIGESTS); empty otherwise
+    file_digests: tuple[str, ...] = ()
 
     @property
     def id(self) -> str:

@@ -5,19 +5,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from chainwarden.inventory import cache as inventory_cache
-from chainwarden.inventory.dpkg import DpkgCataloger, read_distro
+from chainwarden.inventory.apk import ApkCataloger
+from chainwarden.inventory.distro import read_release
+from chainwarden.inventory.dpkg import DpkgCataloger
 from chainwarden.inventory.interface import CatalogContext, Cataloger, CatalogResult
 from chainwarden.inventory.npm import NpmInstalledCataloger
 from chainwarden.inventory.python import PythonInstalledCataloger
+from chainwarden.inventory.rpm import RpmCataloger
 from chainwarden.models import Inventory, Skipped, TargetInfo
 from chainwarden.sources.interface import FileSystemView, ProgressCallback, Source
 
 #: Bump when any cataloger's ``wants`` changes: it keys the per-layer cache.
-CATALOG_VERSION = "3"
+CATALOG_VERSION = "4"
 
 
 def installed_catalogers() -> list[Cataloger]:
-    return [DpkgCataloger(), PythonInstalledCataloger(), NpmInstalledCataloger()]
+    return [DpkgCataloger(), ApkCataloger(), RpmCataloger(), PythonInstalledCataloger(), NpmInstalledCataloger()]
 
 
 def project_catalogers() -> list[Cataloger]:
@@ -63,7 +66,7 @@ def catalog_view(
     skipped: Sequence[Skipped] = (),
 ) -> Inventory:
     """Run ``catalogers`` over an already opened view."""
-    context = CatalogContext(is_image=is_image, distro=read_distro(view))
+    context = CatalogContext(is_image=is_image, distro=read_release(view))
     packages = []
     all_skipped = list(skipped)
     for cataloger in catalogers:
