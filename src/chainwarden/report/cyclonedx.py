@@ -32,6 +32,7 @@ from cyclonedx.model import HashAlgorithm, HashType, Property, XsUri
 from cyclonedx.model.bom import Bom, BomMetaData
 from cyclonedx.model.component import Component, ComponentScope, ComponentType
 from cyclonedx.model.component_evidence import ComponentEvidence, Occurrence
+from cyclonedx.model.contact import OrganizationalEntity
 from cyclonedx.model.impact_analysis import (
     ImpactAnalysisAffectedStatus,
     ImpactAnalysisJustification,
@@ -53,7 +54,7 @@ from cyclonedx.model.vulnerability import (
 from cyclonedx.output.json import JsonV1Dot6
 from packageurl import PackageURL
 
-from chainwarden.models import Finding, Inventory, Package, Scope, Severity, TargetInfo
+from chainwarden.models import Ecosystem, Finding, Inventory, Package, Scope, Severity, TargetInfo
 from chainwarden.models import primary_vulnerability_id as primary_id
 from chainwarden.report.interface import ReporterError
 from chainwarden.report.json_report import parse_hash_pin, tool_version
@@ -319,7 +320,9 @@ def _package_component(package: Package, refs: _BomRefs) -> Component:
 
     bom_ref = refs.claim(package.id)
     return Component(
-        type=ComponentType.LIBRARY,
+        # an unknown executable is an application; everything else chainwarden catalogs is a library
+        type=ComponentType.APPLICATION if package.ecosystem is Ecosystem.BINARY else ComponentType.LIBRARY,
+        supplier=OrganizationalEntity(name=package.supplier) if package.supplier else None,
         name=package.name,
         version=package.version or None,
         purl=purl,
