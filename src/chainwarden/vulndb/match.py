@@ -1450,7 +1450,14 @@ def _instantiate(
             )
     else:
         shown_name = package.name if lookup.name == package.name else f"{package.name} (source {lookup.name})"
-        if template.fixed_versions:
+        if template.fixed_versions and package.ecosystem in (Ecosystem.GOLANG, Ecosystem.CARGO):
+            # compiled in: the fix ships only when the binary is rebuilt
+            binary = package.locations[0].path if package.locations else "the binary"
+            if package.name == "stdlib":
+                remediation = f"rebuild {binary} with Go {template.fixed_versions[0]}"
+            else:
+                remediation = f"upgrade {shown_name} to {template.fixed_versions[0]} and rebuild {binary}"
+        elif template.fixed_versions:
             remediation = f"upgrade {shown_name} to {template.fixed_versions[0]}"
         else:
             remediation = f"no fixed version of {lookup.name} is published yet"

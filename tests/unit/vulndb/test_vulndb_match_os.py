@@ -163,6 +163,7 @@ def test_scratch_image_with_one_go_binary(db: Path, go_binary: Path, tmp_path: P
     assert _ids(result, "stdlib") == {"CVE-2024-24790"}
     stdlib = next(m.finding for m in result.matches if m.finding.package and m.finding.package.name == "stdlib")
     assert stdlib.fixed_versions[0] == "1.21.11"
+    assert stdlib.remediation == "rebuild /app with Go 1.21.11"
     # the main module built from a checkout has no version to compare: said, not dropped
     assert [s.package.name for s in result.skipped] == ["example.com/chainwarden/app"]
 
