@@ -20,6 +20,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from chainwarden.lint import apt as apt_rules
 from chainwarden.lint import npm as npm_rules
 from chainwarden.lint import requirements as requirements_rules
+from chainwarden.lint import rpm_repos
 from chainwarden.lint.base import Edit, Hit, LintContext, LintFile, LintInputError, is_http, mask_secret, url_allowed
 from chainwarden.lint.dockerfile_parser import Dockerfile, Instruction, Position, Stage, parse_dockerfile
 from chainwarden.lint.shell import SHELLS, Command, Script, Word, parse_script
@@ -426,6 +427,8 @@ class _DockerfileLinter:
             return apt_rules.lint_list_text(text, fixable=False)
         if kind == "pip-conf":
             return [replace(h, edit=None) for h in requirements_rules.lint_pip_conf(written, self.ctx)]
+        if kind in rpm_repos.KINDS:
+            return rpm_repos.lint_text(kind, text)
         hits = npm_rules.lint_npmrc(written, self.ctx)
         # scope mappings and ignore-scripts belong to the project's own .npmrc, not to a token file
         return [replace(h, edit=None) for h in hits if h.rule_id in _WRITTEN_NPMRC_RULES]
@@ -715,7 +718,7 @@ class _RunAnalysis:
             self._apk(argv)
         elif name == "apk" and args[:1] == ["del"]:
             self.state.removed.update(args[1:])
-        elif name in ("yum", "dnf", "microdnf", "tdnf", "zypper", "rpm"):
+        elif name in ("yum", "dnf", "dnf5", "microdnf", "tdnf", "zypper", "rpm", "yum-config-manager"):
             self._rpm_family(argv)
         elif name in ("echo", "printf"):
             self._echo_config(command, argv)
@@ -981,6 +984,8 @@ class _RunAnalysis:
 
     def _rpm_family(self, argv: list[Word]) -> None:
         self._signature_flags(argv, ("--nogpgcheck", "--nosignature", "--nodigest", "--no-gpg-checks"))
+        for rule_id, index, detail in rpm_repos.command_hits([w.text for w in argv]):
+            self.hit(rule_id, argv[index], detail=detail)
         positional = self._positional(argv[1:], frozenset({"--setopt", "--enablerepo", "--disablerepo"}))
         if positional[:1] and positional[0].text in ("install", "in"):
             self._note_tools(positional[1:])
@@ -1032,7 +1037,7 @@ def _written_kind(path: str) -> str | None:
         return "pip-conf"
     if name in (".npmrc", "npmrc"):
         return "npmrc"
-    return None
+    return rpm_repos.written_kind(path)
 
 
 def _url_word(command: Command) -> Word | None:
