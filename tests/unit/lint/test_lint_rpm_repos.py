@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from lint_helpers import ids, lint_tree, only
 
 from chainwarden.config import Config
 from chainwarden.lint import lint_view
 from chainwarden.lint.rpm_repos import command_hits
 from chainwarden.sources.rootfs import DirectoryView
+from unit.lint.lint_helpers import ids, lint_tree, only
 
 # /etc/yum.repos.d/rocky.repo as Rocky Linux 9 ships it (rocky-repos), first sections
 ROCKY_REPO = """# rocky.repo
