@@ -65,15 +65,16 @@ def build_go_binary(work: Path, *, name: str = "app", padding_bytes: int = 0, ca
     )
     padding = ""
     if padding_bytes:
-        # a large initialised byte array lands in the binary's data section
+        # an initialised array the program indexes at run time: the linker keeps all of it in .data
         (src / "padding.go").write_text(
-            f"package main\n\nvar padding [{padding_bytes}]byte = [{padding_bytes}]byte{{1}}\n"
+            f"package main\n\nvar padding = [{padding_bytes}]byte{{1, 2, 3, {padding_bytes - 1}: 4}}\n"
         )
-        padding = "\n\tprintln(len(padding))"
+        padding = "\n\tprintln(padding[len(os.Args)*7919%len(padding)])"
+    imports = '\t"crypto/sha256"\n\t"fmt"\n' + ('\t"os"\n' if padding_bytes else "")
     (src / "main.go").write_text(
         "package main\n\n"
-        'import (\n\t"crypto/sha256"\n\t"fmt"\n\n\t"github.com/gogo/protobuf/proto"\n)\n\n'
-        f'func main() {{\n\tfmt.Printf("%x\\n", sha256.Sum256(proto.Marshal("x"))){padding}\n}}\n'
+        f'import (\n{imports}\n\t"github.com/gogo/protobuf/proto"\n)\n\n'
+        f"func main() {{\n\tfmt.Printf(\"%x\\n\", sha256.Sum256(proto.Marshal(\"x\"))){padding}\n}}\n"
     )
     out = work / name
     subprocess.run(
