@@ -74,7 +74,7 @@ def build_go_binary(work: Path, *, name: str = "app", padding_bytes: int = 0, ca
     (src / "main.go").write_text(
         "package main\n\n"
         f'import (\n{imports}\n\t"github.com/gogo/protobuf/proto"\n)\n\n'
-        f"func main() {{\n\tfmt.Printf(\"%x\\n\", sha256.Sum256(proto.Marshal(\"x\"))){padding}\n}}\n"
+        f'func main() {{\n\tfmt.Printf("%x\\n", sha256.Sum256(proto.Marshal("x"))){padding}\n}}\n'
     )
     out = work / name
     subprocess.run(
