@@ -530,6 +530,7 @@ class BinaryCataloger(Cataloger):
             purl=golang_purl("stdlib", stdlib or info.go_version),
             found_by="go-binary",
             locations=(where,),
+            files=(where.path,),  # compiled into the binary: it runs when the binary does
             direct=True,
         )
         if info.main is not None:
@@ -541,6 +542,7 @@ class BinaryCataloger(Cataloger):
                 purl=golang_purl(info.main.path, main.version if main.version != "(devel)" else ""),
                 found_by="go-binary",
                 locations=(where,),
+                files=(where.path,),
                 hashes=(main.sum,) if main.sum else (),
                 direct=True,
             )
@@ -554,6 +556,7 @@ class BinaryCataloger(Cataloger):
                 purl=golang_purl(module.path, module.version),
                 found_by="go-binary",
                 locations=(where,),
+                files=(where.path,),
                 hashes=(module.sum,) if module.sum else (),
             )
 
@@ -568,5 +571,5 @@ class BinaryCataloger(Cataloger):
                 purl=PackageURL(type="cargo", name=crate.name, version=crate.version).to_string(),
                 found_by="rust-cargo-auditable",
                 locations=(where,),
-                scope=None,
+                files=(where.path,),
             )
