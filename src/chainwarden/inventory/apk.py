@@ -58,7 +58,7 @@ def parse_installed(text: str) -> list[ApkStanza]:
     """Stanzas of an apk ``installed`` database, with their first line number (1-based)."""
     stanzas: list[ApkStanza] = []
     current: ApkStanza | None = None
-    directory = ""
+    directory: str | None = ""
     for number, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             if current is not None:
@@ -71,10 +71,12 @@ def parse_installed(text: str) -> list[ApkStanza]:
             current = ApkStanza(number)
         key, value = line[0], line[2:]
         if key == "F":
-            directory = value.strip("/")
+            parts = [part for part in value.split("/") if part]
+            # a directory apk would never write (dot segments) owns nothing: the file list is input too
+            directory = "/".join(parts) if not any(part in (".", "..") for part in parts) else None
         elif key == "R":
             name = value.strip("/")
-            if name and "/" not in name and name not in (".", ".."):
+            if directory is not None and name and "/" not in name and name not in (".", ".."):
                 current.files.append(f"/{directory}/{name}" if directory else f"/{name}")
                 current.digests.append("")
         elif key == "Z":

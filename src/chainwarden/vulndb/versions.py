@@ -279,10 +279,10 @@ def compare(scheme: VersionScheme, left: str, right: str) -> int:
 # Kept in their own classes, below the language schemes: each is checked line by line
 # against OSV's fixtures (osv-scalibr semantic/testdata) and RPM against rpm itself.
 
-_APK_NUMBERS = re.compile(r"^(?:\d+\.?)*")
-_APK_SUFFIX = re.compile(r"_(alpha|beta|pre|rc|cvs|svn|git|hg|p)(\d*)")
+_APK_NUMBERS = re.compile(r"^(?:[0-9]+\.?)*")
+_APK_SUFFIX = re.compile(r"_(alpha|beta|pre|rc|cvs|svn|git|hg|p)([0-9]*)")
 _APK_HASH = re.compile(r"^~[0-9a-f]+")
-_APK_BUILD = re.compile(r"^-r(\d*)")
+_APK_BUILD = re.compile(r"^-r([0-9]*)")
 # apk-tools: *alpha*, *beta*, *pre*, *rc*, <no suffix>, *cvs*, *svn*, *git*, *hg*, *p*
 _APK_SUFFIX_WEIGHT = {"alpha": 0, "beta": 1, "pre": 2, "rc": 3, "": 4, "cvs": 5, "svn": 6, "git": 7, "hg": 8, "p": 9}
 _APK_NO_SUFFIX = (4, 0)
@@ -407,7 +407,7 @@ _RPM_END: tuple[int, ...] = (1,)
 _RPM_CARET: tuple[int, ...] = (2,)
 _RPM_EMPTY: tuple[tuple[int, ...], ...] = ((-1,),)  # an absent part sorts below any present one
 _RPM_TOKEN = re.compile(r"~|\^|[0-9]+|[A-Za-z]+|[^A-Za-z0-9~^]+")
-_RPM_EPOCH = re.compile(r"^([0-9]+):")
+_RPM_EPOCH = re.compile(r"^([0-9]+):")  # ASCII digits only: str.isdigit() would take "¹"
 
 RpmPartKey = tuple[tuple[Any, ...], ...]
 RpmKey = tuple[int, RpmPartKey, RpmPartKey]
@@ -423,9 +423,9 @@ def rpm_part_key(text: str) -> RpmPartKey:
             tokens.append(_RPM_TILDE)
         elif part == "^":
             tokens.append(_RPM_CARET)
-        elif part.isdigit():
+        elif "0" <= part[0] <= "9":
             tokens.append((4, int(part)))
-        elif part.isalpha():
+        elif part[0].isascii() and part[0].isalpha():
             tokens.append((3, part))
     tokens.append(_RPM_END)
     return tuple(tokens)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from chainwarden.api import build_inventory
 from chainwarden.inventory.apk import apk_checksum, parse_installed
 from chainwarden.models import Ecosystem
@@ -85,3 +88,14 @@ def test_checksums() -> None:
     assert apk_checksum("Q1notbase64!") == ""
     assert apk_checksum("deadbeef") == ""
     assert len(parse_installed("")) == 0
+
+
+_PIECES = st.sampled_from(["P:", "V:", "F:", "F:..", "R:", "Z:Q1", "o:", "\n", "\n\n", "a", "/", "..", "\u00e9"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_PIECES, max_size=40).map("".join))
+def test_any_text_parses_without_errors(text: str) -> None:
+    for stanza in parse_installed(text):
+        assert all(path.startswith("/") and "/../" not in path + "/" and "//" not in path for path in stanza.files)
+        assert len(stanza.files) == len(stanza.digests)

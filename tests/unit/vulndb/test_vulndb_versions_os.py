@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import subprocess
 from pathlib import Path
 
@@ -159,3 +160,33 @@ def test_rpm_ordering_agrees_with_rpm_on_mutated_real_versions() -> None:
     disagreements = [(a, b, want) for (a, b), want in zip(pairs, expected, strict=True) if _our_compare(a, b) != want]
     assert len(pairs) > 4000
     assert not disagreements, disagreements[:10]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(max_size=40))
+def test_any_string_is_ordered_or_refused(text: str) -> None:
+    for scheme in (APK, RPM):
+        try:
+            key = scheme.key(text)
+        except UncomparableVersion:
+            continue
+        assert key == scheme.key(text)
+        assert compare(scheme, text, text) == 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.from_regex(r"[0-9]{1,3}(\.[0-9]{1,3}){0,3}[a-z]?(_(alpha|beta|rc|p)[0-9]?)?(-r[0-9]{1,2})?", fullmatch=True),
+        min_size=2,
+        max_size=12,
+    )
+)
+def test_valid_apk_versions_sort_consistently(versions: list[str]) -> None:
+    """On well-formed versions without leading zeros the order is total: sorting agrees with every pair."""
+    versions = [
+        v for v in versions if not any(part.startswith("0") and len(part) > 1 for part in re.split(r"[._a-z-]+", v))
+    ]
+    ordered = sorted(versions, key=APK.key)
+    for left, right in zip(ordered, ordered[1:], strict=False):
+        assert compare(APK, left, right) <= 0
