@@ -8,6 +8,7 @@ generated pairs.
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import re
@@ -183,10 +184,11 @@ def test_any_string_is_ordered_or_refused(text: str) -> None:
     )
 )
 def test_valid_apk_versions_sort_consistently(versions: list[str]) -> None:
-    """On well-formed versions without leading zeros the order is total: sorting agrees with every pair."""
+    """On well-formed versions without leading zeros the order is total and transitive: once sorted, every
+    pair (not only neighbours) compares in order."""
     versions = [
         v for v in versions if not any(part.startswith("0") and len(part) > 1 for part in re.split(r"[._a-z-]+", v))
     ]
     ordered = sorted(versions, key=APK.key)
-    for left, right in zip(ordered, ordered[1:], strict=False):
-        assert compare(APK, left, right) <= 0
+    for left, right in itertools.combinations(ordered, 2):
+        assert compare(APK, left, right) <= 0, (left, right)
