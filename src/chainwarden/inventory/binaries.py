@@ -503,11 +503,16 @@ class BinaryCataloger(Cataloger):
         if rust is not None:
             result.packages.extend(self._rust_packages(rust, where))
             return
-        is_executable = elf is None or elf.elf_type == 2 or (elf.elf_type == 3 and elf.has_interpreter)
+        name = posixpath.basename(path)
+        # ET_EXEC, or ET_DYN with a loader (PIE) or, for static-pie, an executable bit on a non-library name
+        is_executable = (
+            elf is None
+            or elf.elf_type == 2
+            or (elf.elf_type == 3 and (elf.has_interpreter or (bool(mode & 0o111) and ".so" not in name)))
+        )
         if owned or not is_executable:
             return  # an OS package speaks for it, or it is a shared library
         digest = hashlib.sha256(data).hexdigest()
-        name = posixpath.basename(path)
         result.packages.append(
             Package(
                 ecosystem=Ecosystem.BINARY,
