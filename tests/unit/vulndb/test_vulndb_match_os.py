@@ -170,3 +170,69 @@ def test_scratch_image_with_one_go_binary(db: Path, go_binary: Path, tmp_path: P
 
 def _inventory(distro: Distro, *packages: Package) -> Inventory:
     return Inventory(TargetInfo("dir", "test"), tuple(packages), distro)
+
+
+KNOWN = frozenset(
+    {
+        "Red Hat:enterprise_linux:9::baseos",
+        "Red Hat:enterprise_linux:9::appstream",
+        "Red Hat:enterprise_linux:8::baseos",
+        "SUSE:Linux Enterprise Server 15 SP5",
+        "SUSE:Linux Enterprise Module for Basesystem 15 SP5",
+        "SUSE:Linux Enterprise Server 15 SP4",
+        "openSUSE:Leap 15.5",
+        "Alpine:v3.19",
+        "Go",
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("distro", "expected"),
+    [
+        (Distro("rhel", "9.3"), ("Red Hat:enterprise_linux:9::appstream", "Red Hat:enterprise_linux:9::baseos")),
+        (
+            Distro("sles", "15.5"),
+            ("SUSE:Linux Enterprise Module for Basesystem 15 SP5", "SUSE:Linux Enterprise Server 15 SP5"),
+        ),
+        (Distro("opensuse-leap", "15.5"), ("openSUSE:Leap 15.5",)),
+    ],
+)
+def test_rpm_ecosystems_follow_os_release(distro: Distro, expected: tuple[str, ...]) -> None:
+    from chainwarden.vulndb.os_ecosystems import os_lookup
+
+    package = Package(Ecosystem.RPM, "openssl-libs", "1:3.0.7-24.el9", "pkg:rpm/x/openssl-libs", "t")
+    found = os_lookup(package, distro, lambda: KNOWN)
+    assert not isinstance(found, str)
+    assert found.ecosystems == expected
+    assert (found.name, found.version) == ("openssl-libs", "1:3.0.7-24.el9")
+
+
+@pytest.mark.parametrize(
+    ("distro", "reason"),
+    [
+        (Distro("fedora", "40"), "not covered by OSV: Fedora 40 (OSV publishes no Fedora advisories)"),
+        (Distro("centos", "7"), "not covered by OSV: CentOS 7 (OSV publishes no CentOS advisories)"),
+        (Distro("mageia-like", "9", pretty_name="Other 9"), "not covered by OSV: Other 9"),
+    ],
+)
+def test_rpm_distributions_without_osv_data(distro: Distro, reason: str) -> None:
+    from chainwarden.vulndb.os_ecosystems import os_lookup
+
+    package = Package(Ecosystem.RPM, "bash", "5.2-1", "pkg:rpm/x/bash", "t")
+    found = os_lookup(package, distro, lambda: KNOWN)
+    assert isinstance(found, str) and found.startswith(reason)
+
+
+def test_apk_packages_outside_alpine_and_go_stdlib_versions() -> None:
+    from chainwarden.vulndb.os_ecosystems import os_lookup
+
+    apk = Package(Ecosystem.APK, "libssl3", "3.1.4-r5", "pkg:apk/wolfi/libssl3", "t", source_name="openssl")
+    assert os_lookup(apk, Distro("wolfi", "20230201"), lambda: KNOWN) == (
+        "apk package on 'wolfi': only Alpine's own packages are matched"
+    )
+    found = os_lookup(apk, Distro("alpine", "3.19.1"), lambda: KNOWN)
+    assert not isinstance(found, str) and (found.ecosystems, found.name) == (("Alpine:v3.19",), "openssl")
+    stdlib = Package(Ecosystem.GOLANG, "stdlib", "go1.21rc2", "pkg:golang/stdlib", "t")
+    found = os_lookup(stdlib, None, lambda: KNOWN)
+    assert not isinstance(found, str) and found.version == "1.21.0-rc.2"
