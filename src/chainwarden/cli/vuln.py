@@ -26,7 +26,18 @@ F = TypeVar("F", bound=Callable[..., Any])
 SCAN_FORMATS = ("table", "json", "sarif", "cyclonedx")
 DEFAULT_ECOSYSTEMS = ("PyPI", "npm", "Debian")
 #: also offered (chainwarden.vulndb.OPTIONAL_ECOSYSTEMS): images' OS packages and compiled-in modules
-OPTIONAL_ECOSYSTEMS = ("Alpine", "AlmaLinux", "Rocky Linux", "Red Hat", "SUSE", "openSUSE", "Go", "crates.io")
+OPTIONAL_ECOSYSTEMS = (
+    "Alpine",
+    "Wolfi",
+    "Chainguard",
+    "AlmaLinux",
+    "Rocky Linux",
+    "Red Hat",
+    "SUSE",
+    "openSUSE",
+    "Go",
+    "crates.io",
+)
 
 
 def db_option(func: F) -> F:

@@ -1,7 +1,8 @@
 """Where Alpine, RPM, Go and Rust packages are looked up in OSV, chosen from the image itself.
 
 * Alpine: ``Alpine:v3.NN`` from ``VERSION_ID``, on the *origin* package (Alpine's
-  security database files advisories against origins: ``openssl``, not ``libssl3``).
+  security database files advisories against origins: ``openssl``, not ``libssl3``);
+  Wolfi and Chainguard images (apk too, rolling): ``Wolfi``, ``Chainguard``.
 * RPM: the ecosystem follows ``/etc/os-release``'s ``ID``: ``Rocky Linux:9``,
   ``AlmaLinux:9``, ``Red Hat:enterprise_linux:9::…`` (RHEL and UBI; every repository
   stream of the release), ``SUSE:… 15 SP5``, ``openSUSE:Leap 15.5``. Their records name
@@ -27,6 +28,8 @@ from chainwarden.models import Distro, Ecosystem, Package
 
 #: os-release IDs of RPM distributions OSV carries no advisories for
 NO_OSV_DATA = {"amzn": "Amazon Linux", "fedora": "Fedora", "centos": "CentOS", "ol": "Oracle Linux"}
+#: os-release IDs of rolling apk distributions → their OSV ecosystem
+APK_ROLLING = {"wolfi": "Wolfi", "chainguard": "Chainguard"}
 #: prefix of skip reasons that also become one scan warning per distribution
 NOT_COVERED_PREFIX = "not covered by OSV: "
 NOT_IMPORTED_PREFIX = "no records imported for "
@@ -100,8 +103,12 @@ def os_lookup(package: Package, distro: Distro | None, known: Callable[[], Colle
     if distro is None:
         return "no /etc/os-release: the distribution release is unknown"
     if ecosystem is Ecosystem.APK:
+        if distro.id in APK_ROLLING:
+            # Wolfi and Chainguard are rolling: one ecosystem, no release branch; advisories name origins
+            lookup = OsLookup((APK_ROLLING[distro.id],), package.source_name or package.name, package.version)
+            return _imported(lookup, known)
         if distro.id != "alpine":
-            return f"apk package on '{distro.id}': only Alpine's own packages are matched"
+            return f"apk package on '{distro.id}': only Alpine, Wolfi and Chainguard packages are matched"
         release = _MAJOR_MINOR.match(distro.version_id)
         if release is None:
             return f"Alpine release '{distro.version_id}' has no v3.NN branch (edge is not covered)"

@@ -239,13 +239,24 @@ def _str_list(value: Any, where: str) -> list[str]:
 
 #: Also matched, fetched by ``db update -e`` on request: images' OS packages (Alpine, the
 #: Red Hat family, SUSE) and what static binaries compile in (Go modules, Rust crates).
-OPTIONAL_ECOSYSTEMS = ("Alpine", "AlmaLinux", "Rocky Linux", "Red Hat", "SUSE", "openSUSE", "Go", "crates.io")
+OPTIONAL_ECOSYSTEMS = (
+    "Alpine",
+    "Wolfi",
+    "Chainguard",
+    "AlmaLinux",
+    "Rocky Linux",
+    "Red Hat",
+    "SUSE",
+    "openSUSE",
+    "Go",
+    "crates.io",
+)
 _RELEASED_ECOSYSTEMS = ("Debian", "Alpine", "AlmaLinux", "Rocky Linux", "Red Hat", "SUSE", "openSUSE")
 
 
 def is_supported_ecosystem(ecosystem: str) -> bool:
-    """PyPI, npm, Go, crates.io, and Debian, Alpine, the Red Hat family and SUSE (any release)."""
-    if ecosystem in ("PyPI", "npm", "Go", "crates.io") or ecosystem in _RELEASED_ECOSYSTEMS:
+    """PyPI, npm, Go, crates.io, Wolfi, Chainguard, and Debian, Alpine, the Red Hat family and SUSE (any release)."""
+    if ecosystem in ("PyPI", "npm", "Go", "crates.io", "Wolfi", "Chainguard") or ecosystem in _RELEASED_ECOSYSTEMS:
         return True
     base, sep, release = ecosystem.partition(":")
     return bool(sep and release) and base in _RELEASED_ECOSYSTEMS

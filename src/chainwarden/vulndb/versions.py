@@ -467,7 +467,7 @@ RPM_OSV_ECOSYSTEMS = ("Red Hat", "AlmaLinux", "Rocky Linux", "openSUSE", "SUSE",
 def os_scheme_for(ecosystem: str) -> VersionScheme | None:
     """The scheme for an OSV ``ECOSYSTEM`` range of Alpine, the rpm family or Go."""
     base = ecosystem.split(":", 1)[0]
-    if base == "Alpine":
+    if base in ("Alpine", "Wolfi", "Chainguard"):
         return APK
     if base in RPM_OSV_ECOSYSTEMS:
         return RPM

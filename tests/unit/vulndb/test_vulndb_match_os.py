@@ -228,9 +228,11 @@ def test_apk_packages_outside_alpine_and_go_stdlib_versions() -> None:
     from chainwarden.vulndb.os_ecosystems import os_lookup
 
     apk = Package(Ecosystem.APK, "libssl3", "3.1.4-r5", "pkg:apk/wolfi/libssl3", "t", source_name="openssl")
-    assert os_lookup(apk, Distro("wolfi", "20230201"), lambda: KNOWN) == (
-        "apk package on 'wolfi': only Alpine's own packages are matched"
+    assert os_lookup(apk, Distro("postmarketos", "v23.12"), lambda: KNOWN) == (
+        "apk package on 'postmarketos': only Alpine, Wolfi and Chainguard packages are matched"
     )
+    wolfi = os_lookup(apk, Distro("wolfi", "20230201"), lambda: KNOWN | {"Wolfi"})
+    assert not isinstance(wolfi, str) and (wolfi.ecosystems, wolfi.name) == (("Wolfi",), "openssl")
     found = os_lookup(apk, Distro("alpine", "3.19.1"), lambda: KNOWN)
     assert not isinstance(found, str) and (found.ecosystems, found.name) == (("Alpine:v3.19",), "openssl")
     stdlib = Package(Ecosystem.GOLANG, "stdlib", "go1.21rc2", "pkg:golang/stdlib", "t")
