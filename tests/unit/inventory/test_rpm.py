@@ -24,7 +24,7 @@ from chainwarden.inventory.rpm import (
     sqlite_blobs,
 )
 from chainwarden.models import Ecosystem
-from support.images import Symlink, make_rootfs
+from support.images import Symlink, make_oci, make_rootfs
 from support.rpmbuild import (
     RpmFile,
     RpmSpec,
@@ -197,3 +197,25 @@ def test_source_rpm_names() -> None:
     assert split_source_rpm("zlib-1.2.11-31.el9.src.rpm") == ("zlib", "1.2.11-31.el9")
     assert split_source_rpm("python3.11-3.11.2-2.el9.nosrc.rpm") == ("python3.11", "3.11.2-2.el9")
     assert split_source_rpm("garbage") is None
+
+
+def test_fedora_style_image_with_sysimage_rpmdb(rpm_root: Path, tmp_path: Path) -> None:
+    """Fedora ≥ 36 / openSUSE: the database lives in /usr/lib/sysimage/rpm, /var/lib/rpm links to it."""
+    body = (rpm_root / "var/lib/rpm/rpmdb.sqlite").read_bytes()
+    image = make_oci(
+        tmp_path / "img",
+        [
+            {
+                "etc/os-release": 'ID=fedora\nVERSION_ID=40\nPRETTY_NAME="Fedora Linux 40"\n',
+                "usr/lib/sysimage/rpm/rpmdb.sqlite": body,
+                "var/lib/rpm": Symlink("../../usr/lib/sysimage/rpm"),
+            },
+            {"usr/bin/bash": "#!bash"},
+        ],
+    )
+    inventory = build_inventory(f"oci:{image}")
+    rpms = [p for p in inventory.packages if p.ecosystem is Ecosystem.RPM]
+    assert sorted(p.name for p in rpms) == ["bash", "openssl-libs", "zlib"]
+    assert {p.locations[0].path for p in rpms} == {"/usr/lib/sysimage/rpm/rpmdb.sqlite"}
+    assert all(p.locations[0].layer for p in rpms)
+    assert rpms[0].purl.startswith("pkg:rpm/fedora/")
