@@ -26,7 +26,7 @@ from pathlib import Path
 
 from chainwarden.config import Config, is_excluded
 from chainwarden.errors import SourceError, UsageError
-from chainwarden.lint import apt, dockerfile, npm, pyproject, requirements
+from chainwarden.lint import apt, dockerfile, npm, pyproject, requirements, rpm_repos
 from chainwarden.lint.base import Hit, LintContext, LintFile, LintInputError
 from chainwarden.lint.rules import RULES, Rule, rule_infos
 from chainwarden.lint.suppress import parse_suppressions, suppression_for
@@ -62,6 +62,9 @@ LINTERS: dict[str, Linter] = {
     "apt-sources": apt.lint_apt_sources,
     "apt-key": apt.lint_trusted_key,
     "apt-conf": apt.lint_apt_conf,
+    "yum-repo": rpm_repos.lint_yum_repo,
+    "dnf-conf": rpm_repos.lint_dnf_conf,
+    "apk-repositories": rpm_repos.lint_apk_repositories,
 }
 
 #: Directories holding installed or generated copies, never the project's own declarations.
@@ -94,6 +97,12 @@ _IMAGE_PATTERNS = (
     "/home/*/.npmrc",
     "/etc/uv/uv.toml",
     "/root/.config/uv/uv.toml",
+    "/etc/yum.repos.d/*.repo",
+    "/etc/zypp/repos.d/*.repo",
+    "/etc/distro.repos.d/*.repo",
+    "/etc/dnf/dnf.conf",
+    "/etc/yum.conf",
+    "/etc/apk/repositories",
 )
 
 
@@ -115,6 +124,8 @@ def classify(path: str, *, is_image: bool = False) -> str | None:
         return "apt-list"
     if parent == "sources.list.d" and name.endswith(".sources"):
         return "apt-sources"
+    if (rpm_kind := rpm_repos.classify(path)) is not None:
+        return rpm_kind
     if is_image:
         if name in ("pip.conf", "pip.ini"):
             return "pip-conf"

@@ -259,9 +259,29 @@ def _str_list(value: Any, where: str) -> list[str]:
     return [item for item in value if isinstance(item, str)]
 
 
+#: Also matched, fetched by ``db update -e`` on request: images' OS packages (Alpine, the
+#: Red Hat family, SUSE) and what static binaries compile in (Go modules, Rust crates).
+OPTIONAL_ECOSYSTEMS = (
+    "Alpine",
+    "Wolfi",
+    "Chainguard",
+    "AlmaLinux",
+    "Rocky Linux",
+    "Red Hat",
+    "SUSE",
+    "openSUSE",
+    "Go",
+    "crates.io",
+)
+_RELEASED_ECOSYSTEMS = ("Debian", "Alpine", "AlmaLinux", "Rocky Linux", "Red Hat", "SUSE", "openSUSE")
+
+
 def is_supported_ecosystem(ecosystem: str) -> bool:
-    """PyPI, npm and Debian (any release, ``Debian:12``) are matched."""
-    return ecosystem in ("PyPI", "npm", "Debian") or (ecosystem.startswith("Debian:") and len(ecosystem) > 7)
+    """PyPI, npm, Go, crates.io, Wolfi, Chainguard, and Debian, Alpine, the Red Hat family and SUSE (any release)."""
+    if ecosystem in ("PyPI", "npm", "Go", "crates.io", "Wolfi", "Chainguard") or ecosystem in _RELEASED_ECOSYSTEMS:
+        return True
+    base, sep, release = ecosystem.partition(":")
+    return bool(sep and release) and base in _RELEASED_ECOSYSTEMS
 
 
 def normalize_name(ecosystem: str, name: str) -> str:
@@ -694,12 +714,13 @@ def update_database(
     Every download completes before the database is touched; any failure
     leaves the existing database as it was.
     """
-    canonical = {eco.lower(): eco for eco in SUPPORTED_ECOSYSTEMS}
+    canonical = {eco.lower(): eco for eco in (*SUPPORTED_ECOSYSTEMS, *OPTIONAL_ECOSYSTEMS)}
     chosen: list[str] = []
     for ecosystem in ecosystems:
         name = canonical.get(ecosystem.lower())
         if name is None:
-            raise DatabaseError(f"unsupported ecosystem '{ecosystem}' (choose from {', '.join(SUPPORTED_ECOSYSTEMS)})")
+            choices = ", ".join((*SUPPORTED_ECOSYSTEMS, *OPTIONAL_ECOSYSTEMS))
+            raise DatabaseError(f"unsupported ecosystem '{ecosystem}' (choose from {choices})")
         if name not in chosen:
             chosen.append(name)
     with tempfile.TemporaryDirectory(prefix="chainwarden-osv-") as tmp:
@@ -725,6 +746,7 @@ def summarize_problems(problems: Sequence[ImportProblem], limit: int = 5) -> lis
 __all__ = [
     "DEFAULT_URL_BASE",
     "MAX_DOWNLOAD_BYTES",
+    "OPTIONAL_ECOSYSTEMS",
     "SUPPORTED_ECOSYSTEMS",
     "EmptyImportError",
     "ImportProblem",

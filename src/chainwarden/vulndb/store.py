@@ -431,6 +431,13 @@ class VulnDatabase:
                 raise DatabaseError(f"{self.path}: cannot read the database ({exc})") from exc
         return rows
 
+    def ecosystem_names(self) -> frozenset[str]:
+        """Every ecosystem with at least one affected package (``Alpine:v3.19``, ``Rocky Linux:9`` …)."""
+        try:
+            return frozenset(row[0] for row in self._conn.execute("SELECT DISTINCT ecosystem FROM affected"))
+        except sqlite3.DatabaseError as exc:
+            raise DatabaseError(f"{self.path}: cannot read the database ({exc})") from exc
+
     def vulns(self, ids: Collection[str]) -> dict[str, VulnInfo]:
         """Report fields of the records ``ids`` (missing ids are left out)."""
         found: dict[str, VulnInfo] = {}
