@@ -52,6 +52,9 @@ CASES: list[tuple[str, int]] = [
     ("scan truncated --fail-on high", EXIT_FINDINGS),
     ("scan truncated/package-lock.json", EXIT_ERROR),
     ("scan emptydir -o /dev/full", EXIT_ERROR),
+    ("scan sbom:bad.json --db missing.sqlite3", EXIT_ERROR),
+    ("sbom sbom:bad.json", EXIT_ERROR),
+    ("sbom sbom:missing.json", EXIT_ERROR),
     # lint
     ("lint missing", EXIT_ERROR),
     ("lint bad.tar", EXIT_ERROR),
