@@ -111,6 +111,15 @@ def format_option(choices: Iterable[str], default: str = "table") -> Callable[[F
     )
 
 
+def checked_output(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    """``-o FILE`` is checked when parsed, before any work (a missing directory fails at once)."""
+    if value is not None:
+        from chainwarden._internal.files import check_output_path
+
+        check_output_path(value, min(param.opts, key=len))
+    return value
+
+
 def output_option(func: F) -> F:
     return click.option(
         "--output",
@@ -118,7 +127,8 @@ def output_option(func: F) -> F:
         "output",
         type=click.Path(dir_okay=False, writable=True, path_type=Path),
         default=None,
-        help="Write the report to FILE instead of standard output.",
+        callback=checked_output,
+        help="Write the report to FILE instead of standard output (atomically: a temp file beside it, renamed).",
     )(func)
 
 
@@ -140,7 +150,9 @@ def emit(text: str, output: Path | None) -> None:
         sys.stdout.flush()
     else:
         try:
-            output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+            from chainwarden._internal.files import write_text_atomically
+
+            write_text_atomically(output, text if text.endswith("\n") else text + "\n")
         except OSError as exc:
             raise click.UsageError(f"cannot write {output}: {exc.strerror}") from exc
 

@@ -10,7 +10,15 @@ from typing import Any, TypeVar
 
 import click
 
-from chainwarden.cli.common import EXIT_CLEAN, EXIT_FINDINGS, RichProgress, emit, format_option, output_option
+from chainwarden.cli.common import (
+    EXIT_CLEAN,
+    EXIT_FINDINGS,
+    RichProgress,
+    checked_output,
+    emit,
+    format_option,
+    output_option,
+)
 from chainwarden.runtime.profile import (
     ProbeSpec,
     Profile,
@@ -85,7 +93,8 @@ def _profile_options(net: str, engine: str, timeout: float) -> ProfileOptions:
     "-o",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Write the profile JSON to FILE.",
+    callback=checked_output,
+    help="Write the profile JSON to FILE (checked before the run, written atomically).",
 )
 @format_option(["table", "json"])
 def profile(

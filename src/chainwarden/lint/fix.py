@@ -20,13 +20,11 @@ reported as skipped; the other files are still fixed.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from chainwarden._internal.files import write_atomically
 from chainwarden.config import Config
 from chainwarden.lint import LintResult, classify, collect_path
 from chainwarden.lint.base import Edit
@@ -86,24 +84,6 @@ def apply_edits(text: str, edits: list[Edit]) -> tuple[str, list[Edit]]:
     return "".join(lines), sorted(applied, key=lambda e: (e.line, e.column))
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Replace ``path``'s bytes (through a symlink, to its target) keeping mode and owner."""
-    target = Path(os.path.realpath(path))
-    st = target.stat()
-    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(temporary, st.st_mode & 0o7777)
-        if os.geteuid() == 0:
-            with contextlib.suppress(OSError):
-                os.chown(temporary, st.st_uid, st.st_gid)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def _read_exact(host: Path) -> str:
     """The file's text, decoded so that encoding it again gives the same bytes (UTF-8, BOM and CR kept)."""
     return host.read_bytes().decode("utf-8")
@@ -156,7 +136,7 @@ def fix_path(path: Path, config: Config) -> FixResult:
         if not applied:
             continue
         try:
-            _write_atomically(host, updated.encode("utf-8"))
+            write_atomically(host, updated.encode("utf-8"))
         except OSError as exc:
             skip(display, f"cannot write ({exc.strerror})")
             continue

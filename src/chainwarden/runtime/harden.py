@@ -1131,17 +1131,10 @@ def _write_sbom(inventory: Inventory, out_path: Path, report: HardenReport) -> s
     except ImportError:
         report.notes.append("SBOM not written: the CycloneDX reporter is unavailable")
         return None
+    from chainwarden._internal.files import write_text_atomically
+
     sbom_path = sbom_path_for(out_path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{sbom_path.name}.", suffix=".tmp", dir=sbom_path.absolute().parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(render_cyclonedx(inventory))
-        os.chmod(tmp_name, 0o666 & ~_umask())
-        os.replace(tmp_name, sbom_path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
-        raise
+    write_text_atomically(sbom_path, render_cyclonedx(inventory))
     return str(sbom_path)
 
 
