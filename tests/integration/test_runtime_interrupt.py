@@ -109,6 +109,15 @@ def test_interrupted_profile_leaves_no_process_and_no_temp_dir(
     _assert_nothing_left(tmpdir, marker)
 
 
+def test_terminated_podman_profile_leaves_no_container_process_and_no_temp_dir(image: Path, tmp_path: Path) -> None:
+    if shutil.which("podman") is None or shutil.which("runc") is None:
+        pytest.skip("podman and runc are required for --engine podman")
+    args = ["profile", f"oci:{image}", "--engine", "podman", "--probe", "{probe}", "--timeout", "120"]
+    returncode, err, tmpdir, marker = _interrupt(args, tmp_path, signal.SIGTERM)
+    assert returncode == 143, err
+    _assert_nothing_left(tmpdir, marker)
+
+
 def test_terminated_watch_leaves_no_process_and_no_temp_dir(image: Path, tmp_path: Path) -> None:
     baseline = tmp_path / "baseline.json"
     done = subprocess.run(
