@@ -805,11 +805,13 @@ def check_output(target: str, output: str, *, force: bool = False, write_sbom: b
     scheme, out_path = parse_output(output)
     where = f"-o {output}"
     _, source_rest = split_scheme(target)
-    source = Path(source_rest.split(":", 1)[0] if target.startswith("oci:") else source_rest)
+    # the source path as given, without a trailing :TAG (oci:DIR:TAG, FILE.tar:REPO:TAG)
+    candidates = {source_rest, source_rest.split(":", 1)[0], source_rest.split(".tar:", 1)[0] + ".tar"}
     with contextlib.suppress(OSError):
         resolved = out_path.resolve()
-        if source.exists() and (resolved == source.resolve() or resolved.is_relative_to(source.resolve())):
-            raise UsageError(f"{where}: that is the image being hardened; write the hardened image elsewhere")
+        for source in (Path(c).resolve() for c in candidates if c and Path(c).exists()):
+            if resolved == source or resolved.is_relative_to(source):
+                raise UsageError(f"{where}: that is the image being hardened; write the hardened image elsewhere")
     parent = out_path.absolute().parent
     if not parent.is_dir():
         raise UsageError(f"{where}: directory {parent} does not exist")
