@@ -45,6 +45,11 @@ _NPM_PART = r"[A-Za-z0-9\-~!*'()][A-Za-z0-9\-_.~!*'()]*"
 _NPM_NAME = re.compile(rf"(?:@{_NPM_PART}/)?{_NPM_PART}")
 
 
+def clip(text: str, limit: int = 120) -> str:
+    """``text`` cut to ``limit`` characters for a record or a message, saying how long it was."""
+    return text if len(text) <= limit else f"{text[: limit - 30]}… ({len(text)} characters)"
+
+
 def shown(raw: str) -> str:
     """``raw`` quoted for a message, shortened when long."""
     return repr(raw) if len(raw) <= 80 else f"{raw[:60]!r}… ({len(raw)} characters)"

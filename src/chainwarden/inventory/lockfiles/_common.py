@@ -18,7 +18,14 @@ from packageurl import PackageURL
 from packaging.utils import InvalidName, canonicalize_name
 
 from chainwarden.errors import InventoryError, SourceError
-from chainwarden.inventory.bounds import MAX_LINE_CHARS, MAX_MANIFEST_BYTES, npm_name_problem, pypi_name_problem, shown
+from chainwarden.inventory.bounds import (
+    MAX_LINE_CHARS,
+    MAX_MANIFEST_BYTES,
+    clip,
+    npm_name_problem,
+    pypi_name_problem,
+    shown,
+)
 from chainwarden.inventory.interface import CatalogContext, Cataloger, CatalogResult
 from chainwarden.inventory.npm import npm_purl
 from chainwarden.models import Ecosystem, Location, Package, Scope, Skipped
@@ -318,7 +325,8 @@ def split_integrity(value: object) -> list[str]:
 
 
 def skip_entry(source: LockfileInput, what: str, line: int | None, reason: str) -> Skipped:
-    return Skipped(what, source.location(line), reason)
+    # what the file said is bounded here, once: a hostile 5 MB key must not become a 5 MB record
+    return Skipped(clip(what), source.location(line), clip(reason, 400))
 
 
 # --- scopes from a dependency graph ---------------------------------------------------------

@@ -139,3 +139,17 @@ def test_lint_skips_a_manifest_with_an_overlong_line_and_says_where(tmp_path: Pa
     assert [s.reason for s in result.skipped] == ["requirements.txt:2: line of 100000 characters, over the 65536 limit"]
     assert {f.location.path for f in result.findings if f.location} == {"other-requirements.txt"}
     assert all(len(e) < 1000 for f in result.findings for e in f.evidence)
+
+
+def test_a_5mb_name_in_lockfiles_gives_short_skipped_records(tmp_path: Path) -> None:
+    big = "y" * (5 * 1024 * 1024)
+    lock = {"lockfileVersion": 3, "packages": {"": {}, f"node_modules/{big}": {"version": "1"}}}
+    npm = catalog(NpmPackageLockCataloger(), tmp_path / "n", {"package-lock.json": json.dumps(lock)})
+    yarn = catalog(YarnLockCataloger(), tmp_path / "y", {"yarn.lock": f'"{big}@^1":\n  version "1"\n'})
+    for result in (npm, yarn):
+        assert result.packages == []
+        assert len(result.skipped) == 1
+        skipped = result.skipped[0]
+        assert len(skipped.what) <= 120 and len(skipped.reason) <= 400
+    assert "5242880 characters" in npm.skipped[0].reason
+    assert yarn.skipped[0].reason == f"line 1: {len(big) + 6} characters, over the 65536 limit"
