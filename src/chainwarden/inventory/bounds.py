@@ -73,5 +73,19 @@ def npm_name_problem(name: str) -> str | None:
     return None
 
 
+#: Debian Policy 5.6.1: lower case letters, digits, ``+ - .``; at least two
+#: characters, starting with a letter or digit.
+_DEBIAN_NAME = re.compile(r"[a-z0-9][a-z0-9+.-]+")
+
+
+def debian_name_problem(name: str) -> str | None:
+    """Why ``name`` is no valid Debian package name (Policy 5.6.1), or None when it is one."""
+    if len(name) > MAX_NAME_CHARS:
+        return f"invalid Debian package name {shown(name)}: over {MAX_NAME_CHARS} characters"
+    if not _DEBIAN_NAME.fullmatch(name):
+        return f"invalid Debian package name {shown(name)}"
+    return None
+
+
 def is_npm_name(name: str) -> bool:
     return npm_name_problem(name) is None

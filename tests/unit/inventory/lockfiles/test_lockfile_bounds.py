@@ -153,3 +153,25 @@ def test_a_5mb_name_in_lockfiles_gives_short_skipped_records(tmp_path: Path) -> 
         assert len(skipped.what) <= 120 and len(skipped.reason) <= 400
     assert "5242880 characters" in npm.skipped[0].reason
     assert yarn.skipped[0].reason == f"line 1: {len(big) + 6} characters, over the 65536 limit"
+
+
+def test_dpkg_stanzas_with_invalid_names_are_skipped(tmp_path: Path) -> None:
+    from chainwarden.inventory.dpkg import DpkgCataloger
+    from support.images import dpkg_status_entry
+
+    status = tmp_path / "var/lib/dpkg/status"
+    status.parent.mkdir(parents=True)
+    big = "x" * 100_000
+    status.write_text(
+        "\n".join(
+            [
+                dpkg_status_entry("libstdc++6", "12.2.0-14"),
+                dpkg_status_entry(big, "1.0"),
+                dpkg_status_entry("Bad_Name", "1"),
+            ]
+        )
+    )
+    result = DpkgCataloger().catalog(DirectoryView(tmp_path), PROJECT)
+    assert [p.name for p in result.packages] == ["libstdc++6"]
+    assert [s.reason[:28] for s in result.skipped] == ["invalid Debian package name "] * 2
+    assert all(len(s.what) < 200 and len(s.reason) < 200 for s in result.skipped)
