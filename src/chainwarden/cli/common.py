@@ -67,7 +67,12 @@ def run_guarded(command: click.Command, args: list[str]) -> int:
     """
     if threading.current_thread() is not threading.main_thread():
         return _run(command, args)  # only the main thread may set signal handlers
-    previous = {signum: signal.signal(signum, _on_terminate) for signum in TERMINATING_SIGNALS}
+    # a signal the caller ignores (nohup: SIGHUP) stays ignored
+    previous = {
+        signum: signal.signal(signum, _on_terminate)
+        for signum in TERMINATING_SIGNALS
+        if signal.getsignal(signum) is not signal.SIG_IGN
+    }
     try:
         return _run(command, args)
     finally:
