@@ -464,6 +464,7 @@ def http_requests_in_namespace(
         argv += ["--user", "--preserve-credentials"]
     payload = json.dumps({"port": port, "requests": list(requests), "wait": wait, "timeout": timeout})
     argv += ["--", sys.executable, "-I", "-c", _CLIENT, payload]
+    argv = _die_with_us(argv)  # run from a watcher thread, it must not outlive an interrupted chainwarden
     try:
         done = subprocess.run(argv, capture_output=True, timeout=wait + timeout * len(requests) + 5, check=False)
     except subprocess.TimeoutExpired as exc:
