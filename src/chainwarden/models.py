@@ -239,6 +239,20 @@ class InUse(enum.StrEnum):
         return None
 
 
+#: A package version in a published vulnerability's affected range (OSV).
+VULN_RULE_ID = RuleId("vuln")
+#: A package version an OSV ``MAL-`` record (OpenSSF malicious packages) names as
+#: malicious: critical, listed before everything else in every format.
+MALICIOUS_PACKAGE_RULE_ID = RuleId("known-malicious-package")
+#: Findings that come from an advisory database record, with its ids as aliases.
+ADVISORY_RULE_IDS: frozenset[str] = frozenset({VULN_RULE_ID, MALICIOUS_PACKAGE_RULE_ID})
+
+
+def is_malicious_record_id(vuln_id: str) -> bool:
+    """An OSV id from the malicious-packages namespace (``MAL-2024-1234``)."""
+    return vuln_id.startswith("MAL-")
+
+
 def primary_vulnerability_id(ids: Iterable[str]) -> str:
     """The id one vulnerability is shown and counted under in every format:
     a CVE when known (people search by CVE first), else a GHSA, else the first id."""

@@ -7,6 +7,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -178,6 +179,16 @@ def emit(text: str, output: Path | None) -> None:
             write_text_atomically(output, text if text.endswith("\n") else text + "\n")
         except OSError as exc:
             raise click.UsageError(f"cannot write {output}: {exc.strerror}") from exc
+
+
+def emit_pieces(pieces: Iterable[str], output: Path | None) -> None:
+    """Write a report given in pieces (a large SBOM), never holding it whole."""
+    try:
+        with nullcontext(sys.stdout) if output is None else output.open("w", encoding="utf-8") as stream:
+            stream.writelines(pieces)
+            stream.flush()
+    except OSError as exc:
+        raise click.UsageError(f"cannot write {output or 'standard output'}: {exc.strerror}") from exc
 
 
 def exit_code_for(findings: Iterable[Finding], fail_on: str | None) -> int:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from chainwarden.cli.common import RichProgress, emit, format_option, output_option
+from chainwarden.cli.common import RichProgress, emit, emit_pieces, format_option, output_option
 from chainwarden.cli.options import source_options, target_options
 
 FORMATS = ("table", "json", "cyclonedx", "spdx")
@@ -49,9 +49,11 @@ def sbom(
         # indented for a person at a terminal, compact for files and pipes
         text = render_inventory_json(inventory, pretty=output is None and sys.stdout.isatty())
     elif output_format == "cyclonedx":
-        from chainwarden.report.cyclonedx import render_cyclonedx
+        from chainwarden.report.cyclonedx import iter_cyclonedx
 
-        text = render_cyclonedx(inventory)
+        # written a component at a time: an image's SBOM is tens of megabytes
+        emit_pieces(iter_cyclonedx(inventory), output)
+        return 0
     elif output_format == "spdx":
         from chainwarden.report.spdx import render_spdx
 

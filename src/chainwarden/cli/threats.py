@@ -63,8 +63,10 @@ def _render(
         from chainwarden.analyzers import rule_infos
         from chainwarden.report.json_report import tool_version
         from chainwarden.report.sarif import render_sarif
+        from chainwarden.signing.provenance import provenance_rule_infos
 
-        return render_sarif(findings, rules=rule_infos(), tool_version=tool_version(), target=target)
+        rules = {**rule_infos(), **provenance_rule_infos()}
+        return render_sarif(findings, rules=rules, tool_version=tool_version(), target=target)
     from chainwarden.report.table import render_findings_table
 
     color = output is None and sys.stdout.isatty()
@@ -89,6 +91,12 @@ def _render(
 @click.option(
     "--no-claim-check", is_flag=True, help="Skip asking public registries whether internal names are claimed."
 )
+@click.option(
+    "--provenance",
+    is_flag=True,
+    help="Verify npm/PyPI publish provenance of every pinned version (registry targets and lockfiles): "
+    "verified (repository, workflow, commit), none published, or invalid (critical).",
+)
 @registry_options
 @in_use_options
 @fail_on_option
@@ -99,6 +107,7 @@ def vet(
     scan_code: bool,
     scan_distro_packages: bool,
     no_claim_check: bool,
+    provenance: bool,
     config_path: Path | None,
     ignore: tuple[str, ...],
     pypi_url: str | None,
@@ -156,6 +165,13 @@ def vet(
             "skipped": [s.what + ": " + s.reason for s in result.skipped],
         }
     }
+    if provenance:
+        if offline:
+            raise click.UsageError("--provenance needs the registries; it cannot be combined with --offline")
+        from chainwarden.cli.signing import provenance_for_vet
+
+        provenance_findings, extra["provenance"] = provenance_for_vet(targets, result.inventories, npm_url, pypi_url)
+        findings = (*findings, *provenance_findings)
     title = (
         f"Package threats in {target} ({result.packages_checked} names, {result.artifacts_scanned} packages scanned)"
     )
@@ -185,6 +201,11 @@ def vet(
 @click.command()
 @click.argument("old")
 @click.argument("new", required=False)
+@click.option(
+    "--provenance",
+    is_flag=True,
+    help="Also verify both versions' npm/PyPI publish provenance; losing verified provenance is high.",
+)
 @registry_options
 @fail_on_option
 @format_option(FORMATS)
@@ -192,6 +213,7 @@ def vet(
 def diff(
     old: str,
     new: str | None,
+    provenance: bool,
     config_path: Path | None,
     ignore: tuple[str, ...],
     pypi_url: str | None,
@@ -232,9 +254,19 @@ def diff(
     title = (
         f"Update review: {report.name} {report.old_version} → {report.new_version} ({report.bump}) — {report.verdict}"
     )
+    findings: tuple[Finding, ...] = tuple(report.findings)
+    if provenance:
+        if offline:
+            raise click.UsageError("--provenance needs the registries; it cannot be combined with --offline")
+        from chainwarden.cli.signing import provenance_for_diff
+
+        provenance_findings, extra["provenance"] = provenance_for_diff(
+            report.ecosystem.value, report.name, report.old_version, report.new_version, npm_url, pypi_url
+        )
+        findings = (*findings, *provenance_findings)
     emit(
         _render(
-            report.findings,
+            findings,
             output_format=output_format,
             command="diff",
             target=target,
@@ -244,12 +276,12 @@ def diff(
         ),
         output,
     )
-    return exit_code_for(report.findings, fail_on)
+    return exit_code_for(findings, fail_on)
 
 
 @click.group()
 def data() -> None:
-    """Manage the popularity data the typosquat check compares names with."""
+    """Manage the popularity data the typosquat check compares names with, and the Sigstore trusted root."""
 
 
 @data.command()
@@ -285,3 +317,12 @@ def refresh(from_tsv: Path | None, data_dir: Path | None) -> int:
         f"{result.npm_path}"
     )
     return 0
+
+
+def _add_trust_root() -> None:
+    from chainwarden.cli.signing import trust_root
+
+    data.add_command(trust_root)
+
+
+_add_trust_root()

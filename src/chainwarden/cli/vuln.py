@@ -86,7 +86,10 @@ def _print_import(report: Any) -> None:
         withdrawn = f", {source.withdrawn} withdrawn (kept, never matched)" if source.withdrawn else ""
         older = source.records_read - source.records_written
         kept = f", {older} older than records already present" if older else ""
-        click.echo(f"imported {source.records_written} records from {source.location} ({source.kind}){withdrawn}{kept}")
+        same = f", {source.records_unchanged} unchanged since the last import" if source.records_unchanged else ""
+        click.echo(
+            f"imported {source.records_written} records from {source.location} ({source.kind}){withdrawn}{kept}{same}"
+        )
     size = report.db_path.stat().st_size if report.db_path.exists() else 0
     click.echo(f"database {report.db_path} ({_human_size(size)}) written in {report.seconds:.1f} s")
     if report.problems:
@@ -237,6 +240,23 @@ def _vuln_rule() -> Any:
             "apply in .chainwarden-ignore.yaml or an OpenVEX document."
         ),
         default_severity=Severity.HIGH,
+    )
+
+
+def _malicious_rule() -> Any:
+    from chainwarden.models import Severity
+    from chainwarden.report.interface import RuleInfo
+
+    return RuleInfo(
+        id="known-malicious-package",
+        name="KnownMaliciousPackage",
+        short_description="A package version published to do harm (OSV MAL- record, OpenSSF malicious packages)",
+        help_text=(
+            "An installed or locked package version is named by a malicious-package report. No upgrade fixes it: "
+            "remove it, treat every machine and build that installed it as compromised, and rotate the "
+            "credentials they could reach."
+        ),
+        default_severity=Severity.CRITICAL,
     )
 
 
@@ -405,7 +425,7 @@ def scan(
 
         text = render_sarif(
             findings,
-            rules={"vuln": _vuln_rule()},
+            rules={"vuln": _vuln_rule(), "known-malicious-package": _malicious_rule()},
             tool_version=tool_version(),
             target=target,
             base_dir=_base_dir(target),

@@ -57,6 +57,12 @@ class AptEntry:
     suites: str = ""
 
 
+def is_local(uri: str) -> bool:
+    """``file:``, ``copy:`` and ``cdrom:`` repositories are read from the machine itself: no one on a
+    network path can answer for them (typically packages built earlier in the same image build)."""
+    return uri.lower().startswith(("file:", "copy:", "cdrom:"))
+
+
 def parse_one_line(text: str, line: int = 1, column: int = 1) -> AptEntry | None:
     """``deb [signed-by=/k.gpg trusted=yes] http://host/path suite comp`` → entry."""
     match = _ONE_LINE.match(text)
@@ -122,7 +128,18 @@ def check_entry(entry: AptEntry, anchor_lines: tuple[int, ...] = (), *, fixable:
         official = is_official(uri)
         if trusted:
             trusted_line = entry.option_lines.get("trusted", entry.line)
-            hits.append(Hit("apt-trusted-yes", trusted_line, None, entry.text, detail=uri, anchor_lines=anchor_lines))
+            local = is_local(uri)
+            hits.append(
+                Hit(
+                    "apt-trusted-yes",
+                    trusted_line,
+                    None,
+                    entry.text,
+                    detail=f"{uri} (a local repository: nothing is fetched from a network)" if local else uri,
+                    severity=Severity.INFO if local else None,
+                    anchor_lines=anchor_lines,
+                )
+            )
         if uri.lower().startswith("http://"):
             edit = None
             if fixable and url_host(uri) in HTTPS_CAPABLE:

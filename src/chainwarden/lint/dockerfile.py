@@ -12,7 +12,7 @@ from __future__ import annotations
 import posixpath
 import re
 import shlex
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -21,8 +21,21 @@ from chainwarden.lint import apt as apt_rules
 from chainwarden.lint import npm as npm_rules
 from chainwarden.lint import requirements as requirements_rules
 from chainwarden.lint.base import Edit, Hit, LintContext, LintFile, LintInputError, is_http, mask_secret, url_allowed
-from chainwarden.lint.dockerfile_parser import Dockerfile, Instruction, Position, Stage, parse_dockerfile
-from chainwarden.lint.shell import SHELLS, Command, Script, Word, parse_script
+from chainwarden.lint.dockerfile_flow import (
+    HASH_TOOLS,
+    Artifact,
+    Check,
+    Shape,
+    commit_pinned,
+    find_checks,
+    literal_writes,
+    normalise,
+    operands,
+    shell_errexit,
+)
+from chainwarden.lint.dockerfile_parser import Dockerfile, Instruction, Position, Stage, parse_dockerfile, substitute
+from chainwarden.lint.powershell import PowerShellFlow
+from chainwarden.lint.shell import SHELLS, Command, Pipeline, Script, Word, parse_script
 from chainwarden.models import Severity
 
 DOWNLOADERS = frozenset({"curl", "wget", "aria2c", "fetch"})
@@ -34,9 +47,14 @@ INTERPRETERS = SHELLS | frozenset(
 CONSUMERS = frozenset(
     {"tar", "bsdtar", "unzip", "gunzip", "7z", "cpio", "dpkg", "rpm", "install", "apk", "xz", "bunzip2", "zcat"}
 )
+#: Commands that move, install or run a file named among their operands.
+_USES = frozenset(
+    {"chmod", "mv", "cp", "ln", "pip", "pip3", "npm", "java", "source", ".", "apt", "apt-get", "gem", "install", "dpkg"}
+)
+#: Commands that only place a file (its use comes later).
+_PLACES = frozenset({"chmod", "mv", "cp", "install", "ln"})
 _PYTHON = re.compile(r"^python(\d+(\.\d+)?)?$")
 _PIP = re.compile(r"^pip(\d+(\.\d+)?)?$")
-_HASH_TOOLS = re.compile(r"^(sha(1|224|256|384|512)sum|shasum|md5sum|b2sum|b3sum|cksum)$")
 _SECRET_NAME = re.compile(
     r"(?i)(^|_)(TOKEN|PASSWORD|PASSWD|PASS|SECRET|API_?KEY|APIKEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIALS?|AUTH)(_|$)"
 )
@@ -47,6 +65,7 @@ _NOT_SECRET_SUFFIX = re.compile(
 _WRITTEN_NPMRC_RULES = frozenset({"npmrc-plaintext-token", "tls-verification-disabled", "npm-lock-http"})
 #: Shells whose syntax is not POSIX: their RUN lines are not analysed as shell.
 _NON_POSIX_SHELLS = frozenset({"powershell", "powershell.exe", "pwsh", "pwsh.exe", "cmd", "cmd.exe"})
+_POWERSHELLS = frozenset({"powershell", "powershell.exe", "pwsh", "pwsh.exe"})
 #: Dockerfiles beyond this size are hostile or generated; positions would cost too much memory.
 MAX_DOCKERFILE_BYTES = 2 * 1024 * 1024
 _BUILD_TOOLS = re.compile(
@@ -109,6 +128,14 @@ class _Text:
 @dataclass(slots=True)
 class _StageState:
     pipefail: bool = False
+    errexit: bool = False  # the stage's SHELL runs every RUN with ``-e``
+    artifacts: dict[str, Artifact] = field(default_factory=dict)  # downloaded, not yet used (name → artifact)
+    unchecked: set[str] = field(default_factory=set)  # downloads already reported as used unchecked
+    env: dict[str, str] = field(default_factory=dict)  # ENV/ARG values known in the stage
+    powershell: bool = False  # the stage's SHELL is PowerShell
+    powershell_flow: PowerShellFlow = field(default_factory=PowerShellFlow)
+    privilege_drop: str | None = None  # gosu/su-exec/setpriv installed or run in the stage
+    entrypoint: Instruction | None = None
     posix_shell: bool = True
     copied: set[str] = field(default_factory=set)
     user: str | None = None
@@ -153,6 +180,18 @@ class _DockerfileLinter:
     # -- entry ---------------------------------------------------------------------------------
     def run(self) -> list[Hit]:
         dockerfile = self.dockerfile
+        for diagnostic in dockerfile.diagnostics:
+            evidence = self.lines[diagnostic.line - 1].strip() if 0 < diagnostic.line <= len(self.lines) else ""
+            self.hits.append(
+                Hit(
+                    "dockerfile-parse-error",
+                    diagnostic.line,
+                    1,
+                    evidence[:200],
+                    detail=diagnostic.message,
+                    severity=Severity.HIGH if diagnostic.serious else None,
+                )
+            )
         for instruction in dockerfile.instructions:
             if instruction.keyword == "ARG" and not dockerfile.stages:
                 self._check_env_like(instruction)
@@ -164,7 +203,11 @@ class _DockerfileLinter:
             parent = self._parent_state(stage, states)
             if parent is not None:
                 state.user, state.user_line, state.pipefail = parent.user, parent.user_line, parent.pipefail
-                state.posix_shell = parent.posix_shell
+                state.errexit = parent.errexit
+                state.artifacts, state.unchecked = dict(parent.artifacts), set(parent.unchecked)
+                state.env = dict(parent.env)
+                state.privilege_drop, state.entrypoint = parent.privilege_drop, parent.entrypoint
+                state.posix_shell, state.powershell = parent.posix_shell, parent.powershell
                 state.copied = set(parent.copied)
                 state.installed_tools = list(parent.installed_tools)
                 state.removed = set(parent.removed)
@@ -193,20 +236,29 @@ class _DockerfileLinter:
             self._run(instruction, state)
         elif keyword in ("ENV", "ARG"):
             self._check_env_like(instruction)
+            for name, value, _ in self._pairs(instruction):
+                if value is not None:
+                    state.env[name] = expand(value, state.env)
         elif keyword == "ADD":
             self._add(instruction)
             self._copy_like(instruction, state)
         elif keyword == "COPY":
             self._copy_like(instruction, state)
+        elif keyword == "ENTRYPOINT":
+            state.entrypoint = instruction
+            tool = _PRIVILEGE_DROP.search(instruction.arguments)
+            if tool is not None:
+                state.privilege_drop = tool.group(1)
         elif keyword == "USER":
             state.user = instruction.arguments.strip()
             state.user_line = instruction.line
         elif keyword == "SHELL":
             words = instruction.exec_form or ()
             state.pipefail = any(w == "pipefail" or w.endswith("pipefail") for w in words)
-            state.posix_shell = not words or posixpath.basename(words[0].replace("\\", "/")).lower() not in (
-                _NON_POSIX_SHELLS
-            )
+            state.errexit = shell_errexit(words)
+            program = posixpath.basename(words[0].replace("\\", "/")).lower() if words else ""
+            state.posix_shell = not words or program not in _NON_POSIX_SHELLS
+            state.powershell = program in _POWERSHELLS
 
     # -- FROM ----------------------------------------------------------------------------------
     def _check_base(self, stage: Stage, earlier: set[str]) -> None:
@@ -216,6 +268,17 @@ class _DockerfileLinter:
             return
         where = instruction.position(0)
         resolved = stage.resolved_image
+        if resolved is None and _only_platform_args(image, self.dockerfile.global_args):
+            # ``FROM base-${TARGETARCH}``: BuildKit always sets its platform args; a name that matches an
+            # earlier stage for some value is that stage, anything else is judged with a sample value
+            pattern = re.escape(image)
+            for name in _PLATFORM_ARGS:
+                pattern = pattern.replace(re.escape("${" + name + "}"), ".+").replace(re.escape("$" + name), ".+")
+            if any(re.fullmatch(pattern, name, re.IGNORECASE) for name in earlier):
+                return
+            known = self.dockerfile.global_args
+            sample = {name: value for name, value in _PLATFORM_SAMPLE.items() if known.get(name) is None}
+            resolved = substitute(image, {**known, **sample})
         if resolved is None:
             self.hit(
                 "dockerfile-unpinned-base",
@@ -386,13 +449,27 @@ class _DockerfileLinter:
 
     def _run(self, instruction: Instruction, state: _StageState) -> None:
         if not state.posix_shell and instruction.exec_form is None:
-            return  # PowerShell/cmd syntax: our POSIX model would only produce noise
+            if state.powershell:
+                self._powershell(instruction, instruction.arguments, instruction.position, state)
+            return  # cmd syntax: our POSIX model would only produce noise
         for text, is_shell in self._scripts(instruction):
             if not is_shell:
                 continue
             script = parse_script(text.text)
             _RunAnalysis(self, instruction, state, text, script).analyse()
         self._heredoc_files(instruction)
+
+    def _powershell(
+        self, instruction: Instruction, text: str, locate: Callable[[int], Position], state: _StageState
+    ) -> None:
+        """Download → verify → use in a PowerShell script (``SHELL ["powershell", …]`` or ``powershell -Command``)."""
+        for event in state.powershell_flow.run(text):
+            where = locate(event.offset)
+            if event.kind == "runs-download":
+                self.hit("dockerfile-curl-pipe-shell", instruction, where, detail=event.detail)
+                continue
+            ignored = " (a hash is computed, but a mismatch does not stop the build)" if event.checked else ""
+            self.hit("dockerfile-download-unverified", instruction, where, detail=event.detail + ignored)
 
     def _heredoc_files(self, instruction: Instruction) -> None:
         """``cat <<EOF > /etc/apt/sources.list.d/x.list`` writes a config file: judge its lines."""
@@ -431,6 +508,42 @@ class _DockerfileLinter:
         return [replace(h, edit=None) for h in hits if h.rule_id in _WRITTEN_NPMRC_RULES]
 
     # -- final stage ---------------------------------------------------------------------------
+    def _privilege_drop(self, stage: Stage, state: _StageState) -> str | None:
+        """How the image drops root at run time, if it visibly does: said in the finding."""
+        entrypoint = state.entrypoint
+        if entrypoint is None:
+            return None
+        script = self._entrypoint_script(stage, entrypoint)
+        if script is not None:
+            name, text = script
+            tool = _PRIVILEGE_DROP.search(text)
+            if tool is not None:
+                return f"its entrypoint {name} drops privileges with {tool.group(1)}"
+            return None
+        if state.privilege_drop is not None:
+            return (
+                f"the image installs {state.privilege_drop} and has an ENTRYPOINT, the usual way to drop "
+                "privileges at start-up (check that the entrypoint does)"
+            )
+        return None
+
+    def _entrypoint_script(self, stage: Stage, entrypoint: Instruction) -> tuple[str, str] | None:
+        """The entrypoint script's text, when it is COPY'd from the build context beside this Dockerfile."""
+        words = list(entrypoint.exec_form or entrypoint.arguments.split())
+        if not words:
+            return None
+        program = posixpath.basename(words[0])
+        for instruction in stage.instructions:
+            if instruction.keyword not in ("COPY", "ADD") or instruction.flag("from") is not None:
+                continue
+            sources, _ = self._sources_and_dest(instruction)
+            for source, _ in sources:
+                if posixpath.basename(source) == program:
+                    text = self.ctx.read_text(self.ctx.sibling(self.file.path, source))
+                    if text is not None:
+                        return program, text
+        return None
+
     def _check_final_stage(self, stage: Stage, state: _StageState) -> None:
         final_from = stage.from_instruction
         user = (state.user or "").split(":")[0].strip()
@@ -444,7 +557,14 @@ class _DockerfileLinter:
                 instruction = next(i for i in self.dockerfile.instructions if i.line == state.user_line)
                 where = Position(instruction.line, instruction.column)
                 detail = f"the final stage runs as USER {state.user}"
-            self.hit("dockerfile-root-user", instruction, where, detail=detail)
+            dropped = self._privilege_drop(stage, state)
+            severity = None
+            if dropped is not None:
+                # the official-image idiom: start as root to fix volume ownership, then exec the
+                # service as an unprivileged user; the process that stays root is only the entrypoint
+                detail = detail.replace("runs as", "starts as") + f"; {dropped}"
+                severity = Severity.LOW
+            self.hit("dockerfile-root-user", instruction, where, detail=detail, severity=severity)
         by_run: dict[int, list[tuple[str, Position]]] = {}
         for package, where, run_line in state.installed_tools:
             if package in state.removed or run_line in state.purged_runs:
@@ -498,153 +618,120 @@ class _RunAnalysis:
                 self._command(command)
 
     # -- downloads -----------------------------------------------------------------------------
-    def _set_errexit(self) -> bool:
-        for command in self.script.commands():
-            if command.name == "set":
-                args = command.args()
-                if any(a.startswith("-") and "e" in a[1:] and not a.startswith("--") for a in args):
-                    return True
-                if "errexit" in args:
-                    return True
-        return False
-
-    def _verification_words(self, *, effective_only: bool = True) -> list[Word]:
-        """Checksum/signature checks; by default only those whose failure stops the RUN
-        (joined with ``&&``, last in the script, or under ``set -e``)."""
-        found: list[Word] = []
-        errexit = self._set_errexit()
-        for position, pipeline in enumerate(self.pipelines):
-            if effective_only and not (errexit or self._failure_stops(position)):
-                continue
-            names = [c.name for c in pipeline.commands]
-            for index, command in enumerate(pipeline.commands):
-                name, args = command.name, command.args()
-                argv = command.argv()
-                verifies = False
-                if _HASH_TOOLS.match(name):
-                    verifies = any(
-                        a in ("-c", "--check") or (a.startswith("-") and "c" in a[1:] and not a.startswith("--"))
-                        for a in args
-                    ) or any(n in ("grep", "cmp", "diff") for n in names[index + 1 :])
-                elif name in ("gpg", "gpg2"):
-                    verifies = "--verify" in args
-                elif name in ("gpgv", "gpgv2", "slsa-verifier", "sigstore", "in-toto-verify"):
-                    verifies = True
-                elif name == "cosign":
-                    verifies = bool(args) and args[0].startswith("verify")
-                elif name in ("minisign", "signify"):
-                    verifies = any(a.startswith("-V") for a in args)
-                elif name == "openssl":
-                    verifies = "-verify" in args or "-signature" in args
-                elif name == "gh":
-                    verifies = args[:2] == ["attestation", "verify"]
-                elif name in ("test", "[", "[["):
-                    verifies = any(
-                        _HASH_TOOLS.match(c.name) for w in argv for s in w.substitutions for c in s.commands()
-                    )
-                if verifies and argv:
-                    found.append(argv[0])
-        return found
-
-    def _failure_stops(self, position: int) -> bool:
-        """Whether a failing pipeline at ``position`` fails the RUN without ``set -e``."""
-        pipeline = self.pipelines[position]
-        operator = pipeline.next_operator
-        if operator in ("&&", None, ")"):
-            return True
-        if operator == "||" and position + 1 < len(self.pipelines):
-            following = self.pipelines[position + 1].commands
-            return bool(following) and following[0].name in ("exit", "false", "return")
-        return False
-
     def _downloads(self) -> None:
-        verified = bool(self._verification_words())
-        ignored = (
-            ""
-            if verified or not self._verification_words(effective_only=False)
-            else (" (a check is there, but its failure does not stop the build: join it with && or use set -e)")
-        )
-        downloaded: dict[str, Word] = {}  # basename → URL word
-        for pipeline in self.pipelines:
-            commands = pipeline.commands
-            for index, command in enumerate(commands):
-                name = command.name
-                argv = command.argv()
-                # ``bash <(curl …)``, ``sh -c "$(curl …)"``, ``eval "$(wget -O- …)"``
-                if name in INTERPRETERS or name in ("eval", "source", "."):
-                    for word in argv[1:]:
-                        for substitution in word.substitutions:
-                            inner = next((c for c in substitution.commands() if c.name in DOWNLOADERS), None)
-                            if inner is not None:
-                                self.hit(
-                                    "dockerfile-curl-pipe-shell",
-                                    _url_word(inner) or word,
-                                    detail=f"{inner.name} output run by {name}",
-                                )
-                if name not in DOWNLOADERS:
-                    continue
-                self._note_downloader(command)
-                url_word = _url_word(command)
-                later = [c.name for c in commands[index + 1 :]]
-                runner = next((n for n in later if n in INTERPRETERS or _PYTHON.match(n)), None)
-                if runner is not None:
-                    self.hit("dockerfile-curl-pipe-shell", url_word or argv[0], detail=f"{name} … | {runner}")
-                    continue
-                consumer = next((n for n in later if n in CONSUMERS), None)
-                if consumer is not None and not verified:
-                    self.hit(
-                        "dockerfile-download-unverified",
-                        url_word or argv[0],
-                        detail=f"{name} … | {consumer} without a checksum or signature check{ignored}",
-                    )
-                    continue
-                output = _download_output(command)
-                if output:
-                    downloaded[posixpath.basename(output)] = url_word or argv[0]
-        if not downloaded or verified:
+        """Follow each downloaded file to its first use; report the uses no effective check guards."""
+        shape = Shape.of(self.script, errexit=self.state.errexit)
+        written = literal_writes(self.script)
+        artifacts = self.state.artifacts
+        checks: dict[int, list[Check]] = {}  # id(artifact) → its checks in this RUN
+        # ``chmod +x``, ``mv``, ``cp`` only place the bytes: a check later in the RUN that fails the
+        # build still stops them from being used, so these are judged at the end of the RUN
+        placed: dict[int, tuple[Artifact, str]] = {}
+        for index, pipeline in enumerate(shape.pipelines):
+            for sub in [pipeline, *_nested_pipelines(pipeline)]:
+                self._download_pipeline(sub, artifacts)
+            for command in _all_commands(pipeline):
+                for used in self._used_names(command):
+                    artifact = artifacts.get(used)
+                    if artifact is None:
+                        continue
+                    own = checks.get(id(artifact), [])
+                    if artifact.verified or any(index in check.guarded for check in own):
+                        continue
+                    if command.name in _PLACES:
+                        placed.setdefault(id(artifact), (artifact, command.name))
+                        self._alias(command, artifact, artifacts)
+                        continue
+                    self._report_unverified(artifact, f"{artifact.name} is used by {command.name}", bool(own))
+                    _forget(artifacts, artifact)
+            for names, passes_when_true in find_checks(pipeline, written):
+                guarded, to_end = shape.guard(index, passes_when_true=passes_when_true)
+                for artifact in _targets(artifacts, names):
+                    checks.setdefault(id(artifact), []).append(Check(index, names, guarded, to_end))
+        for artifact in artifacts.values():
+            if any(check.to_end for check in checks.get(id(artifact), [])):
+                artifact.verified = True
+        for artifact, how in placed.values():
+            if not artifact.verified and artifact in artifacts.values():
+                checked = bool(checks.get(id(artifact)))
+                self._report_unverified(artifact, f"{artifact.name} is installed by {how}", checked)
+                _forget(artifacts, artifact)
+
+    def _alias(self, command: Command, artifact: Artifact, artifacts: dict[str, Artifact]) -> None:
+        """``mv go.tgz /tmp/toolchain.tgz``: the bytes now also go by the destination's name."""
+        if command.name not in ("mv", "cp", "install"):
             return
-        for pipeline in self.pipelines:
-            for command in pipeline.commands:
-                argv = command.argv()
-                if not argv or command.name in DOWNLOADERS:
-                    continue
-                name = command.name
-                used = None
-                if posixpath.basename(argv[0].text) in downloaded and argv[0].text.startswith(("./", "/")):
-                    used = posixpath.basename(argv[0].text)
-                elif (
-                    name in INTERPRETERS
-                    or name in CONSUMERS
-                    or _PYTHON.match(name)
-                    or name
-                    in (
-                        "chmod",
-                        "mv",
-                        "cp",
-                        "pip",
-                        "pip3",
-                        "npm",
-                        "java",
-                        "source",
-                        ".",
-                        "apt",
-                        "apt-get",
-                        "gem",
-                    )
-                ):
-                    for word in argv[1:]:
-                        if posixpath.basename(word.text) in downloaded and not word.text.startswith("-"):
-                            used = posixpath.basename(word.text)
-                            break
-                if used is not None:
-                    url_word = downloaded.pop(used)
-                    self.hit(
-                        "dockerfile-download-unverified",
-                        url_word,
-                        detail=f"{used} is used by {name} without a checksum or signature check{ignored}",
-                    )
-                    if not downloaded:
-                        return
+        names = operands(command.argv()[1:])
+        if len(names) >= 2 and not names[-1].endswith("/"):
+            destination = normalise(names[-1])
+            if destination and destination not in artifacts and "." in destination:
+                artifacts[destination] = artifact
+
+    def _download_pipeline(self, pipeline: Pipeline, artifacts: dict[str, Artifact]) -> None:
+        commands = pipeline.commands
+        for index, command in enumerate(commands):
+            name = command.name
+            argv = command.argv()
+            # ``bash <(curl …)``, ``sh -c "$(curl …)"``, ``eval "$(wget -O- …)"``
+            if name in INTERPRETERS or name in ("eval", "source", "."):
+                for word in argv[1:]:
+                    for substitution in word.substitutions:
+                        inner = next((c for c in substitution.commands() if c.name in DOWNLOADERS), None)
+                        if inner is not None:
+                            self.hit(
+                                "dockerfile-curl-pipe-shell",
+                                _url_word(inner) or word,
+                                detail=f"{inner.name} output run by {name}",
+                            )
+            if name not in DOWNLOADERS:
+                continue
+            self._note_downloader(command)
+            url_word = _url_word(command)
+            later = [c.name for c in commands[index + 1 :]]
+            runner = next((n for n in later if n in INTERPRETERS or _PYTHON.match(n)), None)
+            if runner is not None:
+                self.hit("dockerfile-curl-pipe-shell", url_word or argv[0], detail=f"{name} … | {runner}")
+                continue
+            consumer = next((n for n in later if n in CONSUMERS), None)
+            where = self.at(url_word or argv[0])
+            url = expand(url_word.text, self.state.env) if url_word is not None else ""
+            if consumer is not None:
+                # a stream cannot be checked before it is unpacked: nothing can guard this
+                self._report_unverified(
+                    Artifact(consumer, self.instruction, where, url), f"{name} … | {consumer}", False
+                )
+                continue
+            output = _download_output(command)
+            if output:
+                artifacts[normalise(output)] = Artifact(normalise(output), self.instruction, where, url)
+
+    def _report_unverified(self, artifact: Artifact, what: str, checked: bool) -> None:
+        self.state.unchecked.add(artifact.name)
+        ignored = " (a check is there, but its failure does not stop the build: join it with && or use set -e)"
+        detail = f"{what} without a checksum or signature check{ignored if checked else ''}"
+        severity = None
+        if commit_pinned(artifact.url):
+            detail += " (the URL pins a git commit, so the content is fixed, but nothing checks the bytes)"
+            severity = Severity.MEDIUM
+        self.linter.hit(
+            "dockerfile-download-unverified", artifact.instruction, artifact.where, detail=detail, severity=severity
+        )
+
+    def _used_names(self, command: Command) -> list[str]:
+        """Downloaded-file candidates a command unpacks, installs, moves or runs."""
+        argv = command.argv()
+        if not argv:
+            return []
+        name = command.name
+        args = [w.text for w in argv[1:]]
+        words: list[str] = []
+        if "/" in argv[0].text:
+            words.append(argv[0].text)
+        if name in ("rpm", "rpmkeys") and any(a in ("-K", "--checksig") or a.startswith("-K") for a in args):
+            return [normalise(w) for w in words]
+        if name in CONSUMERS or name in INTERPRETERS or _PYTHON.match(name) or name in _USES:
+            words += operands(argv[1:])
+        return [normalise(w) for w in words]
 
     def _note_downloader(self, command: Command) -> None:
         argv = command.argv()
@@ -663,7 +750,10 @@ class _RunAnalysis:
         for command in self.script.commands():
             if command.name == "set" and "pipefail" in command.args():
                 return
-        pipe = next(p for p in self.script.pipelines if len(p.commands) > 1)
+        pipelines = self.script.pipelines
+        pipe = next((p for i, p in enumerate(pipelines) if len(p.commands) > 1 and _can_mask(pipelines, i)), None)
+        if pipe is None:
+            return
         self.hit("dockerfile-pipe-without-pipefail", pipe.commands[1].argv()[0] if pipe.commands[1].argv() else None)
 
     # -- per command ---------------------------------------------------------------------------
@@ -676,6 +766,15 @@ class _RunAnalysis:
         args = [w.text for w in argv[1:]]
         if any(posixpath.basename(w.text) == "sudo" for w in words[:1]) or (words and words[0].text == "sudo"):
             self.hit("dockerfile-sudo", words[0])
+        first = posixpath.basename(words[0].text) if words else ""
+        if first in ("gosu", "su-exec", "setpriv"):  # ``gosu nobody true``: the official images' smoke test
+            self.state.privilege_drop = first
+        elif name in ("apt-get", "apt", "apk", "yum", "dnf", "microdnf"):
+            packages = {re.split(r"[=<>~]", a, maxsplit=1)[0] for a in args}
+            if {"gosu", "su-exec"} & packages:
+                self.state.privilege_drop = "gosu" if "gosu" in packages else "su-exec"
+        if name.lower() in _POWERSHELLS:
+            self._powershell_command(argv)
         self._tls(command, name, argv)
         self._trusted_key_writes(command, name, argv)
         if _PIP.match(name) or (_PYTHON.match(name) and args[:2] == ["-m", "pip"]):
@@ -719,6 +818,21 @@ class _RunAnalysis:
             self._rpm_family(argv)
         elif name in ("echo", "printf"):
             self._echo_config(command, argv)
+
+    def _powershell_command(self, argv: list[Word]) -> None:
+        """``powershell -Command "Invoke-WebRequest …; Expand-Archive …"`` in a cmd or sh RUN."""
+        words = argv[1:]
+        for index, word in enumerate(words):
+            if word.text.lower() in ("-command", "-c") and index + 1 < len(words):
+                rest = words[index + 1 :]
+                text = " ".join(w.text for w in rest)
+                origin = [o for w in rest for o in [*w.origin, w.origin[-1] if w.origin else w.start]]
+
+                def locate(offset: int, origin: list[int] = origin) -> Position:
+                    return self.text.at(origin[min(offset, len(origin) - 1)] if origin else 0)
+
+                self.linter._powershell(self.instruction, text, locate, self.state)
+                return
 
     def _tls(self, command: Command, name: str, argv: list[Word]) -> None:
         for word in argv[1:]:
@@ -865,6 +979,8 @@ class _RunAnalysis:
         self._js_registry(argv)
         args = [w.text for w in argv[1:]]
         positional = [a for a in args if not a.startswith("-")]
+        if not positional and any(a in ("-v", "--version", "-h", "--help") for a in args):
+            return  # ``yarn --version`` prints; only a bare ``yarn`` means ``yarn install``
         if args[:2] == ["global", "add"] or positional[:1] == ["add"]:
             start = 3 if args[:1] == ["global"] else 2
             self._unpinned_js(self._positional(argv[start:], _NPM_VALUE_OPTIONS))
@@ -911,8 +1027,11 @@ class _RunAnalysis:
             self.hit("gem-install-unpinned", names[0], detail=", ".join(w.text for w in names))
 
     # -- OS packages -----------------------------------------------------------------------------
-    def _signature_flags(self, argv: list[Word], flags: Iterable[str]) -> None:
+    def _signature_flags(self, argv: list[Word], flags: Iterable[str], packages: list[Word] | None = None) -> None:
+        """A flag that disables signature checks; at most informational when every package it
+        installs is a local file built or copied in the build (nothing fetched can be swapped)."""
         wanted = set(flags)
+        local = bool(packages) and all(self._local_package(w.text) for w in packages or ())
         for index, word in enumerate(argv):
             text = word.text
             option_value = argv[index + 1].text if index + 1 < len(argv) and text == "-o" else text
@@ -921,8 +1040,28 @@ class _RunAnalysis:
                 ("allowunauthenticated" in lowered or "allowinsecurerepositories" in lowered)
                 and lowered.endswith(("=true", "=1", "=yes"))
             ):
+                if local:
+                    names = " ".join(w.text for w in packages or ())
+                    self.hit(
+                        "package-signature-check-disabled",
+                        word,
+                        detail=f"{argv[0].text} {option_value} for local or verified package files only ({names})",
+                        severity=Severity.INFO,
+                    )
+                    return
                 self.hit("package-signature-check-disabled", word, detail=f"{argv[0].text} {option_value}")
                 return
+
+    def _local_package(self, text: str) -> bool:
+        """A package operand naming a file in the build (not one downloaded and left unchecked)."""
+        if "://" in text:
+            return False
+        is_path = text.startswith(("/", "./", "../", "$")) and (text.endswith((".apk", ".rpm", ".deb")) or "*" in text)
+        if not is_path and not text.endswith((".apk", ".rpm", ".deb")):
+            return False
+        name = normalise(text)
+        artifact = self.state.artifacts.get(name)
+        return name not in self.state.unchecked and (artifact is None or artifact.verified)
 
     def _apt(self, argv: list[Word]) -> None:
         self._signature_flags(argv, ("--allow-unauthenticated", "--allow-insecure-repositories", "--force-yes"))
@@ -946,6 +1085,19 @@ class _RunAnalysis:
             self.hit("apt-unpinned-package", unpinned[0], detail=", ".join(w.text for w in unpinned))
         self._note_tools(packages)
 
+    def _assignments_before(self, command: Command) -> dict[str, str]:
+        """Shell variables set by plain assignments earlier in the script (``x="…";``)."""
+        offset = command.words[0].offset if command.words else 0
+        found: dict[str, str] = {}
+        for earlier in self.script.commands():
+            if earlier.argv() or not earlier.words or earlier.words[0].offset >= offset:
+                continue
+            for word in earlier.words:
+                pair = _assignment_value(word)
+                if pair is not None and not word.substitutions:
+                    found[pair[0]] = pair[1]
+        return found
+
     def _marks_auto(self) -> bool:
         return any(c.name == "apt-mark" and c.args()[:1] == ["auto"] for c in self.script.commands())
 
@@ -956,8 +1108,8 @@ class _RunAnalysis:
                 self.state.installed_tools.append((name, self.at(word), self.instruction.line))
 
     def _apk(self, argv: list[Word]) -> None:
-        self._signature_flags(argv, ("--allow-untrusted",))
         args = argv[2:]
+        self._signature_flags(argv, ("--allow-untrusted",), self._positional(args, _APK_VALUE_OPTIONS))
         virtual: str | None = None
         for index, word in enumerate(args):
             if word.text in ("-t", "--virtual") and index + 1 < len(args):
@@ -980,8 +1132,12 @@ class _RunAnalysis:
         return deleted
 
     def _rpm_family(self, argv: list[Word]) -> None:
-        self._signature_flags(argv, ("--nogpgcheck", "--nosignature", "--nodigest", "--no-gpg-checks"))
         positional = self._positional(argv[1:], frozenset({"--setopt", "--enablerepo", "--disablerepo"}))
+        packages = positional[1:] if positional[:1] and positional[0].text in ("install", "in", "localinstall") else []
+        if argv[0].text == "rpm":
+            packages = positional
+        flags = ("--nogpgcheck", "--nosignature", "--nodigest", "--no-gpg-checks")
+        self._signature_flags(argv, flags, packages)
         if positional[:1] and positional[0].text in ("install", "in"):
             self._note_tools(positional[1:])
 
@@ -1013,14 +1169,86 @@ class _RunAnalysis:
         kind = next((k for k in map(_written_kind, writes) if k is not None), None)
         if kind is None:
             return
+        variables = {**self.state.env, **self._assignments_before(command)}
         for word in argv[1:]:
             if word.text.startswith("-"):
                 continue
-            text = word.text.replace("\\n", "\n")
+            # ``aptRepo="[ signed-by=/k.asc ] http://…"; echo "deb $aptRepo" > …``: judge the expanded line
+            text = expand(word.text, variables).replace("\\n", "\n")
             if kind == "apt-sources":
                 kind = "apt-list"  # one-line echo of a deb822 file is not a thing; read it as a list line
             for hit in self.linter._lint_written(kind, text + "\n"):
                 self.hit(hit.rule_id, word, detail=hit.detail, severity=hit.severity, evidence=hit.evidence)
+
+
+#: Commands that cannot fail on their own: a pipe fed only by them has nothing for pipefail to catch.
+_CANNOT_FAIL = frozenset({"echo", "printf", "true", ":"})
+
+
+def _can_mask(pipelines: list[Pipeline], index: int) -> bool:
+    """Whether the pipe at ``index`` can hide a failure that ``pipefail`` would surface.
+
+    Not when every command before the last cannot fail (``echo "$SHA *f" | sha256sum -c -``, a
+    ``{ echo …; echo …; } | tee f`` group), nor when the last is a checksum check, which fails on
+    the empty or partial input a failed producer leaves it.
+    """
+    commands = pipelines[index].commands
+    last = commands[-1]
+    if HASH_TOOLS.match(last.name) and any(
+        a in ("-c", "--check") or (a.startswith("-") and not a.startswith("--") and "c" in a[1:]) for a in last.args()
+    ):
+        return False
+    for command in commands[:-1]:
+        if command.argv():
+            if command.name not in _CANNOT_FAIL or any(w.substitutions for w in command.argv()):
+                return True
+            continue
+        # ``{ …; }`` closing here: look at the group's commands
+        if not (command.words and command.words[0].text == "}"):
+            return True
+        depth = 0
+        for earlier in range(index, -1, -1):
+            group = pipelines[earlier].commands if earlier < index else commands[:1]
+            for grouped in group:
+                words = [w.text for w in grouped.words]
+                depth += words.count("}") - words.count("{")
+                if grouped.argv() and (
+                    grouped.name not in _CANNOT_FAIL or any(w.substitutions for w in grouped.argv())
+                ):
+                    return True
+            if depth <= 0:
+                break
+    return False
+
+
+#: Tools an entrypoint uses to exec the service as another user.
+_PRIVILEGE_DROP = re.compile(r"\b(gosu|su-exec|setpriv|runuser|chroot --userspec)\b")
+#: BuildKit's automatic platform args, with a sample value each.
+_PLATFORM_SAMPLE = {
+    "TARGETPLATFORM": "linux/amd64",
+    "TARGETOS": "linux",
+    "TARGETARCH": "amd64",
+    "TARGETVARIANT": "",
+    "BUILDPLATFORM": "linux/amd64",
+    "BUILDOS": "linux",
+    "BUILDARCH": "amd64",
+    "BUILDVARIANT": "",
+}
+_PLATFORM_ARGS = tuple(_PLATFORM_SAMPLE)
+
+
+def _only_platform_args(image: str, global_args: dict[str, str | None]) -> bool:
+    """Whether every variable of ``image`` without a value is one of BuildKit's platform args."""
+    names = re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", image)
+    unknown = [name for name in names if global_args.get(name) is None]
+    return bool(unknown) and all(name in _PLATFORM_SAMPLE for name in unknown)
+
+
+def _assignment_value(word: Word) -> tuple[str, str] | None:
+    name, sep, value = word.text.partition("=")
+    if not sep or not name or not name.replace("_", "a").isalnum() or name[0].isdigit():
+        return None
+    return name, value
 
 
 def _written_kind(path: str) -> str | None:
@@ -1101,6 +1329,44 @@ def _npm_pinned(spec: str) -> bool:
         return False
     version = spec[name_end + 1 :]
     return bool(_SEMVER_EXACT.match(version))
+
+
+def _nested_pipelines(pipeline: Pipeline) -> list[Pipeline]:
+    """Pipelines of ``$(…)``, ``<(…)`` and ``sh -c '…'`` inside ``pipeline``."""
+    found: list[Pipeline] = []
+    for command in pipeline.commands:
+        for nested in command.nested:
+            found += nested.walk()
+        for word in [*command.words, *(r.target for r in command.redirects if r.target)]:
+            for substitution in word.substitutions:
+                found += substitution.walk()
+    return found
+
+
+def _all_commands(pipeline: Pipeline) -> list[Command]:
+    return [command for sub in [pipeline, *_nested_pipelines(pipeline)] for command in sub.commands]
+
+
+def _forget(artifacts: dict[str, Artifact], artifact: Artifact) -> None:
+    for name in [name for name, known in artifacts.items() if known is artifact]:
+        del artifacts[name]
+
+
+def _targets(artifacts: dict[str, Artifact], names: tuple[str, ...] | None) -> list[Artifact]:
+    """The pending downloads a check covers: those it names, or all of them when it names none we know."""
+    if names:
+        named = [artifacts[name] for name in dict.fromkeys(names) if name in artifacts]
+        if named:
+            return named
+    return list(artifacts.values())
+
+
+_SHELL_VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
+
+
+def expand(text: str, variables: dict[str, str]) -> str:
+    """``$NAME`` / ``${NAME}`` replaced where the value is known; the rest left as written."""
+    return _SHELL_VARIABLE.sub(lambda m: variables.get(m.group(1) or m.group(2), m.group(0)), text)
 
 
 def lint_dockerfile(file: LintFile, ctx: LintContext) -> list[Hit]:

@@ -42,6 +42,7 @@ class Heredoc:
     quoted: bool  # a quoted delimiter disables expansion in the body
     origin: tuple[Position, ...]
     line: int  # first body line
+    terminated: bool = True  # False: the file ended before the delimiter line
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +97,15 @@ class Stage:
     instructions: list[Instruction] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """Something BuildKit would reject or read differently; the rest of the file is still parsed."""
+
+    line: int
+    message: str
+    serious: bool = False  # part of the file could not be read as instructions at all
+
+
 @dataclass(slots=True)
 class Dockerfile:
     directives: dict[str, str]
@@ -103,6 +113,7 @@ class Dockerfile:
     instructions: list[Instruction]
     global_args: dict[str, str | None]
     stages: list[Stage]
+    diagnostics: list[Diagnostic] = field(default_factory=list)
 
     def stage_names(self) -> set[str]:
         return {stage.name for stage in self.stages if stage.name}
@@ -145,8 +156,11 @@ def parse_dockerfile(text: str) -> Dockerfile:
     text = text.removeprefix("\ufeff")
     reader = _Lines(text)
     directives, _ = _parse_directives(reader.lines)
+    diagnostics: list[Diagnostic] = []
     escape = directives.get("escape", "\\")
     if escape not in ("\\", "`"):
+        directive = next((n for n, t in enumerate(reader.lines, 1) if re.match(r"^#\s*escape\s*=", t, re.I)), 1)
+        diagnostics.append(Diagnostic(directive, f"invalid escape directive {escape!r} (only \\ and ` are allowed)"))
         escape = "\\"
     instructions: list[Instruction] = []
     while not reader.done():
@@ -182,6 +196,9 @@ def parse_dockerfile(text: str) -> Dockerfile:
                 next_line = (candidate_number, candidate)
                 break
             if next_line is None:
+                diagnostics.append(
+                    Diagnostic(current_number, f"the file ends in a line continuation ({escape} on the last line)")
+                )
                 break
             current_number, current = next_line
             offset = 0
@@ -201,6 +218,14 @@ def parse_dockerfile(text: str) -> Dockerfile:
                 if _inside_quotes(joined, match.start()):
                     continue
                 heredoc = _read_heredoc(reader, match.group(3), match.group(1) == "-", bool(match.group(2)))
+                if not heredoc.terminated:
+                    diagnostics.append(
+                        Diagnostic(
+                            start_line,
+                            f"heredoc <<{match.group(3)} is never terminated: the rest of the file is its body",
+                            serious=True,
+                        )
+                    )
                 heredocs.append(heredoc)
                 if heredoc.origin:
                     end_line = max(end_line, heredoc.origin[-1].line + 1)
@@ -219,7 +244,7 @@ def parse_dockerfile(text: str) -> Dockerfile:
             )
         )
     global_args, stages = _build_stages(instructions)
-    return Dockerfile(directives, escape, instructions, global_args, stages)
+    return Dockerfile(directives, escape, instructions, global_args, stages, diagnostics)
 
 
 def _take_flags(text: str, positions: list[Position]) -> tuple[str, list[Position], list[Flag]]:
@@ -257,10 +282,12 @@ def _read_heredoc(reader: _Lines, name: str, strip_tabs: bool, quoted: bool) -> 
     chars: list[str] = []
     origin: list[Position] = []
     first_line = reader.index + 1
+    terminated = False
     while not reader.done():
         number, line = reader.next()
         candidate = line.lstrip("\t") if strip_tabs else line
         if candidate.rstrip("\r") == name:
+            terminated = True
             break
         skipped = len(line) - len(candidate)
         for index, char in enumerate(candidate):
@@ -268,7 +295,7 @@ def _read_heredoc(reader: _Lines, name: str, strip_tabs: bool, quoted: bool) -> 
             origin.append(Position(number, skipped + index + 1))
         chars.append("\n")
         origin.append(Position(number, len(line) + 1))
-    return Heredoc(name, "".join(chars), strip_tabs, quoted, tuple(origin), first_line)
+    return Heredoc(name, "".join(chars), strip_tabs, quoted, tuple(origin), first_line, terminated)
 
 
 def _decode_exec_form(text: str) -> tuple[str, ...] | None:

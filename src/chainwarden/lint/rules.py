@@ -109,11 +109,15 @@ _rule(
     "Downloaded artifact executed or installed without verification",
     H,
     D,
-    "A binary, archive or package fetched over the network and installed in the same RUN without a checksum "
-    "or signature check trusts the server, the CDN and the domain forever; a compromised release page "
-    "(Codecov bash uploader, 2021) ships straight into the image.",
-    "Verify before use in the same RUN, and make failure stop the build (`&&` or `set -e`): "
-    '`echo "<sha256>  app.tgz" | sha256sum -c -`, `gpg --verify`, `cosign verify-blob`, `minisign -Vm`.',
+    "A binary, archive or package fetched over the network and unpacked, installed or run before a checksum "
+    "or signature check of that file trusts the server, the CDN and the domain forever; a compromised release "
+    "page (Codecov bash uploader, 2021) ships straight into the image. The file is followed from download to "
+    "use across the stage's RUNs (PowerShell included); a check counts when its failure stops the build "
+    "before the use (`&&`, `set -e`, `if … else exit 1`, `|| exit 1`, `-ne … { exit 1 }`). A URL pinned to a "
+    "git commit is medium: its content is fixed, but nothing checks the bytes.",
+    "Verify the file before use and make failure stop the build: "
+    '`echo "<sha256>  app.tgz" | sha256sum -c -`, `gpg --verify`, `cosign verify-blob`, `minisign -Vm`, '
+    "`rpm -K` after importing a pinned key; on Windows `if ((Get-FileHash f).Hash -ne $sha) { exit 1 }`.",
     {
         D: "FROM debian@sha256:"
         + "d" * 64
@@ -164,12 +168,27 @@ _rule(
     {D: "FROM alpine@sha256:" + "1" * 64 + "\nENV API_KEY_FILE=/run/secrets/api_key\nUSER app\n"},
 )
 _rule(
+    "dockerfile-parse-error",
+    "Dockerfile does not parse as BuildKit reads it",
+    M,
+    D,
+    "An unterminated heredoc swallows the rest of the file, a continuation on the last line joins nothing, an "
+    "invalid `# escape=` directive is ignored: what is built is not what reviewers (or this linter) read. An "
+    "unterminated heredoc is high: every instruction after it went unchecked.",
+    "Close the heredoc with its delimiter alone on a line, drop the trailing escape character, and use `\\` or "
+    "a backtick in `# escape=`.",
+    {D: "FROM debian@sha256:" + "7" * 64 + "\nRUN <<EOF\napt-get update\nUSER 1000\n"},
+    {D: "FROM debian@sha256:" + "7" * 64 + "\nRUN <<EOF\napt-get update\nEOF\nUSER 1000\n"},
+)
+_rule(
     "dockerfile-root-user",
     "Final stage runs as root",
     M,
     D,
     "A container that runs as root turns any code execution (a malicious dependency's runtime payload, an RCE) "
-    "into root inside the container and, with a kernel or runtime escape, on the host.",
+    "into root inside the container and, with a kernel or runtime escape, on the host. Low, with the reason, "
+    "when the image visibly drops privileges at start-up (its entrypoint script uses gosu, su-exec or setpriv, "
+    "or the image installs one and has an ENTRYPOINT): only the entrypoint runs as root.",
     "Create an unprivileged user and switch to it last: `RUN useradd -r -u 10001 app` then `USER 10001`.",
     {D: "FROM python:3.12-slim@sha256:" + "2" * 64 + "\nUSER app\nRUN echo hi\nUSER root\n"},
     {D: "FROM python:3.12-slim@sha256:" + "2" * 64 + "\nUSER root\nRUN echo hi\nUSER 10001:10001\n"},
@@ -202,7 +221,9 @@ _rule(
     L,
     D,
     "`/bin/sh -c` returns the status of the last command of a pipe: a failed `curl` in `curl … | tar x` is "
-    "ignored and the build continues with a missing or truncated artifact (or an HTML error page).",
+    "ignored and the build continues with a missing or truncated artifact (or an HTML error page). Pipes that "
+    "cannot hide a failure are not reported: fed only by `echo`/`printf`, or ending in `sha256sum -c`, which "
+    "fails on missing input.",
     'Start the stage with `SHELL ["/bin/bash", "-o", "pipefail", "-c"]` or begin the RUN with `set -o pipefail &&`.',
     {
         D: "FROM debian@sha256:"
@@ -392,7 +413,8 @@ _rule(
     "APT",
     "`--allow-unauthenticated`, `--allow-insecure-repositories`, `--force-yes`, `apk --allow-untrusted`, "
     "`--nogpgcheck` install packages nobody signed: anyone on the network path or controlling the mirror "
-    "chooses what runs as root in your image.",
+    "chooses what runs as root in your image. When every package named is a local file (built or copied in the "
+    "build, or a download checked before), the finding is info.",
     "Remove the flag and import the repository key with `signed-by` (apt) or into `/etc/apk/keys` (apk).",
     {D: "FROM debian@sha256:" + "1" * 64 + "\nRUN apt-get -o APT::Get::AllowUnauthenticated=true install -y foo=1.0\n"},
     {D: "FROM debian@sha256:" + "1" * 64 + "\nRUN apt-get install -y foo=1.0\n"},
@@ -446,7 +468,8 @@ _rule(
     C,
     A,
     "`[trusted=yes]` disables signature checks for the repository: whoever can answer for that URL (mirror, "
-    "DNS, network) installs arbitrary root-owned packages.",
+    "DNS, network) installs arbitrary root-owned packages. A local repository (`file:`, `copy:`, `cdrom:`, "
+    "typically packages built earlier in the same build) is reported as info: nothing is fetched.",
     "Remove `trusted=yes` and add the repository key with `signed-by=/etc/apt/keyrings/<vendor>.gpg`.",
     {"etc/apt/sources.list.d/vendor.list": "deb [trusted=yes] https://apt.example.com stable main\n"},
     {"etc/apt/sources.list.d/vendor.list": _SIGNED_VENDOR},

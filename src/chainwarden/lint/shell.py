@@ -12,6 +12,7 @@ original text, for column-exact findings.
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -22,6 +23,8 @@ WRAPPERS = frozenset({"sudo", "env", "nice", "nohup", "exec", "time", "command",
 KEYWORDS = frozenset({"if", "then", "else", "elif", "do", "while", "until", "!", "{", "}", "fi", "done"})
 
 _OPERATOR_CHARS = "&|;()"
+_WORD_BEFORE = " \t\n;(|&"
+_CASE_WORD = re.compile(r"(case|esac)(?=[\s;)]|$)")
 
 
 @dataclass(slots=True)
@@ -125,8 +128,11 @@ class _Tokenizer:
         depth = 1
         index = start
         quote: str | None = None
-        while index < len(self.text):
-            char = self.text[index]
+        # ``$(case $x in a|b) echo 1 ;; esac)``: a case pattern's ``)`` does not close the substitution
+        cases: list[int] = []  # parenthesis depth at which each open ``case`` sits
+        text = self.text
+        while index < len(text):
+            char = text[index]
             if quote:
                 if char == "\\" and quote == '"':
                     index += 1
@@ -136,14 +142,26 @@ class _Tokenizer:
                 quote = char
             elif char == "\\":
                 index += 1
+            elif opener == "(" and char in "ce" and (index == 0 or text[index - 1] in _WORD_BEFORE):
+                keyword = _CASE_WORD.match(text, index)
+                if keyword is not None:
+                    if keyword.group(1) == "case":
+                        cases.append(depth)
+                    elif cases:
+                        cases.pop()
+                    index = keyword.end(1)
+                    continue
             elif char == opener:
                 depth += 1
             elif char == closer:
+                if cases and cases[-1] == depth:
+                    index += 1  # the end of a case pattern
+                    continue
                 depth -= 1
                 if depth == 0:
                     return index
             index += 1
-        return len(self.text)
+        return len(text)
 
     def _nested(self, start: int, end: int) -> Script:
         return parse_script(self.text[start:end], self.origin[start:end], self.depth + 1)
@@ -155,17 +173,29 @@ class _Tokenizer:
         word: Word | None = None
         pending_redirect: str | None = None
         text = self.text
+        case_depth = 0  # open ``case … esac`` statements
+        expect_pattern = False  # the next thing is a case pattern (``amd64|arm64)``), not a command
 
         def finish_word() -> None:
-            nonlocal word, pending_redirect
+            nonlocal word, pending_redirect, case_depth, expect_pattern
             if word is None:
                 return
             if pending_redirect is not None:
                 command.redirects.append(Redirect(pending_redirect, word))
                 pending_redirect = None
-            else:
-                command.words.append(word)
+                word = None
+                return
+            command.words.append(word)
             word = None
+            head = [w for w in command.words if w.text not in KEYWORDS or w.quoted]
+            if len(head) == 1 and head[0].text == "esac" and not head[0].quoted and case_depth:
+                case_depth -= 1
+                expect_pattern = False
+            elif len(head) == 3 and head[0].text == "case" and head[2].text == "in" and not head[0].quoted:
+                # ``case WORD in`` is a pipeline of its own; what follows are patterns and their commands
+                finish_pipeline(";")
+                case_depth += 1
+                expect_pattern = True
 
         def finish_command() -> None:
             nonlocal command, pending_redirect
@@ -200,6 +230,21 @@ class _Tokenizer:
         while self.index < len(text):
             char = text[self.index]
             at = self.index
+            if expect_pattern and word is None and not command.words:
+                if char in " \t\r\n;":
+                    self.index += 1
+                    continue
+                if char == "\\" and text.startswith("\\\n", self.index):
+                    self.index += 2
+                    continue
+                if char == "#":
+                    end = text.find("\n", self.index)
+                    self.index = len(text) if end < 0 else end
+                    continue
+                if _CASE_WORD.match(text, self.index) is None or not text.startswith("esac", self.index):
+                    self.index = self._pattern_end(self.index)
+                    expect_pattern = False
+                    continue
             if char == "\\":
                 if self.index + 1 < len(text):
                     if text[self.index + 1] == "\n":
@@ -303,6 +348,15 @@ class _Tokenizer:
                 if two in ("&&", "||", ";;"):
                     finish_pipeline(two)
                     self.index += 2
+                    if two == ";;" and case_depth:
+                        if self.index < len(text) and text[self.index] == "&":
+                            self.index += 1  # ``;;&`` (bash)
+                        expect_pattern = True
+                    continue
+                if two == ";&" and case_depth:  # fall through (bash)
+                    finish_pipeline(";;")
+                    self.index += 2
+                    expect_pattern = True
                     continue
                 if char == "|":
                     finish_command()
@@ -315,6 +369,33 @@ class _Tokenizer:
             self.index += 1
         finish_pipeline(None)
         return script
+
+    def _pattern_end(self, start: int) -> int:
+        """Index just after the ``)`` that ends the case pattern starting at ``start``."""
+        index = start
+        text = self.text
+        if index < len(text) and text[index] == "(":
+            index += 1
+        quote: str | None = None
+        while index < len(text):
+            char = text[index]
+            if quote:
+                if char == quote:
+                    quote = None
+                elif char == "\\" and quote == '"':
+                    index += 1
+            elif char in "'\"":
+                quote = char
+            elif char == "\\":
+                index += 1
+            elif char == "$" and text.startswith("$(", index):
+                index = self._matching(index + 2, "(", ")")
+            elif char == ")":
+                return index + 1
+            elif char == "\n":
+                return index  # not a pattern after all; let the command parse
+            index += 1
+        return len(text)
 
     def _substitution(self, word: Word, append: object) -> None:
         assert callable(append)

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from chainwarden.models import Finding, InUse, Inventory, Severity
+from chainwarden.models import MALICIOUS_PACKAGE_RULE_ID, Finding, InUse, Inventory, Severity
 from chainwarden.report.interface import (
     JSON_SCHEMA_VERSION,
     ReporterError,
@@ -78,9 +78,9 @@ def parse_hash_pin(pin: str) -> tuple[str, str] | None:
     return algorithm, value.lower()
 
 
-def finding_sort_key(finding: Finding) -> tuple[int, int, str, str, str, str, str]:
-    """In use first (when a runtime profile tagged findings), then worst first,
-    then a stable order by rule, package and location.
+def finding_sort_key(finding: Finding) -> tuple[bool, int, int, str, str, str, str, str]:
+    """Known malicious packages first, then in use (when a runtime profile tagged
+    findings), then worst first, then a stable order by rule, package and location.
 
     Every reporter uses this order, so the table, JSON and SARIF list the same
     findings in the same sequence.
@@ -88,6 +88,7 @@ def finding_sort_key(finding: Finding) -> tuple[int, int, str, str, str, str, st
     package = finding.package
     level = InUse.of(finding)
     return (
+        finding.rule_id != MALICIOUS_PACKAGE_RULE_ID,
         level.rank if level is not None else len(InUse),
         -finding.severity.rank,
         finding.rule_id,

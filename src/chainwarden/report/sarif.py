@@ -25,7 +25,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
-from chainwarden.models import Finding, Location, Severity
+from chainwarden.models import ADVISORY_RULE_IDS, VULN_RULE_ID, Finding, Location, Severity
 from chainwarden.report.cyclonedx import primary_vulnerability_id
 from chainwarden.report.interface import RuleInfo
 from chainwarden.report.json_report import sort_findings
@@ -33,7 +33,6 @@ from chainwarden.report.json_report import sort_findings
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 SRCROOT = "%SRCROOT%"
-VULN_RULE_ID = "vuln"
 FINGERPRINT_KEY = "chainwarden/v1"
 INFORMATION_URI = "https://github.com/chainwarden/chainwarden"
 
@@ -138,7 +137,7 @@ class _RuleTable:
         )
 
     def rule_for(self, finding: Finding) -> tuple[str, _Rule]:
-        if finding.rule_id == VULN_RULE_ID:
+        if finding.rule_id in ADVISORY_RULE_IDS:
             return self._vulnerability_rule(finding)
         if finding.rule_id in self._rules:
             return finding.rule_id, self._rules[finding.rule_id]
@@ -161,12 +160,12 @@ class _RuleTable:
 
     def _vulnerability_rule(self, finding: Finding) -> tuple[str, _Rule]:
         vuln_id = primary_vulnerability_id(finding)
-        rule_id = f"{VULN_RULE_ID}/{vuln_id}"
+        rule_id = f"{finding.rule_id}/{vuln_id}"
         existing = self._rules.get(rule_id)
         if existing is not None:
             _raise_severity(existing.descriptor, finding)
             return rule_id, existing
-        base = self._infos.get(VULN_RULE_ID)
+        base = self._infos.get(finding.rule_id)
         aliases = sorted(finding.aliases - {vuln_id})
         lines = [finding.description or finding.title]
         if aliases:
@@ -373,7 +372,7 @@ def _message(finding: Finding, rule_id: str) -> str:
         parts.append(f"{package.name}{version} ({package.ecosystem.value}): {finding.title}")
     else:
         parts.append(finding.title)
-    if finding.rule_id == VULN_RULE_ID:
+    if finding.rule_id in ADVISORY_RULE_IDS:
         parts[0] = f"{rule_id.split('/', 1)[1]} in {parts[0]}"
     if finding.fixed_versions:
         parts.append(f"Fixed in {', '.join(finding.fixed_versions)}.")

@@ -18,7 +18,17 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from chainwarden.models import Ecosystem, Finding, Inventory, Location, Package, Severity, max_severity
+from chainwarden.models import (
+    ADVISORY_RULE_IDS,
+    VULN_RULE_ID,
+    Ecosystem,
+    Finding,
+    Inventory,
+    Location,
+    Package,
+    Severity,
+    max_severity,
+)
 from chainwarden.report.cyclonedx import primary_vulnerability_id
 from chainwarden.report.json_report import severity_counts, sort_findings
 
@@ -183,7 +193,7 @@ def _severity_text(severity: Severity) -> Text:
 
 
 def _ids(finding: Finding) -> str:
-    if finding.rule_id == "vuln":
+    if finding.rule_id in ADVISORY_RULE_IDS:
         primary = primary_vulnerability_id(finding)
         others = sorted(finding.aliases - {primary})
         return "\n".join(safe(vuln_id) for vuln_id in [primary, *others])
@@ -239,7 +249,7 @@ def _findings_table(findings: Sequence[Finding], *, with_package: bool) -> Table
     table.add_column("Finding", overflow="fold", ratio=3)
     table.add_column("Fixed in", overflow="fold")
     for finding in findings:
-        fixed = ", ".join(finding.fixed_versions) or ("-" if finding.rule_id != "vuln" else "no fix")
+        fixed = ", ".join(finding.fixed_versions) or ("no fix" if finding.rule_id == VULN_RULE_ID else "-")
         table.add_row(
             _severity_text(finding.severity),
             Text(_ids(finding)),

@@ -33,14 +33,24 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
-from chainwarden.models import Ecosystem, Finding, Inventory, Package, RuleId, primary_vulnerability_id
+from chainwarden.models import (
+    MALICIOUS_PACKAGE_RULE_ID,
+    VULN_RULE_ID,
+    Ecosystem,
+    Finding,
+    Inventory,
+    Package,
+    Severity,
+    is_malicious_record_id,
+    primary_vulnerability_id,
+)
 from chainwarden.vulndb.debian_ids import DebianIds, cve_of_debian_record, is_advisory
 from chainwarden.vulndb.osv_import import normalize_name
 from chainwarden.vulndb.severity import UNKNOWN, SeverityInfo
 from chainwarden.vulndb.store import AffectedRow, VulnDatabase, VulnInfo
 from chainwarden.vulndb.versions import UncomparableVersion, VersionScheme, scheme_for
 
-RULE_ID = RuleId("vuln")
+RULE_ID = VULN_RULE_ID
 #: Title of a finding whose records have neither summary nor details.
 UNTITLED = "known vulnerability"
 
@@ -492,8 +502,10 @@ class ScanResult:
         return tuple(sorted(upgrades, key=lambda u: (u.package.name, u.package.id)))
 
     def only_fixed(self) -> ScanResult:
-        """Without the findings that have no fixed version yet."""
-        return replace(self, matches=tuple(m for m in self.matches if m.finding.fixed_versions))
+        """Without the findings that have no fixed version yet (a malicious package
+        has none, and is never hidden: removing it is its fix)."""
+        kept = (m for m in self.matches if m.finding.fixed_versions or m.finding.rule_id == MALICIOUS_PACKAGE_RULE_ID)
+        return replace(self, matches=tuple(kept))
 
     def extra(self) -> dict[str, Any]:
         """The additions to the JSON report (``extra`` of the JSON reporter)."""
@@ -1430,10 +1442,19 @@ def _instantiate(
     if lookup.ecosystems[0].startswith("Debian") and (lookup.name, lookup.version) != (package.name, package.version):
         note = f"matched as Debian source package {lookup.name} {lookup.version} ({lookup.ecosystems[0]})"
         evidence = (note, *evidence)
+    rule_id, severity, title = RULE_ID, template.info.severity.severity, template.info.title
+    if any(is_malicious_record_id(vuln_id) for vuln_id in template.info.aliases):
+        # No upgrade fixes a package published to do harm: it goes, and whatever ran it is suspect.
+        rule_id, severity = MALICIOUS_PACKAGE_RULE_ID, Severity.CRITICAL
+        title = f"known malicious package: {title}"
+        remediation = (
+            f"remove {package.name} {package.version} now: it is a published malicious package; treat every "
+            "machine and build that installed it as compromised and rotate the credentials they could reach"
+        )
     finding = Finding(
-        rule_id=RULE_ID,
-        severity=template.info.severity.severity,
-        title=template.info.title,
+        rule_id=rule_id,
+        severity=severity,
+        title=title,
         package=package,
         location=package.locations[0] if package.locations else None,
         evidence=evidence,

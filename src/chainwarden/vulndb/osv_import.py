@@ -10,11 +10,16 @@ database is left exactly as it was (see :class:`~chainwarden.vulndb.store.Databa
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import hashlib
 import json
 import os
+import struct
 import tempfile
 import time
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,8 +36,10 @@ from chainwarden.vulndb.store import (
     DEFAULT_LOCK_WAIT,
     AffectedPackage,
     DatabaseWriter,
+    Member,
     OSVRecord,
     default_db_path,
+    record_text,
 )
 from chainwarden.vulndb.versions import scheme_for
 
@@ -76,6 +83,8 @@ class SourceReport:
     records_written: int  # not written: older duplicates of records already present
     withdrawn: int
     unsupported_entries: int  # affected[] entries for ecosystems chainwarden does not match
+    #: records of files unchanged since the last import of this source, kept without reading them
+    records_unchanged: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +112,7 @@ class ImportReport:
                     "records_written": s.records_written,
                     "withdrawn": s.withdrawn,
                     "unsupported_entries": s.unsupported_entries,
+                    "records_unchanged": s.records_unchanged,
                 }
                 for s in self.sources
             ],
@@ -130,7 +140,10 @@ def parse_document(data: bytes, name: str) -> Any:
     try:
         if is_json:
             doc = json.loads(data)
-            _check_node_budget(doc)
+            # Every JSON value after the first takes at least two bytes ("0,"), so
+            # a text this short cannot exceed the budget: no walk for real records.
+            if len(data) >= 2 * MAX_RECORD_NODES - 1:
+                _check_node_budget(doc)
             return doc
         return _yaml_to_python(data)
     except (ValueError, yaml.YAMLError) as exc:
@@ -281,13 +294,7 @@ def record_from_osv(doc: Any, counts: _Counts | None = None) -> OSVRecord:
                 counts.unsupported += 1
             continue
         affected.append(package)
-    references: list[str] = []
-    refs_raw = doc.get("references", [])
-    if isinstance(refs_raw, list):
-        for ref in refs_raw:
-            url = _str(ref.get("url")) if isinstance(ref, dict) else None
-            if url and url not in references:
-                references.append(url)
+    details, references = record_text(doc)
     aliases = [alias.strip() for alias in _str_list(doc.get("aliases"), f"{vuln_id}: 'aliases'") if alias.strip()]
     return OSVRecord(
         id=vuln_id,
@@ -295,10 +302,10 @@ def record_from_osv(doc: Any, counts: _Counts | None = None) -> OSVRecord:
         published=_str(doc.get("published")),
         withdrawn=_str(doc.get("withdrawn")) or None,
         summary=(_str(doc.get("summary")) or "").strip(),
-        details=(_str(doc.get("details")) or "").strip(),
+        details=details,
         aliases=tuple(dict.fromkeys(a for a in aliases if a != vuln_id)),
         severity=severity_from_osv(doc.get("severity"), doc.get("database_specific")),
-        references=tuple(references),
+        references=references,
         affected=tuple(affected),
         raw=doc,
     )
@@ -329,14 +336,19 @@ def _affected_entry(vuln_id: str, index: int, entry: Any) -> AffectedPackage | N
             raise RecordError(f"{where}.ranges[{range_index}] has no events")
         events: list[tuple[str, str]] = []
         for event_index, event in enumerate(events_raw):
-            pairs = [(k, v) for k, v in event.items() if k in _EVENT_KINDS] if isinstance(event, dict) else []
+            if type(event) is dict and len(event) == 1:  # nearly every event: one known kind
+                ((kind, version),) = event.items()
+                pairs = [(kind, version)] if kind in _EVENT_KINDS else []
+            else:
+                pairs = [(k, v) for k, v in event.items() if k in _EVENT_KINDS] if isinstance(event, dict) else []
             if len(pairs) != 1 or not isinstance(pairs[0][1], str) or not pairs[0][1].strip():
                 raise RecordError(f"{where}.ranges[{range_index}].events[{event_index}] is not one OSV event")
             events.append((pairs[0][0], pairs[0][1].strip()))
         ranges.append((range_type, tuple(events)))
     scheme = scheme_for(ecosystem)
     versions = _str_list(entry.get("versions"), f"{where}.versions")
-    exact = tuple(dict.fromkeys(scheme.exact(v) if scheme else v.strip() for v in versions))
+    exact_form = scheme.exact if scheme else str.strip
+    exact = tuple(dict.fromkeys(map(exact_form, versions)))
     severity = severity_from_osv(entry["severity"], None) if "severity" in entry else None
     if not ranges and not exact:
         return None  # nothing that could ever match
@@ -372,7 +384,18 @@ def _classify(path: Path) -> _Input:
     raise DatabaseError(f"{path}: not a directory, a .zip export or an OSV .json/.yaml file")
 
 
-def _iter_directory(root: Path) -> Iterator[tuple[str, bytes | ImportProblem]]:
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """One file of a source: its name within the source, a fingerprint of its
+    content that is known without reading it, and how to read it."""
+
+    name: str
+    where: str  # for messages
+    fingerprint: str
+    read: Callable[[], bytes | ImportProblem]
+
+
+def _iter_directory(root: Path) -> Iterator[_Entry]:
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for filename in sorted(filenames):
@@ -380,16 +403,29 @@ def _iter_directory(root: Path) -> Iterator[tuple[str, bytes | ImportProblem]]:
                 continue
             path = Path(dirpath, filename)
             try:
-                size = path.stat().st_size
-                if size > MAX_RECORD_BYTES:
-                    yield str(path), ImportProblem(str(path), f"larger than {MAX_RECORD_BYTES // 1024**2} MiB")
-                    continue
-                yield str(path), path.read_bytes()
+                stat = path.stat()
             except OSError as exc:
-                yield str(path), ImportProblem(str(path), f"cannot read: {exc.strerror}")
+                problem = ImportProblem(str(path), f"cannot read: {exc.strerror}")
+                yield _Entry(str(path), str(path), "", functools.partial(_as_is, problem))
+                continue
+            name = str(path.relative_to(root))
+            yield _Entry(name, str(path), f"{stat.st_size}:{stat.st_mtime_ns}", functools.partial(_read_file, path))
 
 
-def _iter_zip(path: Path, label: str) -> Iterator[tuple[str, bytes | ImportProblem]]:
+def _as_is(problem: ImportProblem) -> ImportProblem:
+    return problem
+
+
+def _read_file(path: Path) -> bytes | ImportProblem:
+    try:
+        if path.stat().st_size > MAX_RECORD_BYTES:
+            return ImportProblem(str(path), f"larger than {MAX_RECORD_BYTES // 1024**2} MiB")
+        return path.read_bytes()
+    except OSError as exc:
+        return ImportProblem(str(path), f"cannot read: {exc.strerror}")
+
+
+def _iter_zip(path: Path, label: str) -> Iterator[_Entry]:
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as exc:
@@ -402,17 +438,59 @@ def _iter_zip(path: Path, label: str) -> Iterator[tuple[str, bytes | ImportProbl
             if info.is_dir() or not info.filename.endswith(_RECORD_SUFFIXES):
                 continue
             where = f"{label}:{info.filename}"
-            if info.file_size > MAX_RECORD_BYTES:
-                yield where, ImportProblem(where, f"larger than {MAX_RECORD_BYTES // 1024**2} MiB")
-                continue
-            try:
-                with archive.open(info) as member:
-                    # the header's size may lie: never read past the limit
-                    data = member.read(MAX_RECORD_BYTES + 1)
-            except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, EOFError) as exc:
-                yield where, ImportProblem(where, f"cannot read member: {exc}")
-                continue
-            yield where, data
+            # the central directory's CRC and size: a member whose pair is unchanged since the
+            # last import of this source is not read again (OSV's exports change ~1 % a day)
+            fingerprint = f"{info.CRC:08x}:{info.file_size}"
+            yield _Entry(info.filename, where, fingerprint, functools.partial(_read_member, archive, info, where))
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> bytes | ImportProblem:
+    if info.file_size > MAX_RECORD_BYTES:
+        return ImportProblem(where, f"larger than {MAX_RECORD_BYTES // 1024**2} MiB")
+    deflated = _deflated_bytes(archive, info)
+    if deflated is not None:
+        try:
+            inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+            # the header's size may lie: never inflate past the limit
+            data = inflater.decompress(deflated, MAX_RECORD_BYTES + 1)
+        except zlib.error as exc:
+            return ImportProblem(where, f"cannot read member: {exc}")
+        if zlib.crc32(data) != info.CRC or len(data) != info.file_size:
+            return ImportProblem(where, "cannot read member: bad CRC or size")
+        return _Deflated(data, deflated)
+    try:
+        with archive.open(info) as member:
+            # the header's size may lie: never read past the limit
+            return member.read(MAX_RECORD_BYTES + 1)
+    except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, EOFError) as exc:
+        return ImportProblem(where, f"cannot read member: {exc}")
+
+
+class _Deflated(bytes):
+    """A member's content that also carries its stored DEFLATE stream (``deflated``)."""
+
+    deflated: bytes
+
+    def __new__(cls, data: bytes, deflated: bytes) -> _Deflated:
+        self = super().__new__(cls, data)
+        self.deflated = deflated
+        return self
+
+
+def _deflated_bytes(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes | None:
+    """A DEFLATE member's compressed bytes as stored (PKWARE APPNOTE 4.3.7: the local
+    header, name and extra field precede them), or None for other members."""
+    if info.compress_type != zipfile.ZIP_DEFLATED or info.flag_bits & 0x1 or archive.fp is None:
+        return None  # stored, another method, or encrypted: zipfile reads those
+    handle = archive.fp
+    handle.seek(info.header_offset)
+    header = handle.read(30)
+    if len(header) != 30 or header[:4] != b"PK\x03\x04":
+        return None
+    name_length, extra_length = struct.unpack("<HH", header[26:30])
+    handle.seek(info.header_offset + 30 + name_length + extra_length)
+    deflated = handle.read(info.compress_size)
+    return deflated if len(deflated) == info.compress_size else None
 
 
 def _records_in_document(doc: Any) -> list[Any]:
@@ -428,40 +506,55 @@ def _import_input(
     writer: DatabaseWriter, item: _Input, problems: list[ImportProblem], progress: ProgressCallback | None
 ) -> SourceReport:
     if item.kind == "directory":
-        entries: Iterable[tuple[str, bytes | ImportProblem]] = _iter_directory(item.path)
+        entries: Iterable[_Entry] = _iter_directory(item.path)
     elif item.kind in ("zip", "download"):
         entries = _iter_zip(item.path, item.location)
     else:
         try:
             if item.path.stat().st_size > MAX_RECORD_BYTES:
                 raise DatabaseError(f"{item.location}: larger than {MAX_RECORD_BYTES // 1024**2} MiB")
-            entries = [(item.location, item.path.read_bytes())]
+            data = item.path.read_bytes()
         except OSError as exc:
             raise DatabaseError(f"{item.location}: cannot read ({exc.strerror})") from exc
+        entries = [_Entry(item.path.name, item.location, hashlib.sha256(data).hexdigest(), lambda: data)]
     source_id = writer.begin_source(item.location, item.kind)
+    previous = writer.members(source_id)
     counts = _Counts()
-    read = written = withdrawn = 0
+    read = written = withdrawn = unchanged = 0
     batch: list[OSVRecord] = []
     if progress is not None:
         progress.start(None, f"importing {item.location}", unit="records")
-    for where, payload in entries:
+    for entry in entries:
+        before = previous.pop(entry.name, None)
+        if before is not None and before.fingerprint == entry.fingerprint:
+            unchanged += len(before.ids)
+            continue
+        payload = entry.read()
         if isinstance(payload, ImportProblem):
             problems.append(payload)
             continue
         try:
-            docs = _records_in_document(parse_document(payload, where))
+            docs = _records_in_document(parse_document(payload, entry.where))
         except RecordError as exc:
-            problems.append(ImportProblem(where, str(exc)))
+            problems.append(ImportProblem(entry.where, str(exc)))
             continue
+        ids: list[str] = []
         for doc in docs:
             try:
                 record = record_from_osv(doc, counts)
             except RecordError as exc:
-                problems.append(ImportProblem(where, str(exc)))
+                problems.append(ImportProblem(entry.where, str(exc)))
                 continue
+            if isinstance(payload, _Deflated) and len(docs) == 1:
+                record = dataclasses.replace(record, deflated=payload.deflated)
             read += 1
             withdrawn += record.withdrawn is not None
             batch.append(record)
+            ids.append(record.id)
+        if before is not None:
+            # a record this file no longer holds goes with the old version of the file
+            writer.forget_records(source_id, set(before.ids) - set(ids))
+        writer.set_member(source_id, entry.name, Member(entry.fingerprint, tuple(ids)))
         if len(batch) >= _BATCH:
             written += writer.add_records(source_id, batch)
             if progress is not None:
@@ -471,10 +564,13 @@ def _import_input(
         written += writer.add_records(source_id, batch)
         if progress is not None:
             progress.advance(len(batch))
+    for name, gone in previous.items():  # files the source no longer has
+        writer.forget_records(source_id, gone.ids)
+        writer.forget_member(source_id, name)
     writer.finish_source(source_id)
     if progress is not None:
         progress.finish()
-    return SourceReport(item.location, item.kind, read, written, withdrawn, counts.unsupported)
+    return SourceReport(item.location, item.kind, read, written, withdrawn, counts.unsupported, unchanged)
 
 
 def import_osv(
@@ -528,7 +624,7 @@ def _import_inputs(
     with DatabaseWriter(db_path, replace=replace, lock_wait=lock_wait, on_wait=on_wait) as writer:
         for item in inputs:
             reports.append(_import_input(writer, item, problems, progress))
-        if all(report.records_read == 0 for report in reports):
+        if all(report.records_read == 0 and report.records_unchanged == 0 for report in reports):
             if problems:
                 # every input was garbage: say so instead of recording empty sources
                 first = problems[0]

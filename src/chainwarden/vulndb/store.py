@@ -46,7 +46,7 @@ from chainwarden.models import Severity
 from chainwarden.vulndb.severity import UNKNOWN, SeverityInfo
 
 #: Bump together with a new entry in ``_MIGRATIONS``.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DB_FILENAME = "osv.sqlite3"
 ENV_DB = "CHAINWARDEN_DB"
 #: SQLite's default limit on host parameters is 999 on old builds.
@@ -112,6 +112,43 @@ class OSVRecord:
     references: tuple[str, ...]
     affected: tuple[AffectedPackage, ...]
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    #: the raw document already compressed as a raw DEFLATE stream (the member of an
+    #: export zip holding just this record, taken as it is rather than compressed again)
+    deflated: bytes | None = field(default=None, compare=False, repr=False)
+
+
+#: Marks a stored raw record kept as a raw DEFLATE stream. A zlib stream never
+#: starts with it: its first byte names the method, 8 (deflate), in the low bits.
+_RAW_DEFLATE = b"\x00"
+
+
+def inflate_raw(blob: bytes) -> bytes:
+    """The JSON text of a stored raw record (zlib, or raw DEFLATE after the marker byte)."""
+    if blob[:1] == _RAW_DEFLATE:
+        return zlib.decompress(blob[1:], wbits=-zlib.MAX_WBITS)
+    return zlib.decompress(blob)
+
+
+def record_text(doc: Any) -> tuple[str, tuple[str, ...]]:
+    """The details text and the reference URLs (deduplicated, in order) of an OSV document."""
+    details = doc.get("details") if isinstance(doc, dict) else None
+    references: dict[str, None] = {}
+    refs_raw = doc.get("references") if isinstance(doc, dict) else None
+    if isinstance(refs_raw, list):
+        for ref in refs_raw:
+            url = ref.get("url") if isinstance(ref, dict) else None
+            if isinstance(url, str) and url:
+                references.setdefault(url)
+    return (details.strip() if isinstance(details, str) else ""), tuple(references)
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """What one file of a source (a zip member, a file of a directory) gave the
+    database last time: its content fingerprint and the record ids read from it."""
+
+    fingerprint: str
+    ids: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,8 +282,27 @@ def _create_v1(conn: sqlite3.Connection) -> None:
     )
 
 
+def _to_v2(conn: sqlite3.Connection) -> None:
+    """Details and references are read from the raw record, not stored twice (a
+    third of a full-size database); each source remembers its members' content
+    fingerprints, so that the next import of it reads only what changed."""
+    conn.executescript(
+        """
+        ALTER TABLE vulns DROP COLUMN details;
+        ALTER TABLE vulns DROP COLUMN refs;
+        CREATE TABLE members (
+            source_id INTEGER NOT NULL REFERENCES sources(id),
+            name TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            ids TEXT NOT NULL,
+            PRIMARY KEY (source_id, name)
+        ) WITHOUT ROWID;
+        """
+    )
+
+
 #: ``_MIGRATIONS[n]`` takes a database from schema ``n`` to ``n + 1``.
-_MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_v1]
+_MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_v1, _to_v2]
 
 
 def schema_version(conn: sqlite3.Connection) -> int:
@@ -384,14 +440,15 @@ class VulnDatabase:
             sql = f"SELECT {_VULN_COLUMNS} FROM vulns WHERE id IN ({id_marks})"  # noqa: S608
             try:
                 for row in self._conn.execute(sql, chunk):
-                    vuln_id, summary, details, aliases, label, score, vector, source, refs, modified, published = row
+                    vuln_id, summary, aliases, label, score, vector, source, modified, published, raw = row
+                    details, references = record_text(json.loads(inflate_raw(raw)))
                     found[vuln_id] = VulnInfo(
                         id=vuln_id,
                         summary=summary,
                         details=details,
                         aliases=tuple(json.loads(aliases)),
                         severity=SeverityInfo(Severity(label), score, vector, source),
-                        references=tuple(json.loads(refs)),
+                        references=references,
                         modified=modified,
                         published=published,
                     )
@@ -408,7 +465,7 @@ class VulnDatabase:
         row = self._conn.execute("SELECT raw FROM vulns WHERE id = ?", (vuln_id,)).fetchone()
         if row is None:
             return None
-        data: dict[str, Any] = json.loads(zlib.decompress(row[0]))
+        data: dict[str, Any] = json.loads(inflate_raw(row[0]))
         return data
 
     def status(self) -> DatabaseStatus:
@@ -451,15 +508,14 @@ _VULN_COLUMNS = ", ".join(
     [
         "id",
         "summary",
-        "details",
         "aliases",
         "severity",
         "severity_score",
         "severity_vector",
         "severity_source",
-        "refs",
         "modified",
         "published",
+        "raw",
     ]
 )
 
@@ -619,16 +675,19 @@ class DatabaseWriter:
         return self._conn
 
     def begin_source(self, location: str, kind: str) -> int:
-        """Register a source; records it imported before are removed (a re-import replaces them)."""
+        """Register a source. A source imported before keeps its records: the
+        importer replaces those of the members that changed (see :meth:`members`)."""
         conn = self.conn
         self._imported = True
         row = conn.execute("SELECT id FROM sources WHERE location = ?", (location,)).fetchone()
         if row is not None:
             source_id = int(row[0])
-            conn.execute(
-                "DELETE FROM affected WHERE vuln_id IN (SELECT id FROM vulns WHERE source_id = ?)", (source_id,)
-            )
-            conn.execute("DELETE FROM vulns WHERE source_id = ?", (source_id,))
+            if conn.execute("SELECT 1 FROM members WHERE source_id = ? LIMIT 1", (source_id,)).fetchone() is None:
+                # imported before members were remembered: what it gave cannot be told apart, so it goes
+                conn.execute(
+                    "DELETE FROM affected WHERE vuln_id IN (SELECT id FROM vulns WHERE source_id = ?)", (source_id,)
+                )
+                conn.execute("DELETE FROM vulns WHERE source_id = ?", (source_id,))
             conn.execute(
                 "UPDATE sources SET kind = ?, imported_at = ? WHERE id = ?", (kind, _now().isoformat(), source_id)
             )
@@ -677,14 +736,14 @@ class DatabaseWriter:
                     record.published,
                     record.withdrawn,
                     record.summary,
-                    record.details,
                     json.dumps(record.aliases),
                     record.severity.severity.value,
                     record.severity.score,
                     record.severity.vector,
                     record.severity.source,
-                    json.dumps(record.references),
-                    zlib.compress(json.dumps(record.raw, separators=(",", ":")).encode(), 1),
+                    _RAW_DEFLATE + record.deflated
+                    if record.deflated is not None
+                    else zlib.compress(json.dumps(record.raw, separators=(",", ":")).encode(), 1),
                 )
             )
             if record.withdrawn:
@@ -695,10 +754,39 @@ class DatabaseWriter:
             )
         conn.executemany("DELETE FROM vulns WHERE id = ?", replaced)
         conn.executemany("DELETE FROM affected WHERE vuln_id = ?", replaced)
-        conn.executemany("INSERT INTO vulns VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", vuln_rows)
+        conn.executemany(
+            "INSERT INTO vulns (id, source_id, modified, published, withdrawn, summary, aliases, severity,"
+            " severity_score, severity_vector, severity_source, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            vuln_rows,
+        )
         conn.executemany("INSERT INTO affected VALUES (?, ?, ?, ?, ?)", affected_rows)
         self.records_written += len(vuln_rows)
         return len(vuln_rows)
+
+    def members(self, source_id: int) -> dict[str, Member]:
+        """What each member of the source gave at its last import, by member name."""
+        rows = self.conn.execute("SELECT name, fingerprint, ids FROM members WHERE source_id = ?", (source_id,))
+        return {name: Member(fingerprint, tuple(json.loads(ids))) for name, fingerprint, ids in rows}
+
+    def set_member(self, source_id: int, name: str, member: Member) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO members (source_id, name, fingerprint, ids) VALUES (?, ?, ?, ?)",
+            (source_id, name, member.fingerprint, json.dumps(member.ids)),
+        )
+
+    def forget_member(self, source_id: int, name: str) -> None:
+        self.conn.execute("DELETE FROM members WHERE source_id = ? AND name = ?", (source_id, name))
+
+    def forget_records(self, source_id: int, ids: Collection[str]) -> None:
+        """Remove the records ``ids`` where this source wrote them (another source's copy stays)."""
+        rows = [(vuln_id, source_id) for vuln_id in ids]
+        conn = self.conn
+        conn.executemany(
+            "DELETE FROM affected WHERE vuln_id = ? AND EXISTS"
+            " (SELECT 1 FROM vulns WHERE vulns.id = affected.vuln_id AND vulns.source_id = ?)",
+            rows,
+        )
+        conn.executemany("DELETE FROM vulns WHERE id = ? AND source_id = ?", rows)
 
     def finish_source(self, source_id: int) -> int:
         """Record the source's current record count; returns it."""
@@ -775,6 +863,7 @@ __all__ = [
     "DatabaseStatus",
     "DatabaseWriter",
     "EcosystemCount",
+    "Member",
     "OSVRecord",
     "SourceInfo",
     "VulnDatabase",

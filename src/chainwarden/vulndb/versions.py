@@ -3,16 +3,30 @@
 Each scheme turns a version string into a sort key once (results are cached by
 the caller); keys of one scheme compare with ``<``/``==`` and nothing else.
 
-* PyPI: PEP 440 through :mod:`packaging` (pre, post, dev and local segments).
+* PyPI: PEP 440 through :mod:`packaging` (pre, post, dev and local segments);
+  a version that is not PEP 440 (``0.9-doduo``, ``trunk``, ``1.0beta6.1``) is
+  a *legacy* version, ordered as setuptools' old ``parse_version`` ordered it
+  and below every PEP 440 version, which is what OSV does (osv-scalibr's
+  ``semantic`` package gives legacy versions epoch -1).
 * npm and OSV ``SEMVER`` ranges: SemVer 2.0.0 precedence (build metadata is
   ignored, pre-releases sort below their release, numeric identifiers below
-  alphanumeric ones).
+  alphanumeric ones), read as leniently as OSV reads them: fewer or more than
+  three numeric components (``1.2`` is ``1.2.0``; a fourth and later component
+  joins the pre-release part), numbers of any size, a pre-release part without
+  its hyphen (``1.36.0rc1``).
 * Debian: dpkg ordering (epoch, then upstream and revision with ``~`` sorting
   before everything, even the end of the string), checked in the tests against
   ``dpkg --compare-versions`` itself.
 
+All three are checked line by line against OSV's own ordering fixtures
+(osv-scalibr ``semantic/testdata``, committed under ``tests/fixtures``).
+
 A string a scheme cannot order raises :class:`UncomparableVersion`: the caller
-reports the package as "could not compare" instead of guessing.
+reports the package as "could not compare" instead of guessing. Where OSV would
+still place a string chainwarden refuses it: an empty string, one with
+whitespace or control characters inside, and for SemVer one that does not
+start with a number (``latest``, ``^1.2.3``), since those are not versions but
+input errors (OSV reads ``latest`` as ``0.0.0-latest``).
 """
 
 from __future__ import annotations
@@ -27,6 +41,10 @@ from packaging.version import InvalidVersion, Version
 
 class UncomparableVersion(ValueError):
     """A version string the scheme cannot place in its order."""
+
+
+#: Longer strings are not versions (and Python's int() refuses numbers over 4,300 digits).
+MAX_VERSION_LENGTH = 1024
 
 
 class VersionScheme(ABC):
@@ -51,25 +69,63 @@ class VersionScheme(ABC):
 PEP440Key = tuple[int, tuple[int, ...], tuple[Any, ...], tuple[int, ...], tuple[int, ...], tuple[Any, ...]]
 
 
+LegacyKey = tuple[int, str]
+
+
 class PEP440Scheme(VersionScheme):
     name = "PEP 440"
 
-    def key(self, version: str) -> PEP440Key:
+    def key(self, version: str) -> PEP440Key | LegacyKey:
         """packaging parses; the key is packaging's own ordering as plain tuples.
 
         A scan compares and sorts tens of thousands of keys: tuples of ints and
         strings compare in C, ``Version`` objects through Python methods.
         Built from ``Version``'s public fields with the order of its
         ``_cmpkey`` (checked against ``Version`` comparisons in the tests).
+        A legacy version's key starts with -1, below every PEP 440 epoch.
         """
+        if len(version) > MAX_VERSION_LENGTH:
+            raise UncomparableVersion(f"'{version[:40]}…' is not a PEP 440 version (too long)")
         try:
             parsed = Version(version)
-        except InvalidVersion as exc:
-            raise UncomparableVersion(f"'{version}' is not a PEP 440 version") from exc
+        except InvalidVersion:
+            return (-1, _legacy_key(version))
         return pep440_key(parsed)
 
     def exact(self, version: str) -> str:
         return _pep440_exact(version)
+
+
+# setuptools' legacy parse_version (pkg_resources before PEP 440), as osv-scalibr
+# ports it: runs of digits, runs of letters, "." and "-"; everything else is noise
+_LEGACY_PART = re.compile(r"[0-9]+|[a-z]+|\.|-")
+_LEGACY_REPLACE = {"pre": "c", "preview": "c", "-": "final-", "rc": "c", "dev": "@"}
+# whitespace or control characters inside a version are an input error, not a version
+_NOT_A_VERSION = re.compile(r"[\x00-\x20\x7f-\x9f\s]")
+
+
+def _legacy_key(version: str) -> str:
+    """The legacy sort string: parts joined, compared as one string (osv-scalibr's compareLegacy)."""
+    text = version.strip()
+    if not text or _NOT_A_VERSION.search(text):
+        raise UncomparableVersion(f"'{version}' is not a PEP 440 version")
+    parts: list[str] = []
+    for found in [*_LEGACY_PART.findall(text.lower()), "final"]:
+        if found == ".":
+            continue
+        word = _LEGACY_REPLACE.get(found, found)
+        # numbers are zero-padded so that they compare as numbers inside the string
+        part = word.rjust(8, "0") if word[0].isdigit() else "*" + word
+        if part.startswith("*"):
+            if part < "*final":
+                # a pre-release marker drops the "-" separators before it
+                while parts and parts[-1] == "*final-":
+                    parts.pop()
+            # trailing zeros before a word do not count: 1.0-beta == 1-beta
+            while parts and parts[-1] == "00000000":
+                parts.pop()
+        parts.append(part)
+    return "".join(parts)
 
 
 def pep440_key(parsed: Version) -> PEP440Key:
@@ -107,10 +163,17 @@ def _pep440_exact(version: str) -> str:
         while len(parts) > 1 and parts[-1] == "0":
             parts.pop()
         return ".".join(parts)
+    if len(text) > MAX_VERSION_LENGTH:
+        return text
     try:
         parsed = Version(text)
     except InvalidVersion:
-        return text
+        try:
+            # a legacy version: its sort string, equal exactly when the versions
+            # are; it always holds a "*", which no PEP 440 form does
+            return _legacy_key(text)
+        except UncomparableVersion:
+            return text
     release = list(parsed.release)
     while len(release) > 1 and release[-1] == 0:
         release.pop()
@@ -130,43 +193,108 @@ def _pep440_exact(version: str) -> str:
 
 _SIMPLE_RELEASE = re.compile(r"(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*))*")
 
-# semver.org's recommended expression, plus npm's tolerance of a leading "v"/"="
-# and surrounding whitespace (node-semver's loose parsing of installed versions)
-_SEMVER = re.compile(
+# npm's tolerance of a leading "v"/"=" and surrounding whitespace (node-semver's
+# loose parsing of installed versions); what follows must start with a number
+_SEMVER_PREFIX = re.compile(r"^\s*[v=]?\s*(?=[0-9])")
+# Go's big.Int SetString in base 10, which osv-scalibr uses to call an identifier numeric
+_NUMERIC_IDENT = re.compile(r"-?[0-9]+")
+# "-01" is valid SemVer (alphanumeric) but a number to OSV: its exact form is "-1"
+_NEGATIVE_IDENT = re.compile(r"(?:^|\.)-[0-9]+(?:\.|$)")
+
+SemVerIdent = tuple[int, int, str]
+SemVerKey = tuple[int, int, int, int, tuple[SemVerIdent, ...]]
+
+
+# semver.org's recommended expression with the same loose prefix: the common case, read
+# without the character walk below (both readings agree on every string this matches)
+_STRICT_SEMVER = re.compile(
     r"^\s*[v=]?\s*"
     r"(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)\.(?P<patch>0|[1-9]\d*)"
     r"(?:-(?P<pre>(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
-    r"(?:\+(?P<build>[0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?\s*$"
+    r"(?:\+(?P<build>[0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?\s*$",
+    re.ASCII,
 )
 
-SemVerKey = tuple[int, int, int, int, tuple[tuple[int, int, str], ...]]
+
+def _semver_parts(version: str) -> tuple[tuple[int, int, int], tuple[str, ...] | None]:
+    """Three numeric components and the pre-release identifiers (None for a release).
+
+    The reading of osv-scalibr's ``parseSemverLike``: dot-separated runs of
+    digits are components until the first other character, which starts the
+    pre-release/build text; components after the third are appended to that
+    text (``1.1.3.4.5`` has the pre-release ``.4.5``); build metadata after
+    ``+`` is dropped and one leading ``-`` removed. For a valid SemVer 2
+    version this is exactly SemVer precedence.
+    """
+    strict = _STRICT_SEMVER.match(version) if len(version) <= MAX_VERSION_LENGTH else None
+    if strict is not None:
+        pre = strict["pre"]
+        core = (int(strict["major"]), int(strict["minor"]), int(strict["patch"]))
+        return core, (tuple(pre.split(".")) if pre else None)
+    prefix = _SEMVER_PREFIX.match(version)
+    text = version[prefix.end() :].rstrip() if prefix else ""
+    if not text or len(text) > MAX_VERSION_LENGTH or _NOT_A_VERSION.search(text):
+        raise UncomparableVersion(f"'{version}' is not a SemVer 2 version")
+    numbers: list[str] = []
+    run = ""
+    rest = ""
+    for index, char in enumerate(text):
+        if "0" <= char <= "9":
+            run += char
+            continue
+        if run:
+            numbers.append(run)
+            run = ""
+        if char != ".":
+            rest = text[index:]
+            break
+    else:
+        if run:
+            numbers.append(run)
+    values = [int(number) for number in numbers]
+    rest += "".join(f".{value}" for value in values[3:])
+    values = [*values, 0, 0, 0][:3]
+    pre = rest.split("+", 1)[0].removeprefix("-")
+    return (values[0], values[1], values[2]), (tuple(pre.split(".")) if pre else None)
+
+
+def _semver_ident(ident: str) -> SemVerIdent:
+    # numeric identifiers sort numerically and below alphanumeric ones (SemVer 2 §11.4)
+    return (0, int(ident), "") if _NUMERIC_IDENT.fullmatch(ident) else (1, 0, ident)
 
 
 class SemVerScheme(VersionScheme):
     name = "SemVer"
 
     def key(self, version: str) -> SemVerKey:
-        match = _SEMVER.match(version)
-        if match is None:
-            raise UncomparableVersion(f"'{version}' is not a SemVer 2 version")
-        major, minor, patch = int(match["major"]), int(match["minor"]), int(match["patch"])
-        pre = match["pre"]
+        (major, minor, patch), pre = _semver_parts(version)
         if pre is None:
             # a release sorts above all of its pre-releases (SemVer 2 §11.3)
             return (major, minor, patch, 1, ())
-        identifiers = tuple(
-            # numeric identifiers sort numerically and below alphanumeric ones (§11.4)
-            (0, int(ident), "") if ident.isdigit() else (1, 0, ident)
-            for ident in pre.split(".")
-        )
-        return (major, minor, patch, 0, identifiers)
+        return (major, minor, patch, 0, tuple(_semver_ident(ident) for ident in pre))
 
     def exact(self, version: str) -> str:
-        match = _SEMVER.match(version)
-        if match is None:
-            return version.strip()
-        text = f"{match['major']}.{match['minor']}.{match['patch']}"
-        return f"{text}-{match['pre']}" if match["pre"] else text
+        return _semver_exact(version)
+
+
+@functools.lru_cache(maxsize=65536)
+def _semver_exact(version: str) -> str:
+    # advisories repeat the same version lists; the cache keeps import cheap
+    strict = _STRICT_SEMVER.match(version) if len(version) <= MAX_VERSION_LENGTH else None
+    if strict is not None and not _NEGATIVE_IDENT.search(strict["pre"] or ""):
+        # already the canonical spelling, apart from a prefix and build metadata
+        text = f"{strict['major']}.{strict['minor']}.{strict['patch']}"
+        return f"{text}-{strict['pre']}" if strict["pre"] else text
+    try:
+        (major, minor, patch), pre = _semver_parts(version)
+    except UncomparableVersion:
+        return version.strip()
+    text = f"{major}.{minor}.{patch}"
+    if pre is None:
+        return text
+    # numeric identifiers in their numeric form: 1.0.0-01 is 1.0.0-1 to OSV
+    idents = (str(int(ident)) if _NUMERIC_IDENT.fullmatch(ident) else ident for ident in pre)
+    return f"{text}-{'.'.join(idents)}"
 
 
 # dpkg accepts these characters (deb-version(7)); anything else is not a version
@@ -229,7 +357,7 @@ class DpkgScheme(VersionScheme):
 
     def key(self, version: str) -> DpkgKey:
         text = version.strip()
-        match = _DPKG_VERSION.match(text)
+        match = _DPKG_VERSION.match(text) if len(text) <= MAX_VERSION_LENGTH else None
         if match is None:
             raise UncomparableVersion(f"'{version}' is not a Debian version")
         epoch = int(match["epoch"]) if match["epoch"] else 0
@@ -245,8 +373,62 @@ class DpkgScheme(VersionScheme):
         return (epoch, _dpkg_part_key(upstream), _dpkg_part_key(revision))
 
     def exact(self, version: str) -> str:
-        text = version.strip()
-        return text[2:] if text.startswith("0:") else text
+        """dpkg's equality as text: no zero epoch, no zero revision, numbers without leading zeros.
+
+        ``1.0``, ``0:1.0``, ``1.0-0`` and ``01.00`` are one version to dpkg (and to
+        OSV's fixtures), so they share one form; a version dpkg rejects is kept as it is.
+        """
+        return _dpkg_exact(version)
+
+
+@functools.lru_cache(maxsize=65536)
+def _dpkg_exact(version: str) -> str:
+    # advisories repeat the same version lists; the cache and the fast path keep import cheap
+    text = version.strip()
+    dash = text.rfind("-")
+    if (
+        _DPKG_ALREADY_CANONICAL.fullmatch(text)
+        and not _DPKG_LEADING_ZERO.search(text)
+        and (dash < 0 or (text[dash - 1].isdigit() and text[dash + 1 :].strip("0") != ""))
+    ):
+        return text  # what the long way below would give back unchanged
+    return _dpkg_exact_slow(text)
+
+
+# no epoch or a non-zero one without leading zeros, ending in a digit
+_DPKG_ALREADY_CANONICAL = re.compile(r"(?:[1-9][0-9]*:)?[0-9][A-Za-z0-9.+~-]*[0-9]|[0-9]", re.ASCII)
+_DPKG_LEADING_ZERO = re.compile(r"(?<![0-9])0[0-9]")
+
+
+def _dpkg_exact_slow(text: str) -> str:
+    try:
+        DPKG.key(text)
+    except UncomparableVersion:
+        return text
+    epoch, sep, rest = text.partition(":")
+    if not sep:
+        epoch, rest = "0", text
+    upstream, sep, revision = rest.rpartition("-")
+    if not sep:
+        upstream, revision = rest, ""
+    canonical = _dpkg_canonical(upstream)
+    if _dpkg_part_key(revision) != _dpkg_part_key(""):
+        canonical += "-" + _dpkg_canonical(revision)
+    return canonical if int(epoch) == 0 else f"{int(epoch)}:{canonical}"
+
+
+def _dpkg_canonical(part: str) -> str:
+    """``part`` with every number written without leading zeros, ending in a number.
+
+    verrevcmp() compares digit runs numerically and an absent final run as 0, so
+    ``1.`` and ``1.0`` are equal (as are ``1.0a`` and ``1.0a0``); no other
+    spelling differences are.
+    """
+    runs = [(marks, str(int(digits)) if digits else "") for marks, digits in _DPKG_PART.findall(part)]
+    runs = [run for run in runs if run != ("", "")]
+    if runs and not runs[-1][1]:
+        runs[-1] = (runs[-1][0], "0")
+    return "".join(marks + digits for marks, digits in runs)
 
 
 PEP440 = PEP440Scheme()

@@ -220,7 +220,7 @@ def test_env_copied_from_a_build_arg_is_reported(tmp_path: Path) -> None:
     assert "image config" in findings[1].title
 
 
-def test_powershell_run_lines_are_not_read_as_posix_shell(tmp_path: Path) -> None:
+def test_powershell_run_lines_are_read_as_powershell_not_posix_shell(tmp_path: Path) -> None:
     text = (
         "# escape=`\n"
         f"FROM mcr.microsoft.com/windows/servercore{PIN}\n"
@@ -229,7 +229,8 @@ def test_powershell_run_lines_are_not_read_as_posix_shell(tmp_path: Path) -> Non
         "    curl.exe -k https://y.example/z -o z\n"
         "USER ContainerUser\n"
     )
-    assert ids(lint_dockerfile(tmp_path, text)) == []
+    # ``iwr … | iex`` runs a download (PowerShell model); nothing from a POSIX reading of the line
+    assert ids(lint_dockerfile(tmp_path, text)) == ["dockerfile-curl-pipe-shell"]
 
 
 def test_oversized_dockerfile_is_skipped(tmp_path: Path) -> None:

@@ -68,3 +68,31 @@ def test_never_raises(text: str) -> None:
     for pipeline in parse_script(text).walk():
         for command in pipeline.commands:
             command.argv()
+
+
+def test_case_patterns_are_not_pipes_or_subshell_ends() -> None:
+    text = 'case "$arch" in amd64|arm64) a=1 ;; (armhf) b=2 ;; *) echo no; exit 1 ;; esac; tar xf t.tgz'
+    assert _names(text) == [["case"], [""], [""], ["echo"], ["exit"], ["esac"], ["tar"]]
+    assert all(len(p.commands) == 1 for p in parse_script(text).walk())
+
+
+def test_case_nested_in_command_substitution() -> None:
+    text = "curl -fsSL https://go.dev/dl/go.linux-$(case $(uname -m) in x86_64) echo amd64 ;; esac).tar.gz | tar xz"
+    (top,) = parse_script(text).pipelines
+    assert [c.name for c in top.commands] == ["curl", "tar"]
+    url = top.commands[0].words[2]
+    assert url.text.endswith(".tar.gz") and url.substitutions
+    assert {"uname", "echo"} <= {c.name for c in parse_script(text).commands()}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["case", "esac", " in ", ")", "(", "|", ";;", ";", "$(", "x", " ", "\n", "'", '"', "`"]),
+        max_size=40,
+    )
+)
+def test_never_raises_on_case_soup(parts: list[str]) -> None:
+    for pipeline in parse_script("".join(parts)).walk():
+        for command in pipeline.commands:
+            command.argv()

@@ -277,3 +277,126 @@ def test_many_packages_with_many_files() -> None:
     document = _render(Inventory(INVENTORY.target, packages), ())
     assert len(document["components"]) == 300
     assert sum(len(c["evidence"]["occurrences"]) for c in document["components"]) == 6000
+
+
+# --- the library as the oracle ------------------------------------------------
+# Components are written by chainwarden itself (the library's model was 60x too
+# slow on an image); here the library builds the same components from its own
+# model, and both must come out the same.
+
+
+def _library_components(packages: tuple[Package, ...]) -> list[dict[str, Any]]:
+    from cyclonedx.contrib.license.factories import LicenseFactory
+    from cyclonedx.model import HashAlgorithm, HashType, Property
+    from cyclonedx.model.bom import Bom
+    from cyclonedx.model.component import Component, ComponentScope, ComponentType
+    from cyclonedx.model.component_evidence import ComponentEvidence, Occurrence
+    from cyclonedx.model.license import DisjunctiveLicense, LicenseExpression
+    from cyclonedx.output.json import JsonV1Dot6
+    from packageurl import PackageURL
+
+    from chainwarden.report.json_report import parse_hash_pin
+
+    scopes = {"prod": ComponentScope.REQUIRED, "optional": ComponentScope.OPTIONAL, "dev": ComponentScope.EXCLUDED}
+    algorithms = {"sha1": HashAlgorithm.SHA_1, "sha256": HashAlgorithm.SHA_256, "sha512": HashAlgorithm.SHA_512}
+    bom = Bom()
+    for package in packages:
+        try:
+            purl = PackageURL.from_string(package.purl) if package.purl else None
+        except ValueError:
+            purl = None
+        props = [("found-by", package.found_by)]
+        if purl is None and package.purl:
+            props.append(("purl", package.purl))
+        props += [("layer", layer) for layer in dict.fromkeys(loc.layer for loc in package.locations if loc.layer)]
+        if package.source_name:
+            props.append(("source-name", package.source_name))
+            if package.source_version:
+                props.append(("source-version", package.source_version))
+        if package.arch:
+            props.append(("arch", package.arch))
+        if package.direct is not None:
+            props.append(("direct", str(package.direct).lower()))
+        if package.scope is not None:
+            props.append(("scope", package.scope.value))
+        if not package.pinned:
+            props.append(("pinned", "false"))
+        hashes = []
+        for pin in package.hashes:
+            parsed = parse_hash_pin(pin)
+            if parsed is None or parsed[0] not in algorithms:
+                props.append(("hash", pin))
+            else:
+                hashes.append(HashType(alg=algorithms[parsed[0]], content=parsed[1]))
+        factory = LicenseFactory()
+        licenses = [factory.make_from_string(v) for v in dict.fromkeys(v.strip() for v in package.licenses) if v]
+        if len(licenses) > 1 and any(isinstance(lic, LicenseExpression) for lic in licenses):
+            licenses = [DisjunctiveLicense(name=x.value) if isinstance(x, LicenseExpression) else x for x in licenses]
+        ref = package.id or f"{package.ecosystem.value}:{package.name}"
+        occurrences: dict[str, Occurrence] = {}
+        for loc in package.locations:
+            oref = f"{ref}#found-at:{loc.path}" + (f":{loc.line}" if loc.line is not None else "")
+            context = f"layer {loc.layer}" if loc.layer else None
+            occurrences.setdefault(
+                oref, Occurrence(bom_ref=oref, location=loc.path, line=loc.line, additional_context=context)
+            )
+        for path in package.files:
+            oref = f"{ref}#owns:{path}"
+            occurrences.setdefault(oref, Occurrence(bom_ref=oref, location=path, additional_context="owned file"))
+        bom.components.add(
+            Component(
+                type=ComponentType.LIBRARY,
+                name=package.name,
+                version=package.version or None,
+                purl=purl,
+                bom_ref=ref,
+                licenses=licenses,
+                hashes=hashes,
+                scope=scopes[package.scope.value] if package.scope else None,
+                properties=[Property(name=f"chainwarden:{k}", value=v) for k, v in props],
+                evidence=ComponentEvidence(occurrences=occurrences.values()) if occurrences else None,
+            )
+        )
+    components: list[dict[str, Any]] = json.loads(JsonV1Dot6(bom).output_as_string())["components"]
+    return components
+
+
+_ORACLE_PACKAGES = (
+    *INVENTORY.packages,
+    Package(Ecosystem.NPM, "@scope/ünï", "0.0.0-ß", "pkg:npm/%40scope/%C3%BCn%C3%AF@0.0.0-%C3%9F", "npm"),
+    Package(Ecosystem.DEBIAN, "epoch", "1:2.3-4", "pkg:deb/debian/epoch@1:2.3-4?distro=debian-12&arch=amd64", "dpkg"),
+    Package(Ecosystem.PYPI, "bad-purl", "1", "not a purl", "python-dist-info", licenses=("MIT", "GPL-2.0 OR MIT")),
+    Package(Ecosystem.PYPI, "a", "1", "pkg:pypi/A@1?a=&b=x#sub/path", "x", licenses=("Apache 2.0", "BSD-3-Clause")),
+    Package(Ecosystem.PYPI, "a", "2", "pkg:pypi/a@2?Repository_URL=https://x.example/simple%20y", "x"),
+)
+
+
+def test_components_are_those_the_library_writes() -> None:
+    ours = json.loads(render_cyclonedx(Inventory(INVENTORY.target, _ORACLE_PACKAGES)))["components"]
+    assert ours == _library_components(_ORACLE_PACKAGES)
+
+
+@pytest.mark.parametrize(
+    "purl",
+    [
+        *(p.purl for p in _ORACLE_PACKAGES if p.purl != "not a purl"),
+        "pkg:deb/debian/curl@7.88.1-10%2Bdeb12u5?arch=amd64&distro=debian-12&epoch=1",
+        "pkg:npm/%40Babel/Core@7.0.0?checksum=sha512:abc&vcs_url=git%2Bhttps://x",
+        "pkg:pypi/Django_Rest@1.0?b=2&a=1",
+        "pkg:golang/github.com/a/b@v1.0.0?goos=linux#cmd/tool",
+        "pkg:generic/x@1?",
+        "pkg:generic/x@1?=v",
+    ],
+)
+def test_canonical_purl_is_the_librarys(purl: str) -> None:
+    from packageurl import PackageURL
+
+    from chainwarden.report.cyclonedx import canonical_purl
+
+    try:
+        expected = PackageURL.from_string(purl).to_string()
+    except ValueError:
+        with pytest.raises(ValueError):
+            canonical_purl(purl)
+        return
+    assert canonical_purl(purl) == expected

@@ -9,6 +9,7 @@ import stat
 import threading
 import time
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -275,10 +276,11 @@ def test_older_schema_is_migrated_atomically(tmp_path: Path, monkeypatch: pytest
     def add_notes(conn: sqlite3.Connection) -> None:
         conn.execute("CREATE TABLE notes (text TEXT)")
 
-    monkeypatch.setattr(store, "SCHEMA_VERSION", 2)
+    later = store.SCHEMA_VERSION + 1
+    monkeypatch.setattr(store, "SCHEMA_VERSION", later)
     monkeypatch.setattr(store, "_MIGRATIONS", [*store._MIGRATIONS, add_notes])
     with open_database(db_path) as db:
-        assert db.status().schema_version == 2
+        assert db.status().schema_version == later
         assert db.ids() == ["A-1"]
     with sqlite3.connect(db_path) as conn:
         assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'notes'").fetchone() == ("notes",)
@@ -400,3 +402,103 @@ def test_a_directory_as_database_is_refused_before_importing(tmp_path: Path) -> 
     with pytest.raises(DatabaseError, match="not a file"):
         import_osv([tree], tmp_path / "db")
     assert list((tmp_path / "db").iterdir()) == []
+
+
+def _zip(path: Path, records: dict[str, dict[str, Any]]) -> Path:
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, doc in records.items():
+            archive.writestr(name, json.dumps(doc))
+    return path
+
+
+def test_reimport_reads_only_the_members_that_changed(tmp_path: Path) -> None:
+    db_path = tmp_path / "osv.sqlite3"
+    day1 = {f"A-{n}.json": record(f"A-{n}", name=f"lib{n}") for n in range(1, 6)}
+    export = _zip(tmp_path / "all.zip", day1)
+    first = import_osv([export], db_path)
+    assert (first.sources[0].records_read, first.sources[0].records_unchanged) == (5, 0)
+
+    # next day: A-2 modified, A-3 gone, A-9 new; the zip is rewritten at the same path
+    day2 = dict(day1)
+    day2["A-2.json"] = record("A-2", name="lib2", modified="2024-06-01T00:00:00Z", summary="now with a summary")
+    del day2["A-3.json"]
+    day2["A-9.json"] = record("A-9", name="lib9")
+    export.unlink()
+    _zip(export, day2)
+    second = import_osv([export], db_path)
+    source = second.sources[0]
+    assert (source.records_read, source.records_written, source.records_unchanged) == (2, 2, 3)
+    with open_database(db_path) as db:
+        assert db.ids() == ["A-1", "A-2", "A-4", "A-5", "A-9"]
+        assert db.vulns(["A-2"])["A-2"].summary == "now with a summary"
+        assert {row.vuln_id for row in db.affected_rows(["PyPI"], ["lib3"])} == set()
+        assert db.status().sources[0].records == 5
+
+    # an unchanged export reads nothing and keeps everything
+    third = import_osv([export], db_path)
+    assert (third.sources[0].records_read, third.sources[0].records_unchanged) == (0, 5)
+    with open_database(db_path) as db:
+        assert len(db.ids()) == 5
+
+
+def test_reimported_directory_follows_changed_and_removed_files(tmp_path: Path) -> None:
+    db_path = tmp_path / "osv.sqlite3"
+    tree = write_tree(tmp_path / "db", {"A-1.json": json.dumps(record("A-1")), "A-2.json": json.dumps(record("A-2"))})
+    import_osv([tree], db_path)
+    (tree / "A-2.json").unlink()
+    # a file that now holds another record: the old one goes with it
+    (tree / "A-1.json").write_text(json.dumps(record("A-7", modified="2024-02-02T00:00:00Z")))
+    report = import_osv([tree], db_path)
+    assert report.sources[0].records_read == 1
+    with open_database(db_path) as db:
+        assert db.ids() == ["A-7"]
+
+
+def test_a_version_1_database_is_migrated_and_reads_details_from_the_raw_record(tmp_path: Path) -> None:
+    db_path = tmp_path / "osv.sqlite3"
+    doc = record("A-1", summary="s", details="  the details  ", references=[{"type": "WEB", "url": "https://x.test/1"}])
+    with sqlite3.connect(db_path) as conn:
+        store._create_v1(conn)
+        conn.execute("INSERT INTO sources VALUES (1, '/old', 'directory', '2024-01-01T00:00:00+00:00', 1)")
+        conn.execute(
+            "INSERT INTO vulns VALUES ('A-1', 1, ?, NULL, NULL, 's', 'the details', '[]', 'unknown', NULL, NULL,"
+            " 'none', '[\"https://x.test/1\"]', ?)",
+            (doc["modified"], zlib.compress(json.dumps(doc).encode())),
+        )
+        conn.execute("PRAGMA user_version = 1")
+    conn.close()
+    with open_database(db_path) as db:
+        assert db.status().schema_version == store.SCHEMA_VERSION
+        info = db.vulns(["A-1"])["A-1"]
+        assert (info.details, info.references) == ("the details", ("https://x.test/1",))
+    with sqlite3.connect(db_path) as conn:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(vulns)")}
+    conn.close()
+    assert not columns & {"details", "refs"}
+
+
+def test_export_members_are_stored_as_they_come_and_checked(tmp_path: Path) -> None:
+    db_path = tmp_path / "osv.sqlite3"
+    doc = record("A-1", details="long " * 200)
+    export = tmp_path / "all.zip"
+    with zipfile.ZipFile(export, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("A-1.json", json.dumps(doc, indent=2))
+        archive.writestr("A-2.json", json.dumps(record("A-2")))
+    import_osv([export], db_path)
+    with open_database(db_path) as db:
+        assert db.raw_record("A-1") == doc
+        assert db.vulns(["A-1"])["A-1"].details == doc["details"].strip()
+    with sqlite3.connect(db_path) as conn:
+        (blob,) = conn.execute("SELECT raw FROM vulns WHERE id = 'A-1'").fetchone()
+    conn.close()
+    assert blob[:1] == b"\x00"  # the member's own DEFLATE stream, not compressed again
+
+    # a member whose bytes do not match the central directory's CRC is a problem, not a record
+    data = bytearray(export.read_bytes())
+    start = data.index(b"A-2.json") + len(b"A-2.json")
+    data[start + 8] ^= 0xFF
+    broken = tmp_path / "broken.zip"
+    broken.write_bytes(bytes(data))
+    report = import_osv([broken], tmp_path / "other.sqlite3")
+    assert [problem.location.rsplit(":", 1)[-1] for problem in report.problems] == ["A-2.json"]
+    assert report.sources[0].records_read == 1

@@ -178,9 +178,12 @@ def test_osv_range_semantics(
 def test_semver_range_type_applies_semver_in_any_ecosystem() -> None:
     semver_entry = entry("PyPI", [("introduced", "1.0.0"), ("fixed", "1.2.0")], range_type="SEMVER")
     assert evaluate(semver_entry, "1.1.0", VersionKeys()).affected
-    # a PEP 440-only spelling cannot be placed in a SemVer range
+    # OSV reads a short version in a SemVer range leniently: 1.1 is 1.1.0
+    assert evaluate(semver_entry, "1.1", VersionKeys()).affected
+    assert not evaluate(semver_entry, "1.2", VersionKeys()).affected
+    # what does not start with a number is not a version at all
     with pytest.raises(UncomparableVersion):
-        evaluate(semver_entry, "1.1", VersionKeys())
+        evaluate(semver_entry, "latest", VersionKeys())
 
 
 def test_explicit_versions_list_matches_normalised_forms() -> None:
@@ -195,19 +198,32 @@ def test_explicit_versions_list_matches_normalised_forms() -> None:
 
 def test_invalid_installed_version_is_uncomparable_unless_listed() -> None:
     keys = VersionKeys()
-    ranged = entry("PyPI", [("introduced", "0"), ("fixed", "2.0")], versions=("weird-1",))
+    ranged = entry("PyPI", [("introduced", "0"), ("fixed", "2.0")], versions=("weird 1",))
     with pytest.raises(UncomparableVersion, match="PEP 440"):
-        evaluate(ranged, "not/a/version", keys)
-    assert evaluate(ranged, "weird-1", keys).affected
+        evaluate(ranged, "not a version", keys)
+    assert evaluate(ranged, "weird 1", keys).affected
 
 
 def test_invalid_advisory_version_skips_only_that_range() -> None:
-    broken = entry("PyPI", [("introduced", "0"), ("fixed", "bogus!")], [("introduced", "1.0"), ("fixed", "1.5")])
+    broken = entry("PyPI", [("introduced", "0"), ("fixed", "bogus !")], [("introduced", "1.0"), ("fixed", "1.5")])
     verdict = evaluate(broken, "1.2", VersionKeys())
     assert verdict.affected
     assert verdict.fixed == ("1.5",)
     assert len(verdict.problems) == 1
-    assert "bogus!" in verdict.problems[0]
+    assert "bogus !" in verdict.problems[0]
+
+
+def test_legacy_pypi_versions_sort_below_every_pep440_version_as_in_osv() -> None:
+    keys = VersionKeys()
+    # introduced "0" covers every version, a legacy one included (OSV's rule)
+    assert evaluate(entry("PyPI", [("introduced", "0"), ("fixed", "2.0")]), "0.9-doduo", keys).affected
+    # but a legacy version is below 0.0.1, so it is never inside a range that starts above 0
+    assert not evaluate(entry("PyPI", [("introduced", "0.0.1"), ("fixed", "2.0")]), "0.9-doduo", keys).affected
+    # between legacy versions, setuptools' legacy order
+    legacy = entry("PyPI", [("introduced", "0.9-doduo"), ("fixed", "0.9-fearow")])
+    assert evaluate(legacy, "0.9-eevee", keys).affected
+    assert not evaluate(legacy, "0.9-gyarados", keys).affected
+    assert evaluate(legacy, "0.9-eevee", keys).fixed == ("0.9-fearow",)
 
 
 # -- matching through the database -----------------------------------------------------------
@@ -397,28 +413,28 @@ def test_uncomparable_and_unpinned_packages_are_reported(tmp_path: Path) -> None
         tmp_path,
         [
             osv("PYSEC-1", "PyPI", "lib", [{"introduced": "0"}, {"fixed": "2.0"}]),
-            osv("PYSEC-2", "PyPI", "other", [{"introduced": "0"}, {"fixed": "not-a-version!"}]),
+            osv("PYSEC-2", "PyPI", "other", [{"introduced": "0"}, {"fixed": "not a version"}]),
             osv("GHSA-x", "npm", "left", [{"introduced": "0"}, {"fixed": "2.0.0"}], range_type="SEMVER"),
         ],
     )
     result = scan(
         db,
-        pkg(Ecosystem.PYPI, "lib", "1.0-foo-bar_baz!"),
+        pkg(Ecosystem.PYPI, "lib", "1.0 foo"),
         pkg(Ecosystem.PYPI, "lib", "", pinned=False),
         pkg(Ecosystem.PYPI, "other", "1.0"),
-        pkg(Ecosystem.NPM, "left", "1.2"),  # not SemVer
+        pkg(Ecosystem.NPM, "left", "latest"),  # not a version
         pkg(Ecosystem.PYPI, "unknown-to-db", "???"),  # no advisory: nothing to compare, no noise
     )
     assert result.matches == ()
     reasons = sorted((s.package.name, s.vuln_id, s.reason) for s in result.skipped)
     assert reasons == [
-        ("left", None, "could not compare: '1.2' is not a SemVer 2 version"),
-        ("lib", None, "could not compare: '1.0-foo-bar_baz!' is not a PEP 440 version"),
+        ("left", None, "could not compare: 'latest' is not a SemVer 2 version"),
+        ("lib", None, "could not compare: '1.0 foo' is not a PEP 440 version"),
         ("lib", None, "no exact version (unpinned or a range)"),
         (
             "other",
             "PYSEC-2",
-            "range (introduced 0, fixed not-a-version!) skipped: 'not-a-version!' is not a PEP 440 version",
+            "range (introduced 0, fixed not a version) skipped: 'not a version' is not a PEP 440 version",
         ),
     ]
     assert {s["reason"] for s in result.extra()["skipped"]} == {r for _, _, r in reasons}

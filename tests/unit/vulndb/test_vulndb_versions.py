@@ -21,7 +21,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from packaging.version import Version
 
-from chainwarden.vulndb.versions import DPKG, PEP440, SEMVER, UncomparableVersion, compare, scheme_for
+from chainwarden.vulndb.versions import (
+    DPKG,
+    PEP440,
+    SEMVER,
+    UncomparableVersion,
+    _dpkg_exact_slow,
+    compare,
+    scheme_for,
+)
 
 # -- dpkg ------------------------------------------------------------------------------------
 
@@ -73,6 +81,19 @@ def test_dpkg_order_matches_python_debian(versions: list[str]) -> None:
         for right in versions:
             expected = DebianVersion(left)._compare(DebianVersion(right))
             assert compare(DPKG, left, right) == (expected > 0) - (expected < 0), (left, right)
+            # listed versions are matched through exact(): equal versions must give equal forms
+            assert (DPKG.exact(left) == DPKG.exact(right)) == (expected == 0), (left, right)
+        # the fast path for already canonical spellings gives what the long way gives
+        assert DPKG.exact(left) == _dpkg_exact_slow(left.strip()), left
+
+
+def test_dpkg_exact_form_is_dpkg_equality() -> None:
+    assert DPKG.exact("0:1.0-0") == DPKG.exact("01.00") == DPKG.exact("1.0") == "1.0"
+    assert DPKG.exact("1.0a0") == DPKG.exact("1.0a") == "1.0a0"
+    assert DPKG.exact("1.") == "1.0"
+    assert DPKG.exact("2:7.88.1-10+deb12u5") == "2:7.88.1-10+deb12u5"
+    assert DPKG.exact("1.0.0") != DPKG.exact("1.0")
+    assert DPKG.exact("1.0_1 ") == "1.0_1"  # not a Debian version: kept as written
 
 
 @needs_dpkg
@@ -138,8 +159,23 @@ def test_pep440_segments() -> None:
     assert sorted(ordered, key=PEP440.key) == ordered
     assert PEP440.exact("1.0.0") == PEP440.exact("1") == PEP440.exact("01.0")
     assert PEP440.exact("not a version") == "not a version"
-    with pytest.raises(UncomparableVersion, match="PEP 440"):
-        PEP440.key("2.0-final-ish-")
+    for bad in ("", " ", "not a version", "1.0\x00", "1" * 2000):
+        with pytest.raises(UncomparableVersion, match="PEP 440"):
+            PEP440.key(bad)
+
+
+def test_pep440_legacy_versions_order_as_setuptools_below_pep440() -> None:
+    # setuptools' pre-PEP 440 parse_version, below every PEP 440 version (osv-scalibr: epoch -1)
+    ordered = ["trunk", "0.1-bulbasaur", "0.9-doduo", "0", "0.0.1.dev0", "1.0"]
+    assert sorted(reversed(ordered), key=PEP440.key) == ordered
+    assert compare(PEP440, "1.0beta6.1", "1.0b6") == -1  # legacy, however close to PEP 440
+    assert compare(PEP440, "2.0-final-ish", "2.0-FINAL-ish.") == 0  # case and a trailing "." do not count
+    assert compare(PEP440, "0.3m1", "0.3m2") == -1
+    assert compare(PEP440, "0.3m10", "0.3m2") == 1  # numbers compare as numbers
+    # equal legacy versions share their exact form; it never collides with a PEP 440 one
+    assert PEP440.exact("2.0-final-ish") == PEP440.exact("2.0-FINAL-ish.")
+    assert PEP440.exact("trunk") != PEP440.exact("trunk.1")
+    assert "*" in PEP440.exact("trunk")
 
 
 # -- SemVer (npm) ------------------------------------------------------------------------------
@@ -168,10 +204,29 @@ def test_semver_precedence_from_the_spec() -> None:
     assert compare(SEMVER, "1.0.0-10", "1.0.0-a") == -1  # numeric below alphanumeric
 
 
-@pytest.mark.parametrize("bad", ["1.0", "01.0.0", "1.0.0-", "1.0.0-01", "latest", "1.0.0.0", "", "^1.2.3"])
-def test_semver_rejects_invalid(bad: str) -> None:
+@pytest.mark.parametrize("bad", ["latest", "", " ", "^1.2.3", "V1.2.3", "x1.2.3", "1.2.3 beta", "1" * 2000])
+def test_semver_rejects_what_is_not_a_version(bad: str) -> None:
     with pytest.raises(UncomparableVersion):
         SEMVER.key(bad)
+
+
+def test_semver_reads_lenient_versions_as_osv_does() -> None:
+    # osv-scalibr's semver-like reading: short, long, zero-padded, hyphen-less, huge
+    assert compare(SEMVER, "1.0", "1.0.0") == 0
+    assert compare(SEMVER, "01.0.0", "1.0.0") == 0
+    assert compare(SEMVER, "1.0.0-", "1.0.0") == 0
+    assert compare(SEMVER, "1.0.0-01", "1.0.0-1") == 0
+    assert compare(SEMVER, "1.0.0.0", "1.0.0") == -1  # the fourth component is a pre-release part
+    assert compare(SEMVER, "1.36.0rc1", "1.36.0") == -1
+    assert compare(SEMVER, "99999999999999999999999.0.0", "99999999999999999999998.9.9") == 1
+    # exact forms agree with the order
+    assert SEMVER.exact("1.0") == SEMVER.exact("v1.0.0") == "1.0.0"
+    assert SEMVER.exact("1.0.0-01") == SEMVER.exact("1.0.0-1") == "1.0.0-1"
+    assert SEMVER.exact("1.1.3.4.5") == SEMVER.exact("1.1.3-.4.5")
+    assert SEMVER.exact("latest") == "latest"
+    # OSV reads "-01" as the number -1 (Go's big.Int), valid SemVer calls it alphanumeric
+    assert SEMVER.exact("1.0.0-a.-01") == SEMVER.exact("1.0.0-a.-1") == "1.0.0-a.-1"
+    assert compare(SEMVER, "1.0.0-a.-2", "1.0.0-a.-1") == -1
 
 
 _NPM_SEMVER = Path("/usr/lib/node_modules/npm/node_modules/semver")
@@ -216,3 +271,20 @@ def test_scheme_for_ecosystems() -> None:
     assert scheme_for("PyPI", "SEMVER") is SEMVER
     assert scheme_for("PyPI", "GIT") is None
     assert scheme_for("Go") is None
+
+
+_LENIENT = st.builds(
+    lambda prefix, first, rest: prefix + first + rest,
+    st.sampled_from(["", "v", "=", " v"]),
+    st.sampled_from("0123456789"),
+    st.text(alphabet="0123456789.-+aZ", max_size=12).map(lambda text: text.replace(".", ".-", text.count("0") % 2)),
+)
+
+
+@given(st.lists(_LENIENT, min_size=2, max_size=10))
+@settings(max_examples=300, deadline=None)
+def test_semver_exact_form_is_the_lenient_order_equality(versions: list[str]) -> None:
+    # the strict fast path and the lenient reading must agree on what is equal
+    for left in versions:
+        for right in versions:
+            assert (SEMVER.exact(left) == SEMVER.exact(right)) == (SEMVER.key(left) == SEMVER.key(right)), (left, right)

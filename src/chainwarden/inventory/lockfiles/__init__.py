@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from chainwarden.inventory.interface import Cataloger
 from chainwarden.inventory.lockfiles.npm import NpmPackageLockCataloger
+from chainwarden.inventory.lockfiles.pdm import PdmLockCataloger
 from chainwarden.inventory.lockfiles.pipfile import PipfileLockCataloger
 from chainwarden.inventory.lockfiles.pnpm import PnpmLockCataloger
 from chainwarden.inventory.lockfiles.poetry import PoetryLockCataloger
@@ -24,6 +25,7 @@ LOCKFILE_CATALOGERS: tuple[type[Cataloger], ...] = (
     PoetryLockCataloger,
     PipfileLockCataloger,
     UvLockCataloger,
+    PdmLockCataloger,
     PyprojectCataloger,
     NpmPackageLockCataloger,
     YarnLockCataloger,
@@ -39,6 +41,7 @@ def lockfile_catalogers() -> list[Cataloger]:
 __all__ = [
     "LOCKFILE_CATALOGERS",
     "NpmPackageLockCataloger",
+    "PdmLockCataloger",
     "PipfileLockCataloger",
     "PnpmLockCataloger",
     "PoetryLockCataloger",

@@ -250,6 +250,11 @@ def type_name(value: object) -> str:
 # --- package records ---------------------------------------------------------------------------
 
 
+def is_npm_name(name: str) -> bool:
+    """Whether ``name`` follows npm's naming rules (:func:`chainwarden.inventory.bounds.npm_name_problem`)."""
+    return npm_name_problem(name) is None
+
+
 def pypi_name(raw: str) -> str:
     """PEP 503 normalised name, or a format error for something that is no valid PEP 508 name."""
     problem = pypi_name_problem(raw)

@@ -10,6 +10,7 @@ what is fetched and what advisories name.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from dataclasses import dataclass
 
@@ -106,15 +107,47 @@ class NpmPackageLockCataloger(LockfileCataloger):
             if _NODE_MODULES not in key and isinstance(entry, dict)
         }
         workspace_names = set().union(*(m.names() for m in declarations.values())) if declarations else set()
+        # folders a "link": true entry points at (workspace members, linked file: folders)
+        linked = {
+            posixpath.normpath(target)
+            for entry in packages.values()
+            if isinstance(entry, dict) and entry.get("link") is True and (target := as_str(entry.get("resolved")))
+        }
         for key, entry in packages.items():
-            if _NODE_MODULES not in key:
-                continue  # the project itself or one of its workspace folders
             line = lines.get(("packages", key))
+            if _NODE_MODULES not in key:
+                if key and key not in linked and isinstance(entry, dict):
+                    # a local folder installed as a copy ("file:./deps/etag" in npm 7):
+                    # a package of the project like pnpm's and yarn's file: dependencies
+                    self._add_local_folder(source, outcome, key, as_dict(entry), line, declarations)
+                continue  # else the project itself or a workspace folder reached through its link
             if not isinstance(entry, dict):
                 outcome.skipped.append(skip_entry(source, key, line, f"entry is {type_name(entry)}"))
                 continue
-            self._add_v2_entry(source, outcome, key, as_dict(entry), line, declarations, workspace_names)
+            self._add_v2_entry(source, outcome, key, as_dict(entry), line, declarations, workspace_names, packages)
         return outcome
+
+    @staticmethod
+    def _add_local_folder(
+        source: LockfileInput,
+        outcome: FileOutcome,
+        key: str,
+        entry: JsonDict,
+        line: int | None,
+        declarations: dict[str, NpmManifest],
+    ) -> None:
+        """A folder entry outside node_modules that no link points at: a local file: dependency."""
+        declared_as = [
+            (name, parent)
+            for parent, manifest in declarations.items()
+            for name, spec, _scope in manifest.dependencies
+            if spec.startswith("file:")
+            and posixpath.normpath(posixpath.join(parent, spec.removeprefix("file:"))) == posixpath.normpath(key)
+        ]
+        name = as_str(entry.get("name")) or (declared_as[0][0] if declared_as else posixpath.basename(key))
+        version = as_str(entry.get("version")) or ""
+        resolved = _Resolved(name, version, False)  # a folder on disk: nothing immutable pins it
+        _add_locked(source, outcome, key, line, resolved, entry, any(parent == "" for _, parent in declared_as))
 
     @staticmethod
     def _add_v2_entry(
@@ -125,12 +158,16 @@ class NpmPackageLockCataloger(LockfileCataloger):
         line: int | None,
         declarations: dict[str, NpmManifest],
         workspace_names: set[str],
+        packages: JsonDict,
     ) -> None:
         parent, _, key_name = key.rpartition(_NODE_MODULES)
         parent = parent.removesuffix("/")
         if entry.get("link") is True:
-            # a symlink to a local folder (workspace member): not fetched from any registry
-            resolved = _Resolved(as_str(entry.get("name")) or key_name, "", False)
+            # a symlink to a local folder (workspace member, linked file: dependency): not
+            # fetched from any registry; its version is the one the folder's package.json says
+            target = as_dict(packages.get(posixpath.normpath(as_str(entry.get("resolved")) or "")))
+            name = as_str(entry.get("name")) or key_name
+            resolved = _Resolved(name, as_str(target.get("version")) or "", False)
         else:
             resolved = resolve_name_version(key_name, entry)
         declared = declarations.get(parent)

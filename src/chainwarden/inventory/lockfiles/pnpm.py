@@ -65,8 +65,20 @@ def lockfile_major(value: object) -> int:
 
 
 def parse_package_key(key: str, major: int) -> tuple[str, str]:
-    """(name, version) of a registry package key, peer suffixes dropped."""
+    """(name, version) of a registry package key, peer suffixes dropped.
+
+    Before 9.x a package from a registry other than the default one is keyed
+    with that registry's host instead of the leading ``/``
+    (``registry.example/foo/1.1.0``); the host is not part of the name. A
+    ``file:``/``link:`` key names a folder, never a package.
+    """
+    if key.startswith(("file:", "link:")):
+        raise LockfileFormatError(f"key {key!r} is a local path, it names no package")
     bare = key.removeprefix("/")
+    if major < 9 and not key.startswith("/"):
+        host, slash, rest = bare.partition("/")
+        if slash and "." in host and not host.startswith("@") and rest:
+            bare = rest
     if major == 5:
         parts = bare.split("/")
         name_parts = 2 if bare.startswith("@") else 1
@@ -118,8 +130,10 @@ class PnpmLockCataloger(LockfileCataloger):
         outcome = FileOutcome()
 
         records: dict[str, _Record] = {}
-        for key, entry in packages.items():
+        for key, raw_entry in packages.items():
             line = lines.get(key)
+            # "key:" with nothing under it: all there is to know is in the key
+            entry = {} if raw_entry is None else raw_entry
             if not isinstance(entry, dict):
                 outcome.skipped.append(skip_entry(source, key, line, f"entry is {type_name(entry)}"))
                 continue
@@ -208,10 +222,21 @@ class PnpmLockCataloger(LockfileCataloger):
             try:
                 parsed_name, parsed_version = parse_package_key(key, major)
             except LockfileFormatError as exc:
-                return str(exc)
+                if name is None:
+                    return "a local dependency without a 'name'" if key.startswith(("file:", "link:")) else str(exc)
+                parsed_name, parsed_version = name, ""
+            if version is None and not entry and not _SEMVER_START.match(parsed_version):
+                # an empty entry whose key holds no version (a git host path, "/foo/bar"): nothing to report
+                return f"key {key!r} names no version"
             name, version = name or parsed_name, version or parsed_version
         hashes = split_integrity(resolution.get("integrity"))
-        local_or_vcs = as_str(resolution.get("type")) in {"git", "directory"} or "directory" in resolution
+        local_or_vcs = (
+            as_str(resolution.get("type")) in {"git", "directory"}
+            or "directory" in resolution
+            # a local folder or tarball: its version names no registry release
+            or key.startswith(("file:", "link:"))
+            or (as_str(resolution.get("tarball")) or "").startswith("file:")
+        )
         tarball_only = "tarball" in resolution and not hashes
         pinned = bool(_SEMVER_START.match(version)) and not local_or_vcs and not tarball_only
         if not _SEMVER_START.match(version):

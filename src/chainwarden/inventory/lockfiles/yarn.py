@@ -28,6 +28,7 @@ from chainwarden.inventory.lockfiles._common import (
     LockfileInput,
     as_dict,
     as_str,
+    is_npm_name,
     npm_package,
     propagate_scopes,
     require_dict,
@@ -203,7 +204,12 @@ class YarnLockCataloger(LockfileCataloger):
     @staticmethod
     def _classic_name(entry: YarnEntry) -> tuple[str, bool]:
         """Real package name of an entry (aliases resolved) and whether it is a registry release."""
-        name, spec = split_descriptor(entry.descriptors[0])
+        descriptor = entry.descriptors[0]
+        if descriptor.find("@", 1) <= 0 and is_npm_name(descriptor):
+            # a bare name ("balanced-match:"): yarn writes it for a dependency declared
+            # without a range; the entry's version is what was resolved from the registry
+            return descriptor, True
+        name, spec = split_descriptor(descriptor)
         if spec.startswith("npm:"):  # alias "x@npm:real@^1"
             spec = spec[4:]
             if spec.find("@", 1) > 0:

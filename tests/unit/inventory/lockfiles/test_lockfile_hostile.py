@@ -24,6 +24,7 @@ from chainwarden.inventory.interface import CatalogContext, Cataloger, CatalogRe
 from chainwarden.inventory.lockfiles import (
     LOCKFILE_CATALOGERS,
     NpmPackageLockCataloger,
+    PdmLockCataloger,
     PipfileLockCataloger,
     PnpmLockCataloger,
     PoetryLockCataloger,
@@ -41,6 +42,8 @@ from unit.inventory.lockfiles.test_lockfile_npm import LOCK_V1, LOCK_V2, LOCK_V3
 from unit.inventory.lockfiles.test_lockfile_pnpm import PNPM_V5, PNPM_V6, PNPM_V9
 from unit.inventory.lockfiles.test_lockfile_pyproject import PEP621, POETRY
 from unit.inventory.lockfiles.test_lockfile_python_locks import (
+    PDM_LOCK,
+    PDM_LOCK_3,
     PIPFILE_LOCK,
     POETRY_2,
     POETRY_18,
@@ -58,6 +61,8 @@ SAMPLES: list[tuple[type[Cataloger], str, str]] = [
     (PoetryLockCataloger, "poetry.lock", POETRY_2),
     (PipfileLockCataloger, "Pipfile.lock", PIPFILE_LOCK),
     (UvLockCataloger, "uv.lock", UV_LOCK),
+    (PdmLockCataloger, "pdm.lock", PDM_LOCK),
+    (PdmLockCataloger, "pdm.lock", PDM_LOCK_3),
     (PyprojectCataloger, "pyproject.toml", PEP621),
     (PyprojectCataloger, "pyproject.toml", POETRY),
     (NpmPackageLockCataloger, "package-lock.json", LOCK_V1),
@@ -99,6 +104,7 @@ def test_registry() -> None:
         "poetry-lock",
         "pipfile-lock",
         "uv-lock",
+        "pdm-lock",
         "pyproject",
         "npm-package-lock",
         "yarn-lock",
@@ -237,7 +243,7 @@ def test_wrong_type_at_every_node(tmp_path: Path, cls: type[Cataloger], name: st
 
 _TOML_VALUE = re.compile(r'(=\s*)("[^"\n]*"|\[[^\]\n]*\]|\{[^}\n]*\}|true|false|\d+)')
 TOML_SAMPLES = [
-    (cls, name, text) for cls, name, text in SAMPLES if name in {"poetry.lock", "uv.lock", "pyproject.toml"}
+    (cls, name, text) for cls, name, text in SAMPLES if name in {"poetry.lock", "uv.lock", "pdm.lock", "pyproject.toml"}
 ]
 
 

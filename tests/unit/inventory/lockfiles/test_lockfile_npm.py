@@ -234,7 +234,7 @@ def test_v2_packages_section_wins_over_legacy_dependencies(tmp_path: Path) -> No
         ("@types/node", "20.11.30"),
         ("express", "4.18.2"),
         ("debug", "2.6.9"),
-        ("shared", ""),
+        ("shared", "0.1.0"),
         ("typescript", "5.4.3"),
         ("undici-types", "5.26.5"),
         ("lodash", "4.17.21"),
@@ -247,8 +247,8 @@ def test_v2_packages_section_wins_over_legacy_dependencies(tmp_path: Path) -> No
     assert packages[("typescript", "5.4.3")].direct is True
     assert packages[("debug", "2.6.9")].direct is False
     assert packages[("undici-types", "5.26.5")].direct is False
-    # a workspace link: local, not from a registry
-    assert packages[("shared", "")].pinned is False
+    # a workspace link: local, not from a registry; the version is the one its folder declares
+    assert packages[("shared", "0.1.0")].pinned is False
     # the workspace member's own dependency is direct for it
     lodash = packages[("lodash", "4.17.21")]
     assert lodash.direct is True
@@ -372,3 +372,30 @@ def test_unsupported_version_and_wrong_shapes(tmp_path: Path) -> None:
         "d/package-lock.json": "entry is a number",
         "e/package-lock.json": "invalid npm package name 'has space'",
     }
+
+
+def test_v2_local_folder_dependency_is_reported_like_pnpm_and_yarn_file_deps(tmp_path: Path) -> None:
+    # npm 7 copied a "file:" folder in without a node_modules link: the folder entry is the package
+    lock = {
+        "lockfileVersion": 2,
+        "packages": {
+            "": {"name": "app", "devDependencies": {"etag": "file:./deps/etag"}},
+            "deps/etag": {"version": "1.8.0", "dev": True},
+            "deps/etag/node_modules/abbrev": {
+                "version": "2.3.4",
+                "resolved": "https://registry.npmjs.org/abbrev/-/abbrev-2.3.4.tgz",
+                "dev": True,
+            },
+            "tools/x": {"name": "@app/x-tool", "version": "0.1.0"},
+        },
+    }
+    text = json.dumps(lock, indent=2)
+    result = catalog(NpmPackageLockCataloger(), tmp_path, {"package-lock.json": text})
+    assert result.skipped == []
+    packages = {p.name: p for p in result.packages}
+    assert sorted(packages) == ["@app/x-tool", "abbrev", "etag"]
+    etag = packages["etag"]
+    assert (etag.version, etag.pinned, etag.direct, etag.scope) == ("1.8.0", False, True, Scope.DEV)
+    assert etag.locations == (Location("package-lock.json", line=line_of(text, '"deps/etag": {')),)
+    assert (packages["@app/x-tool"].version, packages["@app/x-tool"].pinned) == ("0.1.0", False)
+    assert packages["@app/x-tool"].direct is False  # nothing declares it

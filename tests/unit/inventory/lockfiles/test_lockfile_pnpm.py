@@ -285,7 +285,10 @@ def test_parse_package_key(key: str, major: int, expected: tuple[str, str]) -> N
     assert parse_package_key(key, major) == expected
 
 
-@pytest.mark.parametrize(("key", "major"), [("/express", 5), ("/a/b/c/d", 5), ("noversion", 9), ("@scope/x", 6)])
+@pytest.mark.parametrize(
+    ("key", "major"),
+    [("/express", 5), ("/a/b/c/d", 5), ("noversion", 9), ("@scope/x", 6), ("file:../x", 5), ("link:../x", 6)],
+)
 def test_parse_package_key_rejects(key: str, major: int) -> None:
     with pytest.raises(LockfileFormatError):
         parse_package_key(key, major)
@@ -307,3 +310,50 @@ def test_bad_documents(tmp_path: Path, text: str, reason: str) -> None:
     assert result.packages == []
     assert len(result.skipped) == 1
     assert result.skipped[0].reason.startswith(reason)
+
+
+@pytest.mark.parametrize(
+    ("key", "major", "expected"),
+    [
+        ("registry.example/foo/1.1.0", 5, ("foo", "1.1.0")),
+        ("registry.example/@foo/bar/1.1.0_baz@2.0.0", 5, ("@foo/bar", "1.1.0")),
+        ("registry.example/foo@1.1.0(baz@2.0.0)", 6, ("foo", "1.1.0")),
+    ],
+)
+def test_parse_package_key_drops_a_registry_host(key: str, major: int, expected: tuple[str, str]) -> None:
+    assert parse_package_key(key, major) == expected
+
+
+PNPM_V5_EXOTIC = """\
+lockfileVersion: 5.3
+
+packages:
+  /foo/1.0.0:
+  registry.example/foo/1.1.0:
+  github.com/kevva/is-positive:
+  file:../named:
+    resolution: {directory: ../named, type: directory}
+    name: named
+    version: 1.0.0
+  file:../nameless:
+    resolution: {directory: ../nameless, type: directory}
+    version: 1.0.0
+  file:projects/package-a.tgz:
+    resolution: {integrity: sha512-IGZcvUzTIN7kALye9n4gFuh8nWXFrWp4P/UT2btEHCRDJvVODIGJgVsFNOGnDYc543OmTs8keZBa5tkMMoHIgg==, tarball: file:projects/package-a.tgz}
+    name: from-tarball
+    version: 0.0.0
+"""
+
+
+def test_v5_empty_entries_other_registries_and_local_folders(tmp_path: Path) -> None:
+    result = catalog(PnpmLockCataloger(), tmp_path, {"pnpm-lock.yaml": PNPM_V5_EXOTIC})
+    assert {(p.name, p.version, p.pinned) for p in result.packages} == {
+        ("foo", "1.0.0", True),
+        ("foo", "1.1.0", True),  # from another registry: still npm's foo
+        ("named", "1.0.0", False),  # a local folder: its version is no registry release
+        ("from-tarball", "0.0.0", False),
+    }
+    assert [(s.what, s.reason) for s in result.skipped] == [
+        ("github.com/kevva/is-positive", "key 'github.com/kevva/is-positive' names no version"),
+        ("file:../nameless", "a local dependency without a 'name'"),  # never a package named "file:.."
+    ]

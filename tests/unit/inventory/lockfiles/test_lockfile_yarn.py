@@ -279,3 +279,22 @@ def test_berry_numeric_versions_come_from_the_resolution(tmp_path: Path) -> None
     text = '__metadata:\n  version: 6\n\n"x@npm:^1.10":\n  version: 1.10\n  resolution: "x@npm:1.10"\n'
     result = catalog(YarnLockCataloger(), tmp_path, {"yarn.lock": text})
     assert by_name(result)["x"].version == "1.10"
+
+
+def test_classic_bare_key_without_a_range_is_a_registry_package(tmp_path: Path) -> None:
+    # yarn writes "name:" for a dependency declared without a range
+    text = (
+        "# yarn lockfile v1\n\n\n"
+        "balanced-match:\n"
+        '  version "1.0.2"\n'
+        '  resolved "https://registry.yarnpkg.com/balanced-match/-/balanced-match-1.0.2.tgz#e83e3a7e"\n'
+        "  integrity sha512-3oSeUO0TMV67hN1AmbXsK4yaqU7tjiHlbxRDZOpH0KW9+CeX4bRAaX0Anxt0tx2MrpRpWwQaPwIlISEJhYU5Pw==\n"
+        "\n"
+        '"not a name":\n'
+        '  version "1.0.0"\n'
+    )
+    result = catalog(YarnLockCataloger(), tmp_path, {"yarn.lock": text})
+    package = by_name(result)["balanced-match"]
+    assert (package.version, package.pinned) == ("1.0.2", True)
+    assert package.locations == (Location("yarn.lock", line=4),)
+    assert [(s.what, s.reason) for s in result.skipped] == [("not a name", "descriptor 'not a name' has no '@range'")]
