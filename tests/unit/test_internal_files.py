@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -68,3 +69,24 @@ def test_an_unwritable_output_fails_before_the_work_in_one_line(
         assert err.strip().splitlines() == [
             f"chainwarden: error: -o {tmp_path}/no/such/dir.json: directory {tmp_path}/no/such does not exist"
         ]
+
+
+def test_a_report_streamed_in_pieces_replaces_the_file_only_when_complete(tmp_path: Path) -> None:
+    from chainwarden._internal.files import open_atomically
+
+    target = tmp_path / "sbom.json"
+    target.write_text("previous\n")
+    os.chmod(target, 0o604)
+
+    def pieces() -> Iterator[str]:
+        yield '{"a": '
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError), open_atomically(target) as stream:
+        stream.writelines(pieces())
+    assert target.read_text() == "previous\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["sbom.json"]
+    with open_atomically(target) as stream:
+        stream.writelines(['{"a": ', "1}\n"])
+    assert target.read_text() == '{"a": 1}\n'
+    assert stat.S_IMODE(target.stat().st_mode) == 0o604

@@ -16,7 +16,9 @@ import contextlib
 import os
 import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 from chainwarden.errors import UsageError
 
@@ -59,6 +61,41 @@ def write_atomically(path: Path, data: bytes) -> None:
 
 def write_text_atomically(path: Path, text: str) -> None:
     write_atomically(path, text.encode("utf-8"))
+
+
+@contextlib.contextmanager
+def open_atomically(path: Path) -> Iterator[IO[str]]:
+    """A text stream whose contents replace ``path`` when the block ends without an exception.
+
+    For reports written in pieces (a large SBOM): the same guarantees as
+    :func:`write_atomically` without holding the whole text.
+    """
+    target = Path(os.path.realpath(path))
+    try:
+        st: os.stat_result | None = target.stat()
+    except FileNotFoundError:
+        st = None
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        raise IsADirectoryError(21, "Is a directory", str(path))
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        with open(target, "w", encoding="utf-8") as stream:  # a device or FIFO: write through
+            yield stream
+        return
+    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as stream:
+            yield stream
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temporary, (st.st_mode & 0o7777) if st is not None else 0o666 & ~_umask())
+        if st is not None and os.geteuid() == 0 and (st.st_uid, st.st_gid) != (0, 0):
+            with contextlib.suppress(OSError):
+                os.chown(temporary, st.st_uid, st.st_gid)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 def check_output_path(path: Path, option: str = "-o") -> None:

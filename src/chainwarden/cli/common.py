@@ -183,8 +183,10 @@ def emit(text: str, output: Path | None) -> None:
 
 def emit_pieces(pieces: Iterable[str], output: Path | None) -> None:
     """Write a report given in pieces (a large SBOM), never holding it whole."""
+    from chainwarden._internal.files import open_atomically
+
     try:
-        with nullcontext(sys.stdout) if output is None else output.open("w", encoding="utf-8") as stream:
+        with nullcontext(sys.stdout) if output is None else open_atomically(output) as stream:
             stream.writelines(pieces)
             stream.flush()
     except OSError as exc:
