@@ -430,7 +430,13 @@ def verify_attestation(
       chainwarden verify-attestation registry.example.com/team/app:1.4 --key cosign.pub --type cyclonedx
       chainwarden verify-attestation registry.example.com/team/app:1.4 --key cosign.pub --predicate-out sbom.json
     """
+    from chainwarden._internal.files import check_output_path, write_text_atomically
     from chainwarden.signing.attest import predicate_type_uri, verify_attestations
+
+    if predicate_out is not None:  # checked before any network work: never overwritten, never a missing directory
+        if predicate_out.exists():
+            raise UsageError(f"{predicate_out} exists; not overwriting it")
+        check_output_path(predicate_out, "--predicate-out")
 
     _quiet_sigstore()
     uri = predicate_type_uri(predicate_type) if predicate_type else None
@@ -449,7 +455,7 @@ def verify_attestation(
     if code == EXIT_CLEAN and predicate_out is not None and outcome.statements:
         if predicate_out.exists():
             raise UsageError(f"{predicate_out} exists; not overwriting it")
-        predicate_out.write_text(json.dumps(outcome.statements[0].get("predicate"), indent=2) + "\n", encoding="utf-8")
+        write_text_atomically(predicate_out, json.dumps(outcome.statements[0].get("predicate"), indent=2) + "\n")
     return code
 
 

@@ -158,6 +158,7 @@ def update(ecosystems: Sequence[str], url_base: str | None, timeout: float, db_p
             url_base=url_base or DEFAULT_URL_BASE,
             timeout=timeout,
             progress=progress,
+            on_wait=_warn,
         )
     finally:
         progress.finish()

@@ -10,20 +10,26 @@ Only edits that cannot change what gets installed are made:
   (deb.debian.org, pypi.org, files.pythonhosted.org, registry.npmjs.org, registry.yarnpkg.com).
 
 Digest pinning of ``FROM`` lines needs a registry and lives in ``chainwarden sign pin``.
+
+Outside the edited spans a file stays byte for byte what it was: line endings
+(CRLF files get CRLF in inserted lines), a UTF-8 byte-order mark, the final
+newline or its absence, the permission bits; a symlinked file is written
+through to its target. A file that is not valid UTF-8 is not touched and is
+reported as skipped; the other files are still fixed.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
+from chainwarden._internal.files import write_atomically
 from chainwarden.config import Config
-from chainwarden.errors import UsageError
 from chainwarden.lint import LintResult, classify, collect_path
 from chainwarden.lint.base import Edit
 from chainwarden.lint.requirements import require_hashes_edit
+from chainwarden.models import Location, Skipped
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,12 +43,26 @@ class FixChange:
 @dataclass(frozen=True, slots=True)
 class FixResult:
     changes: tuple[FixChange, ...]
-    result: LintResult  # lint result after the changes
+    result: LintResult  # lint result after the changes (its ``skipped`` includes ``skipped`` below)
+    skipped: tuple[Skipped, ...] = ()  # files --fix could not rewrite (not UTF-8, unreadable, unwritable)
+
+
+def _newline_of(text: str) -> str:
+    """The file's line ending: CRLF when most lines end so, else LF."""
+    crlf = text.count("\r\n")
+    return "\r\n" if crlf and crlf >= text.count("\n") - crlf else "\n"
 
 
 def apply_edits(text: str, edits: list[Edit]) -> tuple[str, list[Edit]]:
     """Apply edits whose ``old`` text is still in place; returns the new text and the applied edits."""
     lines = text.splitlines(keepends=True)
+    newline = _newline_of(text)
+    if newline != "\n":
+        # inserted lines take the file's own line ending, not a mixed one
+        edits = [
+            dataclasses.replace(e, new=e.new.replace("\r\n", "\n").replace("\n", newline)) if "\n" in e.new else e
+            for e in edits
+        ]
     applied: list[Edit] = []
     seen: set[tuple[int, int]] = set()
     for edit in sorted(edits, key=lambda e: (e.line, e.column), reverse=True):
@@ -64,51 +84,65 @@ def apply_edits(text: str, edits: list[Edit]) -> tuple[str, list[Edit]]:
     return "".join(lines), sorted(applied, key=lambda e: (e.line, e.column))
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    mode = path.stat().st_mode & 0o7777
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+def _read_exact(host: Path) -> str:
+    """The file's text, decoded so that encoding it again gives the same bytes (UTF-8, BOM and CR kept)."""
+    return host.read_bytes().decode("utf-8")
 
 
 def fix_path(path: Path, config: Config) -> FixResult:
-    """Apply every safe fix under ``path`` (a repository or one file), then lint again."""
+    """Apply every safe fix under ``path`` (a repository or one file), then lint again.
+
+    A file that cannot be read as UTF-8 or written back is left as it is and
+    listed in :attr:`FixResult.skipped`; the other files are still fixed.
+    """
     result, linted, root = collect_path(path, config)
     per_file: dict[str, list[tuple[Edit, str | None]]] = {}
     for item in linted:
         if item.hit.edit is not None:
             per_file.setdefault(item.file.display, []).append((item.hit.edit, item.hit.rule_id))
+    skipped: dict[str, Skipped] = {}
+
+    def skip(display: str, reason: str) -> None:
+        skipped.setdefault(display, Skipped(display, Location(display), f"not fixed: {reason}"))
+
     for display in result.files:
         if classify("/" + display) == "requirements":
-            host = root / display
             try:
-                text = host.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
+                text = _read_exact(root / display)
+            except UnicodeDecodeError as exc:
+                skip(display, f"not valid UTF-8 (byte {exc.start}); left as it is")
+                continue
+            except OSError as exc:
+                skip(display, f"cannot read ({exc.strerror})")
                 continue
             edit = require_hashes_edit(text)
             if edit is not None:
                 per_file.setdefault(display, []).append((edit, None))
     changes: list[FixChange] = []
     for display, edits in sorted(per_file.items()):
+        if display in skipped:
+            continue
         host = root / display
         try:
-            original = host.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"{host}: cannot read for --fix ({exc})") from exc
+            original = _read_exact(host)
+        except UnicodeDecodeError as exc:
+            skip(display, f"not valid UTF-8 (byte {exc.start}); left as it is")
+            continue
+        except OSError as exc:
+            skip(display, f"cannot read ({exc.strerror})")
+            continue
         rule_of = {(e.line, e.column): rule_id for e, rule_id in edits}
         updated, applied = apply_edits(original, [e for e, _ in edits])
         if not applied:
             continue
         try:
-            _write_atomically(host, updated)
+            write_atomically(host, updated.encode("utf-8"))
         except OSError as exc:
-            raise UsageError(f"{host}: cannot write the fix ({exc.strerror})") from exc
+            skip(display, f"cannot write ({exc.strerror})")
+            continue
         changes += [FixChange(display, e.line, e.description, rule_of.get((e.line, e.column))) for e in applied]
     after = collect_path(path, config)[0] if changes else result
-    return FixResult(tuple(changes), after)
+    fix_skipped = tuple(skipped.values())
+    if fix_skipped:
+        after = dataclasses.replace(after, skipped=after.skipped + fix_skipped)
+    return FixResult(tuple(changes), after, fix_skipped)

@@ -829,11 +829,13 @@ def check_output(target: str, output: str, *, force: bool = False, write_sbom: b
     scheme, out_path = parse_output(output)
     where = f"-o {output}"
     _, source_rest = split_scheme(target)
-    source = Path(source_rest.split(":", 1)[0] if target.startswith("oci:") else source_rest)
+    # the source path as given, without a trailing :TAG (oci:DIR:TAG, FILE.tar:REPO:TAG)
+    candidates = {source_rest, source_rest.split(":", 1)[0], source_rest.split(".tar:", 1)[0] + ".tar"}
     with contextlib.suppress(OSError):
         resolved = out_path.resolve()
-        if source.exists() and (resolved == source.resolve() or resolved.is_relative_to(source.resolve())):
-            raise UsageError(f"{where}: that is the image being hardened; write the hardened image elsewhere")
+        for source in (Path(c).resolve() for c in candidates if c and Path(c).exists()):
+            if resolved == source or resolved.is_relative_to(source):
+                raise UsageError(f"{where}: that is the image being hardened; write the hardened image elsewhere")
     parent = out_path.absolute().parent
     if not parent.is_dir():
         raise UsageError(f"{where}: directory {parent} does not exist")
@@ -1155,17 +1157,10 @@ def _write_sbom(inventory: Inventory, out_path: Path, report: HardenReport) -> s
     except ImportError:
         report.notes.append("SBOM not written: the CycloneDX reporter is unavailable")
         return None
+    from chainwarden._internal.files import write_text_atomically
+
     sbom_path = sbom_path_for(out_path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{sbom_path.name}.", suffix=".tmp", dir=sbom_path.absolute().parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(render_cyclonedx(inventory))
-        os.chmod(tmp_name, 0o666 & ~_umask())
-        os.replace(tmp_name, sbom_path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
-        raise
+    write_text_atomically(sbom_path, render_cyclonedx(inventory))
     return str(sbom_path)
 
 

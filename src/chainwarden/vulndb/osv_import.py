@@ -708,6 +708,7 @@ def update_database(
     timeout: float = 60.0,
     max_bytes: int = MAX_DOWNLOAD_BYTES,
     progress: ProgressCallback | None = None,
+    on_wait: Callable[[str], None] | None = None,
 ) -> ImportReport:
     """Download each ecosystem's ``all.zip`` from ``url_base`` and import them in one go.
 
@@ -732,7 +733,7 @@ def update_database(
             if not zipfile.is_zipfile(dest):
                 raise DatabaseError(f"{url}: the download is not a zip archive")
             inputs.append(_Input(url, "download", dest))
-        return _import_inputs(inputs, db_path or default_db_path(), replace=False, progress=progress)
+        return _import_inputs(inputs, db_path or default_db_path(), replace=False, progress=progress, on_wait=on_wait)
 
 
 def summarize_problems(problems: Sequence[ImportProblem], limit: int = 5) -> list[str]:

@@ -579,6 +579,8 @@ class DatabaseWriter:
         return self.target.with_name(self.target.name + ".lock")
 
     def __enter__(self) -> DatabaseWriter:
+        if self.target.exists() and not self.target.is_file():
+            raise DatabaseError(f"{self.path}: not a file; give the database file's path with --db")
         try:
             self.target.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
