@@ -8,12 +8,14 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import pytest
 
 from chainwarden.api import build_inventory
+from chainwarden.cli import main
 from chainwarden.models import Distro, Ecosystem, Inventory, Package, TargetInfo
 from chainwarden.vulndb import import_osv, match_inventory, open_database
 from chainwarden.vulndb.match import ScanResult
@@ -131,6 +133,16 @@ def test_amazon_linux_is_not_reported_clean(db: Path, alma_root: Path, tmp_path:
     assert result.warnings == (
         "3 package(s) not checked for vulnerabilities: Amazon Linux 2023 (OSV publishes no Amazon Linux advisories)",
     )
+
+
+def test_a_gate_on_an_image_nothing_could_be_checked_in_fails(db: Path, alma_root: Path, tmp_path: Path) -> None:
+    root = tmp_path / "amzn"
+    shutil.copytree(alma_root, root, symlinks=True)
+    (root / "etc/os-release").write_text('NAME="Amazon Linux"\nID="amzn"\nVERSION_ID="2023"\n')
+    target, report = f"dir:{root}", str(tmp_path / "report.json")
+    assert main(["scan", target, "--db", str(db), "--fail-on", "high", "-f", "json", "-o", report]) == 1
+    assert json.loads(Path(report).read_text())["coverage"]["empty"] is True
+    assert main(["scan", target, "--db", str(db), "--fail-on", "high", "--allow-empty", "-o", report]) == 0
 
 
 def test_an_ecosystem_missing_from_the_database_is_said(db: Path) -> None:
