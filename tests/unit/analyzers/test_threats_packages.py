@@ -8,6 +8,7 @@ import os
 import tarfile
 import zipfile
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -193,9 +194,9 @@ def test_archive_type_comes_from_bytes_not_name(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("compression", ["bz2", "xz"])
-def test_bzip2_and_xz_sdists_are_read(tmp_path: Path, compression: str) -> None:
+def test_bzip2_and_xz_sdists_are_read(tmp_path: Path, compression: Literal["bz2", "xz"]) -> None:
     path = tmp_path / f"old-1.0.tar.{compression}"
-    with tarfile.open(path, f"w:{compression}") as archive:
+    with tarfile.open(path, "w:bz2" if compression == "bz2" else "w:xz") as archive:
         body = b"Name: old\nVersion: 1.0\n"
         info = tarfile.TarInfo("old-1.0/PKG-INFO")
         info.size = len(body)
