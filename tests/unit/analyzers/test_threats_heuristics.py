@@ -228,3 +228,23 @@ def test_destructive_write_without_a_trigger_is_high() -> None:
     assert [(f.rule_id, f.severity) for f in found if f.rule_id.startswith("malicious")] == [
         ("malicious-destructive-write", Severity.HIGH)
     ]
+
+
+def test_credential_variable_sent_from_install_hook_is_critical() -> None:
+    positives = SAMPLES["malicious-credential-access"]["positive"]
+    hook = next(p for p in positives if "AWS_SECRET_ACCESS_KEY" in str(p.get("setup.py", "")))
+    finding = next(f for f in findings_for(hook) if f.rule_id == "malicious-credential-access")
+    assert finding.severity is Severity.CRITICAL
+    assert any("credential variable $AWS_SECRET_ACCESS_KEY" in e for e in finding.evidence)
+    cloud = next(p for p in positives if "x/flag.py" in p)
+    assert max(f.severity.rank for f in findings_for(cloud)) >= Severity.HIGH.rank
+
+
+def test_char_code_arithmetic_and_embedded_code_reach_high() -> None:
+    samples = SAMPLES["malicious-obfuscation"]["positive"]
+    char_codes = next(p for p in samples if "copyright.__str__" in str(p.get("setup.py", "")))
+    assert max(f.severity.rank for f in findings_for(char_codes)) >= Severity.HIGH.rank
+    assert fold(__import__("ast").parse("''.join(map(chr, [(7 << 4) - 1, 105, 0x70]))", mode="eval").body) == "oip"
+    shell = next(p for p in SAMPLES["malicious-reverse-shell"]["positive"] if "setup.py" in p)
+    found = [f for f in findings_for(shell) if f.rule_id == "malicious-reverse-shell"]
+    assert found and found[0].severity is Severity.CRITICAL

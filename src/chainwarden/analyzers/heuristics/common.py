@@ -118,6 +118,10 @@ RULES: Final[Mapping[str, HeuristicRule]] = {
               "Looping over the home, root or current directory (or a path hidden by encoding) to overwrite or "
               "delete every entry, or deleting such a directory recursively, is protestware and wiper "
               "behaviour (node-ipc 2022); a remote trigger such as a geolocation lookup makes it critical."),
+        _rule("malicious-client-injection", "ClientInjection", Kind.THREAT, Severity.HIGH,
+              "Injects code into a desktop client",
+              "Rewriting Discord's desktop core or a browser's shortcuts to side-load an extension makes the "
+              "user's own client steal tokens, cookies and clipboard contents every time it starts."),
         _rule("malicious-silent-process", "SilentProcess", Kind.THREAT, Severity.MEDIUM,
               "Starts hidden or detached processes",
               "Processes started with hidden windows, detached and with output discarded are how droppers "
@@ -175,6 +179,13 @@ CREDENTIAL_PATTERNS: Final = tuple(
         (r"Telegram Desktop|\btdata\b", "Telegram session"),
         (r"\.bash_history|\.zsh_history", "shell history"),
         (r"\.config(/|\\\\?)gh(/|\\\\?)hosts\.yml", "GitHub CLI token"),
+        (
+            r"169\.254\.169\.254/(latest/(meta-data/iam|api/token)|computeMetadata|metadata/identity)"
+            r"|metadata\.google\.internal/computeMetadata",
+            "cloud instance credentials",
+        ),
+        (r"\.ROBLOSECURITY", "Roblox session cookie"),
+        (r"discord(app)?\.com/api/v\d+/users/@me", "Discord token (account lookup)"),
     )
 )
 
@@ -360,7 +371,8 @@ SECRET_KEYWORDS: Final = (
     ".kube/config", ".kube\\config", "'.kube'", '".kube"', "/etc/passwd", "/etc/shadow", "leveldb", "login data",
     "web data", "key4.db", "logins.json", "network/cookies", "network\\cookies", "cookies.sqlite", "user data",
     "mozilla/firefox", "mozilla\\firefox", "wallet.dat", "exodus", "electrum", "metamask", "discord", "telegram",
-    "bash_history", "zsh_history", "gh/hosts", "api/webhooks", "pastebin", "hastebin", "paste.ee", "transfer.sh",
+    "bash_history", "zsh_history", "gh/hosts", "169.254.169.254", "metadata.google", "roblosecurity",
+    "users/@me", "api/webhooks", "pastebin", "hastebin", "paste.ee", "transfer.sh",
     "file.io", "ngrok", "requestbin", "pipedream", "burpcollaborator", "oastify", "interact.sh", "oast.",
     "canarytokens", "dnslog", "ceye.io", "trycloudflare", "serveo", "loca.lt", "localtunnel",
 )  # fmt: skip
