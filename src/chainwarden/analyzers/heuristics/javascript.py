@@ -744,6 +744,7 @@ class JavaScriptAnalyzer:
         modules = set(re.findall(r"""require\(\s*['"]([\w:./@-]+)['"]\s*\)|from\s+['"]([\w:./@-]+)['"]""", text))
         names = {m for pair in modules for m in pair if m}
         lines = self.lines
+        runs_processes = bool(names & PROCESS_MODULES) or self.context is Context.INSTALL
         for number, line in enumerate(lines, 1):
             chunk = line[:20000]
             if TOKEN_DECODE_EXEC.search(chunk):
@@ -753,7 +754,9 @@ class JavaScriptAnalyzer:
             for literal in re.findall(r"""'([^'\n]{3,300})'|"([^"\n]{3,300})"|`([^`]{3,300})`""", chunk):
                 value = next(part for part in literal if part)
                 self._string(value, number)
-                if re.search(r"\b(curl|wget|nslookup|powershell|bash|sh)\b", value):
+                # a command in a string is documentation (UI bundles show install snippets) unless the
+                # file can run it
+                if runs_processes and re.search(r"\b(curl|wget|nslookup|powershell|bash|sh)\b", value):
                     for rule_id, why in shell_command_signals(value):
                         if rule_id != "capability-network":
                             self._emit(rule_id, number, f"{why} (tokenizer scan)")
