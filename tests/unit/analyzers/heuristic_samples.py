@@ -91,6 +91,18 @@ SAMPLES: Final[dict[str, dict[str, list[Files]]]] = {
         ],
         "benign": [
             {
+                # query-string decoding and bundlers running their own embedded modules
+                "lib/boot.js": (
+                    "const Module = require('module');\n"
+                    "function boot(buf, n) {\n"
+                    "  const code = Buffer.from(buf).slice(0, n).toString();\n"
+                    "  return new Module('x', null)._compile(code, 'x');\n"
+                    "}\n"
+                    "function tpl(q) { return Function('return ' + decodeURIComponent(q)); }\n"
+                    "module.exports = { boot, tpl };\n"
+                ),
+            },
+            {
                 "x/img.py": (
                     "import base64\n\ndef save(data, path):\n"
                     "    with open(path, 'wb') as fh:\n        fh.write(base64.b64decode(data))\n"

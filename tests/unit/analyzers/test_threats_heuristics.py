@@ -248,3 +248,29 @@ def test_char_code_arithmetic_and_embedded_code_reach_high() -> None:
     shell = next(p for p in SAMPLES["malicious-reverse-shell"]["positive"] if "setup.py" in p)
     found = [f for f in findings_for(shell) if f.rule_id == "malicious-reverse-shell"]
     assert found and found[0].severity is Severity.CRITICAL
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        {
+            # debug reads its options from DEBUG_* variable names; binary installers send the platform (sentry-cli)
+            "index.js": (
+                "const https = require('https'); const os = require('os');\n"
+                "exports.inspectOpts = Object.keys(process.env).filter(k => /^debug_/i.test(k));\n"
+                "https.get('https://dl.example.invalid/cli-' + os.platform() + '-' + os.arch());\n"
+            ),
+        },
+        {
+            # a bundler's ignore list names .npmrc; the same bundle fetches things (vite, yarn)
+            "dist/chunk.js": (
+                "const https = require('https');\n"
+                "const IGNORED = ['.git', '.npmrc', '.yarnrc', 'node_modules'];\n"
+                "https.get('https://registry.example.invalid/x', r => r.resume());\n"
+                "module.exports = IGNORED;\n"
+            ),
+        },
+    ],
+)
+def test_popular_package_idioms_stay_below_high(files: Files) -> None:
+    assert all(f.severity.rank < Severity.HIGH.rank for f in findings_for(files)), findings_for(files)

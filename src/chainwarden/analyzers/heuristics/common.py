@@ -642,9 +642,13 @@ def signal_severity(signal: Signal, same_file: _FileView) -> tuple[Severity, lis
         if signal.flow:
             severity = Severity.CRITICAL
             reasons.append(f"data flow: {signal.flow}")
-        elif in_scope & egress:
+        elif in_scope & egress and not (signal.scope == "<module>" and signal.why.startswith("names ")):
             severity = _at_least(severity, Severity.HIGH)
             reasons.append("read and network send in the same function")
+        elif in_scope & egress:
+            # a bare mention at module level of a bundle (an ignore list naming .npmrc) is no read
+            severity = _at_least(severity, Severity.MEDIUM)
+            reasons.append("named at module level of a file that also uses the network")
         elif in_file & egress:
             severity = _at_least(severity, Severity.MEDIUM)
             reasons.append("network access in the same file")

@@ -53,11 +53,13 @@ EXEC_NAMES: Final = frozenset({
     "eval", "Function", "vm.runInThisContext", "vm.runInNewContext", "vm.runInContext", "vm.Script",
     "vm.compileFunction", "module._compile", "setTimeout", "setInterval",
 })  # fmt: skip
-DECODE_MARKERS: Final = ("atob", "Buffer.from", "String.fromCharCode", "decodeURIComponent", "unescape",
+#: URL decoding (decodeURIComponent, unescape) is how query strings are read, not how payloads are unpacked.
+DECODE_MARKERS: Final = ("atob", "Buffer.from", "String.fromCharCode",
                          "zlib.inflateSync", "zlib.gunzipSync", "zlib.inflateRawSync", "zlib.brotliDecompressSync",
                          "crypto.createDecipher", "crypto.createDecipheriv")  # fmt: skip
-RECON_CALLS: Final = frozenset({"os.hostname", "os.userInfo", "os.networkInterfaces", "os.homedir", "os.platform"})
-SERIALISERS: Final = frozenset({"JSON.stringify", "Object.keys", "Object.entries", "Object.values",
+#: Who and where the machine is; ``os.platform()``/``os.arch()`` are what binary installers send to pick a download.
+RECON_CALLS: Final = frozenset({"os.hostname", "os.userInfo", "os.networkInterfaces", "os.homedir"})
+SERIALISERS: Final = frozenset({"JSON.stringify", "Object.entries", "Object.values",
                                 "querystring.stringify", "Buffer.from", "qs.stringify", "btoa"})  # fmt: skip
 _FS_MODULES: Final = ("fs", "fs.promises", "fs/promises", "fs-extra", "graceful-fs")
 LISTING_CALLS: Final = frozenset(
@@ -339,8 +341,15 @@ class JavaScriptAnalyzer:
                 if name in self.decoder_functions:
                     return f"{name}() (decodes its argument)"
                 if name.startswith(DECODE_MARKERS) or name.endswith((".toString", ".update", ".final")):
-                    if name.startswith("Buffer.from") and len(sub.arguments) < 2:
-                        continue
+                    if name.startswith("Buffer.from") and (
+                        name != "Buffer.from"
+                        or len(sub.arguments) < 2
+                        or (
+                            sub.arguments[1].type == "Literal"
+                            and str(sub.arguments[1].value).lower() not in ("base64", "hex", "base64url")
+                        )
+                    ):
+                        continue  # Buffer.from(text) / .slice(): bytes of data, not a decoding
                     if name.endswith(".toString") and not any(
                         (self.qual(s.callee) or "").startswith(DECODE_MARKERS)
                         for s in _walk(sub.callee)
@@ -749,14 +758,19 @@ class JavaScriptAnalyzer:
             chunk = line[:20000]
             if TOKEN_DECODE_EXEC.search(chunk):
                 self._emit("malicious-decode-exec", number, "executes decoded data (tokenizer scan)")
-            if re.search(r"JSON\.stringify\(\s*process\.env\s*\)|Object\.(keys|entries)\(\s*process\.env\s*\)", chunk):
+            # Object.keys(process.env).filter(...) is how debug/dotenv read their options: names, not values
+            if re.search(r"JSON\.stringify\(\s*process\.env\s*\)", chunk):
                 self._emit("malicious-env-exfiltration", number, "serialises the whole environment (tokenizer scan)")
             for literal in re.findall(r"""'([^'\n]{3,300})'|"([^"\n]{3,300})"|`([^`]{3,300})`""", chunk):
                 value = next(part for part in literal if part)
                 self._string(value, number)
                 # a command in a string is documentation (UI bundles show install snippets) unless the
                 # file can run it
-                if runs_processes and re.search(r"\b(curl|wget|nslookup|powershell|bash|sh)\b", value):
+                if (
+                    runs_processes
+                    and re.search(r"\b(curl|wget|nslookup|powershell|bash|sh)\b", value)
+                    and re.search(r"\b(?:exec|execSync|spawn|spawnSync|execFile|execFileSync)\s*\(", chunk)
+                ):
                     for rule_id, why in shell_command_signals(value):
                         if rule_id != "capability-network":
                             self._emit(rule_id, number, f"{why} (tokenizer scan)")

@@ -45,6 +45,7 @@ EMBEDDED_CODE_HINT: Final = re.compile(
     r"|os\.system\s*\(|subprocess\.|urlopen\s*\(|/dev/tcp/|powershell|Invoke-|\bcurl\s|\bwget\s|\bstart\s+/b\b"
     r"|pythonw|\bcmd(?:\.exe)?\s+/c\b"
 )
+_BLOB_HEAD: Final = re.compile(r"[A-Za-z0-9+/_\-]{40}")
 BASE64_BLOB: Final = re.compile(r"[A-Za-z0-9+/=\s]{40,}|[A-Za-z0-9_\-=\s]{40,}")
 #: Environment variables whose value is a credential: sent anywhere from an install hook, a theft.
 CREDENTIAL_ENV_NAME: Final = re.compile(
@@ -328,9 +329,10 @@ def _is_literal(node: ast.AST) -> bool:
 
 def decode_blob(text: str) -> str | None:
     """What a base64 (or hex) literal of 40+ characters says, when it is text; None for binary or not encoded."""
-    compact = "".join(text.split())
-    if len(compact) < 40 or len(compact) > 4 * MAX_EMBEDDED_BYTES:
+    # fast refusals first: this runs on every long string literal of every parsed file
+    if len(text) < 40 or len(text) > 4 * MAX_EMBEDDED_BYTES or " " in text or not _BLOB_HEAD.match(text):
         return None
+    compact = "".join(text.split())
     raw: bytes | None = None
     if len(compact) % 2 == 0 and all(c in "0123456789abcdefABCDEF" for c in compact[:200]):
         try:
