@@ -99,7 +99,9 @@ SAMPLES: Final[dict[str, dict[str, list[Files]]]] = {
                     "  return new Module('x', null)._compile(code, 'x');\n"
                     "}\n"
                     "function tpl(q) { return Function('return ' + decodeURIComponent(q)); }\n"
-                    "module.exports = { boot, tpl };\n"
+                    "function hex(c) { const h = require('crypto').createHash('sha1').update(String.fromCharCode(c));\n"
+                    "  return Function('h', 'return h.digest()')(h); }\n"
+                    "module.exports = { boot, tpl, hex };\n"
                 ),
             },
             {

@@ -340,6 +340,10 @@ class JavaScriptAnalyzer:
                 name = self.qual(sub.callee) or ""
                 if name in self.decoder_functions:
                     return f"{name}() (decodes its argument)"
+                if name == "String.fromCharCode" and not _spells_literal_codes(sub):
+                    continue  # String.fromCharCode(c) of a variable is an encoder's loop, not a hidden string
+                if name.endswith((".update", ".final")) and "Decipher" not in name:
+                    continue  # hash.update(): hashing, not decrypting
                 if name.startswith(DECODE_MARKERS) or name.endswith((".toString", ".update", ".final")):
                     if name.startswith("Buffer.from") and (
                         name != "Buffer.from"
@@ -800,6 +804,19 @@ def capability_scan(path: str, source: str, context: Context) -> list[Signal]:
         )
         analyzer._emit("capability-network", line, f"uses {', '.join(sorted(network)) or 'fetch/XHR'} (token scan)")
     return analyzer.signals
+
+
+def _spells_literal_codes(call: Any) -> bool:
+    """``String.fromCharCode(104, 105, …)`` or ``(...[104, 105])``: text spelled in literal character codes."""
+    args = list(call.arguments)
+    numbers = sum(1 for a in args if a.type == "Literal" and isinstance(a.value, (int, float)))
+    if numbers >= 3:
+        return True
+    for arg in args:
+        inner = arg.argument if arg.type == "SpreadElement" else arg
+        if inner is not None and inner.type == "ArrayExpression" and len(inner.elements) >= 3:
+            return True
+    return False
 
 
 def _secret(taint: str | None) -> bool:
