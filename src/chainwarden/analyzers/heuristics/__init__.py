@@ -7,6 +7,7 @@ analyzer, sniffs bundled executables, and scores all signals together.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -112,6 +113,7 @@ def collect_signals(artifact: PackageArtifact) -> tuple[list[Signal], int, int, 
             main = (info.main or "index.js").removeprefix("./")
             import_files.add(main if main.endswith(JS_SUFFIXES) else f"{main}.js")
             signals.extend(analyze_package_json("package.json", package_json.text()))
+    install_files.update(_install_chain(artifact, install_files))
     scanned = parsed = tokenized = 0
     install_hooks = " ".join(s.why for s in signals if s.rule_id == "capability-install-hook")
     for package_file in artifact.files:
@@ -149,6 +151,46 @@ def collect_signals(artifact: PackageArtifact) -> tuple[list[Signal], int, int, 
             signals.extend(_shell_signals(path, package_file.text(), _context_for(path, install_files, import_files)))
         signals.extend(_binary_signals(artifact, package_file, install_hooks))
     return signals, scanned, parsed, tokenized
+
+
+_JS_LOCAL_REQUIRE: Final = re.compile(r"""(?:require\(|import\(|from\s)\s*['"](\.{1,2}/[^'"\n]+)['"]""")
+_PY_IMPORT: Final = re.compile(r"^\s*(?:from\s+([\w.]+)\s+import|import\s+([\w.]+))", re.MULTILINE)
+_PY_OPENED: Final = re.compile(r"""(?:open|run_path|exec_module)\(\s*['"]([\w./-]+\.py)['"]""")
+MAX_INSTALL_CHAIN: Final = 64
+
+
+def _install_chain(artifact: PackageArtifact, roots: Collection[str]) -> set[str]:
+    """Local files an install hook reaches: ``node a.js`` → ``require('./b')`` → ``./lib/c.js``;
+    ``setup.py`` → ``import helpers`` → ``helpers.py``. A payload one hop away still runs at install time."""
+    paths = {f.path for f in artifact.files if f.complete}
+    todo = [p for p in roots if p in paths]
+    setup = "setup.py" if "setup.py" in paths else None
+    if setup:
+        todo.append(setup)
+    reached: set[str] = set(todo)
+    while todo and len(reached) < MAX_INSTALL_CHAIN:
+        path = todo.pop()
+        package_file = artifact.file(path)
+        if package_file is None:
+            continue
+        text = package_file.text()
+        base = path.rsplit("/", 1)[0] if "/" in path else ""
+        found: list[str] = []
+        if path.endswith(JS_SUFFIXES):
+            for target in _JS_LOCAL_REQUIRE.findall(text):
+                joined = posixpath.normpath(posixpath.join(base, target))
+                found.extend((joined, f"{joined}.js", f"{joined}/index.js"))
+        elif path.endswith(".py"):
+            for module in (a or b for a, b in _PY_IMPORT.findall(text)):
+                stem = posixpath.join(base, module.replace(".", "/"))
+                found.extend((f"{stem}.py", f"{stem}/__init__.py"))
+            found.extend(posixpath.normpath(posixpath.join(base, f)) for f in _PY_OPENED.findall(text))
+        for candidate in found:
+            if candidate in paths and candidate not in reached:
+                reached.add(candidate)
+                todo.append(candidate)
+    reached.discard("setup.py")
+    return reached
 
 
 def _python_capabilities(path: str, text: str, context: Context) -> list[Signal]:

@@ -634,6 +634,14 @@ class _FileView:
         return {s.rule_id for s in self.signals if scope is None or s.scope == scope}
 
 
+#: Environment variables whose value is a credential: sent anywhere from an install hook, a theft.
+CREDENTIAL_ENV_NAME: Final = re.compile(
+    r"(?:^|_)(?:TOKEN|SECRET|PASSWORD|PASSWD|PASS|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIALS?|AUTH)(?:$|_)"
+    r"|^(?:NPM_TOKEN|NODE_AUTH_TOKEN|GITHUB_TOKEN|GH_TOKEN|AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN|PYPI_TOKEN"
+    r"|TWINE_PASSWORD|CI_JOB_TOKEN|DOCKER_PASSWORD|SLACK_TOKEN)$",
+    re.IGNORECASE,
+)
+
 #: Stores that only stealers read: naming one next to network code stays suspicious even at module level.
 STEALER_TARGETS: Final = (
     "SSH keys", "AWS credentials", "browser", "crypto wallet", "Discord", "Telegram", "cloud instance",

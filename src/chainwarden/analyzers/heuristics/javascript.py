@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from chainwarden.analyzers.heuristics.common import (
+    CREDENTIAL_ENV_NAME,
     ROOT_AND_HOME,
     WALLET_ADDRESS,
     WORKING_DIRECTORY,
@@ -319,6 +320,18 @@ class JavaScriptAnalyzer:
                 return "the whole environment (process.env)"
             if kind == "MemberExpression" and self.qual(sub) in ("process.env.USER", "process.env.USERNAME"):
                 return "host identity (process.env.USER)"
+            if kind == "MemberExpression" and (qualified := self.qual(sub) or "").startswith("process.env."):
+                variable = qualified.removeprefix("process.env.")
+                if CREDENTIAL_ENV_NAME.search(variable):
+                    return f"credential variable ${variable}"
+            if (
+                kind == "MemberExpression"
+                and sub.computed
+                and self.qual(sub.object) == "process.env"
+                and sub.property.type == "Literal"
+                and CREDENTIAL_ENV_NAME.search(str(sub.property.value))
+            ):
+                return f"credential variable ${sub.property.value}"
             if kind == "MemberExpression" and not sub.computed:
                 secret = self.wallet.label(getattr(sub.property, "name", None))
                 if secret:
@@ -718,6 +731,8 @@ class JavaScriptAnalyzer:
             if args and args[0].type in ("BinaryExpression", "TemplateLiteral"):
                 self._emit("malicious-dns-probe", line, f"DNS lookup of a name built from {taint}", flow=flow)
             return
+        if taint.startswith("credential variable") and self.context is not Context.INSTALL:
+            return  # SDKs send their API key from the environment: only an install hook has no business to
         rule_id, why, severity = egress_signal(taint)
         self._emit(rule_id, line, why, flow=flow, severity=severity)
 

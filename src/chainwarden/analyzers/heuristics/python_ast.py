@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from chainwarden.analyzers.heuristics.common import (
+    CREDENTIAL_ENV_NAME,
     ROOT_AND_HOME,
     WALLET_ADDRESS,
     WORKING_DIRECTORY,
@@ -47,13 +48,6 @@ EMBEDDED_CODE_HINT: Final = re.compile(
 )
 _BLOB_HEAD: Final = re.compile(r"[A-Za-z0-9+/_\-]{40}")
 BASE64_BLOB: Final = re.compile(r"[A-Za-z0-9+/=\s]{40,}|[A-Za-z0-9_\-=\s]{40,}")
-#: Environment variables whose value is a credential: sent anywhere from an install hook, a theft.
-CREDENTIAL_ENV_NAME: Final = re.compile(
-    r"(?:^|_)(?:TOKEN|SECRET|PASSWORD|PASSWD|PASS|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIALS?|AUTH)(?:$|_)"
-    r"|^(?:NPM_TOKEN|NODE_AUTH_TOKEN|GITHUB_TOKEN|GH_TOKEN|AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN|PYPI_TOKEN"
-    r"|TWINE_PASSWORD|CI_JOB_TOKEN|DOCKER_PASSWORD|SLACK_TOKEN)$",
-    re.IGNORECASE,
-)
 
 NETWORK_PREFIXES: Final = (
     "requests.", "urllib.request.", "urllib2.", "urllib3.", "http.client.", "httplib.", "httpx.", "aiohttp.",
