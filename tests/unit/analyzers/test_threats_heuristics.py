@@ -303,5 +303,7 @@ def test_npm_token_sent_from_install_script_is_critical_but_sdk_key_at_runtime_i
     hook = next(p for p in SAMPLES["malicious-credential-access"]["positive"] if "i.js" in p)
     finding = next(f for f in findings_for(hook) if f.rule_id == "malicious-credential-access")
     assert finding.severity is Severity.CRITICAL
-    sdk = {"lib/client.js": "const https = require('https');\nhttps.get({headers: {auth: process.env.X_API_KEY}});\n"}
+    sdk: Files = {
+        "lib/client.js": "const https = require('https');\nhttps.get({headers: {auth: process.env.X_API_KEY}});\n"
+    }
     assert not [f for f in findings_for(sdk) if f.rule_id == "malicious-credential-access"]
