@@ -76,6 +76,21 @@ SAMPLES: Final[dict[str, dict[str, list[Files]]]] = {
     },
     "malicious-decode-exec": {
         "positive": [
+            {
+                # a payload appended to an image, read back and executed (issue 10: payloads in non-code files)
+                "x/__init__.py": (
+                    "import os\n"
+                    "data = open(os.path.join(os.path.dirname(__file__), 'logo.png'), 'rb').read()\n"
+                    "exec(data[data.rfind(b'#!'):])\n"
+                )
+            },
+            {
+                "index.js": (
+                    "const fs = require('fs');\n"
+                    "const b = fs.readFileSync(__dirname + '/font.woff2');\n"
+                    "eval(b.toString('utf8', 4000));\n"
+                )
+            },
             {"x/__init__.py": "import base64\nexec(base64.b64decode('cHJpbnQoImluZXJ0Iik='))\n"},
             {
                 "x/loader.py": (
@@ -90,6 +105,14 @@ SAMPLES: Final[dict[str, dict[str, list[Files]]]] = {
             {"index.js": "const f = new Function(atob('cmV0dXJuIDE='));\nf();\n"},
         ],
         "benign": [
+            {
+                # version files are code; images are read to be shown
+                "x/__init__.py": (
+                    "exec(open('x/_version.py').read())\n"
+                    "ICON = open('x/icon.png', 'rb').read()\n"
+                    "def show(view):\n    view.draw(ICON)\n"
+                )
+            },
             {
                 # query-string decoding and bundlers running their own embedded modules
                 "lib/boot.js": (

@@ -642,6 +642,22 @@ CREDENTIAL_ENV_NAME: Final = re.compile(
     re.IGNORECASE,
 )
 
+#: Files that are data, not code: a payload read out of one and executed was hidden there on purpose
+#: (code appended to an image, a font, a text file).
+ASSET_SUFFIXES: Final = (
+    ".png", ".jpg", ".jpeg", ".gif", ".bmp", ".ico", ".svg", ".webp", ".tif", ".tiff", ".wav", ".mp3", ".mp4",
+    ".ogg", ".ttf", ".otf", ".woff", ".woff2", ".eot", ".pdf", ".txt", ".md", ".csv", ".dat", ".bin", ".log",
+    ".css", ".html", ".xml",
+)  # fmt: skip
+
+
+def asset_label(path: str | None) -> str | None:
+    """``"a non-code file ('logo.png')"`` when ``path`` names a data file."""
+    if path and len(path) < 300 and path.lower().endswith(ASSET_SUFFIXES):
+        return f"a non-code file ({path!r})"
+    return None
+
+
 #: Stores that only stealers read: naming one next to network code stays suspicious even at module level.
 STEALER_TARGETS: Final = (
     "SSH keys", "AWS credentials", "browser", "crypto wallet", "Discord", "Telegram", "cloud instance",

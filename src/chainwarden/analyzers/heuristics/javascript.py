@@ -25,6 +25,7 @@ from chainwarden.analyzers.heuristics.common import (
     Context,
     Signal,
     WalletSecrets,
+    asset_label,
     credential_label,
     decode_literal,
     destructive_write,
@@ -351,6 +352,10 @@ class JavaScriptAnalyzer:
         for sub in _walk(node):
             if sub.type == "CallExpression":
                 name = self.qual(sub.callee) or ""
+                if name.rsplit(".", 1)[-1] in ("readFileSync", "readFile") and sub.arguments:
+                    label = asset_label(fold_js(sub.arguments[0]))
+                    if label:
+                        return label
                 if name in self.decoder_functions:
                     return f"{name}() (decodes its argument)"
                 if name == "String.fromCharCode" and not _spells_literal_codes(sub):
@@ -677,6 +682,8 @@ class JavaScriptAnalyzer:
         decoded = self._decoded(payload)
         if self._network_data(payload):
             self._emit("malicious-download-exec", line, f"{name}() of code fetched from the network")
+        elif decoded and "a non-code file" in decoded:
+            self._emit("malicious-decode-exec", line, f"{name}() of code hidden in {decoded}")
         elif decoded:
             self._emit("malicious-decode-exec", line, f"{name}() of data decoded by {decoded}")
         elif name not in ("setTimeout", "setInterval"):

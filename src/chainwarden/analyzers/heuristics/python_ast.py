@@ -27,6 +27,7 @@ from chainwarden.analyzers.heuristics.common import (
     Context,
     Signal,
     WalletSecrets,
+    asset_label,
     credential_label,
     decode_literal,
     destructive_write,
@@ -562,9 +563,41 @@ class PythonAnalyzer(ast.NodeVisitor):
             isinstance(sub, ast.Name) and self.scope.taint.get(sub.id) == "network response" for sub in ast.walk(node)
         )
 
+    def _asset_read(self, node: ast.AST) -> str | None:
+        """``open("logo.png", "rb").read()``, ``Path("font.ttf").read_bytes()``: data out of a non-code file."""
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Call) and sub.args:
+                name = (self.qual(sub.func) or "").rsplit(".", 1)[-1]
+                if name in ("open", "Path", "PurePath", "read_file") and (
+                    label := asset_label(self._path_text(sub.args[0]))
+                ):
+                    return label
+        return None
+
+    def _path_text(self, node: ast.AST) -> str | None:
+        """A literal path, or the last literal part of ``os.path.join(here, "logo.png")`` / ``here / "x.png"``."""
+        text = fold(node)
+        if text is not None:
+            return text
+        if isinstance(node, ast.Call) and node.args and (self.qual(node.func) or "").endswith("path.join"):
+            return fold(node.args[-1])
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+            return fold(node.right)
+        return None
+
     def _decoded(self, node: ast.AST) -> str | None:
+        if (asset := self._asset_read(node)) is not None:
+            return asset
         if not self.may_decode:
-            return None
+            return next(
+                (
+                    self.scope.taint[sub.id]
+                    for sub in ast.walk(node)
+                    if isinstance(sub, ast.Name)
+                    and self.scope.taint.get(sub.id, "").startswith("decoded data (a non-code")
+                ),
+                None,
+            )
         for sub in ast.walk(node):
             if isinstance(sub, ast.Call):
                 name = self.qual(sub.func) or ""
@@ -850,6 +883,8 @@ class PythonAnalyzer(ast.NodeVisitor):
             if isinstance(sub, ast.Call)
         ):
             self._emit("malicious-download-exec", node.lineno, f"{name}() of code fetched from the network")
+        elif decoded and "a non-code file" in decoded:
+            self._emit("malicious-decode-exec", node.lineno, f"{name}() of code hidden in {decoded}")
         elif decoded and (_has_blob(arg) or "embedded blob" in decoded):
             self._emit("malicious-decode-exec", node.lineno, f"{name}() of an embedded payload decoded by {decoded}")
         elif decoded:
