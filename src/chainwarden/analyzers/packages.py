@@ -37,7 +37,7 @@ HEAD_BYTES: Final = 64
 
 #: Bodies kept whole; every other file keeps only its first bytes (binary sniffing).
 TEXT_SUFFIXES: Final = (".py", ".pyw", ".pth", ".js", ".cjs", ".mjs", ".ts", ".json", ".sh", ".bat", ".cmd", ".ps1",
-                        ".cfg", ".toml", ".txt", ".in", ".yml", ".yaml")  # fmt: skip
+                        ".cfg", ".toml", ".txt", ".in", ".yml", ".yaml", ".gyp", ".gypi")  # fmt: skip
 TEXT_NAMES: Final = frozenset({"METADATA", "PKG-INFO", "RECORD", "entry_points.txt", "setup.py", "package.json"})
 
 

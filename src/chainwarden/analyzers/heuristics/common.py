@@ -122,6 +122,11 @@ RULES: Final[Mapping[str, HeuristicRule]] = {
               "Injects code into a desktop client",
               "Rewriting Discord's desktop core or a browser's shortcuts to side-load an extension makes the "
               "user's own client steal tokens, cookies and clipboard contents every time it starts."),
+        _rule("malicious-command-shadowing", "CommandShadowing", Kind.THREAT, Severity.HIGH,
+              "Installs a command named like a common tool",
+              "A console script or npm bin called aws, pip, git, python or kubectl from a package that is not "
+              "that tool lands first on PATH and wraps the real command: every later call hands it arguments, "
+              "credentials and tokens."),
         _rule("malicious-silent-process", "SilentProcess", Kind.THREAT, Severity.MEDIUM,
               "Starts hidden or detached processes",
               "Processes started with hidden windows, detached and with output discarded are how droppers "
@@ -656,6 +661,30 @@ def asset_label(path: str | None) -> str | None:
     if path and len(path) < 300 and path.lower().endswith(ASSET_SUFFIXES):
         return f"a non-code file ({path!r})"
     return None
+
+
+#: Commands users type every day, and the packages that legitimately install them.
+COMMON_COMMANDS: Final[Mapping[str, frozenset[str]]] = {
+    command: frozenset(owners)
+    for command, owners in (
+        ("aws", ("awscli", "aws-cli", "awscliv2")), ("pip", ("pip",)), ("pip3", ("pip",)), ("python", ()),
+        ("python3", ()), ("git", ("git",)), ("npm", ("npm",)), ("npx", ("npm", "npx")), ("node", ("node",)),
+        ("ssh", ()), ("scp", ()), ("sudo", ()), ("curl", ("curl",)), ("wget", ("wget",)), ("ls", ()),
+        ("cat", ()), ("docker", ("docker-cli",)), ("kubectl", ("kubectl",)), ("gcloud", ("google-cloud-sdk",)),
+        ("az", ("azure-cli",)), ("terraform", ("terraform",)), ("gh", ("gh",)),
+        ("yarn", ("yarn", "corepack", "@yarnpkg/cli-dist")), ("pnpm", ("pnpm", "corepack", "@pnpm/exe")),
+        ("bash", ()), ("sh", ()), ("java", ()), ("go", ()), ("make", ()), ("gpg", ()), ("openssl", ()),
+    )
+}  # fmt: skip
+
+
+def shadowed_command(command: str, package_name: str) -> bool:
+    """Whether a package named ``package_name`` installing ``command`` takes over a common tool."""
+    owners = COMMON_COMMANDS.get(command.strip().lower())
+    if owners is None:
+        return False
+    name = package_name.lower()
+    return name != command.lower() and name not in owners
 
 
 #: Stores that only stealers read: naming one next to network code stays suspicious even at module level.

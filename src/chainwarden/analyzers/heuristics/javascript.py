@@ -871,6 +871,7 @@ class PackageJsonInfo:
     install_files: tuple[str, ...]  # files install scripts run with node
     main: str | None
     dependencies: dict[str, str]
+    bin_names: tuple[str, ...] = ()  # commands the package puts on PATH
 
 
 def parse_package_json(text: str) -> PackageJsonInfo | None:
@@ -905,7 +906,18 @@ def parse_package_json(text: str) -> PackageJsonInfo | None:
         install_files=tuple(files),
         main=main,
         dependencies={str(k): str(v) for k, v in deps.items()},
+        bin_names=_bin_names(data),
     )
+
+
+def _bin_names(data: dict[str, object]) -> tuple[str, ...]:
+    """``"bin": {"aws": "x.js"}``, or ``"bin": "x.js"`` (the command is the unscoped package name)."""
+    declared = data.get("bin")
+    if isinstance(declared, dict):
+        return tuple(str(k) for k in declared)
+    if isinstance(declared, str):
+        return (str(data.get("name", "")).rsplit("/", 1)[-1],)
+    return ()
 
 
 def analyze_package_json(path: str, text: str) -> list[Signal]:
