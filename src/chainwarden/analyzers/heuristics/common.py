@@ -519,6 +519,8 @@ def python_needs_parse(text: str) -> bool:
         or ("environ" in text and _ENV_DUMP.search(text) is not None and _NETWORK_SET.search(text))
         or ("environ" in text and _ENV_SERIALISED.search(text) is not None)
         or ("__import__" in text and _HIDDEN_IMPORT.search(text) is not None)
+        or ("TXT" in text and "dns" in text and "subprocess" in text)
+        or ("recv(" in text and "subprocess" in text)
         or ("getattr(" in text and _BUILT_NAME.search(text) is not None)
         or _secret_or_hidden(text)
         or python_may_destroy(text)

@@ -56,6 +56,9 @@ EXEC_NAMES: Final = frozenset({
     "vm.compileFunction", "module._compile", "setTimeout", "setInterval",
 })  # fmt: skip
 #: URL decoding (decodeURIComponent, unescape) is how query strings are read, not how payloads are unpacked.
+DNS_TXT_EXEC: Final = re.compile(
+    r"resolveTxt\s*\([^;]{0,200}?(?:=>|function)[\s\S]{0,400}?\b(?:exec|execSync|spawn|eval|Function)\s*\("
+)
 DECODE_MARKERS: Final = ("atob", "Buffer.from", "String.fromCharCode",
                          "zlib.inflateSync", "zlib.gunzipSync", "zlib.inflateRawSync", "zlib.brotliDecompressSync",
                          "crypto.createDecipher", "crypto.createDecipheriv")  # fmt: skip
@@ -761,7 +764,16 @@ class JavaScriptAnalyzer:
 
     # ------------------------------------------------------------- text-level
 
+    def _dns_txt_commands(self) -> None:
+        """``dns.resolveTxt(name, (e, records) => exec(records…))``: DNS TXT records as a command channel."""
+        for match in DNS_TXT_EXEC.finditer(self.source[:MAX_SCAN_BYTES]):
+            line = self.source.count("\n", 0, match.start()) + 1
+            self._emit("malicious-download-exec", line, "runs commands read from DNS TXT records")
+            break
+
     def _text_checks(self) -> None:
+        if "resolveTxt" in self.source:
+            self._dns_txt_commands()
         identifiers = len(OBFUSCATED_IDENTIFIER.findall(self.source))
         if identifiers >= OBFUSCATOR_THRESHOLD:
             first = next((n for n, line in enumerate(self.lines, 1) if OBFUSCATED_IDENTIFIER.search(line)), 1)

@@ -1016,6 +1016,9 @@ class PythonAnalyzer(ast.NodeVisitor):
     def _check_process(self, node: ast.Call, name: str) -> None:
         line = node.lineno
         self._emit("capability-subprocess", line, f"starts a process with {name}()")
+        if any(self._network_data(arg) for arg in node.args):
+            # DNS TXT records, HTTP bodies, socket reads: the attacker types the command
+            self._emit("malicious-download-exec", line, f"{name}() of a command received from the network")
         if self.setup_script:
             self.install_reasons.append((line, f"setup.py runs {name}()"))
         self.scope.runs_process_line = line
