@@ -393,6 +393,9 @@ SAMPLES: Final[dict[str, dict[str, list[Files]]]] = {
     },
     "malicious-obfuscation": {
         "positive": [
+            {"index.js": "const m = require(['child', 'process'].join('_'));\nm.exec('id');\n"},
+            {"lib/a.js": "const cp = module.constructor._load('child' + '_process');\ncp.exec('id');\n"},
+            {"lib/b.js": "global['ev' + 'al'](process.argv[2]);\n"},
             {
                 "x/__init__.py": "from pyarmor_runtime_000000 import __pyarmor__\n__pyarmor__(__name__, __file__, b'PY000')\n"
             },
@@ -444,6 +447,15 @@ SAMPLES: Final[dict[str, dict[str, list[Files]]]] = {
             },
         ],
         "benign": [
+            {
+                # plugin loaders build paths of their own files; joins build messages
+                "lib/load.js": (
+                    "const path = require('path');\n"
+                    "const plugin = require('./plugins/' + process.argv[2]);\n"
+                    "const msg = ['hello', 'world'].join(' ');\n"
+                    "module.exports = { plugin, msg };\n"
+                ),
+            },
             {"x/plain.py": "import os\n\ndef name():\n    return getattr(os, 'name')\n"},
             {
                 # future/six: exec reached by name, in plain sight

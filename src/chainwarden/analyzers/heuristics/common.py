@@ -528,10 +528,18 @@ def python_needs_parse(text: str) -> bool:
     )
 
 
+_JS_BUILT_NAME: Final = re.compile(
+    r"(?<![\w$.])require\(\s*(?:\[|['\"][^'\"\n]{0,40}['\"]\s*\+)"
+    r"|(?:global|globalThis|window|self)\s*\[\s*['\"][^'\"\n]{0,20}['\"]\s*\+"
+    r"|\.split\(\s*['\"]['\"]\s*\)\.reverse\(\)"
+)
+
+
 def js_needs_parse(text: str) -> bool:
     """Whether a JavaScript file can hold a threat (else: capabilities only)."""
     return (
         _JS_SET.search(text)
+        or _JS_BUILT_NAME.search(text) is not None
         or ("Function" in text and _FUNCTION_CONSTRUCTOR.search(text) is not None)
         or ("process.env" in text and _ENV_DUMP.search(text) is not None)
         or _secret_or_hidden(text)

@@ -56,6 +56,12 @@ EXEC_NAMES: Final = frozenset({
     "vm.compileFunction", "module._compile", "setTimeout", "setInterval",
 })  # fmt: skip
 #: URL decoding (decodeURIComponent, unescape) is how query strings are read, not how payloads are unpacked.
+#: require and the ways around it; a module name built at run time hides what is loaded.
+LOADERS: Final = ("require", "module.constructor._load", "module.require", "process.mainModule.require",
+                  "Module._load")  # fmt: skip
+SENSITIVE_MODULES: Final = frozenset({
+    "child_process", "fs", "net", "http", "https", "dns", "vm", "os", "crypto", "tls", "dgram", "worker_threads",
+})  # fmt: skip
 DNS_TXT_EXEC: Final = re.compile(
     r"resolveTxt\s*\([^;]{0,200}?(?:=>|function)[\s\S]{0,400}?\b(?:exec|execSync|spawn|eval|Function)\s*\("
 )
@@ -146,6 +152,44 @@ def fold_js(node: Any, depth: int = 0) -> str | None:
         if left is None and right is None:
             return None
         return (left if left is not None else "$(…)") + (right if right is not None else "$(…)")
+    if (
+        kind == "CallExpression"
+        and node.callee.type == "MemberExpression"
+        and not node.callee.computed
+        and getattr(node.callee.property, "name", None) in ("join", "reverse", "concat")
+    ):
+        # ['child', 'process'].join('_'), 'ssecorp_dlihc'.split('').reverse().join('')
+        method = node.callee.property.name
+        target = node.callee.object
+        if method == "join":
+            sep = fold_js(node.arguments[0], depth + 1) if node.arguments else ","
+            if target.type == "ArrayExpression" and sep is not None:
+                parts = [fold_js(e, depth + 1) for e in target.elements]
+                return sep.join(p for p in parts if p is not None) if all(p is not None for p in parts) else None
+            inner = _reversed_split(target, depth)
+            return inner if inner is not None and sep == "" else None
+        if method == "concat":
+            base = fold_js(target, depth + 1)
+            rest = [fold_js(a, depth + 1) for a in node.arguments]
+            return base + "".join(r for r in rest if r) if base is not None and all(rest) else None
+    return None
+
+
+def _reversed_split(node: Any, depth: int) -> str | None:
+    """``'abc'.split('').reverse()`` → ``'cba'``."""
+    if (
+        node.type == "CallExpression"
+        and node.callee.type == "MemberExpression"
+        and getattr(node.callee.property, "name", None) == "reverse"
+    ):
+        split = node.callee.object
+        if (
+            split.type == "CallExpression"
+            and split.callee.type == "MemberExpression"
+            and getattr(split.callee.property, "name", None) == "split"
+        ):
+            text = fold_js(split.callee.object, depth + 1)
+            return text[::-1] if text is not None else None
     return None
 
 
@@ -539,10 +583,24 @@ class JavaScriptAnalyzer:
             for arg in args:
                 if arg.type in ("FunctionExpression", "ArrowFunctionExpression"):
                     self._network_callbacks.add(id(arg))
-        if name == "require" and args and args[0].type != "Literal":
+        if name in LOADERS and args and args[0].type != "Literal":
             decoded = self._decoded(args[0])
+            built = fold_js(args[0])
             if decoded:
                 self._emit("malicious-obfuscation", line, f"require() of a module name decoded at run time ({decoded})")
+            elif built is not None and "$(" not in built and built.removeprefix("node:") in SENSITIVE_MODULES:
+                self._emit(
+                    "malicious-obfuscation", line, f"{name}() of a module name hidden by string building: {built!r}"
+                )
+        elif name in ("module.constructor._load", "Module._load") and args:
+            self._emit("malicious-obfuscation", line, f"loads a module through {name}(), around require")
+        if (
+            node.callee.type == "MemberExpression"
+            and node.callee.computed
+            and node.callee.property.type != "Literal"
+            and (hidden := fold_js(node.callee.property)) in ("eval", "Function", "exec", "execSync", "spawn")
+        ):
+            self._emit("malicious-obfuscation", line, f"calls {hidden}() through a name hidden by string building")
         if node.type == "NewExpression" and name in ("module.constructor", "Module", "module.constructor()"):
             self._emit("capability-dynamic-exec", line, "creates a fresh Module to compile code from a string")
         if name in EXEC_NAMES or name.endswith("._compile"):
