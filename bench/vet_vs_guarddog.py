@@ -3,7 +3,8 @@
     python bench/vet_vs_guarddog.py [--skip-guarddog] [--limit N]
 
 * GuardDog (PyPI ``guarddog``) is installed into ``bench/.venv-guarddog`` when
-  missing — never into the project venv.
+  missing — never into the project venv; ``GUARDDOG=/path/to/guarddog`` uses one
+  installed elsewhere.
 * Benign set: popular real packages chosen to stress a detector (install hooks,
   native builds, obfuscators/minifiers, network clients, credential-handling
   SDKs), cached in ``bench/out/benign`` (git-ignored). PyPI wheels come from
@@ -127,6 +128,10 @@ class Result:
 
 def ensure_guarddog() -> None:
     if GUARDDOG.exists():
+        return
+    if (given := os.environ.get("GUARDDOG")) and Path(given).exists():
+        GUARDDOG_VENV.joinpath("bin").mkdir(parents=True, exist_ok=True)
+        GUARDDOG.symlink_to(Path(given).resolve())  # a GuardDog installed elsewhere (any venv)
         return
     print("installing guarddog into", GUARDDOG_VENV, file=sys.stderr)
     venv.EnvBuilder(with_pip=True).create(GUARDDOG_VENV)
