@@ -107,6 +107,259 @@ KNOWN_SQUATS: tuple[tuple[Ecosystem, str, str], ...] = (
 )
 
 
+#: Real malicious PyPI names from lxyeternal/pypi_malregistry (commit b11283f0): a seeded sample (seed 10) of
+#: the registry's names within two edits of a top-1,000 PyPI name, read by hand; names that are not
+#: imitations (``conio``, ``doxer``, ``libcc``: a chance two edits from ``caio``, ``docker``, ``librt``) were
+#: dropped and the target corrected where the edit search picked the wrong one (``scrpay`` → scrapy).
+REGISTRY_SQUATS: tuple[tuple[str, str], ...] = (
+    ("aiihttp", "aiohttp"),
+    ("asyncii", "asyncio"),
+    ("beaautifulsoup", "beautifulsoup4"),
+    ("beautifilsoup", "beautifulsoup4"),
+    ("beautiflsoup", "beautifulsoup4"),
+    ("beautiflsoup4", "beautifulsoup4"),
+    ("beautiflusoup4", "beautifulsoup4"),
+    ("beautifoulsoup", "beautifulsoup4"),
+    ("beautifullsoup", "beautifulsoup4"),
+    ("beautifulsoul", "beautifulsoup4"),
+    ("beautifulsoup44", "beautifulsoup4"),
+    ("beautifulsoupe", "beautifulsoup4"),
+    ("beautifulsoupp4", "beautifulsoup4"),
+    ("beautifuosoup", "beautifulsoup4"),
+    ("booto3", "boto3"),
+    ("botoa3", "boto3"),
+    ("botoo", "boto3"),
+    ("certifie", "certifi"),
+    ("cffii", "cffi"),
+    ("clolorama", "colorama"),
+    ("clorama", "colorama"),
+    ("coloramal", "colorama"),
+    ("coloramna", "colorama"),
+    ("coloramxa", "colorama"),
+    ("coloranam", "colorama"),
+    ("csikit-learn", "scikit-learn"),
+    ("distrib", "distlib"),
+    ("flsak", "flask"),
+    ("fyinance", "yfinance"),
+    ("ggitpython", "gitpython"),
+    ("gitptyhon", "gitpython"),
+    ("gitpyhon", "gitpython"),
+    ("gitpyton", "gitpython"),
+    ("implejson", "simplejson"),
+    ("ipllow", "pillow"),
+    ("lanchain-openai", "langchain-openai"),
+    ("mateplotlib", "matplotlib"),
+    ("matplkotlib", "matplotlib"),
+    ("matplotlr", "matplotlib"),
+    ("matplottlab", "matplotlib"),
+    ("matplottlib", "matplotlib"),
+    ("mysql-connector-pyhton", "mysql-connector-python"),
+    ("oppenpyxl", "openpyxl"),
+    ("p8llow", "pillow"),
+    ("pillox", "pillow"),
+    ("pilpow", "pillow"),
+    ("piolow", "pillow"),
+    ("piplow", "pillow"),
+    ("pirlow", "pillow"),
+    ("pjllow", "pillow"),
+    ("playwirght", "playwright"),
+    ("playwrgiht", "playwright"),
+    ("playwritgh", "playwright"),
+    ("pprompt-toolkit", "prompt-toolkit"),
+    ("prgoressbar2", "progressbar2"),
+    ("prgressbar2", "progressbar2"),
+    ("progressabr2", "progressbar2"),
+    ("progresssbar2", "progressbar2"),
+    ("prompt-oolkit", "prompt-toolkit"),
+    ("prompt-toolikt", "prompt-toolkit"),
+    ("promtp-toolkit", "prompt-toolkit"),
+    ("pstuil", "psutil"),
+    ("pycodesttyle", "pycodestyle"),
+    ("pycodestyl", "pycodestyle"),
+    ("pycodestylee", "pycodestyle"),
+    ("pymocks", "pysocks"),
+    ("pysoccks", "pysocks"),
+    ("pysockks", "pysocks"),
+    ("pysprak", "pyspark"),
+    ("r3quests", "requests"),
+    ("rdquests", "requests"),
+    ("reaquests", "requests"),
+    ("reauests", "requests"),
+    ("reqoests", "requests"),
+    ("reqquests-toolbelt", "requests-toolbelt"),
+    ("requekts", "requests"),
+    ("request-toolbelt", "requests-toolbelt"),
+    ("request91", "requests"),
+    ("requests-toolbeelt", "requests-toolbelt"),
+    ("requests-toolbetl", "requests-toolbelt"),
+    ("requests-ttoolbelt", "requests-toolbelt"),
+    ("requestts", "requests"),
+    ("requsets", "requests"),
+    ("requuests-toolbelt", "requests-toolbelt"),
+    ("rewuests", "requests"),
+    ("rllib3", "urllib3"),
+    ("rompt-toolkit", "prompt-toolkit"),
+    ("rrquests", "requests"),
+    ("ruequest3", "requests"),
+    ("rullib3", "urllib3"),
+    ("s3transfere", "s3transfer"),
+    ("scikit-earn", "scikit-learn"),
+    ("scikit-learrn", "scikit-learn"),
+    ("scikit-lern", "scikit-learn"),
+    ("scikit-llearn", "scikit-learn"),
+    ("scikitt-learn", "scikit-learn"),
+    ("scikkit-learn", "scikit-learn"),
+    ("scraapy", "scrapy"),
+    ("scrpay", "scrapy"),
+    ("seelenium", "selenium"),
+    ("seelnium", "selenium"),
+    ("seleinum", "selenium"),
+    ("selemiumm", "selenium"),
+    ("selemnium", "selenium"),
+    ("seleniu", "selenium"),
+    ("selennuim", "selenium"),
+    ("selenyum", "selenium"),
+    ("selinum", "selenium"),
+    ("selleium", "selenium"),
+    ("selneium", "selenium"),
+    ("selunium", "selenium"),
+    ("simpejso", "simplejson"),
+    ("simplejsson", "simplejson"),
+    ("simpljeson", "simplejson"),
+    ("simpplejson", "simplejson"),
+    ("sjmplejson", "simplejson"),
+    ("sqlalcemy", "sqlalchemy"),
+    ("srcapy", "scrapy"),
+    ("ssimplejson", "simplejson"),
+    ("temsorflow", "tensorflow"),
+    ("tensofklow", "tensorflow"),
+    ("tensofleow", "tensorflow"),
+    ("tensofliw", "tensorflow"),
+    ("termcolour", "termcolor"),
+    ("termncolor", "termcolor"),
+    ("tesnorflow", "tensorflow"),
+    ("tnsorflow", "tensorflow"),
+    ("urlib3", "urllib3"),
+    ("urllbi3", "urllib3"),
+    ("urlli3b", "urllib3"),
+    ("urllibb3", "urllib3"),
+    ("uurllib3", "urllib3"),
+    ("vyyper", "vyper"),
+    ("websockeet-client", "websocket-client"),
+    ("websocket-lient", "websocket-client"),
+    ("websockts", "websockets"),
+    ("webssockets", "websockets"),
+    ("wesocket-client", "websocket-client"),
+    ("xlswxriter", "xlsxwriter"),
+    ("xlsxwrier", "xlsxwriter"),
+    ("xlsxwritter", "xlsxwriter"),
+    ("yfinnace", "yfinance"),
+    ("yfinnce", "yfinance"),
+    ("yfniance", "yfinance"),
+    ("ypsocks", "pysocks"),
+    ("yvper", "vyper"),
+)
+
+
+#: A second sample from the same registry (seed 11, names not in REGISTRY_SQUATS), read the same way, kept out
+#: of the tuning of the edit weights: a held-out check that the weights generalise.
+REGISTRY_SQUATS_HELD_OUT: tuple[tuple[str, str], ...] = (
+    ("aaiohttp", "aiohttp"),
+    ("aihottp", "aiohttp"),
+    ("amtplotlib", "matplotlib"),
+    ("apndas", "pandas"),
+    ("asyncio3", "asyncio"),
+    ("asyncioi", "asyncio"),
+    ("asynio", "asyncio"),
+    ("awsclie", "awscli"),
+    ("beautiffulsoup", "beautifulsoup4"),
+    ("beautiffulsoup4", "beautifulsoup4"),
+    ("beautifulsooup", "beautifulsoup4"),
+    ("beautifulssoup4", "beautifulsoup4"),
+    ("beautifulsuop", "beautifulsoup4"),
+    ("beeautifulsoup4", "beautifulsoup4"),
+    ("certifia", "certifi"),
+    ("certufi", "certifi"),
+    ("clikc", "click"),
+    ("colaroma", "colorama"),
+    ("collorama", "colorama"),
+    ("coloarma", "colorama"),
+    ("coloramqs", "colorama"),
+    ("coloramxs", "colorama"),
+    ("colorara", "colorama"),
+    ("colormma", "colorama"),
+    ("coloroama", "colorama"),
+    ("colouorama", "colorama"),
+    ("cryptograpyh", "cryptography"),
+    ("ebautifulsoup", "beautifulsoup4"),
+    ("ebautifulsoup4", "beautifulsoup4"),
+    ("igtpython", "gitpython"),
+    ("kears", "keras"),
+    ("maplotlib", "matplotlib"),
+    ("matplrtib", "matplotlib"),
+    ("mtaplotlib", "matplotlib"),
+    ("numoy", "numpy"),
+    ("oepnpyxl", "openpyxl"),
+    ("oillow", "pillow"),
+    ("olorama", "colorama"),
+    ("openppyxl", "openpyxl"),
+    ("pilliw", "pillow"),
+    ("pilllow", "pillow"),
+    ("pilloow", "pillow"),
+    ("pilloq", "pillow"),
+    ("pilloww", "pillow"),
+    ("pormpt-toolkit", "prompt-toolkit"),
+    ("pptest", "pytest"),
+    ("progressbarr2", "progressbar2"),
+    ("prompt-otolkit", "prompt-toolkit"),
+    ("proogressbar2", "progressbar2"),
+    ("psocks", "pysocks"),
+    ("pycodestle", "pycodestyle"),
+    ("pycparserrr", "pycparser"),
+    ("pyocls", "pysocks"),
+    ("pysocs", "pysocks"),
+    ("python-dateutils", "python-dateutil"),
+    ("pyycodestyle", "pycodestyle"),
+    ("reduests", "requests"),
+    ("reqsests", "requests"),
+    ("requeksts", "requests"),
+    ("requesqs", "requests"),
+    ("request", "requests"),
+    ("rqeuests-toolbelt", "requests-toolbelt"),
+    ("sciki-learn", "scikit-learn"),
+    ("scikit-leaarn", "scikit-learn"),
+    ("scikit-lean", "scikit-learn"),
+    ("seleeniumm", "selenium"),
+    ("seleinium", "selenium"),
+    ("seleium", "selenium"),
+    ("selemnim", "selenium"),
+    ("seleniuum", "selenium"),
+    ("sellenium", "selenium"),
+    ("setuptool", "setuptools"),
+    ("simplejjson", "simplejson"),
+    ("simplejon", "simplejson"),
+    ("simplejsn", "simplejson"),
+    ("tensobflow", "tensorflow"),
+    ("tensoflaow", "tensorflow"),
+    ("tensoflpw", "tensorflow"),
+    ("tensoflsw", "tensorflow"),
+    ("tensorflo", "tensorflow"),
+    ("tensorfloow", "tensorflow"),
+    ("tensorfloww", "tensorflow"),
+    ("tensrflwo", "tensorflow"),
+    ("ulrlib3", "urllib3"),
+    ("urlllib", "urllib3"),
+    ("webocket-client", "websocket-client"),
+    ("websocket-clinet", "websocket-client"),
+    ("websoockets", "websockets"),
+    ("weebsocket-client", "websocket-client"),
+    ("wwebsocket-client", "websocket-client"),
+    ("xcryptography", "cryptography"),
+    ("xlsxwritr", "xlsxwriter"),
+    ("yfinaance", "yfinance"),
+)
+
+
 def _unranked_pypi(path: Path) -> list[str]:
     names: list[str] = []
     with path.open(encoding="utf-8", newline="") as handle:
@@ -141,6 +394,14 @@ def evaluate(sample_size: int, seed: int, pypi_tsv: Path, npm_tsv: Path, verbose
                 print(f"  hit  {ecosystem.value}:{name} -> {match.target} [{match.technique}] ({target})")
         else:
             missed.append(f"{ecosystem.value}:{name} (meant {target})")
+    registry_flagged = 0
+    for name, target in REGISTRY_SQUATS:
+        match = detectors[Ecosystem.PYPI].check(name)
+        if match is not None:
+            registry_flagged += 1
+        else:
+            missed.append(f"pypi:{name} (registry, meant {target})")
+    held_out_flagged = sum(detectors[Ecosystem.PYPI].check(name) is not None for name, _ in REGISTRY_SQUATS_HELD_OUT)
     known_time = time.perf_counter() - started
     rng = random.Random(seed)
     rows = []
@@ -159,20 +420,28 @@ def evaluate(sample_size: int, seed: int, pypi_tsv: Path, npm_tsv: Path, verbose
                 assert m is not None
                 print(f"  fp   {ecosystem.value}:{normalize(n, ecosystem)} -> {m.target} [{m.technique}]")
     total = len(KNOWN_SQUATS)
+    registry = len(REGISTRY_SQUATS)
     print()
     print("Typosquat detection")
     print(f"{'set':<42}{'names':>8}{'flagged':>9}{'rate':>9}{'names/s':>10}")
     print(f"{'known squats (published incidents)':<42}{total:>8}{flagged:>9}{flagged / total:>9.1%}"
-          f"{total / max(known_time, 1e-9):>10.0f}")  # fmt: skip
+          f"{(total + registry) / max(known_time, 1e-9):>10.0f}")  # fmt: skip
+    print(f"{'real malicious pypi squats (malregistry)':<42}{registry:>8}{registry_flagged:>9}"
+          f"{registry_flagged / registry:>9.1%}")  # fmt: skip
+    held_out = len(REGISTRY_SQUATS_HELD_OUT)
+    print(f"{'  held-out sample (not used for tuning)':<42}{held_out:>8}{held_out_flagged:>9}"
+          f"{held_out_flagged / held_out:>9.1%}")  # fmt: skip
+    both = (flagged + registry_flagged) / (total + registry)
+    print(f"{'all real squats':<42}{total + registry:>8}{flagged + registry_flagged:>9}{both:>9.1%}")
     for ecosystem, size, bad_count, elapsed in rows:
         label = f"random less-popular {ecosystem.value} names"
         print(f"{label:<42}{size:>8}{bad_count:>9}{bad_count / max(size, 1):>9.1%}{size / elapsed:>10.0f}")
     if missed:
         print("missed: " + ", ".join(missed))
-    recall_ok = flagged / total >= 0.90
-    fp_ok = all(bad_count / max(size, 1) <= 0.02 for _, size, bad_count, _ in rows)
+    recall_ok = both >= 0.95
+    fp_ok = all(bad_count / max(size, 1) <= 0.01 for _, size, bad_count, _ in rows)
     verdicts = {True: "met", False: "NOT met"}
-    print(f"goals: recall >= 90%: {verdicts[recall_ok]}; false alarms <= 2%: {verdicts[fp_ok]}")
+    print(f"goals (issue 10): recall >= 95%: {verdicts[recall_ok]}; false alarms <= 1%: {verdicts[fp_ok]}")
     return 0 if recall_ok and fp_ok else 1
 
 

@@ -3,7 +3,8 @@
     python bench/vet_vs_guarddog.py [--skip-guarddog] [--limit N]
 
 * GuardDog (PyPI ``guarddog``) is installed into ``bench/.venv-guarddog`` when
-  missing — never into the project venv.
+  missing — never into the project venv; ``GUARDDOG=/path/to/guarddog`` uses one
+  installed elsewhere.
 * Benign set: popular real packages chosen to stress a detector (install hooks,
   native builds, obfuscators/minifiers, network clients, credential-handling
   SDKs), cached in ``bench/out/benign`` (git-ignored). PyPI wheels come from
@@ -35,6 +36,7 @@ import time
 import venv
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 OUT = BENCH / "out"
@@ -66,6 +68,54 @@ NPM_PACKAGES = (
 )  # fmt: skip
 
 
+#: The packages an earlier independent measurement flagged (issue 10): a detector must stay quiet on them.
+PYPI_STRESS = ("future", "gevent", "playwright", "prisma", "pyarmor-runtime", "sentry-cli", "pywin32-ctypes")
+NPM_STRESS = (
+    "@sentry/cli", "prisma", "@prisma/client", "@prisma/engines", "nx", "playwright", "playwright-core",
+    "@sentry/node", "posthog-node", "node-sass", "fsevents", "deasync", "re2", "@parcel/watcher", "turbo",
+    "@biomejs/biome", "lefthook", "patch-package", "electron-builder", "node-pre-gyp", "@mapbox/node-pre-gyp",
+    "prebuild-install", "puppeteer-core", "chromedriver", "geckodriver", "@datadog/pprof", "dd-trace", "newrelic",
+    "applicationinsights", "@opentelemetry/api", "mixpanel", "@segment/analytics-node", "grpc-tools",
+    "obfuscator-loader", "webpack-obfuscator", "pkg", "nexe", "yarn", "pnpm", "corepack",
+)  # fmt: skip
+#: The most downloaded packages of each registry (env package lists: PyPI by download rank, npm by
+#: monthly downloads), minus those already above; the first 110 PyPI and 100 npm names.
+PYPI_TOP = (
+    "packaging", "certifi", "idna", "typing-extensions", "charset-normalizer", "aiobotocore", "python-dateutil",
+    "six", "pydantic", "pygments", "click", "numpy", "pluggy", "pycparser", "pydantic-core", "grpcio-status",
+    "anyio", "s3transfer", "attrs", "protobuf", "h11", "pytest", "annotated-types", "iniconfig", "fsspec",
+    "httpcore", "typing-inspection", "pandas", "s3fs", "platformdirs", "pathspec", "rich", "jmespath",
+    "markdown-it-py", "filelock", "importlib-metadata", "yarl", "starlette", "multidict", "jsonschema", "zipp",
+    "uvicorn", "propcache", "wheel", "mdurl", "pyasn1", "pytz", "googleapis-common-protos", "frozenlist",
+    "litellm", "fastapi", "rpds-py", "annotated-doc", "aiosignal", "referencing", "jsonschema-specifications",
+    "trove-classifiers", "tzdata", "google-api-core", "aiohappyeyeballs", "pillow", "pyasn1-modules", "typer",
+    "grpcio", "opentelemetry-sdk", "tenacity", "requests-oauthlib", "opentelemetry-api", "pyarrow", "awscli",
+    "websockets", "opentelemetry-semantic-conventions", "python-multipart", "scipy", "sniffio",
+    "pydantic-settings", "sqlalchemy", "pyparsing", "shellingham", "tomli", "beautifulsoup4", "oauthlib",
+    "soupsieve", "cachetools", "textual", "openai", "exceptiongroup", "hatchling", "opentelemetry-proto",
+    "more-itertools", "requests-toolbelt", "watchfiles", "rsa", "tomlkit", "proto-plus", "distro", "distlib",
+    "jiter", "mcp", "mypy-extensions", "opentelemetry-exporter-otlp-proto-http", "langchain", "openpyxl",
+    "et-xmlfile", "pyopenssl", "isodate", "msal", "azure-core", "google-cloud-storage", "werkzeug", "flask",
+)  # fmt: skip
+NPM_TOP = (
+    "semver", "ansi-styles", "debug", "minimatch", "strip-ansi", "chalk", "supports-color", "string-width",
+    "ansi-regex", "ms", "lru-cache", "brace-expansion", "tslib", "emoji-regex", "wrap-ansi", "type-fest",
+    "commander", "glob", "color-name", "color-convert", "source-map", "@types/node", "has-flag",
+    "readable-stream", "picomatch", "ajv", "safe-buffer", "escape-string-regexp", "uuid", "yallist",
+    "signal-exit", "react-is", "is-fullwidth-code-point", "which", "p-limit", "json-schema-traverse", "find-up",
+    "locate-path", "p-locate", "mime-db", "eslint-visitor-keys", "minipass", "glob-parent", "iconv-lite",
+    "string_decoder", "js-yaml", "isarray", "mime-types", "@babel/types", "@babel/code-frame", "globals",
+    "path-key", "yargs-parser", "resolve", "get-stream", "argparse", "@babel/parser", "yargs", "pretty-format",
+    "ignore", "undici-types", "acorn", "isexe", "cross-spawn", "postcss", "balanced-match", "resolve-from",
+    "fs-extra", "camelcase", "cliui", "@jridgewell/trace-mapping", "punycode", "entities", "agent-base",
+    "estraverse", "strip-json-comments", "json5", "@babel/traverse", "webidl-conversions", "path-to-regexp",
+    "whatwg-url", "https-proxy-agent", "onetime", "@babel/core", "form-data", "tr46", "typescript",
+    "eslint-scope", "inherits", "rimraf", "negotiator", "qs", "get-intrinsic", "@babel/runtime", "chokidar",
+    "fast-deep-equal", "minimist", "picocolors", "caniuse-lite", "graceful-fs", "react", "react-dom", "vue",
+    "next", "eslint", "prettier", "jest", "vite", "rollup", "sass",
+)  # fmt: skip
+
+
 @dataclass
 class Result:
     kind: str  # "benign" / "malicious"
@@ -79,9 +129,21 @@ class Result:
 def ensure_guarddog() -> None:
     if GUARDDOG.exists():
         return
+    if (given := os.environ.get("GUARDDOG")) and Path(given).exists():
+        GUARDDOG_VENV.joinpath("bin").mkdir(parents=True, exist_ok=True)
+        GUARDDOG.symlink_to(Path(given).resolve())  # a GuardDog installed elsewhere (any venv)
+        return
     print("installing guarddog into", GUARDDOG_VENV, file=sys.stderr)
     venv.EnvBuilder(with_pip=True).create(GUARDDOG_VENV)
     subprocess.run([str(GUARDDOG_VENV / "bin" / "pip"), "install", "-q", "guarddog"], check=True)
+
+
+def _unique(*groups: tuple[str, ...]) -> list[str]:
+    seen: dict[str, None] = {}
+    for group in groups:
+        for name in group:
+            seen.setdefault(name, None)
+    return list(seen)
 
 
 def download_benign(limit: int | None) -> list[Path]:
@@ -92,57 +154,28 @@ def download_benign(limit: int | None) -> list[Path]:
     npm_dir = OUT / "benign" / "npm"
     pypi_dir.mkdir(parents=True, exist_ok=True)
     npm_dir.mkdir(parents=True, exist_ok=True)
+    sdist_names = list(PYPI_SDISTS[:limit])
+    wheel_names = [n for n in _unique(PYPI_WHEELS, PYPI_STRESS, PYPI_TOP)[:limit] if n not in sdist_names]
     with RegistryClient() as client:
-        for name in PYPI_SDISTS[:limit]:
-            existing = sorted(pypi_dir.glob(f"{name.replace('-', '?')}-*.tar.gz"), key=lambda p: p.name.lower())
-            existing = existing or sorted(pypi_dir.glob(f"{name.replace('-', '_')}-*.tar.gz"))
-            if existing:
-                files.append(existing[0])
-                continue
-            project = client.pypi_project(name)
-            if project is None or project.latest() is None:
-                print(f"  skip pypi:{name}: not found", file=sys.stderr)
-                continue
-            version = next(
-                (v for v in sorted(project.versions, key=_version_key, reverse=True) if _has_sdist(project, v)), None
-            )
-            if version is None:
-                print(f"  skip pypi:{name}: no sdist", file=sys.stderr)
-                continue
-            files.append(client.download_pypi(name, version, pypi_dir))
-    for name in PYPI_WHEELS[:limit]:
-        pattern = name.replace("-", "_").lower()
-        existing = [p for p in pypi_dir.glob("*.whl") if p.name.lower().startswith(pattern + "-")]
-        if not existing:
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "pip",
-                    "download",
-                    "-q",
-                    "--no-deps",
-                    "--only-binary",
-                    ":all:",
-                    "-d",
-                    str(pypi_dir),
-                    name,
-                ],
-                check=False,
-            )
-            existing = [p for p in pypi_dir.glob("*.whl") if p.name.lower().startswith(pattern + "-")]
-        if existing:
-            files.append(sorted(existing)[0])
-        else:
-            print(f"  skip pypi:{name}: pip download failed", file=sys.stderr)
-    for name in NPM_PACKAGES[:limit]:
+        for name in sdist_names:
+            found = _cached_sdist(pypi_dir, name) or _download_sdist(client, name, pypi_dir)
+            if found:
+                files.append(found)
+        for name in wheel_names:
+            found = _cached_wheel(pypi_dir, name) or _download_wheel(name, pypi_dir)
+            # no wheel (sdist-only projects such as future): the sdist, never built
+            found = found or _cached_sdist(pypi_dir, name) or _download_sdist(client, name, pypi_dir)
+            if found:
+                files.append(found)
+    for name in _unique(NPM_PACKAGES, NPM_STRESS, NPM_TOP)[:limit]:
         stem = name.lstrip("@").replace("/", "-")
         existing = [p for p in npm_dir.glob(f"{stem}-*.tgz") if p.name[len(stem) + 1 : len(stem) + 2].isdigit()]
         if not existing:
             subprocess.run(
-                ["npm", "pack", name, "--silent", "--pack-destination", str(npm_dir)],
+                ["npm", "pack", name, "--silent", "--ignore-scripts", "--pack-destination", str(npm_dir)],
                 check=False,
                 stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
             )
             existing = [p for p in npm_dir.glob(f"{stem}-*.tgz") if p.name[len(stem) + 1 : len(stem) + 2].isdigit()]
         if existing:
@@ -150,6 +183,51 @@ def download_benign(limit: int | None) -> list[Path]:
         else:
             print(f"  skip npm:{name}: npm pack failed", file=sys.stderr)
     return files
+
+
+def _cached_sdist(pypi_dir: Path, name: str) -> Path | None:
+    existing = sorted(pypi_dir.glob(f"{name.replace('-', '?')}-*.tar.gz"), key=lambda p: p.name.lower())
+    existing = existing or sorted(pypi_dir.glob(f"{name.replace('-', '_')}-*.tar.gz"))
+    existing = [p for p in existing if p.name[len(name) + 1 : len(name) + 2].isdigit()]
+    return existing[0] if existing else None
+
+
+def _download_sdist(client: Any, name: str, pypi_dir: Path) -> Path | None:
+    from chainwarden.errors import Error
+
+    try:
+        project = client.pypi_project(name)
+    except Error as exc:
+        print(f"  skip pypi:{name}: {exc}", file=sys.stderr)
+        return None
+    if project is None or project.latest() is None:
+        print(f"  skip pypi:{name}: not found", file=sys.stderr)
+        return None
+    version = next(
+        (v for v in sorted(project.versions, key=_version_key, reverse=True) if _has_sdist(project, v)), None
+    )
+    if version is None:
+        print(f"  skip pypi:{name}: no sdist", file=sys.stderr)
+        return None
+    path: Path = client.download_pypi(name, version, pypi_dir)
+    return path
+
+
+def _cached_wheel(pypi_dir: Path, name: str) -> Path | None:
+    pattern = name.replace("-", "_").lower()
+    existing = sorted(p for p in pypi_dir.glob("*.whl") if p.name.lower().startswith(pattern + "-"))
+    return existing[0] if existing else None
+
+
+def _download_wheel(name: str, pypi_dir: Path) -> Path | None:
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary", ":all:", "-d", str(pypi_dir),
+         name],
+        check=False,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    return _cached_wheel(pypi_dir, name)
 
 
 def _version_key(version: str) -> tuple[int, ...]:

@@ -9,6 +9,8 @@ sizes are capped. Nothing is extracted, and nothing is executed.
 
 from __future__ import annotations
 
+import bz2
+import lzma
 import os
 import posixpath
 import re
@@ -18,7 +20,7 @@ import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import IO, Final, cast
 
 from packaging.utils import canonicalize_name
 
@@ -35,7 +37,7 @@ HEAD_BYTES: Final = 64
 
 #: Bodies kept whole; every other file keeps only its first bytes (binary sniffing).
 TEXT_SUFFIXES: Final = (".py", ".pyw", ".pth", ".js", ".cjs", ".mjs", ".ts", ".json", ".sh", ".bat", ".cmd", ".ps1",
-                        ".cfg", ".toml", ".txt", ".in", ".yml", ".yaml")  # fmt: skip
+                        ".cfg", ".toml", ".txt", ".in", ".yml", ".yaml", ".gyp", ".gypi")  # fmt: skip
 TEXT_NAMES: Final = frozenset({"METADATA", "PKG-INFO", "RECORD", "entry_points.txt", "setup.py", "package.json"})
 
 
@@ -123,15 +125,20 @@ def open_artifact(path: Path, label: str | None = None) -> PackageArtifact:
     elif path.is_file():
         if path.stat().st_size == 0:
             raise PackageOpenError(f"{label}: empty file, not a package archive")
-        name = path.name.lower()
-        if name.endswith((".whl", ".zip", ".egg")):
+        # The type comes from the bytes, not the name: wheels are published as .tar.gz (real
+        # malware does this to trip scanners that trust the suffix), sdists as .zip.
+        archive_type = sniff_archive(path)
+        if archive_type == "zip":
             files, links, skipped = _read_zip(path, label)
-            kind = "wheel" if name.endswith(".whl") else "sdist"
-        elif name.endswith((".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tar.zst", ".tar.zstd")):
-            files, links, skipped = _read_tar(path, label)
+            is_wheel = any(f.path.endswith(".dist-info/WHEEL") for f in files)
+            kind = "wheel" if is_wheel or path.name.lower().endswith(".whl") else "sdist"
+        elif archive_type in ("tar", "bzip2", "xz"):
+            files, links, skipped = _read_tar(path, label, archive_type)
             kind = "sdist"
         else:
-            raise PackageOpenError(f"{label}: not a package archive (.whl, .tar.gz, .tgz, .zip) or directory")
+            raise PackageOpenError(
+                f"{label}: not a package archive (zip/wheel, or tar: plain, gzip, zstd, bzip2, xz) or directory"
+            )
     else:
         raise PackageOpenError(f"{label}: no such file or directory")
     files = _strip_common_root(files)
@@ -139,13 +146,58 @@ def open_artifact(path: Path, label: str | None = None) -> PackageArtifact:
     return PackageArtifact(label, kind, ecosystem, name, version, tuple(files), tuple(skipped), tuple(links), path)
 
 
-def _read_tar(path: Path, label: str) -> tuple[list[PackageFile], list[str], list[Skipped]]:
+_ZIP_MAGICS: Final = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
+_TAR_MAGICS: Final = (b"\x1f\x8b", b"\x28\xb5\x2f\xfd")  # gzip, zstd (LayerReader decodes both)
+
+
+def sniff_archive(path: Path) -> str | None:
+    """ "zip", "tar" (plain, gzip or zstd), "bzip2" or "xz" from the first bytes; None when none of them."""
+    with path.open("rb") as handle:
+        head = handle.read(512)
+    if head.startswith(_ZIP_MAGICS):
+        return "zip"
+    if head.startswith(_TAR_MAGICS) or head[257:262] == b"ustar":
+        return "tar"
+    if head.startswith(b"BZh"):
+        return "bzip2"
+    if head.startswith(b"\xfd7zXZ\x00"):
+        return "xz"
+    if len(head) == 512 and head[156:157] in (b"0", b"\x00", b"5") and head[100:107].strip(b"0 \x00").isdigit():
+        return "tar"  # pre-POSIX (v7) tar: no magic, but a mode field of octal digits
+    return None
+
+
+def _decompressed(path: Path, archive_type: str, label: str) -> IO[bytes]:
+    """A bzip2/xz tar decompressed into a spooled file, bounded like every other archive."""
+    opener = bz2.open if archive_type == "bzip2" else lzma.open
+    spool = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)  # noqa: SIM115 - returned open
+    try:
+        with opener(path, "rb") as source:
+            while chunk := source.read(1024 * 1024):
+                spool.write(chunk)
+                if spool.tell() > MAX_TOTAL_BYTES:
+                    raise HostileArchiveError(f"{label}: decompresses to more than {MAX_TOTAL_BYTES // 1024**2} MiB")
+    except (OSError, EOFError, lzma.LZMAError) as exc:
+        spool.close()
+        raise PackageOpenError(f"{label}: not a readable {archive_type} stream ({exc})") from exc
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+    return cast(IO[bytes], spool)
+
+
+def _read_tar(path: Path, label: str, archive_type: str = "tar") -> tuple[list[PackageFile], list[str], list[Skipped]]:
     size = path.stat().st_size
     files: list[PackageFile] = []
     links: list[str] = []
     total = 0
     try:
-        with path.open("rb") as raw:
+        opened = path.open("rb") if archive_type == "tar" else _decompressed(path, archive_type, label)
+        with opened as raw:
+            if archive_type != "tar":
+                size = max(size, raw.seek(0, os.SEEK_END))
+                raw.seek(0)
             stream = LayerReader(raw, compressed_size=size, label=label, hash_uncompressed=False)
             for count, member in enumerate(
                 iter_tar(stream, label=label, wanted=lambda _p: True, max_body=MAX_FILE_BYTES), 1

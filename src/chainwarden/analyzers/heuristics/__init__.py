@@ -7,6 +7,7 @@ analyzer, sniffs bundled executables, and scores all signals together.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from chainwarden.analyzers.heuristics.common import (
     js_needs_parse,
     python_needs_parse,
     score,
+    shadowed_command,
     shell_command_signals,
     snippet_of,
 )
@@ -112,6 +114,7 @@ def collect_signals(artifact: PackageArtifact) -> tuple[list[Signal], int, int, 
             main = (info.main or "index.js").removeprefix("./")
             import_files.add(main if main.endswith(JS_SUFFIXES) else f"{main}.js")
             signals.extend(analyze_package_json("package.json", package_json.text()))
+    install_files.update(_install_chain(artifact, install_files))
     scanned = parsed = tokenized = 0
     install_hooks = " ".join(s.why for s in signals if s.rule_id == "capability-install-hook")
     for package_file in artifact.files:
@@ -147,8 +150,107 @@ def collect_signals(artifact: PackageArtifact) -> tuple[list[Signal], int, int, 
         elif package_file.complete and path.endswith(SHELL_SUFFIXES):
             scanned += 1
             signals.extend(_shell_signals(path, package_file.text(), _context_for(path, install_files, import_files)))
+        elif (package_file.complete and name in ("binding.gyp", "binding.gypi")) or path.endswith(".gypi"):
+            scanned += 1
+            signals.extend(_gyp_signals(path, package_file.text()))
         signals.extend(_binary_signals(artifact, package_file, install_hooks))
+    signals.extend(_command_shadowing(artifact))
     return signals, scanned, parsed, tokenized
+
+
+_GYP_EXPANSION: Final = re.compile(r"<!@?\(\s*([^)\n]{1,2000})\)")
+_ENTRY_POINT: Final = re.compile(r"^\s*([\w.+-]+)\s*=\s*[\w.]+(?::[\w.]+)?", re.MULTILINE)
+_SETUP_SCRIPT: Final = re.compile(r"""['"]\s*([\w.+-]+)\s*=\s*[\w.]+:[\w.]+\s*['"]""")
+
+
+def _gyp_signals(path: str, text: str) -> list[Signal]:
+    """``binding.gyp``: node-gyp runs every ``<!(command)`` expansion when the package installs."""
+    lines = text.splitlines()
+    found: list[Signal] = []
+    for match in _GYP_EXPANSION.finditer(text[:500_000]):
+        command = match.group(1)
+        line = text.count("\n", 0, match.start()) + 1
+        for rule_id, why in shell_command_signals(command):
+            if rule_id.startswith("malicious-"):
+                found.append(
+                    Signal(rule_id, path, line, snippet_of(lines, line), f"binding.gyp command {why}", Context.INSTALL)
+                )
+    return found
+
+
+def _command_shadowing(artifact: PackageArtifact) -> list[Signal]:
+    """Console scripts (entry_points.txt, setup.py) and npm ``bin`` entries named like common tools."""
+    found: list[Signal] = []
+    owner = artifact.name or ""
+    for package_file in artifact.files:
+        path = package_file.path
+        commands: list[tuple[str, int]] = []
+        if path.endswith("entry_points.txt") and package_file.complete:
+            text = package_file.text()
+            section = ""
+            for number, entry in enumerate(text.splitlines(), 1):
+                stripped = entry.strip()
+                if stripped.startswith("["):
+                    section = stripped
+                elif section in ("[console_scripts]", "[gui_scripts]") and (match := _ENTRY_POINT.match(entry)):
+                    commands.append((match.group(1), number))
+        elif path == "setup.py" and package_file.complete and "console_scripts" in (text := package_file.text()):
+            commands.extend((m.group(1), text.count("\n", 0, m.start()) + 1) for m in _SETUP_SCRIPT.finditer(text))
+        elif path == "package.json" and package_file.complete:
+            info = parse_package_json(package_file.text())
+            if info is not None:
+                commands.extend((command, 1) for command in info.bin_names)
+                owner = info.name or owner
+        for command, line in commands:
+            if shadowed_command(command, owner):
+                text_lines = package_file.text().splitlines()
+                why = f"installs a command named {command!r}, which shadows the common tool of that name"
+                found.append(
+                    Signal(
+                        "malicious-command-shadowing", path, line, snippet_of(text_lines, line), why, Context.RUNTIME
+                    )
+                )
+    return found
+
+
+_JS_LOCAL_REQUIRE: Final = re.compile(r"""(?:require\(|import\(|from\s)\s*['"](\.{1,2}/[^'"\n]+)['"]""")
+_PY_IMPORT: Final = re.compile(r"^\s*(?:from\s+([\w.]+)\s+import|import\s+([\w.]+))", re.MULTILINE)
+_PY_OPENED: Final = re.compile(r"""(?:open|run_path|exec_module)\(\s*['"]([\w./-]+\.py)['"]""")
+MAX_INSTALL_CHAIN: Final = 64
+
+
+def _install_chain(artifact: PackageArtifact, roots: Collection[str]) -> set[str]:
+    """Local files an install hook reaches: ``node a.js`` → ``require('./b')`` → ``./lib/c.js``;
+    ``setup.py`` → ``import helpers`` → ``helpers.py``. A payload one hop away still runs at install time."""
+    paths = {f.path for f in artifact.files if f.complete}
+    todo = [p for p in roots if p in paths]
+    setup = "setup.py" if "setup.py" in paths else None
+    if setup:
+        todo.append(setup)
+    reached: set[str] = set(todo)
+    while todo and len(reached) < MAX_INSTALL_CHAIN:
+        path = todo.pop()
+        package_file = artifact.file(path)
+        if package_file is None:
+            continue
+        text = package_file.text()
+        base = path.rsplit("/", 1)[0] if "/" in path else ""
+        found: list[str] = []
+        if path.endswith(JS_SUFFIXES):
+            for target in _JS_LOCAL_REQUIRE.findall(text):
+                joined = posixpath.normpath(posixpath.join(base, target))
+                found.extend((joined, f"{joined}.js", f"{joined}/index.js"))
+        elif path.endswith(".py"):
+            for module in (a or b for a, b in _PY_IMPORT.findall(text)):
+                stem = posixpath.join(base, module.replace(".", "/"))
+                found.extend((f"{stem}.py", f"{stem}/__init__.py"))
+            found.extend(posixpath.normpath(posixpath.join(base, f)) for f in _PY_OPENED.findall(text))
+        for candidate in found:
+            if candidate in paths and candidate not in reached:
+                reached.add(candidate)
+                todo.append(candidate)
+    reached.discard("setup.py")
+    return reached
 
 
 def _python_capabilities(path: str, text: str, context: Context) -> list[Signal]:

@@ -118,6 +118,15 @@ RULES: Final[Mapping[str, HeuristicRule]] = {
               "Looping over the home, root or current directory (or a path hidden by encoding) to overwrite or "
               "delete every entry, or deleting such a directory recursively, is protestware and wiper "
               "behaviour (node-ipc 2022); a remote trigger such as a geolocation lookup makes it critical."),
+        _rule("malicious-client-injection", "ClientInjection", Kind.THREAT, Severity.HIGH,
+              "Injects code into a desktop client",
+              "Rewriting Discord's desktop core or a browser's shortcuts to side-load an extension makes the "
+              "user's own client steal tokens, cookies and clipboard contents every time it starts."),
+        _rule("malicious-command-shadowing", "CommandShadowing", Kind.THREAT, Severity.HIGH,
+              "Installs a command named like a common tool",
+              "A console script or npm bin called aws, pip, git, python or kubectl from a package that is not "
+              "that tool lands first on PATH and wraps the real command: every later call hands it arguments, "
+              "credentials and tokens."),
         _rule("malicious-silent-process", "SilentProcess", Kind.THREAT, Severity.MEDIUM,
               "Starts hidden or detached processes",
               "Processes started with hidden windows, detached and with output discarded are how droppers "
@@ -175,6 +184,13 @@ CREDENTIAL_PATTERNS: Final = tuple(
         (r"Telegram Desktop|\btdata\b", "Telegram session"),
         (r"\.bash_history|\.zsh_history", "shell history"),
         (r"\.config(/|\\\\?)gh(/|\\\\?)hosts\.yml", "GitHub CLI token"),
+        (
+            r"169\.254\.169\.254/(latest/(meta-data/iam|api/token)|computeMetadata|metadata/identity)"
+            r"|metadata\.google\.internal/computeMetadata",
+            "cloud instance credentials",
+        ),
+        (r"\.ROBLOSECURITY", "Roblox session cookie"),
+        (r"discord(app)?\.com/api/v\d+/users/@me", "Discord token (account lookup)"),
     )
 )
 
@@ -193,10 +209,22 @@ SHELL_DOWNLOAD: Final = re.compile(
     re.IGNORECASE,
 )
 SHELL_PIPE_EXEC: Final = re.compile(
-    r"\|\s*(ba|z|da)?sh\b|\|\s*iex\b|\|\s*python[0-9.]*\b|\biex\s*\(|Invoke-Expression|Start-Process|regsvr32|rundll32"
-    r"|&&\s*\./|;\s*\./",
+    r"\|\s*(ba|z|da)?sh\b|\|\s*iex\b|\|\s*python[0-9.]*\b|\biex\s*\(|Invoke-Expression", re.IGNORECASE
+)
+#: Starting a program is ordinary (installers run msiexec); after a download on the same line it is the dropper.
+SHELL_LAUNCH: Final = re.compile(r"Start-Process|regsvr32|rundll32|&&\s*\./|;\s*\./", re.IGNORECASE)
+SHELL_SENDS: Final = re.compile(
+    r"\b(?:curl|wget|nc|ncat|Invoke-WebRequest|Invoke-RestMethod|iwr|irm)\b.*(?:https?://|\s\d{1,3}(?:\.\d{1,3}){3}\b)",
     re.IGNORECASE,
 )
+SHELL_READS: Final = re.compile(r"\b(?:cat|type|xargs\s+cat|Get-Content|base64|tar|zip)\b", re.IGNORECASE)
+#: ``powershell -enc <base64 UTF-16LE>``: a command nobody can read without decoding it.
+SHELL_ENCODED_POWERSHELL: Final = re.compile(
+    r"\b(?:powershell|pwsh)(?:\.exe)?\b[^|&;]*?\s-(?:e|ec|en|enc|enco|encodedcommand)\s+['\"]?([A-Za-z0-9+/=]{16,})",
+    re.IGNORECASE,
+)
+#: Batch files that spell commands from substrings of a variable: ``%x:~3,1%%x:~0,1%…``.
+SHELL_BATCH_SUBSTRINGS: Final = re.compile(r"(?:%[\w$#@]+:~-?\d+,-?\d+%){4,}")
 SHELL_REVERSE: Final = re.compile(
     r"/dev/tcp/|\bnc(at)?\b[^|;]*\s-e\s|\bsocat\b.*exec:|bash\s+-i\s*>&|mkfifo\s+/tmp/", re.IGNORECASE
 )
@@ -360,7 +388,8 @@ SECRET_KEYWORDS: Final = (
     ".kube/config", ".kube\\config", "'.kube'", '".kube"', "/etc/passwd", "/etc/shadow", "leveldb", "login data",
     "web data", "key4.db", "logins.json", "network/cookies", "network\\cookies", "cookies.sqlite", "user data",
     "mozilla/firefox", "mozilla\\firefox", "wallet.dat", "exodus", "electrum", "metamask", "discord", "telegram",
-    "bash_history", "zsh_history", "gh/hosts", "api/webhooks", "pastebin", "hastebin", "paste.ee", "transfer.sh",
+    "bash_history", "zsh_history", "gh/hosts", "169.254.169.254", "metadata.google", "roblosecurity",
+    "users/@me", "api/webhooks", "pastebin", "hastebin", "paste.ee", "transfer.sh",
     "file.io", "ngrok", "requestbin", "pipedream", "burpcollaborator", "oastify", "interact.sh", "oast.",
     "canarytokens", "dnslog", "ceye.io", "trycloudflare", "serveo", "loca.lt", "localtunnel",
 )  # fmt: skip
@@ -466,6 +495,8 @@ _SHELL_SET: Final = KeywordSet(SHELL_WORDS)
 _ENV_DUMP: Final = re.compile(
     r"environ\b(?!\s*(?:\[|\.get\b|\.setdefault\b|\.pop\b|\.update\b))|process\.env\b(?!\s*\.)"
 )
+#: download → write → run needs no threat keyword at all (``open("x.exe", "wb").write(r.content)``)
+_WRITES_BYTES: Final = re.compile(r"""['"]wb\+?['"]|write_bytes\(|\.exe['"]""")
 _BUILT_NAME: Final = re.compile(r"getattr\([^)\n]*['\"]\s*\+")
 _ENV_SERIALISED: Final = re.compile(r"(?:dumps|str|repr|print|b64encode|urlencode)\(\s*(?:os\.)?environ\b")
 _HIDDEN_IMPORT: Final = re.compile(r"__import__\(\s*(?!['\"][\w.]+['\"]\s*\))")
@@ -490,6 +521,9 @@ def python_needs_parse(text: str) -> bool:
         or ("environ" in text and _ENV_DUMP.search(text) is not None and _NETWORK_SET.search(text))
         or ("environ" in text and _ENV_SERIALISED.search(text) is not None)
         or ("__import__" in text and _HIDDEN_IMPORT.search(text) is not None)
+        or ("TXT" in text and "dns" in text and "subprocess" in text)
+        or ("recv(" in text and "subprocess" in text)
+        or (_WRITES_BYTES.search(text) is not None and _NETWORK_SET.search(text) and _mentions(text, PROCESS_CALLS))
         or ("getattr(" in text and _BUILT_NAME.search(text) is not None)
         or _secret_or_hidden(text)
         or python_may_destroy(text)
@@ -497,10 +531,18 @@ def python_needs_parse(text: str) -> bool:
     )
 
 
+_JS_BUILT_NAME: Final = re.compile(
+    r"(?<![\w$.])require\(\s*(?:\[|['\"][^'\"\n]{0,40}['\"]\s*\+)"
+    r"|(?:global|globalThis|window|self)\s*\[\s*['\"][^'\"\n]{0,20}['\"]\s*\+"
+    r"|\.split\(\s*['\"]['\"]\s*\)\.reverse\(\)"
+)
+
+
 def js_needs_parse(text: str) -> bool:
     """Whether a JavaScript file can hold a threat (else: capabilities only)."""
     return (
         _JS_SET.search(text)
+        or _JS_BUILT_NAME.search(text) is not None
         or ("Function" in text and _FUNCTION_CONSTRUCTOR.search(text) is not None)
         or ("process.env" in text and _ENV_DUMP.search(text) is not None)
         or _secret_or_hidden(text)
@@ -517,6 +559,14 @@ PYTHON_CAPABILITY_IMPORTS: Final = (
 )  # fmt: skip
 
 
+def _powershell_text(encoded: str) -> str | None:
+    try:
+        text = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True).decode("utf-16-le")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return text[:4000] if text.isprintable() else None
+
+
 def shell_command_signals(command: str) -> list[tuple[str, str]]:
     """Threats in a shell command line: (rule_id, why)."""
     found: list[tuple[str, str]] = []
@@ -527,7 +577,17 @@ def shell_command_signals(command: str) -> list[tuple[str, str]]:
         found.append(("malicious-destructive-write", f"recursively deletes {destroy.group(0).strip()!r}"))
     if SHELL_DNS_PROBE.search(command):
         found.append(("malicious-dns-probe", "DNS lookup of a name built from the user/host identity"))
-    if SHELL_DOWNLOAD.search(command) and (SHELL_PIPE_EXEC.search(command) or SHELL_CHMOD_RUN.search(command)):
+    encoded = SHELL_ENCODED_POWERSHELL.search(command)
+    if encoded:
+        found.append(("malicious-obfuscation", "runs an encoded PowerShell command (-EncodedCommand)"))
+        inner = _powershell_text(encoded.group(1))
+        if inner is not None and inner != command:
+            found.extend((rule, f"{why} (inside the encoded PowerShell)") for rule, why in shell_command_signals(inner))
+    if SHELL_BATCH_SUBSTRINGS.search(command):
+        found.append(("malicious-obfuscation", "batch command spelled from variable substrings (%v:~n,1%…)"))
+    if SHELL_DOWNLOAD.search(command) and (
+        SHELL_PIPE_EXEC.search(command) or SHELL_CHMOD_RUN.search(command) or SHELL_LAUNCH.search(command)
+    ):
         found.append(("malicious-download-exec", "downloads a file and executes it"))
     elif SHELL_DOWNLOAD.search(command):
         found.append(("capability-network", "shell command downloads from the network"))
@@ -536,6 +596,12 @@ def shell_command_signals(command: str) -> list[tuple[str, str]]:
     label = exfil_label(command)
     if label:
         found.append(("malicious-exfil-endpoint", label))
+    secret = credential_label(command) if len(command) <= 300 else None
+    if secret and SHELL_SENDS.search(command):
+        # ``a=$(cat ~/.ssh/id_rsa.pub) && curl -d "k=$a" https://…``: read and sent on one command line
+        found.append(("malicious-credential-access", f"shell command sends {secret} over the network"))
+    elif secret and SHELL_READS.search(command):
+        found.append(("malicious-credential-access", f"shell command reads {secret}"))
     return found
 
 
@@ -586,6 +652,65 @@ class _FileView:
         return {s.rule_id for s in self.signals if scope is None or s.scope == scope}
 
 
+#: Environment variables whose value is a credential: sent anywhere from an install hook, a theft.
+CREDENTIAL_ENV_NAME: Final = re.compile(
+    r"(?:^|_)(?:TOKEN|SECRET|PASSWORD|PASSWD|PASS|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIALS?|AUTH)(?:$|_)"
+    r"|^(?:NPM_TOKEN|NODE_AUTH_TOKEN|GITHUB_TOKEN|GH_TOKEN|AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN|PYPI_TOKEN"
+    r"|TWINE_PASSWORD|CI_JOB_TOKEN|DOCKER_PASSWORD|SLACK_TOKEN)$",
+    re.IGNORECASE,
+)
+
+#: Files that are data, not code: a payload read out of one and executed was hidden there on purpose
+#: (code appended to an image, a font, a text file).
+ASSET_SUFFIXES: Final = (
+    ".png", ".jpg", ".jpeg", ".gif", ".bmp", ".ico", ".svg", ".webp", ".tif", ".tiff", ".wav", ".mp3", ".mp4",
+    ".ogg", ".ttf", ".otf", ".woff", ".woff2", ".eot", ".pdf", ".txt", ".md", ".csv", ".dat", ".bin", ".log",
+    ".css", ".html", ".xml",
+)  # fmt: skip
+
+
+def asset_label(path: str | None) -> str | None:
+    """``"a non-code file ('logo.png')"`` when ``path`` names a data file."""
+    if path and len(path) < 300 and path.lower().endswith(ASSET_SUFFIXES):
+        return f"a non-code file ({path!r})"
+    return None
+
+
+#: Commands users type every day, and the packages that legitimately install them.
+COMMON_COMMANDS: Final[Mapping[str, frozenset[str]]] = {
+    command: frozenset(owners)
+    for command, owners in (
+        ("aws", ("awscli", "aws-cli", "awscliv2")), ("pip", ("pip",)), ("pip3", ("pip",)), ("python", ()),
+        ("python3", ()), ("git", ("git",)), ("npm", ("npm",)), ("npx", ("npm", "npx")), ("node", ("node",)),
+        ("ssh", ()), ("scp", ()), ("sudo", ()), ("curl", ("curl",)), ("wget", ("wget",)), ("ls", ()),
+        ("cat", ()), ("docker", ("docker-cli",)), ("kubectl", ("kubectl",)), ("gcloud", ("google-cloud-sdk",)),
+        ("az", ("azure-cli",)), ("terraform", ("terraform",)), ("gh", ("gh",)),
+        ("yarn", ("yarn", "corepack", "@yarnpkg/cli-dist")), ("pnpm", ("pnpm", "corepack", "@pnpm/exe")),
+        ("bash", ()), ("sh", ()), ("java", ()), ("go", ()), ("make", ()), ("gpg", ()), ("openssl", ()),
+    )
+}  # fmt: skip
+
+
+def shadowed_command(command: str, package_name: str) -> bool:
+    """Whether a package named ``package_name`` installing ``command`` takes over a common tool."""
+    owners = COMMON_COMMANDS.get(command.strip().lower())
+    if owners is None:
+        return False
+    name = package_name.lower()
+    return name != command.lower() and name not in owners
+
+
+#: Stores that only stealers read: naming one next to network code stays suspicious even at module level.
+STEALER_TARGETS: Final = (
+    "SSH keys", "AWS credentials", "browser", "crypto wallet", "Discord", "Telegram", "cloud instance",
+    "Roblox", "GitHub CLI",
+)  # fmt: skip
+
+
+def _stealer_target(why: str) -> bool:
+    return any(target in why for target in STEALER_TARGETS)
+
+
 def signal_severity(signal: Signal, same_file: _FileView) -> tuple[Severity, list[str]]:
     """Severity of one signal judged with everything else seen in its file."""
     rule = RULES[signal.rule_id]
@@ -602,12 +727,18 @@ def signal_severity(signal: Signal, same_file: _FileView) -> tuple[Severity, lis
     in_file = same_file.rules()
     egress = {"capability-network", "malicious-exfil-endpoint"}
     if signal.rule_id in {"malicious-credential-access", "malicious-env-exfiltration"}:
-        if signal.flow:
+        if signal.flow or "shell command sends" in signal.why:
             severity = Severity.CRITICAL
             reasons.append(f"data flow: {signal.flow}")
-        elif in_scope & egress:
+        elif in_scope & egress and not (
+            signal.scope == "<module>" and signal.why.startswith("names ") and not _stealer_target(signal.why)
+        ):
             severity = _at_least(severity, Severity.HIGH)
             reasons.append("read and network send in the same function")
+        elif in_scope & egress:
+            # a bare mention at module level of a bundle (an ignore list naming .npmrc) is no read
+            severity = _at_least(severity, Severity.MEDIUM)
+            reasons.append("named at module level of a file that also uses the network")
         elif in_file & egress:
             severity = _at_least(severity, Severity.MEDIUM)
             reasons.append("network access in the same file")

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from chainwarden.analyzers.heuristics.common import (
+    CREDENTIAL_ENV_NAME,
     ROOT_AND_HOME,
     WALLET_ADDRESS,
     WORKING_DIRECTORY,
@@ -24,6 +25,7 @@ from chainwarden.analyzers.heuristics.common import (
     Context,
     Signal,
     WalletSecrets,
+    asset_label,
     credential_label,
     decode_literal,
     destructive_write,
@@ -53,11 +55,22 @@ EXEC_NAMES: Final = frozenset({
     "eval", "Function", "vm.runInThisContext", "vm.runInNewContext", "vm.runInContext", "vm.Script",
     "vm.compileFunction", "module._compile", "setTimeout", "setInterval",
 })  # fmt: skip
-DECODE_MARKERS: Final = ("atob", "Buffer.from", "String.fromCharCode", "decodeURIComponent", "unescape",
+#: URL decoding (decodeURIComponent, unescape) is how query strings are read, not how payloads are unpacked.
+#: require and the ways around it; a module name built at run time hides what is loaded.
+LOADERS: Final = ("require", "module.constructor._load", "module.require", "process.mainModule.require",
+                  "Module._load")  # fmt: skip
+SENSITIVE_MODULES: Final = frozenset({
+    "child_process", "fs", "net", "http", "https", "dns", "vm", "os", "crypto", "tls", "dgram", "worker_threads",
+})  # fmt: skip
+DNS_TXT_EXEC: Final = re.compile(
+    r"resolveTxt\s*\([^;]{0,200}?(?:=>|function)[\s\S]{0,400}?\b(?:exec|execSync|spawn|eval|Function)\s*\("
+)
+DECODE_MARKERS: Final = ("atob", "Buffer.from", "String.fromCharCode",
                          "zlib.inflateSync", "zlib.gunzipSync", "zlib.inflateRawSync", "zlib.brotliDecompressSync",
                          "crypto.createDecipher", "crypto.createDecipheriv")  # fmt: skip
-RECON_CALLS: Final = frozenset({"os.hostname", "os.userInfo", "os.networkInterfaces", "os.homedir", "os.platform"})
-SERIALISERS: Final = frozenset({"JSON.stringify", "Object.keys", "Object.entries", "Object.values",
+#: Who and where the machine is; ``os.platform()``/``os.arch()`` are what binary installers send to pick a download.
+RECON_CALLS: Final = frozenset({"os.hostname", "os.userInfo", "os.networkInterfaces", "os.homedir"})
+SERIALISERS: Final = frozenset({"JSON.stringify", "Object.entries", "Object.values",
                                 "querystring.stringify", "Buffer.from", "qs.stringify", "btoa"})  # fmt: skip
 _FS_MODULES: Final = ("fs", "fs.promises", "fs/promises", "fs-extra", "graceful-fs")
 LISTING_CALLS: Final = frozenset(
@@ -139,6 +152,44 @@ def fold_js(node: Any, depth: int = 0) -> str | None:
         if left is None and right is None:
             return None
         return (left if left is not None else "$(…)") + (right if right is not None else "$(…)")
+    if (
+        kind == "CallExpression"
+        and node.callee.type == "MemberExpression"
+        and not node.callee.computed
+        and getattr(node.callee.property, "name", None) in ("join", "reverse", "concat")
+    ):
+        # ['child', 'process'].join('_'), 'ssecorp_dlihc'.split('').reverse().join('')
+        method = node.callee.property.name
+        target = node.callee.object
+        if method == "join":
+            sep = fold_js(node.arguments[0], depth + 1) if node.arguments else ","
+            if target.type == "ArrayExpression" and sep is not None:
+                parts = [fold_js(e, depth + 1) for e in target.elements]
+                return sep.join(p for p in parts if p is not None) if all(p is not None for p in parts) else None
+            inner = _reversed_split(target, depth)
+            return inner if inner is not None and sep == "" else None
+        if method == "concat":
+            base = fold_js(target, depth + 1)
+            rest = [fold_js(a, depth + 1) for a in node.arguments]
+            return base + "".join(r for r in rest if r) if base is not None and all(rest) else None
+    return None
+
+
+def _reversed_split(node: Any, depth: int) -> str | None:
+    """``'abc'.split('').reverse()`` → ``'cba'``."""
+    if (
+        node.type == "CallExpression"
+        and node.callee.type == "MemberExpression"
+        and getattr(node.callee.property, "name", None) == "reverse"
+    ):
+        split = node.callee.object
+        if (
+            split.type == "CallExpression"
+            and split.callee.type == "MemberExpression"
+            and getattr(split.callee.property, "name", None) == "split"
+        ):
+            text = fold_js(split.callee.object, depth + 1)
+            return text[::-1] if text is not None else None
     return None
 
 
@@ -317,6 +368,18 @@ class JavaScriptAnalyzer:
                 return "the whole environment (process.env)"
             if kind == "MemberExpression" and self.qual(sub) in ("process.env.USER", "process.env.USERNAME"):
                 return "host identity (process.env.USER)"
+            if kind == "MemberExpression" and (qualified := self.qual(sub) or "").startswith("process.env."):
+                variable = qualified.removeprefix("process.env.")
+                if CREDENTIAL_ENV_NAME.search(variable):
+                    return f"credential variable ${variable}"
+            if (
+                kind == "MemberExpression"
+                and sub.computed
+                and self.qual(sub.object) == "process.env"
+                and sub.property.type == "Literal"
+                and CREDENTIAL_ENV_NAME.search(str(sub.property.value))
+            ):
+                return f"credential variable ${sub.property.value}"
             if kind == "MemberExpression" and not sub.computed:
                 secret = self.wallet.label(getattr(sub.property, "name", None))
                 if secret:
@@ -336,11 +399,26 @@ class JavaScriptAnalyzer:
         for sub in _walk(node):
             if sub.type == "CallExpression":
                 name = self.qual(sub.callee) or ""
+                if name.rsplit(".", 1)[-1] in ("readFileSync", "readFile") and sub.arguments:
+                    label = asset_label(fold_js(sub.arguments[0]))
+                    if label:
+                        return label
                 if name in self.decoder_functions:
                     return f"{name}() (decodes its argument)"
+                if name == "String.fromCharCode" and not _spells_literal_codes(sub):
+                    continue  # String.fromCharCode(c) of a variable is an encoder's loop, not a hidden string
+                if name.endswith((".update", ".final")) and "Decipher" not in name:
+                    continue  # hash.update(): hashing, not decrypting
                 if name.startswith(DECODE_MARKERS) or name.endswith((".toString", ".update", ".final")):
-                    if name.startswith("Buffer.from") and len(sub.arguments) < 2:
-                        continue
+                    if name.startswith("Buffer.from") and (
+                        name != "Buffer.from"
+                        or len(sub.arguments) < 2
+                        or (
+                            sub.arguments[1].type == "Literal"
+                            and str(sub.arguments[1].value).lower() not in ("base64", "hex", "base64url")
+                        )
+                    ):
+                        continue  # Buffer.from(text) / .slice(): bytes of data, not a decoding
                     if name.endswith(".toString") and not any(
                         (self.qual(s.callee) or "").startswith(DECODE_MARKERS)
                         for s in _walk(sub.callee)
@@ -505,10 +583,24 @@ class JavaScriptAnalyzer:
             for arg in args:
                 if arg.type in ("FunctionExpression", "ArrowFunctionExpression"):
                     self._network_callbacks.add(id(arg))
-        if name == "require" and args and args[0].type != "Literal":
+        if name in LOADERS and args and args[0].type != "Literal":
             decoded = self._decoded(args[0])
+            built = fold_js(args[0])
             if decoded:
                 self._emit("malicious-obfuscation", line, f"require() of a module name decoded at run time ({decoded})")
+            elif built is not None and "$(" not in built and built.removeprefix("node:") in SENSITIVE_MODULES:
+                self._emit(
+                    "malicious-obfuscation", line, f"{name}() of a module name hidden by string building: {built!r}"
+                )
+        elif name in ("module.constructor._load", "Module._load") and args:
+            self._emit("malicious-obfuscation", line, f"loads a module through {name}(), around require")
+        if (
+            node.callee.type == "MemberExpression"
+            and node.callee.computed
+            and node.callee.property.type != "Literal"
+            and (hidden := fold_js(node.callee.property)) in ("eval", "Function", "exec", "execSync", "spawn")
+        ):
+            self._emit("malicious-obfuscation", line, f"calls {hidden}() through a name hidden by string building")
         if node.type == "NewExpression" and name in ("module.constructor", "Module", "module.constructor()"):
             self._emit("capability-dynamic-exec", line, "creates a fresh Module to compile code from a string")
         if name in EXEC_NAMES or name.endswith("._compile"):
@@ -651,6 +743,8 @@ class JavaScriptAnalyzer:
         decoded = self._decoded(payload)
         if self._network_data(payload):
             self._emit("malicious-download-exec", line, f"{name}() of code fetched from the network")
+        elif decoded and "a non-code file" in decoded:
+            self._emit("malicious-decode-exec", line, f"{name}() of code hidden in {decoded}")
         elif decoded:
             self._emit("malicious-decode-exec", line, f"{name}() of data decoded by {decoded}")
         elif name not in ("setTimeout", "setInterval"):
@@ -705,6 +799,8 @@ class JavaScriptAnalyzer:
             if args and args[0].type in ("BinaryExpression", "TemplateLiteral"):
                 self._emit("malicious-dns-probe", line, f"DNS lookup of a name built from {taint}", flow=flow)
             return
+        if taint.startswith("credential variable") and self.context is not Context.INSTALL:
+            return  # SDKs send their API key from the environment: only an install hook has no business to
         rule_id, why, severity = egress_signal(taint)
         self._emit(rule_id, line, why, flow=flow, severity=severity)
 
@@ -726,7 +822,16 @@ class JavaScriptAnalyzer:
 
     # ------------------------------------------------------------- text-level
 
+    def _dns_txt_commands(self) -> None:
+        """``dns.resolveTxt(name, (e, records) => exec(records…))``: DNS TXT records as a command channel."""
+        for match in DNS_TXT_EXEC.finditer(self.source[:MAX_SCAN_BYTES]):
+            line = self.source.count("\n", 0, match.start()) + 1
+            self._emit("malicious-download-exec", line, "runs commands read from DNS TXT records")
+            break
+
     def _text_checks(self) -> None:
+        if "resolveTxt" in self.source:
+            self._dns_txt_commands()
         identifiers = len(OBFUSCATED_IDENTIFIER.findall(self.source))
         if identifiers >= OBFUSCATOR_THRESHOLD:
             first = next((n for n, line in enumerate(self.lines, 1) if OBFUSCATED_IDENTIFIER.search(line)), 1)
@@ -744,16 +849,24 @@ class JavaScriptAnalyzer:
         modules = set(re.findall(r"""require\(\s*['"]([\w:./@-]+)['"]\s*\)|from\s+['"]([\w:./@-]+)['"]""", text))
         names = {m for pair in modules for m in pair if m}
         lines = self.lines
+        runs_processes = bool(names & PROCESS_MODULES) or self.context is Context.INSTALL
         for number, line in enumerate(lines, 1):
             chunk = line[:20000]
             if TOKEN_DECODE_EXEC.search(chunk):
                 self._emit("malicious-decode-exec", number, "executes decoded data (tokenizer scan)")
-            if re.search(r"JSON\.stringify\(\s*process\.env\s*\)|Object\.(keys|entries)\(\s*process\.env\s*\)", chunk):
+            # Object.keys(process.env).filter(...) is how debug/dotenv read their options: names, not values
+            if re.search(r"JSON\.stringify\(\s*process\.env\s*\)", chunk):
                 self._emit("malicious-env-exfiltration", number, "serialises the whole environment (tokenizer scan)")
             for literal in re.findall(r"""'([^'\n]{3,300})'|"([^"\n]{3,300})"|`([^`]{3,300})`""", chunk):
                 value = next(part for part in literal if part)
                 self._string(value, number)
-                if re.search(r"\b(curl|wget|nslookup|powershell|bash|sh)\b", value):
+                # a command in a string is documentation (UI bundles show install snippets) unless the
+                # file can run it
+                if (
+                    runs_processes
+                    and re.search(r"\b(curl|wget|nslookup|powershell|bash|sh)\b", value)
+                    and re.search(r"\b(?:exec|execSync|spawn|spawnSync|execFile|execFileSync)\s*\(", chunk)
+                ):
                     for rule_id, why in shell_command_signals(value):
                         if rule_id != "capability-network":
                             self._emit(rule_id, number, f"{why} (tokenizer scan)")
@@ -783,6 +896,19 @@ def capability_scan(path: str, source: str, context: Context) -> list[Signal]:
         )
         analyzer._emit("capability-network", line, f"uses {', '.join(sorted(network)) or 'fetch/XHR'} (token scan)")
     return analyzer.signals
+
+
+def _spells_literal_codes(call: Any) -> bool:
+    """``String.fromCharCode(104, 105, …)`` or ``(...[104, 105])``: text spelled in literal character codes."""
+    args = list(call.arguments)
+    numbers = sum(1 for a in args if a.type == "Literal" and isinstance(a.value, (int, float)))
+    if numbers >= 3:
+        return True
+    for arg in args:
+        inner = arg.argument if arg.type == "SpreadElement" else arg
+        if inner is not None and inner.type == "ArrayExpression" and len(inner.elements) >= 3:
+            return True
+    return False
 
 
 def _secret(taint: str | None) -> bool:
@@ -815,6 +941,7 @@ class PackageJsonInfo:
     install_files: tuple[str, ...]  # files install scripts run with node
     main: str | None
     dependencies: dict[str, str]
+    bin_names: tuple[str, ...] = ()  # commands the package puts on PATH
 
 
 def parse_package_json(text: str) -> PackageJsonInfo | None:
@@ -849,7 +976,18 @@ def parse_package_json(text: str) -> PackageJsonInfo | None:
         install_files=tuple(files),
         main=main,
         dependencies={str(k): str(v) for k, v in deps.items()},
+        bin_names=_bin_names(data),
     )
+
+
+def _bin_names(data: dict[str, object]) -> tuple[str, ...]:
+    """``"bin": {"aws": "x.js"}``, or ``"bin": "x.js"`` (the command is the unscoped package name)."""
+    declared = data.get("bin")
+    if isinstance(declared, dict):
+        return tuple(str(k) for k in declared)
+    if isinstance(declared, str):
+        return (str(data.get("name", "")).rsplit("/", 1)[-1],)
+    return ()
 
 
 def analyze_package_json(path: str, text: str) -> list[Signal]:

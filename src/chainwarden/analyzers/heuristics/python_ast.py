@@ -10,13 +10,16 @@ it" is a proven flow rather than two unrelated lines.
 from __future__ import annotations
 
 import ast
+import base64
+import binascii
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Final
 
 from chainwarden.analyzers.heuristics.common import (
+    CREDENTIAL_ENV_NAME,
     ROOT_AND_HOME,
     WALLET_ADDRESS,
     WORKING_DIRECTORY,
@@ -24,6 +27,7 @@ from chainwarden.analyzers.heuristics.common import (
     Context,
     Signal,
     WalletSecrets,
+    asset_label,
     credential_label,
     decode_literal,
     destructive_write,
@@ -36,6 +40,15 @@ from chainwarden.analyzers.heuristics.common import (
 from chainwarden.models import Severity
 
 MAX_AST_BYTES: Final = 2 * 1024 * 1024
+MAX_EMBEDDED_BYTES: Final = 256 * 1024
+#: Code carried in a string (``CODE = "import os; os.system(...)"`` written to a file and run).
+EMBEDDED_CODE_HINT: Final = re.compile(
+    r"\bimport\s+(?:os|sys|subprocess|socket|base64|requests|urllib|ctypes|pty|marshal|zlib)\b|\bexec\s*\(|\beval\s*\("
+    r"|os\.system\s*\(|subprocess\.|urlopen\s*\(|/dev/tcp/|powershell|Invoke-|\bcurl\s|\bwget\s|\bstart\s+/b\b"
+    r"|pythonw|\bcmd(?:\.exe)?\s+/c\b"
+)
+_BLOB_HEAD: Final = re.compile(r"[A-Za-z0-9+/_\-]{40}")
+BASE64_BLOB: Final = re.compile(r"[A-Za-z0-9+/=\s]{40,}|[A-Za-z0-9_\-=\s]{40,}")
 
 NETWORK_PREFIXES: Final = (
     "requests.", "urllib.request.", "urllib2.", "urllib3.", "http.client.", "httplib.", "httpx.", "aiohttp.",
@@ -62,6 +75,16 @@ RECON_CALLS: Final = frozenset({"getpass.getuser", "socket.gethostname", "socket
 # process: it is a taint source, not a signal by itself.
 SERIALISERS: Final = frozenset({"json.dumps", "str", "repr", "print", "base64.b64encode",
                                 "urllib.parse.urlencode", "pickle.dumps", "json.dump", "yaml.dump"})  # fmt: skip
+#: Desktop-client injection: a browser started with a side-loaded extension through its shortcuts,
+#: Discord's desktop core rewritten (the client then runs the attacker's JavaScript with the user's token).
+CLIENT_INJECTION_MARKERS: Final = (
+    ("extension", re.compile(r"--load-extension")),
+    ("shortcut", re.compile(r"\.lnk\b|WScript\.Shell|TargetPath", re.IGNORECASE)),
+    ("discord-core", re.compile(r"discord_desktop_core", re.IGNORECASE)),
+    ("client-js", re.compile(r"(?:^|[\\/])index\.js$|core\.asar|app\.asar", re.IGNORECASE)),
+)
+_CLIENT_HINT: Final = re.compile(r"--load-extension|\.lnk|WScript|TargetPath|discord_desktop_core|index\.js|\.asar")
+PROCESS_AND_WRITE_SINKS: Final = ("subprocess.", "os.system", "os.popen", "open", "io.open", "os.path.join")
 CLIPBOARD_MARKERS: Final = ("pyperclip.", "clipboard.", "win32clipboard.", "pyclip.", "klembord.")
 INSTALL_COMMANDS: Final = frozenset(
     {"install", "develop", "egg_info", "build_py", "sdist", "bdist_egg", "easy_install"}
@@ -76,12 +99,13 @@ FALLBACK_DECODE_EXEC: Final = re.compile(
 FALLBACK_NETWORK: Final = re.compile(r"\b(?:urlopen|requests\.(?:get|post)|socket\.socket)\b")
 #: Every credential, endpoint and wallet pattern needs one of these characters or words.
 _STRING_HINTS: Final = re.compile(
-    r"[/\\:]|\.(?:aws|ssh|npmrc|pypirc|kube|docker)|Data|wallet|Exodus|Electrum|MetaMask|tdata|\^|bc1|0x"
+    r"[/\\:]|\.(?:aws|ssh|npmrc|pypirc|kube|docker)|ROBLOSECURITY|Data|wallet|Exodus|Electrum|MetaMask|tdata|\^|bc1|0x"
 )
 TAINT_TRIGGERS: Final = re.compile(
     r"environ|getuser|gethostname|getfqdn|getlogin|platform\.node|uname|\.ssh|id_rsa|\.aws|npmrc|pypirc|credentials"
     r"|passwd|shadow|leveldb|Login Data|Web Data|key4|logins|Cookies|User Data|Firefox|wallet|Exodus|Electrum"
-    r"|MetaMask|discord|Telegram|tdata|_history|\.docker|\.kube|gh|seed_?phrase|mnemonic|priv_?key|private_?key|xprv",
+    r"|MetaMask|discord|Telegram|tdata|_history|\.docker|\.kube|gh|seed_?phrase|mnemonic|priv_?key|private_?key|xprv"
+    r"|getenv|TOKEN|SECRET|PASSWORD|_KEY|ROBLOSECURITY|169\.254\.169\.254|metadata",
     re.IGNORECASE,
 )
 LISTING_CALLS: Final = frozenset({"os.listdir", "os.scandir", "os.walk", "glob.glob", "glob.iglob"})
@@ -106,6 +130,91 @@ class _Scope:
     dup2_line: int | None = None
     listings: dict[str, str] = field(default_factory=dict)  # variable → whose directory entries it holds
     directories: dict[str, str] = field(default_factory=dict)  # variable → the directory it names
+
+
+_INT_OPS: Final[dict[type[ast.operator], Callable[[int, int], int | None]]] = {
+    ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
+    ast.FloorDiv: lambda a, b: a // b if b else None, ast.Mod: lambda a, b: a % b if b else None,
+    ast.BitOr: lambda a, b: a | b, ast.BitAnd: lambda a, b: a & b, ast.BitXor: lambda a, b: a ^ b,
+    ast.LShift: lambda a, b: a << b if 0 <= b <= 64 else None, ast.RShift: lambda a, b: a >> b if b >= 0 else None,
+}  # fmt: skip
+#: ``str(oct)``, ``copyright.__str__()``: text a builtin prints, indexed to spell names without literals.
+_BUILTIN_TEXT: Final = {"copyright": "Copyright (c) 2001 Python Software Foundation.", "credits": "    Thanks to CWI"}
+
+
+def fold_int(node: ast.AST, depth: int = 0) -> int | None:
+    """The integer a constant arithmetic expression computes (``(3 << 5) + 1``), or None."""
+    if depth > 40:
+        return None
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return node.value if abs(node.value) < 1 << 64 else None
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.Invert, ast.UAdd)):
+        value = fold_int(node.operand, depth + 1)
+        if value is None:
+            return None
+        return -value if isinstance(node.op, ast.USub) else ~value if isinstance(node.op, ast.Invert) else value
+    if isinstance(node, ast.BinOp) and type(node.op) in _INT_OPS:
+        left, right = fold_int(node.left, depth + 1), fold_int(node.right, depth + 1)
+        if left is None or right is None:
+            return None
+        result = _INT_OPS[type(node.op)](left, right)
+        return result if result is not None and abs(result) < 1 << 64 else None
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "ord" and node.args:
+        text = fold(node.args[0], depth + 1)
+        return ord(text) if text is not None and len(text) == 1 else None
+    return None
+
+
+def _builtin_text(node: ast.AST) -> str | None:
+    """``oct.__str__()`` / ``str(oct)`` → ``<built-in function oct>``."""
+    target: ast.AST | None = None
+    if isinstance(node, ast.Call) and not node.args and isinstance(node.func, ast.Attribute):
+        if node.func.attr in ("__str__", "__repr__"):
+            target = node.func.value
+    elif (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in ("str", "repr")
+        and len(node.args) == 1
+    ):
+        target = node.args[0]
+    if not isinstance(target, ast.Name):
+        return None
+    if target.id in _BUILTIN_TEXT:
+        return _BUILTIN_TEXT[target.id]
+    if target.id in _BUILTIN_FUNCTIONS:
+        return f"<built-in function {target.id}>"
+    if target.id in _BUILTIN_TYPES:
+        return f"<class '{target.id}'>"
+    return None
+
+
+_BUILTIN_FUNCTIONS: Final = frozenset({
+    "abs", "all", "any", "ascii", "bin", "callable", "chr", "compile", "delattr", "dir", "divmod", "eval", "exec",
+    "format", "getattr", "globals", "hasattr", "hash", "hex", "id", "input", "isinstance", "issubclass", "iter",
+    "len", "locals", "max", "min", "next", "oct", "open", "ord", "pow", "print", "repr", "round", "setattr",
+    "sorted", "sum", "vars", "__import__",
+})  # fmt: skip
+_BUILTIN_TYPES: Final = frozenset({
+    "bool", "bytearray", "bytes", "complex", "dict", "enumerate", "filter", "float", "frozenset", "int", "list",
+    "map", "memoryview", "object", "property", "range", "reversed", "set", "slice", "str", "super", "tuple", "type",
+    "zip",
+})  # fmt: skip
+
+
+def _is_chr_function(node: ast.AST) -> bool:
+    """``chr``, or ``getattr(__builtins__, <something folding to "chr">)``."""
+    if isinstance(node, ast.Name):
+        return node.id == "chr"
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "getattr"
+        and len(node.args) == 2
+        and isinstance(node.args[0], ast.Name)
+        and node.args[0].id in ("__builtins__", "builtins")
+        and fold(node.args[1]) == "chr"
+    )
 
 
 def fold(node: ast.AST, depth: int = 0) -> str | None:
@@ -134,6 +243,12 @@ def fold(node: ast.AST, depth: int = 0) -> str | None:
             else:
                 return None
         return "".join(parts)
+    if isinstance(node, ast.Subscript) and not isinstance(node.slice, ast.Slice):
+        base = fold(node.value, depth + 1)
+        index = fold_int(node.slice)
+        if base is not None and index is not None and -len(base) <= index < len(base):
+            return base[index]
+        return None
     if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice):
         base = fold(node.value, depth + 1)
         step = node.slice.step
@@ -149,11 +264,12 @@ def fold(node: ast.AST, depth: int = 0) -> str | None:
         return None
     if isinstance(node, ast.Call):
         func = node.func
-        if isinstance(func, ast.Name) and func.id == "chr" and len(node.args) == 1:
-            arg = node.args[0]
-            if isinstance(arg, ast.Constant) and isinstance(arg.value, int) and 0 <= arg.value < 0x110000:
-                return chr(arg.value)
-            return None
+        builtin = _builtin_text(node)
+        if builtin is not None:
+            return builtin
+        if _is_chr_function(func) and len(node.args) == 1:
+            code = fold_int(node.args[0])
+            return chr(code) if code is not None and 0 <= code < 0x110000 else None
         if isinstance(func, ast.Attribute) and func.attr == "join" and len(node.args) == 1:
             sep = fold(func.value, depth + 1)
             arg = node.args[0]
@@ -162,12 +278,21 @@ def fold(node: ast.AST, depth: int = 0) -> str | None:
             if isinstance(arg, (ast.List, ast.Tuple)):
                 items = [fold(elt, depth + 1) for elt in arg.elts]
                 return sep.join(i for i in items if i is not None) if all(i is not None for i in items) else None
+            iterable: ast.AST | None = None
             if isinstance(arg, (ast.GeneratorExp, ast.ListComp)) and _is_chr_map(arg):
                 iterable = arg.generators[0].iter
-                if isinstance(iterable, (ast.List, ast.Tuple)):
-                    codes = [e.value for e in iterable.elts if isinstance(e, ast.Constant) and isinstance(e.value, int)]
-                    if len(codes) == len(iterable.elts) and all(0 <= c < 0x110000 for c in codes):
-                        return sep.join(chr(c) for c in codes)
+            elif (
+                isinstance(arg, ast.Call)
+                and isinstance(arg.func, ast.Name)
+                and arg.func.id == "map"
+                and len(arg.args) == 2
+                and _is_chr_function(arg.args[0])
+            ):
+                iterable = arg.args[1]  # ''.join(map(chr, [...]))
+            if isinstance(iterable, (ast.List, ast.Tuple)):
+                codes = [fold_int(e) for e in iterable.elts]
+                if all(c is not None and 0 <= c < 0x110000 for c in codes):
+                    return sep.join(chr(c) for c in codes if c is not None)
         if isinstance(func, ast.Attribute) and func.attr == "decode" and not node.args:
             return fold(func.value, depth + 1)
     return None
@@ -175,12 +300,7 @@ def fold(node: ast.AST, depth: int = 0) -> str | None:
 
 def _is_chr_map(comp: ast.GeneratorExp | ast.ListComp) -> bool:
     elt = comp.elt
-    return (
-        isinstance(elt, ast.Call)
-        and isinstance(elt.func, ast.Name)
-        and elt.func.id == "chr"
-        and len(comp.generators) == 1
-    )
+    return isinstance(elt, ast.Call) and _is_chr_function(elt.func) and len(comp.generators) == 1
 
 
 def _is_constructed(node: ast.AST) -> bool:
@@ -202,10 +322,46 @@ def _is_literal(node: ast.AST) -> bool:
     return isinstance(node, ast.Constant)
 
 
+def decode_blob(text: str) -> str | None:
+    """What a base64 (or hex) literal of 40+ characters says, when it is text; None for binary or not encoded."""
+    # fast refusals first: this runs on every long string literal of every parsed file
+    if len(text) < 40 or len(text) > 4 * MAX_EMBEDDED_BYTES or " " in text or not _BLOB_HEAD.match(text):
+        return None
+    compact = "".join(text.split())
+    raw: bytes | None = None
+    if len(compact) % 2 == 0 and all(c in "0123456789abcdefABCDEF" for c in compact[:200]):
+        try:
+            raw = bytes.fromhex(compact)
+        except ValueError:
+            raw = None
+    if raw is None and BASE64_BLOB.fullmatch(text):
+        padded = compact + "=" * (-len(compact) % 4)
+        try:
+            raw = base64.b64decode(
+                padded, altchars=b"-_" if ("-" in compact or "_" in compact) else None, validate=True
+            )
+        except (ValueError, binascii.Error):
+            return None
+    if raw is None:
+        return None
+    try:
+        decoded = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    printable = sum(c.isprintable() or c in "\r\n\t" for c in decoded[:4000])
+    return decoded if printable >= 0.95 * min(len(decoded), 4000) else None
+
+
 class PythonAnalyzer(ast.NodeVisitor):
     """Collects :class:`Signal` records from one Python source file."""
 
-    def __init__(self, path: str, source: str, context: Context, *, setup_script: bool = False) -> None:
+    def __init__(
+        self, path: str, source: str, context: Context, *, setup_script: bool = False, nesting: int = 0
+    ) -> None:
+        self.nesting = nesting  # code found inside a string of code (embedded payloads), at most twice
+        self.docstrings: set[int] = set()
+        self.char_code_strings: list[int] = []
+        self.client_markers: dict[str, int] = {}
         self.path = path
         self.source = source
         self.lines = source.splitlines()
@@ -370,12 +526,25 @@ class PythonAnalyzer(ast.NodeVisitor):
                     return "the whole environment (os.environ)"
             if isinstance(sub, ast.Attribute) and self.wallet.possible and (secret := self.wallet.label(sub.attr)):
                 return secret
+            if (secret_variable := self._credential_variable(sub)) is not None:
+                return secret_variable
             if isinstance(sub, ast.Attribute) and self.qual(sub) == "os.environ":
                 parent = self.parents.get(id(sub))
                 if not isinstance(parent, ast.Subscript) and not (
                     isinstance(parent, ast.Attribute) and parent.attr in ("get", "setdefault", "pop")
                 ):
                     return "the whole environment (os.environ)"
+        return None
+
+    def _credential_variable(self, node: ast.AST) -> str | None:
+        """``os.environ["NPM_TOKEN"]``, ``os.getenv("AWS_SECRET_ACCESS_KEY")``: a credential, by its name."""
+        key: str | None = None
+        if isinstance(node, ast.Subscript) and self.qual(node.value) == "os.environ":
+            key = fold(node.slice)
+        elif isinstance(node, ast.Call) and node.args and self.qual(node.func) in ("os.getenv", "os.environ.get"):
+            key = fold(node.args[0])
+        if key and CREDENTIAL_ENV_NAME.search(key):
+            return f"credential variable ${key}"
         return None
 
     def _joined_path(self, call: ast.Call, name: str | None) -> str | None:
@@ -394,9 +563,41 @@ class PythonAnalyzer(ast.NodeVisitor):
             isinstance(sub, ast.Name) and self.scope.taint.get(sub.id) == "network response" for sub in ast.walk(node)
         )
 
+    def _asset_read(self, node: ast.AST) -> str | None:
+        """``open("logo.png", "rb").read()``, ``Path("font.ttf").read_bytes()``: data out of a non-code file."""
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Call) and sub.args:
+                name = (self.qual(sub.func) or "").rsplit(".", 1)[-1]
+                if name in ("open", "Path", "PurePath", "read_file") and (
+                    label := asset_label(self._path_text(sub.args[0]))
+                ):
+                    return label
+        return None
+
+    def _path_text(self, node: ast.AST) -> str | None:
+        """A literal path, or the last literal part of ``os.path.join(here, "logo.png")`` / ``here / "x.png"``."""
+        text = fold(node)
+        if text is not None:
+            return text
+        if isinstance(node, ast.Call) and node.args and (self.qual(node.func) or "").endswith("path.join"):
+            return fold(node.args[-1])
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+            return fold(node.right)
+        return None
+
     def _decoded(self, node: ast.AST) -> str | None:
+        if (asset := self._asset_read(node)) is not None:
+            return asset
         if not self.may_decode:
-            return None
+            return next(
+                (
+                    self.scope.taint[sub.id]
+                    for sub in ast.walk(node)
+                    if isinstance(sub, ast.Name)
+                    and self.scope.taint.get(sub.id, "").startswith("decoded data (a non-code")
+                ),
+                None,
+            )
         for sub in ast.walk(node):
             if isinstance(sub, ast.Call):
                 name = self.qual(sub.func) or ""
@@ -538,10 +739,48 @@ class PythonAnalyzer(ast.NodeVisitor):
                 if resolved and resolved != name and "." in resolved:
                     self.aliases[name] = resolved
 
+    def visit_Expr(self, node: ast.Expr) -> None:
+        if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            self.docstrings.add(id(node.value))
+        self.generic_visit(node)
+
     def visit_Constant(self, node: ast.Constant) -> None:
         # One cheap regex decides whether the full credential/endpoint/wallet checks are worth running.
         if isinstance(node.value, str) and len(node.value) >= 3 and _STRING_HINTS.search(node.value):
             self._string_signals(node.value, node.lineno)
+        if isinstance(node.value, str) and _CLIENT_HINT.search(node.value):
+            self._client_markers(node.value, node.lineno)
+        if id(node) in self.docstrings or not isinstance(node.value, (str, bytes)) or len(node.value) < 20:
+            return
+        text = node.value if isinstance(node.value, str) else node.value.decode("latin-1")
+        decoded = decode_blob(text)
+        if decoded is not None and EMBEDDED_CODE_HINT.search(decoded):
+            self._emit("malicious-obfuscation", node.lineno, f"code hidden in an encoded literal: {decoded[:80]!r}")
+            self._embedded(decoded, node.lineno, "encoded literal", as_commands=True)
+        elif EMBEDDED_CODE_HINT.search(text):
+            self._embedded(text, node.lineno, "string literal", as_commands=False)
+
+    def _embedded(self, text: str, line: int, where: str, *, as_commands: bool) -> None:
+        """Threats in code carried as data (written to a file and run, decoded and run): judged as code."""
+        if self.nesting >= 2 or len(text) > MAX_EMBEDDED_BYTES:
+            return
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                parsed = ast.parse(text)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            parsed = None
+        if parsed is not None and any(isinstance(n, ast.Call) for n in ast.walk(parsed)):
+            nested = PythonAnalyzer(self.path, text, self._context(), nesting=self.nesting + 1).run()
+            for signal in nested:
+                if signal.rule_id.startswith("malicious-"):
+                    self._emit(signal.rule_id, line, f"{where} holds code that {signal.why}", flow=signal.flow)
+            return
+        if as_commands:
+            for command in text.replace("&&", "\n").replace(" & ", "\n").splitlines()[:500]:
+                for rule_id, why in shell_command_signals(command.strip()[:2000]):
+                    if rule_id.startswith("malicious-"):
+                        self._emit(rule_id, line, f"{where} holds a command that {why}")
 
     def _string_signals(self, text: str, line: int) -> None:
         label = credential_label(text)
@@ -557,6 +796,23 @@ class PythonAnalyzer(ast.NodeVisitor):
         name = self.qual(node.func) or ""
         line = node.lineno
         self._check_hidden_names(node, name)
+        if name == "marshal.loads" and node.args and _has_blob(node.args[0]):
+            self._emit(
+                "malicious-obfuscation", line, "compiled code hidden in a data literal (marshal.loads of a blob)"
+            )
+        if isinstance(node.func, ast.Attribute) and node.func.attr == "join" and node.args:
+            built = fold(node)
+            if built is not None and not isinstance(node.args[0], (ast.List, ast.Tuple)):
+                # ''.join(map(chr, [(3 << 5) + 1, …])): text spelled in character codes
+                self.char_code_strings.append(line)
+                if len(built) >= 3:
+                    self._string_signals(built, line)
+                    self._client_markers(built, line)
+        elif name.startswith(PROCESS_AND_WRITE_SINKS) and node.args:
+            for arg in node.args:
+                built = fold(arg)
+                if built is not None:
+                    self._client_markers(built, line)
         if name.rsplit(".", 1)[-1] in PACKER_CALLS and any(
             isinstance(arg, ast.Constant) and isinstance(arg.value, bytes) for arg in node.args
         ):
@@ -591,6 +847,11 @@ class PythonAnalyzer(ast.NodeVisitor):
             self._check_destructive(node, name)
         self.generic_visit(node)
 
+    def _client_markers(self, text: str, line: int) -> None:
+        for marker, pattern in CLIENT_INJECTION_MARKERS:
+            if pattern.search(text):
+                self.client_markers.setdefault(marker, line)
+
     def _check_hidden_names(self, node: ast.Call, name: str) -> None:
         index = {"getattr": 1, "__import__": 0, "importlib.import_module": 0}.get(name)
         if index is None or len(node.args) <= index:
@@ -604,15 +865,11 @@ class PythonAnalyzer(ast.NodeVisitor):
         elif (
             name == "getattr"
             and self.qual(node.args[0]) in ("__builtins__", "builtins")
-            and hidden
-            in (
-                "exec",
-                "eval",
-                "compile",
-                "__import__",
-            )
+            and hidden in ("exec", "eval", "compile", "__import__")
         ):
-            self._emit("malicious-obfuscation", node.lineno, f"reaches {hidden}() through getattr on the builtins")
+            # ``exec_ = getattr(builtins, "exec")`` is the Python 2/3 compatibility idiom (future, six): the
+            # name is in plain sight, so it is dynamic execution, not hiding.
+            self._emit("capability-dynamic-exec", node.lineno, f"reaches {hidden}() through getattr on the builtins")
 
     def _check_exec(self, node: ast.Call, name: str) -> None:
         first = node.args[0] if node.args else None
@@ -626,6 +883,8 @@ class PythonAnalyzer(ast.NodeVisitor):
             if isinstance(sub, ast.Call)
         ):
             self._emit("malicious-download-exec", node.lineno, f"{name}() of code fetched from the network")
+        elif decoded and "a non-code file" in decoded:
+            self._emit("malicious-decode-exec", node.lineno, f"{name}() of code hidden in {decoded}")
         elif decoded and (_has_blob(arg) or "embedded blob" in decoded):
             self._emit("malicious-decode-exec", node.lineno, f"{name}() of an embedded payload decoded by {decoded}")
         elif decoded:
@@ -659,6 +918,8 @@ class PythonAnalyzer(ast.NodeVisitor):
             return
         sink = "DNS lookup" if name.startswith(DNS_CALLS) else f"{name}()"
         flow = f"{taint} → {sink}"
+        if taint.startswith("credential variable") and self._context() is not Context.INSTALL:
+            return  # SDKs send their API key from the environment: only an install hook has no business to
         if taint.startswith("host identity") and name.startswith(DNS_CALLS):
             # resolving one's own hostname is ordinary; building a name from it is the probe
             if node.args and _is_constructed(node.args[0]):
@@ -755,6 +1016,9 @@ class PythonAnalyzer(ast.NodeVisitor):
     def _check_process(self, node: ast.Call, name: str) -> None:
         line = node.lineno
         self._emit("capability-subprocess", line, f"starts a process with {name}()")
+        if any(self._network_data(arg) for arg in node.args):
+            # DNS TXT records, HTTP bodies, socket reads: the attacker types the command
+            self._emit("malicious-download-exec", line, f"{name}() of a command received from the network")
         if self.setup_script:
             self.install_reasons.append((line, f"setup.py runs {name}()"))
         self.scope.runs_process_line = line
@@ -790,6 +1054,17 @@ class PythonAnalyzer(ast.NodeVisitor):
 
     def _finish(self) -> None:
         self._judge_scope(self.scopes[0])
+        if len(self.char_code_strings) >= 3:
+            self._emit(
+                "malicious-obfuscation",
+                self.char_code_strings[0],
+                f"{len(self.char_code_strings)} strings spelled in character codes (''.join(map(chr, …)))",
+            )
+        markers = self.client_markers
+        if ("extension" in markers and "shortcut" in markers) or ("discord-core" in markers and "client-js" in markers):
+            line = min(markers.values())
+            what = "a browser's shortcuts to side-load an extension" if "extension" in markers else "Discord's client"
+            self._emit("malicious-client-injection", line, f"rewrites {what} to run its own code")
         if self.clipboard_lines and self.wallet_lines:
             self._emit(
                 "malicious-clipboard-hijack",
