@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 
 from chainwarden.inventory import cache as inventory_cache
 from chainwarden.inventory.apk import ApkCataloger
@@ -14,7 +15,9 @@ from chainwarden.inventory.interface import CatalogContext, Cataloger, CatalogRe
 from chainwarden.inventory.npm import NpmInstalledCataloger
 from chainwarden.inventory.python import PythonInstalledCataloger
 from chainwarden.inventory.rpm import RpmCataloger
+from chainwarden.inventory.sbom_document import read_sbom
 from chainwarden.models import Inventory, Location, Package, Skipped, TargetInfo
+from chainwarden.sources import SourceOptions, detect_scheme, open_source
 from chainwarden.sources.interface import FileSystemView, ProgressCallback, Source
 
 #: Bump when any cataloger's ``wants`` changes: it keys the per-layer cache.
@@ -119,3 +122,21 @@ def catalog_source(
     if cached_at is not None:
         inventory_cache.store(cached_at, inventory.packages, inventory.distro, inventory.skipped)
     return inventory
+
+
+def build_inventory(
+    target: str,
+    *,
+    options: SourceOptions | None = None,
+    progress: ProgressCallback | None = None,
+) -> Inventory:
+    """Every package in ``target``, with locations and owned files.
+
+    An SBOM (``sbom:FILE``, or a CycloneDX/SPDX JSON file) is read as the
+    inventory it describes: packages and their purls, without files.
+    """
+    scheme, rest = detect_scheme(target)
+    if scheme == "sbom":
+        return read_sbom(Path(rest), target)
+    with open_source(target, options) as source:
+        return catalog_source(source, progress=progress)

@@ -16,7 +16,6 @@ a skipped record with its reason, never silently dropped.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ from packaging.utils import canonicalize_name
 from chainwarden.errors import SourceError
 from chainwarden.models import Distro, Ecosystem, Inventory, Location, Package, Skipped, TargetInfo
 
-__all__ = ["MAX_SBOM_BYTES", "looks_like_sbom", "read_sbom"]
+__all__ = ["MAX_SBOM_BYTES", "read_sbom"]
 
 #: An image SBOM with every file as evidence is tens of MB; a thousand times an
 #: ordinary one is not an SBOM but an attack on the reader.
@@ -36,23 +35,6 @@ _ECOSYSTEMS = {ecosystem.value: ecosystem for ecosystem in Ecosystem if ecosyste
 _TARGET_TYPES = frozenset({"oci", "docker"})
 _SOURCE_NAME = ("chainwarden:source-name", "aquasecurity:trivy:SrcName", "syft:metadata:source")
 _SOURCE_VERSION = ("chainwarden:source-version", "aquasecurity:trivy:SrcVersion", "syft:metadata:sourceVersion")
-
-
-def looks_like_sbom(path: Path) -> bool:
-    """A JSON file that names itself CycloneDX or SPDX in its first or last 4 KiB
-    (cyclonedx-python-lib writes ``bomFormat`` last, after the components)."""
-    try:
-        with path.open("rb") as handle:
-            head = handle.read(4096)
-            size = os.fstat(handle.fileno()).st_size
-            if size > 8192:
-                handle.seek(size - 4096)
-            tail = handle.read(4096) if size > 4096 else b""
-    except OSError:
-        return False
-    if not head.lstrip().startswith(b"{"):
-        return False
-    return any(marker in head + tail for marker in (b'"bomFormat"', b'"spdxVersion"'))
 
 
 def read_sbom(path: Path, reference: str) -> Inventory:

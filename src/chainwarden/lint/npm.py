@@ -19,8 +19,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from chainwarden.inventory.lockfiles._common import LockfileFormatError
-from chainwarden.inventory.lockfiles._positions import load_yaml, yaml_key_lines
+from chainwarden.inventory.lockfiles import LockfileFormatError, load_yaml, yaml_key_lines
 from chainwarden.inventory.lockfiles.pnpm import lockfile_major, parse_package_key
 from chainwarden.inventory.lockfiles.yarn import split_descriptor
 from chainwarden.lint.base import (

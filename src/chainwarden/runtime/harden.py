@@ -1015,7 +1015,8 @@ def harden_target(
     progress: ProgressCallback | None = None,
 ) -> HardenReport:
     """Write a hardened copy of ``target`` to ``output`` and verify it against ``profile``."""
-    from chainwarden.api import build_inventory, open_target
+    from chainwarden.inventory import build_inventory
+    from chainwarden.sources import open_source
     from chainwarden.sources.image import ImageSource
     from chainwarden.sources.materialize import copy_rootfs, materialize_layers
     from chainwarden.sources.oci_writer import ImageSpec
@@ -1030,7 +1031,7 @@ def harden_target(
     workdir = Path(tempfile.mkdtemp(prefix="chainwarden-harden-"))
     try:
         rootfs = workdir / "rootfs"
-        with open_target(target, options.source) as source:
+        with open_source(target, options.source) as source:
             info = source.info
             check_profile_fits(profile, info.digest, target)
             full_config: dict[str, Any] = {}

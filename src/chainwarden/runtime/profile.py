@@ -527,7 +527,7 @@ def prepared_rootfs(
     source_options: SourceOptions | None = None,
 ) -> Iterator[tuple[TargetInfo, dict[str, Any], Path]]:
     """Open ``target`` and write its filesystem to a temp dir: (info, image config, rootfs)."""
-    from chainwarden.api import open_target
+    from chainwarden.sources import open_source
     from chainwarden.sources.image import ImageSource
     from chainwarden.sources.materialize import copy_rootfs
     from chainwarden.sources.rootfs import DirectorySource
@@ -535,7 +535,7 @@ def prepared_rootfs(
     workdir = Path(tempfile.mkdtemp(prefix="chainwarden-rootfs-")) if dest is None else dest
     rootfs = workdir / "rootfs"
     try:
-        with open_target(target, source_options) as source:
+        with open_source(target, source_options) as source:
             info = source.info
             config: dict[str, Any] = {}
             if isinstance(source, DirectorySource):
@@ -922,7 +922,7 @@ def profile_target(
     """
     options = options or ProfileOptions()
     if inventory is None:
-        from chainwarden.api import build_inventory
+        from chainwarden.inventory import build_inventory
 
         inventory = build_inventory(target, options=options.source, progress=progress)
     with prepared_rootfs(target, progress=progress, dest=options.keep_rootfs, source_options=options.source) as (

@@ -73,8 +73,6 @@ def detect_scheme(target: str) -> tuple[str, str]:
             return "oci", target
         return "dir", target
     if path.is_file():
-        from chainwarden.inventory.sbom_document import looks_like_sbom
-
         if looks_like_sbom(path):
             return "sbom", target
         try:
@@ -90,6 +88,23 @@ def detect_scheme(target: str) -> tuple[str, str]:
     if "/" in target and not target.startswith((".", "/")) and not os.path.exists(target):
         return "registry", target
     raise UsageError(f"{target}: no such file or directory; use a scheme ({_scheme_list()})")
+
+
+def looks_like_sbom(path: Path) -> bool:
+    """A JSON file that names itself CycloneDX or SPDX in its first or last 4 KiB
+    (cyclonedx-python-lib writes ``bomFormat`` last, after the components)."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4096)
+            size = os.fstat(handle.fileno()).st_size
+            if size > 8192:
+                handle.seek(size - 4096)
+            tail = handle.read(4096) if size > 4096 else b""
+    except OSError:
+        return False
+    if not head.lstrip().startswith(b"{"):
+        return False
+    return any(marker in head + tail for marker in (b'"bomFormat"', b'"spdxVersion"'))
 
 
 def open_source(target: str, options: SourceOptions | None = None) -> Source:

@@ -9,6 +9,8 @@ package with the line that declares it, and turns unreadable files into
 from __future__ import annotations
 
 from chainwarden.inventory.interface import Cataloger
+from chainwarden.inventory.lockfiles._common import LockfileFormatError
+from chainwarden.inventory.lockfiles._positions import load_yaml, yaml_key_lines
 from chainwarden.inventory.lockfiles.npm import NpmPackageLockCataloger
 from chainwarden.inventory.lockfiles.pdm import PdmLockCataloger
 from chainwarden.inventory.lockfiles.pipfile import PipfileLockCataloger
@@ -40,6 +42,7 @@ def lockfile_catalogers() -> list[Cataloger]:
 
 __all__ = [
     "LOCKFILE_CATALOGERS",
+    "LockfileFormatError",
     "NpmPackageLockCataloger",
     "PdmLockCataloger",
     "PipfileLockCataloger",
@@ -49,5 +52,7 @@ __all__ = [
     "PythonRequirementsCataloger",
     "UvLockCataloger",
     "YarnLockCataloger",
+    "load_yaml",
     "lockfile_catalogers",
+    "yaml_key_lines",
 ]
