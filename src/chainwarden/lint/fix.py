@@ -9,7 +9,8 @@ Only edits that cannot change what gets installed are made:
 - ``http://`` → ``https://`` for official hosts that serve the same content over TLS
   (deb.debian.org, pypi.org, files.pythonhosted.org, registry.npmjs.org, registry.yarnpkg.com).
 
-Digest pinning of ``FROM`` lines needs a registry and lives in ``chainwarden sign pin``.
+- ``FROM`` images (and ``ARG`` defaults feeding ``FROM`` alone) pinned to their current digest by
+  :mod:`chainwarden.policy.pin`, when given pin options (the registry is asked; ``--offline`` skips it).
 """
 
 from __future__ import annotations
@@ -18,12 +19,16 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chainwarden.config import Config
 from chainwarden.errors import UsageError
 from chainwarden.lint import LintResult, classify, collect_path
 from chainwarden.lint.base import Edit
 from chainwarden.lint.requirements import require_hashes_edit
+
+if TYPE_CHECKING:
+    from chainwarden.policy.pin import PinOptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +43,7 @@ class FixChange:
 class FixResult:
     changes: tuple[FixChange, ...]
     result: LintResult  # lint result after the changes
+    not_pinned: tuple[str, ...] = ()  # "Dockerfile:3: base:1: <why>" for bases pin could not resolve
 
 
 def apply_edits(text: str, edits: list[Edit]) -> tuple[str, list[Edit]]:
@@ -77,8 +83,11 @@ def _write_atomically(path: Path, text: str) -> None:
         raise
 
 
-def fix_path(path: Path, config: Config) -> FixResult:
-    """Apply every safe fix under ``path`` (a repository or one file), then lint again."""
+def fix_path(path: Path, config: Config, *, pin: PinOptions | None = None) -> FixResult:
+    """Apply every safe fix under ``path`` (a repository or one file), then lint again.
+
+    With ``pin``, Dockerfiles with ``dockerfile-unpinned-base`` findings get their bases pinned.
+    """
     result, linted, root = collect_path(path, config)
     per_file: dict[str, list[tuple[Edit, str | None]]] = {}
     for item in linted:
@@ -110,5 +119,24 @@ def fix_path(path: Path, config: Config) -> FixResult:
         except OSError as exc:
             raise UsageError(f"{host}: cannot write the fix ({exc.strerror})") from exc
         changes += [FixChange(display, e.line, e.description, rule_of.get((e.line, e.column))) for e in applied]
+    not_pinned: list[str] = []
+    if pin is not None:
+        unpinned = sorted({item.file.display for item in linted if item.hit.rule_id == "dockerfile-unpinned-base"})
+        if unpinned:
+            from chainwarden.policy.pin import Status, pin_paths
+
+            report = pin_paths(
+                [root / display for display in unpinned],
+                pin,
+                select=lambda o: o.context == "FROM" or o.context.startswith("ARG "),
+            )
+            for pinned in report.results:
+                where = pinned.occurrence
+                shown = Path(os.path.relpath(where.path, root)).as_posix()
+                if pinned.status is Status.PINNED:
+                    description = f"{where.text} pinned to {pinned.digest}"
+                    changes.append(FixChange(shown, where.line, description, "dockerfile-unpinned-base"))
+                elif pinned.status in (Status.ERROR, Status.SKIPPED):
+                    not_pinned.append(f"{shown}:{where.line}: {where.text}: {pinned.note}")
     after = collect_path(path, config)[0] if changes else result
-    return FixResult(tuple(changes), after)
+    return FixResult(tuple(changes), after, tuple(not_pinned))

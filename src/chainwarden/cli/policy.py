@@ -1,0 +1,141 @@
+"""``chainwarden pin``, ``chainwarden mirror``, ``chainwarden admit`` (and ``admit serve``)."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import click
+
+from chainwarden.cli.common import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, emit, format_option, output_option
+
+
+def _table(headers: list[str], rows: list[list[str]], title: str) -> str:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", show_lines=False)
+    for header in headers:
+        table.add_column(header, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    buffer = io.StringIO()
+    Console(width=160, no_color=True, file=buffer).print(table)
+    return buffer.getvalue()
+
+
+def _platform_option(value: str | None) -> str | None:
+    if value is None:
+        return None
+    from chainwarden.errors import UsageError
+    from chainwarden.sources.image import validate_platform
+
+    if value.startswith("unknown/"):
+        raise UsageError(f"--platform {value}: unknown/unknown entries are attestations, not images")
+    return validate_platform(value)
+
+
+# -- pin ------------------------------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--check", is_flag=True, help="Change nothing; exit 1 when a reference is unpinned or its tag moved.")
+@click.option("--offline", is_flag=True, help="Do not contact registries: only report references without a digest.")
+@click.option("--update", is_flag=True, help="Also re-pin references whose tag now points at another digest.")
+@click.option(
+    "--platform",
+    default=None,
+    help="Pin this platform's manifest (os/arch[/variant]) instead of the multi-platform index.",
+)
+@click.option("--registry-timeout", type=click.FloatRange(0.5, 600), default=30.0, show_default=True)
+@click.option(
+    "--insecure-registry", is_flag=True, help="Allow plain http and unverified TLS to registries (dangerous)."
+)
+@format_option(("table", "json"))
+@output_option
+def pin(
+    paths: tuple[Path, ...],
+    check: bool,
+    offline: bool,
+    update: bool,
+    platform: str | None,
+    registry_timeout: float,
+    insecure_registry: bool,
+    output_format: str,
+    output: Path | None,
+) -> int:
+    """Pin image references to digests: `name:tag` becomes `name:tag@sha256:…`.
+
+    PATHS are files or directories holding Dockerfiles (FROM, ARG defaults feeding FROM,
+    COPY --from, RUN --mount=from), compose files, Kubernetes manifests, Helm values and
+    GitHub Actions workflows. Only the reference's characters change: comments, quoting,
+    continuations and the escape directive stay as they were. A multi-platform tag pins
+    its index digest; --platform pins one platform's manifest.
+
+    Exit codes: 0 done (or --check clean), 1 --check found unpinned or moved references,
+    2 usage error or a reference that could not be resolved.
+    """
+    from chainwarden.policy.pin import PinOptions, Status, pin_paths
+
+    options = PinOptions(
+        check=check,
+        offline=offline,
+        update=update,
+        platform=_platform_option(platform),
+        insecure_registry=insecure_registry,
+        timeout=registry_timeout,
+    )
+    report = pin_paths(paths, options)
+    if output_format == "json":
+        document = {
+            "schema_version": 1,
+            "command": "pin",
+            "mode": "check" if check else ("offline" if offline else "write"),
+            "files": list(report.files),
+            "written": list(report.written),
+            "manifest_requests": report.manifest_requests,
+            "references": [
+                {
+                    "path": r.occurrence.path,
+                    "line": r.occurrence.line,
+                    "column": r.occurrence.column,
+                    "kind": r.occurrence.kind.value,
+                    "context": r.occurrence.context,
+                    "reference": r.occurrence.text,
+                    "status": r.status.value,
+                    "digest": r.digest,
+                    "previous_digest": r.previous,
+                    "note": r.note,
+                }
+                for r in report.results
+            ],
+        }
+        emit(json.dumps(document, indent=2), output)
+    else:
+        rows = [
+            [
+                f"{r.occurrence.path}:{r.occurrence.line}",
+                r.occurrence.context,
+                r.occurrence.text,
+                r.status.value if not (r.status is Status.PINNED and check) else "unpinned",
+                (r.digest or "")[:19] + ("…" if r.digest else ""),
+                r.note,
+            ]
+            for r in report.results
+        ]
+        verb = "checked" if check or offline else "pinned"
+        title = (
+            f"chainwarden pin: {len(report.results)} references in {len(report.files)} files, "
+            f"{verb}; {report.manifest_requests} manifest requests"
+        )
+        emit(_table(["where", "context", "reference", "status", "digest", "note"], rows, title), output)
+    for written in report.written:
+        click.echo(f"pinned references in {written}", err=True)
+    if any(r.status is Status.ERROR for r in report.results):
+        click.echo("chainwarden: error: some references could not be resolved (see the table)", err=True)
+        return EXIT_ERROR
+    if check or offline:
+        return EXIT_FINDINGS if report.failures() and check else EXIT_CLEAN
+    return EXIT_CLEAN
