@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "drift": "chainwarden.cli.runtime:drift",
     "watch": "chainwarden.cli.runtime:watch",
     "pin": "chainwarden.cli.policy:pin",
+    "admit": "chainwarden.cli.policy:admit",
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -139,3 +140,115 @@ def pin(
     if check or offline:
         return EXIT_FINDINGS if report.failures() and check else EXIT_CLEAN
     return EXIT_CLEAN
+
+
+# -- admit ----------------------------------------------------------------------------------------
+
+
+class _AdmitGroup(click.Group):
+    """``admit serve …`` runs the webhook; ``admit [check] --policy … IMAGE…`` decides in CI."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and (args[0] in self.commands or args[0] in ("-h", "--help")):
+            return super().parse_args(ctx, args)
+        return super().parse_args(ctx, ["check", *args])
+
+
+@click.group(cls=_AdmitGroup)
+def admit() -> None:
+    """Admission control: decide whether images may run, under a policy file.
+
+    `chainwarden admit --policy policy.yaml IMAGE…` (the `check` command) decides in CI/CD;
+    `chainwarden admit serve …` runs the same decision as a Kubernetes validating admission
+    webhook. See README "Admission control" for the policy format.
+    """
+
+
+def _registry_options(func: Any) -> Any:
+    func = click.option(
+        "--insecure-registry", is_flag=True, help="Allow plain http and unverified TLS to registries (dangerous)."
+    )(func)
+    return func
+
+
+def build_decider(policy_path: Path, insecure_registry: bool, cache: bool) -> Any:
+    """The policy and everything its rules need: resolver, verifier, content scanner, cache."""
+    from chainwarden.errors import UsageError
+    from chainwarden.policy.admit import Decider, DecisionCache, load_policy
+    from chainwarden.policy.content import ImageContentScanner
+    from chainwarden.policy.resolve import Resolver
+    from chainwarden.policy.verifier import default_verifier
+
+    policy = load_policy(policy_path)
+    verifier = default_verifier(insecure_registry=insecure_registry, timeout=policy.registry_timeout)
+    if policy.needs_verifier() and verifier is None:
+        raise UsageError(f"{policy_path}: signature authorities need the signing package, missing from this build")
+    scanner = None
+    if policy.gates.vulnerabilities is not None or policy.gates.malicious:
+        scanner = ImageContentScanner(insecure_registry=insecure_registry, timeout=max(policy.registry_timeout, 30))
+    resolver = Resolver(
+        timeout=policy.registry_timeout, insecure=insecure_registry, ttl=policy.cache_ttl if cache else None
+    )
+    return Decider(policy, resolver, verifier, scanner, DecisionCache(policy.cache_ttl) if cache else None)
+
+
+@admit.command("check")
+@click.argument("images", nargs=-1, required=True)
+@click.option(
+    "--policy",
+    "policy_path",
+    required=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Admission policy file (YAML).",
+)
+@format_option(("table", "json", "sarif"))
+@output_option
+@_registry_options
+def admit_check(
+    images: tuple[str, ...], policy_path: Path, output_format: str, output: Path | None, insecure_registry: bool
+) -> int:
+    """Decide whether IMAGES may run under --policy (for CI/CD).
+
+    Every rule that applies to an image is evaluated and reported with its reason. Exit codes:
+    0 every image admitted (warn-mode violations are printed), 1 an image denied, 2 usage error.
+    """
+    from chainwarden.policy.admit import decision_document, decision_findings
+
+    decider = build_decider(policy_path, insecure_registry, cache=False)
+    try:
+        decisions = decider.decide_all(list(images))
+    finally:
+        decider.resolver.close()
+    if output_format == "json":
+        document = {
+            "schema_version": 1,
+            "command": "admit",
+            "policy": {"path": str(policy_path), "digest": decider.policy.digest, "mode": decider.policy.mode.value},
+            "allowed": all(d.allowed for d in decisions),
+            "images": [decision_document(d) for d in decisions],
+        }
+        emit(json.dumps(document, indent=2), output)
+    elif output_format == "sarif":
+        from chainwarden.report.json_report import tool_version
+        from chainwarden.report.sarif import render_sarif
+
+        emit(
+            render_sarif(decision_findings(decisions), rules={}, tool_version=tool_version(), target=" ".join(images)),
+            output,
+        )
+    else:
+        rows = []
+        for decision in decisions:
+            verdict = "ALLOWED" if decision.allowed else "DENIED"
+            if decision.allowed and decision.warnings:
+                verdict = "ALLOWED (warnings)"
+            rows.append([decision.image, "", verdict, decision.resolved or ""])
+            for result in decision.results:
+                state = "pass" if result.passed else ("FAIL" if result.mode.value == "enforce" else "warn")
+                rows.append(["", result.rule, state, result.message])
+        title = f"chainwarden admit: {len(decisions)} images under {policy_path} ({decider.policy.mode.value})"
+        emit(_table(["image", "rule", "result", "detail"], rows, title), output)
+    for decision in decisions:
+        for warning in decision.warnings:
+            click.echo(f"chainwarden: warning: {decision.image}: {warning.rule}: {warning.message}", err=True)
+    return EXIT_CLEAN if all(d.allowed for d in decisions) else EXIT_FINDINGS

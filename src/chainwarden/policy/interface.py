@@ -26,7 +26,8 @@ class Authority:
     """Who must have signed: a public key (PEM file) or a keyless identity + issuer."""
 
     name: str
-    key_path: str | None = None
+    key_path: str | None = None  # a PEM file, or "inline:<hash>" for key_data
+    key_data: str | None = field(default=None, repr=False)
     identity: str | None = None
     identity_regexp: str | None = None
     issuer: str | None = None

@@ -12,6 +12,7 @@ client (connection, token) is kept per repository.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -50,12 +51,17 @@ class Resolver:
         timeout: float = 30.0,
         insecure: bool = False,
         client_factory: ClientFactory | None = None,
+        ttl: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.platform = platform
+        #: seconds an answer is reused (None: for the resolver's life); failures at most 10 s
+        self.ttl = ttl
+        self._clock = clock
         self._timeout = timeout
         self._insecure = insecure
         self._factory = client_factory
-        self._cache: dict[str, Resolution | ResolveFailure] = {}
+        self._cache: dict[str, tuple[float, Resolution | ResolveFailure]] = {}
         self._clients: dict[tuple[str, str], RegistryClient] = {}
         self._lock = threading.Lock()
         self._key_locks: dict[str, threading.Lock] = {}
@@ -88,13 +94,13 @@ class Resolver:
         """Like :meth:`resolve` for a parsed reference; a failure is returned, not raised."""
         key = f"{ref.registry}/{ref.repository}:{ref.tag or 'latest'}"
         with self._lock:
-            cached = self._cache.get(key)
+            cached = self._fresh(key)
             if cached is not None:
                 return cached
             key_lock = self._key_locks.setdefault(key, threading.Lock())
         with key_lock:  # two threads asking for the same tag make one request
             with self._lock:
-                cached = self._cache.get(key)
+                cached = self._fresh(key)
             if cached is not None:
                 return cached
             try:
@@ -102,8 +108,19 @@ class Resolver:
             except Error as exc:
                 result = ResolveFailure(key, exc.diagnostics())
             with self._lock:
-                self._cache[key] = result
+                self._cache[key] = (self._clock(), result)
             return result
+
+    def _fresh(self, key: str) -> Resolution | ResolveFailure | None:
+        entry = self._cache.get(key)
+        if entry is None:
+            return None
+        stamp, result = entry
+        if self.ttl is not None:
+            limit = min(self.ttl, 10.0) if isinstance(result, ResolveFailure) else self.ttl
+            if self._clock() - stamp > limit:
+                return None
+        return result
 
     def _fetch(self, ref: ImageReference, key: str) -> Resolution:
         client = self.client(ref)
