@@ -171,7 +171,7 @@ def _registry_options(func: Any) -> Any:
     return func
 
 
-def build_decider(policy_path: Path, insecure_registry: bool, cache: bool) -> Any:
+def build_decider(policy_path: Path, insecure_registry: bool, cache: bool, *, one_attempt: bool = False) -> Any:
     """The policy and everything its rules need: resolver, verifier, content scanner, cache."""
     from chainwarden.errors import UsageError
     from chainwarden.policy.admit import Decider, DecisionCache, load_policy
@@ -186,8 +186,14 @@ def build_decider(policy_path: Path, insecure_registry: bool, cache: bool) -> An
     scanner = None
     if policy.gates.vulnerabilities is not None or policy.gates.malicious:
         scanner = ImageContentScanner(insecure_registry=insecure_registry, timeout=max(policy.registry_timeout, 30))
+    from chainwarden._internal.http import RetryPolicy
+
     resolver = Resolver(
-        timeout=policy.registry_timeout, insecure=insecure_registry, ttl=policy.cache_ttl if cache else None
+        timeout=policy.registry_timeout,
+        insecure=insecure_registry,
+        ttl=policy.cache_ttl if cache else None,
+        # the webhook answers within the API server's timeout: no retries that would outlast it
+        retry=RetryPolicy(attempts=1, base_delay=0.0, max_delay=0.0) if one_attempt else None,
     )
     return Decider(policy, resolver, verifier, scanner, DecisionCache(policy.cache_ttl) if cache else None)
 
@@ -252,3 +258,41 @@ def admit_check(
         for warning in decision.warnings:
             click.echo(f"chainwarden: warning: {decision.image}: {warning.rule}: {warning.message}", err=True)
     return EXIT_CLEAN if all(d.allowed for d in decisions) else EXIT_FINDINGS
+
+
+@admit.command("serve")
+@click.option(
+    "--policy",
+    "policy_path",
+    required=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Admission policy file (YAML).",
+)
+@click.option("--tls-cert", required=True, type=click.Path(dir_okay=False, exists=True), help="PEM certificate chain.")
+@click.option("--tls-key", required=True, type=click.Path(dir_okay=False, exists=True), help="PEM private key.")
+@click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")  # noqa: S104
+@click.option("--port", type=click.IntRange(1, 65535), default=8443, show_default=True)
+@_registry_options
+def admit_serve(policy_path: Path, tls_cert: str, tls_key: str, host: str, port: int, insecure_registry: bool) -> int:
+    """Run the Kubernetes validating admission webhook (HTTPS, admission.k8s.io/v1).
+
+    POST /validate decides Pods, Deployments, ReplicaSets, ReplicationControllers,
+    StatefulSets, DaemonSets, Jobs and CronJobs; POST /mutate pins tags to digests when the
+    policy says `mutate: true`; GET /healthz; GET /metrics (Prometheus). Decisions are cached
+    per image digest and policy hash for the policy's cacheTTL. Keep the policy's
+    registryTimeout below the webhook's timeoutSeconds (default 10 s). Stops on Ctrl-C/SIGTERM.
+    """
+    from chainwarden.policy.webhook import Webhook, serve
+
+    decider = build_decider(policy_path, insecure_registry, cache=True, one_attempt=True)
+    import ssl
+
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(tls_cert, tls_key)
+    except (ssl.SSLError, OSError) as exc:
+        from chainwarden.errors import UsageError
+
+        raise UsageError(f"--tls-cert/--tls-key: cannot load ({exc})") from exc
+    click.echo(f"chainwarden: admission webhook on https://{host}:{port} (policy {policy_path})", err=True)
+    serve(Webhook(decider), host=host, port=port, tls_cert=tls_cert, tls_key=tls_key)
+    return EXIT_CLEAN

@@ -16,10 +16,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from chainwarden._internal.http import RetryPolicy
 from chainwarden.errors import Error
 from chainwarden.models import Digest
 from chainwarden.sources.image import INDEX_TYPES, parse_json_blob, select_manifest
-from chainwarden.sources.registry import ImageReference, RegistryClient, parse_reference
+from chainwarden.sources.registry import RETRY_POLICY, ImageReference, RegistryClient, parse_reference
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +53,7 @@ class Resolver:
         insecure: bool = False,
         client_factory: ClientFactory | None = None,
         ttl: float | None = None,
+        retry: RetryPolicy | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.platform = platform
@@ -61,6 +63,7 @@ class Resolver:
         self._timeout = timeout
         self._insecure = insecure
         self._factory = client_factory
+        self._retry = retry
         self._cache: dict[str, tuple[float, Resolution | ResolveFailure]] = {}
         self._clients: dict[tuple[str, str], RegistryClient] = {}
         self._lock = threading.Lock()
@@ -78,7 +81,13 @@ class Resolver:
                 if self._factory is not None:
                     client = self._factory(bare)
                 else:
-                    client = RegistryClient(bare, str(bare), timeout=self._timeout, insecure=self._insecure)
+                    client = RegistryClient(
+                        bare,
+                        str(bare),
+                        timeout=self._timeout,
+                        insecure=self._insecure,
+                        retry=self._retry or RETRY_POLICY,
+                    )
                 self._clients[key] = client
             return client
 
