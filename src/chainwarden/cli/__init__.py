@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "watch": "chainwarden.cli.runtime:watch",
     "pin": "chainwarden.cli.policy:pin",
     "admit": "chainwarden.cli.policy:admit",
+    "mirror": "chainwarden.cli.policy:mirror",
 }
 
 

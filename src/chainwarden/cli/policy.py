@@ -296,3 +296,120 @@ def admit_serve(policy_path: Path, tls_cert: str, tls_key: str, host: str, port:
     click.echo(f"chainwarden: admission webhook on https://{host}:{port} (policy {policy_path})", err=True)
     serve(Webhook(decider), host=host, port=port, tls_cert=tls_cert, tls_key=tls_key)
     return EXIT_CLEAN
+
+
+# -- mirror ---------------------------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("refs", nargs=-1, required=True, metavar="SRC DST | DST-PREFIX")
+@click.option(
+    "--from-file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Mirror every image listed (lines 'SRC [DST]'); DESTINATION is then the prefix for lines without DST.",
+)
+@click.option("--all-platforms", is_flag=True, help="Copy the whole multi-platform index, not one platform.")
+@click.option("--platform", default="linux/amd64", show_default=True, help="Platform to copy without --all-platforms.")
+@click.option(
+    "--with-signatures/--without-signatures",
+    default=True,
+    show_default=True,
+    help="Copy cosign signatures, attestations, SBOMs and OCI referrers with the image.",
+)
+@click.option(
+    "--verify-key",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Refuse to mirror unless the source digest is signed by this cosign public key.",
+)
+@click.option("--certificate-identity", default=None, help="Keyless: refuse unless signed by this identity.")
+@click.option("--certificate-oidc-issuer", default=None, help="Keyless: the identity's OIDC issuer.")
+@click.option(
+    "--insecure-registry", is_flag=True, help="Allow plain http and unverified TLS to registries (dangerous)."
+)
+@format_option(("table", "json"))
+@output_option
+def mirror(
+    refs: tuple[str, ...],
+    from_file: Path | None,
+    all_platforms: bool,
+    platform: str,
+    with_signatures: bool,
+    verify_key: Path | None,
+    certificate_identity: str | None,
+    certificate_oidc_issuer: str | None,
+    insecure_registry: bool,
+    output_format: str,
+    output: Path | None,
+) -> int:
+    """Copy images by digest into a registry you control, verified while streaming.
+
+    `chainwarden mirror SRC DST` or `chainwarden mirror --from-file images.txt DST-PREFIX`.
+    Blobs already in DST are skipped, blobs in another repository of the same registry are
+    mounted, manifests are pushed by digest before the tag, and signatures/attestations/
+    referrers come along. Run it again to resume or to confirm nothing changed.
+
+    Exit codes: 0 every image mirrored, 1 an image failed (refused by --verify-key, or the
+    source is missing/invalid), 2 usage error.
+    """
+    from chainwarden.errors import UsageError
+    from chainwarden.policy.interface import Authority
+    from chainwarden.policy.mirror import MirrorOptions, MirrorResult, mirror_all, read_image_list, summary_document
+    from chainwarden.policy.verifier import default_verifier
+
+    if len(refs) != (1 if from_file is not None else 2):
+        raise UsageError("give SRC DST, or --from-file FILE DST-PREFIX")
+    source, destination = (None, refs[0]) if from_file is not None else refs
+    authority = None
+    if verify_key is not None and (certificate_identity or certificate_oidc_issuer):
+        raise UsageError("give --verify-key or --certificate-identity/--certificate-oidc-issuer, not both")
+    if verify_key is not None:
+        authority = Authority(str(verify_key), key_path=str(verify_key))
+    elif certificate_identity or certificate_oidc_issuer:
+        if not (certificate_identity and certificate_oidc_issuer):
+            raise UsageError("keyless verification needs --certificate-identity and --certificate-oidc-issuer")
+        authority = Authority(certificate_identity, identity=certificate_identity, issuer=certificate_oidc_issuer)
+    pairs = read_image_list(from_file, destination) if from_file is not None else [(str(source), destination)]
+    options = MirrorOptions(
+        all_platforms=all_platforms,
+        platform=_platform_option(platform) or "linux/amd64",
+        with_signatures=with_signatures,
+        authority=authority,
+        insecure_registry=insecure_registry,
+    )
+    verifier = default_verifier(insecure_registry=insecure_registry) if authority is not None else None
+    if authority is not None and verifier is None:
+        raise UsageError("--verify-key and keyless verification need the signing package, missing from this build")
+
+    def progress(result: MirrorResult | tuple[str, str]) -> None:
+        if isinstance(result, tuple):
+            click.echo(f"chainwarden: error: {result[0]}: {result[1]}", err=True)
+        else:
+            click.echo(f"mirrored {result.source} -> {result.destination}@{result.digest[:19]}…", err=True)
+
+    results = mirror_all(pairs, options, verifier, on_result=progress)
+    if output_format == "json":
+        emit(json.dumps(summary_document(results), indent=2), output)
+    else:
+        rows = []
+        for result in results:
+            if isinstance(result, tuple):
+                rows.append([result[0], "", "FAILED", "", "", "", "", result[1]])
+                continue
+            stats = result.stats
+            rows.append(
+                [
+                    result.source,
+                    result.destination,
+                    result.digest[:19] + "…",
+                    str(stats.blobs_copied),
+                    f"{stats.blobs_skipped}/{stats.blobs_mounted}",
+                    f"{stats.bytes_copied / 1e6:.1f}",
+                    str(stats.signatures),
+                    f"{result.seconds:.2f}s" + (f", verified by {result.verified_by}" if result.verified_by else ""),
+                ]
+            )
+        headers = ["source", "destination", "digest", "copied", "skipped/mounted", "MB", "signatures", "time"]
+        emit(_table(headers, rows, f"chainwarden mirror: {len(results)} images"), output)
+    return EXIT_FINDINGS if any(isinstance(r, tuple) for r in results) else EXIT_CLEAN
