@@ -9,7 +9,7 @@ DEMODB := demo/out/osv.sqlite3
 # the PyPA advisory database, when a copy lies beside the checkout
 PYPA   := $(wildcard ../shared/data/pypa-advisory-database/vulns)
 
-.PHONY: setup system-tools demo test check pytest fuzz self-check lock bench clean
+.PHONY: setup system-tools interop-tools demo test check pytest fuzz self-check lock bench clean
 
 setup: $(STAMP)
 
@@ -28,7 +28,12 @@ demo: setup system-tools
 	$(BIN)/chainwarden db import --replace --db $(DEMODB) demo/advisories $(PYPA)
 	$(BIN)/chainwarden scan oci:$(DEMO) --db $(DEMODB)
 
-test: setup system-tools check pytest self-check
+# third-party verifiers the interop tests run (pinned by tests/interop/package-lock.json);
+# installed here, never by the tests, which stay offline
+interop-tools:
+	cd tests/interop && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+
+test: setup system-tools interop-tools check pytest self-check
 
 check:
 	$(BIN)/ruff check src tests bench tasks
@@ -58,8 +63,10 @@ self-check:
 	  $(BIN)/chainwarden scan . --db $$db --fail-on medium; \
 	else echo "self-check: no advisory database beside the checkout; scan skipped"; fi
 
+# uv resolves and hashes the lock; it lives in its own venv, outside the locked set
 lock:
-	$(BIN)/uv pip compile pyproject.toml --extra test --generate-hashes --python-version 3.11 -o requirements/lock.txt
+	test -x .venv-tools/bin/uv || ($(PYTHON) -m venv .venv-tools && .venv-tools/bin/pip install --quiet uv)
+	.venv-tools/bin/uv pip compile pyproject.toml --extra test --generate-hashes --python-version 3.11 -o requirements/lock.txt
 
 clean:
 	rm -rf $(VENV) demo/out .mypy_cache .ruff_cache

@@ -57,3 +57,20 @@ class DatabaseError(Error):
 
 class ReportError(Error):
     """A report could not be produced in the requested format."""
+
+
+class SigningError(Error):
+    """Signing or verification could not be carried out (bad key file, wrong password, unusable input)."""
+
+
+class KeyFileError(SigningError):
+    """A key file is malformed, of an unsupported type, or cannot be decrypted."""
+
+
+class VerificationError(SigningError):
+    """A signature, bundle, attestation or provenance document did not verify.
+
+    Raised for every rejection a verifier makes on purpose: wrong key, tampered
+    payload, digest mismatch, untrusted certificate, malformed base64/DER/JSON
+    inside a signature. The CLI turns it into one line and exit 1.
+    """

@@ -164,6 +164,38 @@ class Skipped:
 
 
 @dataclass(frozen=True, slots=True)
+class Coverage:
+    """How much a run checked, and what it saw but could not check.
+
+    Every report carries it, so "no findings" can be told apart from "nothing
+    checked": ``counts`` pairs a unit with a number (``("package", 12)``,
+    ``("file", 3)``), ``skipped`` lists what was left out with its reason. A
+    gate (``--fail-on``) fails when :attr:`empty` unless told otherwise.
+    """
+
+    counts: tuple[tuple[str, int], ...]
+    skipped: tuple[Skipped, ...] = ()
+
+    @property
+    def checked(self) -> int:
+        """Everything checked, all units together."""
+        return sum(count for _, count in self.counts)
+
+    @property
+    def empty(self) -> bool:
+        return self.checked == 0
+
+    def describe(self) -> str:
+        """``"12 packages, 3 files checked; 1 skipped"`` (``"0 packages checked"`` when empty)."""
+        counts = [(unit, count) for unit, count in self.counts if count] or list(self.counts)
+        shown = [f"{count} {unit}{'' if count == 1 else 's'}" for unit, count in counts]
+        text = f"{', '.join(shown)} checked" if shown else "nothing checked"
+        if self.skipped:
+            text += f"; {len(self.skipped)} skipped"
+        return text
+
+
+@dataclass(frozen=True, slots=True)
 class Inventory:
     target: TargetInfo
     packages: tuple[Package, ...]

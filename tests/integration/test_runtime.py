@@ -232,6 +232,13 @@ def test_drift_and_watch_catch_a_dropped_binary(tmp_path: Path, capsys: pytest.C
     assert code == 1
     assert lines[0]["kind"] == "program-not-in-image"
 
+    # -f/-o as for every other command: JSON lines appended to the file as they happen
+    log = tmp_path / "deviations.jsonl"
+    watch_args = ["watch", f"dir:{rootfs}", "--baseline", str(baseline), "--probe", "/usr/local/bin/miner"]
+    assert main([*watch_args, "-f", "json", "-o", str(log)]) == 1
+    assert capsys.readouterr().out == ""
+    assert json.loads(log.read_text().splitlines()[0])["kind"] == "program-not-in-image"
+
     assert main(["watch", f"dir:{rootfs}", "--baseline", str(baseline)]) == 0
 
 

@@ -53,6 +53,7 @@ from chainwarden.analyzers.packages import (
     fetch_spec,
     installed_artifact,
     open_artifact,
+    package_manifest,
     parse_spec,
     plan_installed_code,
     wanted_paths,
@@ -67,7 +68,7 @@ from chainwarden.analyzers.registry_client import (
 from chainwarden.analyzers.typosquat import RULE_ID as TYPOSQUAT_RULE
 from chainwarden.analyzers.typosquat import TyposquatDetector, bare_package, detector_for, match_to_finding
 from chainwarden.config import Config
-from chainwarden.errors import UsageError
+from chainwarden.errors import SourceError, UsageError
 from chainwarden.models import Digest, Ecosystem, Finding, Inventory, Location, Package, Severity, Skipped
 from chainwarden.report.interface import RuleInfo
 from chainwarden.sources.interface import ProgressCallback
@@ -105,6 +106,7 @@ class VetOptions:
     ignore: tuple[str, ...] = ()  # "RULE", "RULE:PACKAGE" or "*:PACKAGE"
     cache_dir: Path | None = None
     env: Mapping[str, str] | None = None  # environment for pip settings (default: os.environ)
+    source: SourceOptions | None = None  # --platform, layer cache, --insecure-registry for image targets
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +117,10 @@ class VetResult:
     inventories: tuple[Inventory, ...] = ()
     skipped: tuple[Skipped, ...] = ()
     reports: tuple[HeuristicReport, ...] = field(default_factory=tuple)
+    #: what the user should know about how the targets were read (a package directory's code left unscanned)
+    notes: tuple[str, ...] = ()
+    #: package purl -> the target it came from (``pypi:NAME``, an archive path): where a report points a finding
+    origins: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,6 +281,11 @@ def _is_archive(path: Path) -> bool:
     return path.is_file() and path.name.lower().endswith(ARCHIVE_SUFFIXES)
 
 
+def _is_checkout(path: Path) -> bool:
+    """A version-controlled working tree: the user's own project rather than a package someone shipped."""
+    return any((path / marker).exists() for marker in (".git", ".hg", ".svn"))
+
+
 def vet(
     targets: Sequence[str],
     *,
@@ -290,6 +301,12 @@ def vet(
     (``pypi:NAME==VER``, ``npm:NAME@VER``: downloaded and scanned), package
     archives and directories (``--scan-code``), and anything
     :func:`chainwarden.api.build_inventory` accepts (projects, images).
+
+    A directory that is a package (``setup.py``, ``setup.cfg``, ``PKG-INFO``,
+    ``pyproject.toml`` with ``[project]``/``[tool.poetry]``, ``package.json``)
+    has its code scanned as its archive would be, unless it is a
+    version-controlled checkout (``.git``, ``.hg``, ``.svn``): then
+    ``VetResult.notes`` says its code was left to ``scan_code``.
     """
     config = config or Config()
     options = options or VetOptions()
@@ -312,6 +329,8 @@ def vet(
     artifacts: list[PackageArtifact] = []
     private_pypi: str | None = config.internal.pypi_index
     installed_scanned = 0
+    notes: list[str] = []
+    origins: dict[str, str] = {}
     workdir = Path(tempfile.mkdtemp(prefix="chainwarden-vet-"))
     try:
         for target in targets:
@@ -319,6 +338,7 @@ def vet(
             if spec is not None:
                 package = bare_package(spec.ecosystem, spec.name, spec.version or "")
                 packages.append(package)
+                origins.setdefault(package.purl, target)
                 if spec.version is not None:
                     if client is None:
                         raise UsageError(f"{target}: downloading needs the registry; drop --offline")
@@ -330,7 +350,12 @@ def vet(
                 continue
             if options.scan_code and (not path.exists() or _is_image_dir(path)):
                 # an image or rootfs: its installed packages' code, read out of the layers
-                scan = scan_installed_code(target, include_distro=options.scan_distro_packages, progress=progress)
+                scan = scan_installed_code(
+                    target,
+                    include_distro=options.scan_distro_packages,
+                    source_options=options.source,
+                    progress=progress,
+                )
                 inventories.append(scan.inventory)
                 packages.extend(scan.inventory.packages)
                 skipped.extend(scan.inventory.skipped)
@@ -340,7 +365,7 @@ def vet(
                 installed_scanned += len(scan.reports)
                 continue
             if path.is_dir():
-                inventory = _inventory(target, inventory_builder, progress)
+                inventory = _inventory(target, inventory_builder, progress, options.source)
                 inventories.append(inventory)
                 picture = analyze_project(path, config, env=options.env, packages=inventory.packages)
                 findings.extend(picture.findings)
@@ -349,13 +374,26 @@ def vet(
                     private_pypi = private_pypi or picture.private_pypi[0]
                 packages.extend(inventory.packages)
                 skipped.extend(inventory.skipped)
+                manifest = package_manifest(path)
                 if options.scan_code:
                     artifacts.append(open_artifact(path))
+                elif manifest is not None and not _is_checkout(path):
+                    # A directory that is a package (an unpacked sdist or npm tarball, a
+                    # vendored copy) is vetted as its archive would be: its code is what runs.
+                    try:
+                        artifacts.append(open_artifact(path))
+                    except SourceError as exc:
+                        skipped.append(Skipped(f"code of {target}", Location(manifest), f"not scanned: {exc}"))
+                elif manifest is not None:
+                    notes.append(
+                        f"{target} is a package ({manifest}) in a version-controlled checkout: its dependencies "
+                        "were vetted, its own code was not (add --scan-code to scan it as its tarball would be)"
+                    )
                 continue
             if path.exists():
                 raise UsageError(f"{target}: not a package archive (.whl, .tar.gz, .tgz, .zip) or directory")
             _refuse_bare_name(target)
-            inventory = _inventory(target, inventory_builder, progress)
+            inventory = _inventory(target, inventory_builder, progress, options.source)
             inventories.append(inventory)
             packages.extend(inventory.packages)
             skipped.extend(inventory.skipped)
@@ -412,6 +450,8 @@ def vet(
             client.close()
         _remove_tree(workdir)
     findings = _Suppressions(config, options.ignore).apply(findings)
+    for artifact, report in zip(artifacts, reports[len(reports) - len(artifacts) :], strict=True):
+        origins.setdefault(report.package.purl, artifact.label)
     return VetResult(
         findings=tuple(findings),
         packages_checked=len(seen),
@@ -419,6 +459,8 @@ def vet(
         inventories=tuple(inventories),
         skipped=tuple(skipped),
         reports=tuple(reports),
+        notes=tuple(notes),
+        origins=origins,
     )
 
 
@@ -446,12 +488,17 @@ def _same_npm_maintainers(client: RegistryClient | None, ecosystem: Ecosystem, n
     return bool(npm_maintainers(candidate) & npm_maintainers(anchor))
 
 
-def _inventory(target: str, builder: Callable[[str], Inventory] | None, progress: ProgressCallback) -> Inventory:
+def _inventory(
+    target: str,
+    builder: Callable[[str], Inventory] | None,
+    progress: ProgressCallback,
+    source_options: SourceOptions | None = None,
+) -> Inventory:
     if builder is not None:
         return builder(target)
     from chainwarden.api import build_inventory
 
-    return build_inventory(target, progress=progress)
+    return build_inventory(target, options=source_options, progress=progress)
 
 
 def _remove_tree(path: Path) -> None:
@@ -511,7 +558,12 @@ def review_update(
             client.close()
         _remove_tree(workdir)
     kept = _Suppressions(config, options.ignore).apply(report.findings)
-    return dataclasses.replace(report, findings=tuple(kept))
+    return dataclasses.replace(
+        report,
+        findings=tuple(kept),
+        files_compared=len(before.files) + len(after.files),
+        skipped=tuple(before.skipped) + tuple(after.skipped),
+    )
 
 
 def rule_infos() -> dict[str, RuleInfo]:

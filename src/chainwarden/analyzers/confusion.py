@@ -180,10 +180,10 @@ def _pip(root: Path, env: Mapping[str, str], config: Config, picture: ProjectPic
     ):
         if conf is None or not conf.is_file():
             continue
-        parser = configparser.ConfigParser()
+        parser = configparser.ConfigParser(interpolation=None)  # pip reads its files raw: "%" is no escape
         try:
             parser.read(conf, encoding="utf-8")
-        except (configparser.Error, OSError):
+        except (configparser.Error, OSError, UnicodeDecodeError):
             continue
         for section in parser.sections():
             extra = parser.get(section, "extra-index-url", fallback="")
@@ -223,7 +223,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)
-    except (OSError, tomllib.TOMLDecodeError):
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):  # tomllib reads UTF-8 only
         return {}
 
 
@@ -374,7 +374,7 @@ def _npm(root: Path, config: Config, picture: ProjectPicture, packages: list[Pac
 
         try:
             data = yaml.safe_load(yarnrc.read_text(encoding="utf-8", errors="replace")) or {}
-        except yaml.YAMLError:
+        except (yaml.YAMLError, ValueError, RecursionError):  # ValueError: a timestamp such as 2024-02-30
             data = {}
         if isinstance(data, dict):
             if isinstance(data.get("npmRegistryServer"), str):

@@ -25,7 +25,7 @@ from chainwarden.analyzers.heuristics.javascript import parse_package_json
 from chainwarden.analyzers.packages import PackageArtifact
 from chainwarden.analyzers.registry_client import RegistryClient, RegistryClientError, npm_maintainers, npm_publisher
 from chainwarden.analyzers.typosquat import TyposquatDetector, bare_package
-from chainwarden.models import Ecosystem, Finding, Location, Package, RuleId, Severity, max_severity
+from chainwarden.models import Ecosystem, Finding, Location, Package, RuleId, Severity, Skipped, max_severity
 
 RULE_NEW_HOOK: Final = RuleId("update-new-install-hook")
 RULE_CHANGED_HOOK: Final = RuleId("update-changed-install-hook")
@@ -62,6 +62,8 @@ class DiffReport:
     added_files: tuple[str, ...]
     removed_files: tuple[str, ...]
     added_dependencies: tuple[str, ...]
+    files_compared: int = 0  # files read from both versions together
+    skipped: tuple[Skipped, ...] = ()  # files of either version that could not be read
 
 
 def bump_kind(old: str, new: str, ecosystem: Ecosystem) -> str:

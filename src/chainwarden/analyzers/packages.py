@@ -221,7 +221,12 @@ def _read_directory(root: Path, label: str) -> tuple[list[PackageFile], list[str
     links: list[str] = []
     skipped: list[Skipped] = []
     total = 0
-    for current, dirnames, filenames in os.walk(root, followlinks=False):
+
+    def gap(exc: OSError) -> None:
+        rel = os.path.relpath(exc.filename, root).replace(os.sep, "/") if exc.filename else "."
+        skipped.append(Skipped(rel, Location(rel), f"cannot list ({exc.strerror or exc}): its files were not scanned"))
+
+    for current, dirnames, filenames in os.walk(root, onerror=gap, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if d not in (".git", "node_modules", "__pycache__", ".venv"))
         for filename in sorted(filenames):
             full = Path(current) / filename
@@ -276,7 +281,7 @@ def _identify(files: list[PackageFile], path: Path, kind: str) -> tuple[Ecosyste
         from chainwarden.analyzers.heuristics.javascript import parse_package_json
 
         info = parse_package_json(package_json.text())
-        if info is not None:
+        if info is not None and info.name.strip():
             return Ecosystem.NPM, info.name.lower(), info.version, "npm-tarball" if kind == "sdist" else kind
     for meta_path in [p for p in by_path if p.endswith((".dist-info/METADATA", "PKG-INFO"))]:
         text = by_path[meta_path].text()
@@ -289,13 +294,87 @@ def _identify(files: list[PackageFile], path: Path, kind: str) -> tuple[Ecosyste
                 version.group(1).strip() if version else "",
                 kind,
             )
+    declared = _declared_python_name(by_path)
+    if declared is not None:
+        return Ecosystem.PYPI, declared[0], declared[1], kind
     match = _SDIST_NAME.match(path.name)
     if match:
         return Ecosystem.PYPI, canonicalize_name(match.group("name")), match.group("version"), kind
     if path.name.endswith(".whl"):
         parts = path.name.split("-")
-        return Ecosystem.PYPI, canonicalize_name(parts[0]), parts[1] if len(parts) > 1 else "", kind
-    return Ecosystem.PYPI, canonicalize_name(path.name.split(".")[0]), "", kind
+        return Ecosystem.PYPI, canonicalize_name(parts[0]) or UNNAMED, parts[1] if len(parts) > 1 else "", kind
+    # "." or "dir/" has no name of its own: the directory's real name, else a placeholder (a purl needs a name)
+    base = path.name or Path(os.path.abspath(path)).name
+    return Ecosystem.PYPI, canonicalize_name(base.split(".")[0]) or UNNAMED, "", kind
+
+
+#: The name of a package that declares none (a purl cannot be empty).
+UNNAMED: Final = "unnamed-package"
+_NAME_LITERAL = re.compile(r"""\bname\s*=\s*['"]([A-Za-z0-9][A-Za-z0-9._-]*)['"]""")
+_VERSION_LITERAL = re.compile(r"""\bversion\s*=\s*['"]([^'"\s]+)['"]""")
+_VALID_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
+
+
+def _declared_python_name(by_path: dict[str, PackageFile]) -> tuple[str, str] | None:
+    """``(name, version)`` a source tree declares: pyproject.toml, then setup.cfg, then a literal in setup.py."""
+    import configparser
+    import tomllib
+
+    pyproject = by_path.get("pyproject.toml")
+    if pyproject is not None:
+        try:
+            data = tomllib.loads(pyproject.text())
+        except tomllib.TOMLDecodeError:
+            data = {}
+        tool = data.get("tool")
+        poetry = tool.get("poetry") if isinstance(tool, dict) else None
+        for table in (data.get("project"), poetry):
+            if isinstance(table, dict) and isinstance(table.get("name"), str) and _VALID_NAME.match(table["name"]):
+                version = table.get("version")
+                return canonicalize_name(table["name"]), version if isinstance(version, str) else ""
+    setup_cfg = by_path.get("setup.cfg")
+    if setup_cfg is not None:
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            parser.read_string(setup_cfg.text())
+            name = parser.get("metadata", "name", fallback="").strip()
+            version = parser.get("metadata", "version", fallback="").strip()
+        except configparser.Error:
+            name = version = ""
+        if _VALID_NAME.match(name):
+            return canonicalize_name(name), "" if version.startswith(("attr:", "file:")) else version
+    setup_py = by_path.get("setup.py")
+    if setup_py is not None:
+        text = setup_py.text()
+        found = _NAME_LITERAL.search(text)
+        if found:
+            version_found = _VERSION_LITERAL.search(text)
+            return canonicalize_name(found.group(1)), version_found.group(1) if version_found else ""
+    return None
+
+
+def package_manifest(path: Path) -> str | None:
+    """The file that makes directory ``path`` a package (``setup.py``, ``pyproject.toml``, ``package.json``…).
+
+    ``None`` for a directory that declares no package of its own.
+    """
+    import tomllib
+
+    if (path / "package.json").is_file():
+        return "package.json"
+    for name in ("setup.py", "setup.cfg", "PKG-INFO"):
+        if (path / name).is_file():
+            return name
+    pyproject = path / "pyproject.toml"
+    if pyproject.is_file():
+        try:
+            data = tomllib.loads(pyproject.read_text(encoding="utf-8", errors="replace"))
+        except (OSError, tomllib.TOMLDecodeError):
+            return None
+        tool = data.get("tool")
+        if "project" in data or (isinstance(tool, dict) and "poetry" in tool):
+            return "pyproject.toml"
+    return None
 
 
 # --------------------------------------------------------------------------- installed packages (images)

@@ -124,6 +124,10 @@ def load_popular(ecosystem: Ecosystem, data_dir: Path | None = None) -> PopularN
             return parse_popular(user_copy.read_text(encoding="utf-8"), ecosystem, str(user_copy))
         except OSError as exc:
             raise PopularityDataError(f"{user_copy}: cannot read ({exc.strerror})") from exc
+        except UnicodeDecodeError as exc:
+            raise PopularityDataError(
+                f"{user_copy}: not UTF-8 text (byte {exc.start}); run `chainwarden data refresh`"
+            ) from exc
     resource = resources.files("chainwarden") / "data" / filename
     return parse_popular(resource.read_text(encoding="utf-8"), ecosystem, f"chainwarden/data/{filename}")
 
@@ -184,6 +188,8 @@ def _tsv_rows(path: Path) -> Iterable[dict[str, str]]:
         raise PopularityDataError(f"{path}: cannot read ({exc.strerror})") from exc
     except csv.Error as exc:
         raise PopularityDataError(f"{path}: malformed TSV ({exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise PopularityDataError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from exc
 
 
 def pypi_from_public(client: httpx.Client, url: str = TOP_PYPI_URL) -> list[tuple[int, str]]:

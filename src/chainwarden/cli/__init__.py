@@ -30,6 +30,11 @@ COMMANDS: dict[str, str] = {
     "harden": "chainwarden.cli.runtime:harden",
     "drift": "chainwarden.cli.runtime:drift",
     "watch": "chainwarden.cli.runtime:watch",
+    "keygen": "chainwarden.cli.signing:keygen",
+    "sign": "chainwarden.cli.signing:sign",
+    "verify": "chainwarden.cli.signing:verify",
+    "attest": "chainwarden.cli.signing:attest",
+    "verify-attestation": "chainwarden.cli.signing:verify_attestation",
     "pin": "chainwarden.cli.policy:pin",
     "admit": "chainwarden.cli.policy:admit",
     "mirror": "chainwarden.cli.policy:mirror",
@@ -61,7 +66,14 @@ def cli() -> None:
     """chainwarden — know what you run, and whether to trust it.
 
     Inventory and SBOM of images and projects, known vulnerabilities, build
-    hygiene lint, package threats, and runtime hardening.
+    hygiene lint, package threats, runtime hardening, and Sigstore-compatible
+    signatures and attestations.
+
+    \b
+    Examples:
+      chainwarden sbom oci:./image -f cyclonedx -o sbom.cdx.json
+      chainwarden scan . --fail-on high
+      chainwarden vet pypi:reqeusts npm:lodahs
     """
 
 

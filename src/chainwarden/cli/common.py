@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
-from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from chainwarden.errors import Error
-from chainwarden.models import Finding, Severity
+from chainwarden.errors import Error, ReportError
+from chainwarden.models import Coverage, Finding, Severity
 from chainwarden.sources.interface import ProgressCallback
 
 EXIT_CLEAN = 0
@@ -63,8 +63,18 @@ def _run(command: click.Command, args: list[str]) -> int:
         result = command.main(args=args, prog_name="chainwarden", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return exc.exit_code
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.format_message(), err=True)
+        return EXIT_ERROR
+    except click.UsageError as exc:
+        # two lines, not click's four: what is wrong first, then how to call the command
+        click.echo(f"chainwarden: error: {exc.format_message()}", err=True)
+        if exc.ctx is not None:
+            usage = exc.ctx.get_usage().replace("\n", " ").strip()
+            click.echo(f"{usage}  (see '{exc.ctx.command_path} -h')", err=True)
+        return EXIT_ERROR
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"chainwarden: error: {exc.format_message()}", err=True)
         return EXIT_ERROR
     except click.Abort as exc:
         # click turns Ctrl-C (and our SIGTERM) into Abort; the cause says which
@@ -84,6 +94,11 @@ def _run(command: click.Command, args: list[str]) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_CLEAN
+    except OSError as exc:
+        # the environment failed us (disk full, permission denied) where no Error wraps it yet
+        where = f": {exc.filename}" if exc.filename else ""
+        click.echo(f"chainwarden: error: {exc.strerror or exc}{where}", err=True)
+        return EXIT_ERROR
     return result if isinstance(result, int) else EXIT_CLEAN
 
 
@@ -128,32 +143,56 @@ def fail_on_option(func: F) -> F:
         "--fail-on",
         type=click.Choice(SEVERITY_CHOICES),
         default=None,
-        help="Exit 1 when a finding is at or above this severity.",
+        help="Exit 1 when a finding is at or above this severity, or when nothing was checked (see --allow-empty).",
     )(func)
 
 
+def allow_empty_option(func: F) -> F:
+    return click.option(
+        "--allow-empty",
+        is_flag=True,
+        help="Let --fail-on pass a run that checked nothing (by default an empty run fails the gate).",
+    )(func)
+
+
+def use_color(output: Path | None) -> bool:
+    """Colour only for a terminal on stdout, and never under NO_COLOR (https://no-color.org)."""
+    return output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
 def emit(text: str, output: Path | None) -> None:
-    """Write a report to ``output`` or stdout."""
+    """Write a report to ``output`` or stdout; an I/O failure is a :class:`ReportError` (exit 2)."""
     if output is None:
-        sys.stdout.write(text)
-        if text and not text.endswith("\n"):
-            sys.stdout.write("\n")
-        sys.stdout.flush()
+        try:
+            sys.stdout.write(text)
+            if text and not text.endswith("\n"):
+                sys.stdout.write("\n")
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise ReportError(f"cannot write to standard output: {exc.strerror or exc}") from exc
     else:
         try:
             output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
         except OSError as exc:
-            raise click.UsageError(f"cannot write {output}: {exc.strerror}") from exc
+            raise ReportError(f"cannot write {output}: {exc.strerror or exc}") from exc
 
 
 def emit_pieces(pieces: Iterable[str], output: Path | None) -> None:
-    """Write a report given in pieces (a large SBOM), never holding it whole."""
+    """Write a report given in pieces (a large SBOM), never holding it whole; an
+    I/O failure is a :class:`ReportError` (exit 2)."""
     try:
-        with nullcontext(sys.stdout) if output is None else output.open("w", encoding="utf-8") as stream:
+        if output is None:
+            sys.stdout.writelines(pieces)
+            sys.stdout.flush()
+            return
+        with output.open("w", encoding="utf-8") as stream:
             stream.writelines(pieces)
-            stream.flush()
+    except BrokenPipeError:
+        raise
     except OSError as exc:
-        raise click.UsageError(f"cannot write {output or 'standard output'}: {exc.strerror}") from exc
+        raise ReportError(f"cannot write {output or 'to standard output'}: {exc.strerror or exc}") from exc
 
 
 def exit_code_for(findings: Iterable[Finding], fail_on: str | None) -> int:
@@ -161,6 +200,22 @@ def exit_code_for(findings: Iterable[Finding], fail_on: str | None) -> int:
         return EXIT_CLEAN
     threshold = Severity(fail_on)
     return EXIT_FINDINGS if any(f.severity.at_least(threshold) for f in findings) else EXIT_CLEAN
+
+
+def gate(code: int, coverage: Coverage, *, fail_on: str | None, allow_empty: bool) -> int:
+    """``code`` raised to 1 when a gate is set and the run checked nothing (unless ``allow_empty``).
+
+    A gate that passes on nothing checked is worse than no gate: CI turns
+    green while the lockfile it was meant to guard could not be read.
+    """
+    if fail_on is None or not coverage.empty or allow_empty or code != EXIT_CLEAN:
+        return code
+    skipped = f" ({len(coverage.skipped)} skipped, see the report)" if coverage.skipped else ""
+    click.echo(
+        f"chainwarden: nothing was checked{skipped}: --fail-on fails an empty run (--allow-empty accepts it)",
+        err=True,
+    )
+    return EXIT_FINDINGS
 
 
 class RichProgress(ProgressCallback):

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from chainwarden.cli.common import RichProgress, emit, exit_code_for, fail_on_option, format_option, output_option
+from chainwarden.cli.common import (
+    RichProgress,
+    allow_empty_option,
+    emit,
+    exit_code_for,
+    fail_on_option,
+    format_option,
+    gate,
+    output_option,
+    use_color,
+)
 from chainwarden.cli.options import source_options, target_options
 
 FORMATS = ("table", "json", "sarif")
@@ -28,6 +37,7 @@ FORMATS = ("table", "json", "sarif")
 )
 @click.option("--offline", is_flag=True, help="With --fix: do not ask registries, so base images are not pinned.")
 @fail_on_option
+@allow_empty_option
 @format_option(FORMATS)
 @output_option
 @target_options
@@ -37,6 +47,7 @@ def lint(
     fix: bool,
     offline: bool,
     fail_on: str | None,
+    allow_empty: bool,
     output_format: str,
     output: Path | None,
     platform: str,
@@ -51,6 +62,17 @@ def lint(
     oci-archive:FILE.tar, registry:REF, dir:PATH), whose /etc/apt, pip.conf and
     npmrc are audited. Silence one finding with a comment on its line or the
     line before: `# chainwarden: ignore[rule-id] reason`.
+
+    A file named on the command line that cannot be linted (unreadable,
+    binary, over the size limit) is an error (exit 2); inside a directory it
+    is listed as skipped, with its reason, in every format. --fail-on fails a
+    run that linted no file at all (--allow-empty accepts it).
+
+    \b
+    Examples:
+      chainwarden lint . --fail-on medium
+      chainwarden lint Dockerfile -f sarif -o lint.sarif
+      chainwarden lint oci:./image --fail-on low
     """
     from chainwarden.cli.common import load_checked_config as load_config
     from chainwarden.errors import UsageError
@@ -96,11 +118,19 @@ def lint(
             result = lint_view(view, config)
         progress.finish()
 
+    if scheme is None and Path(target).is_file() and result.skipped and not result.files:
+        from chainwarden.errors import SourceError
+
+        # the user named this file: not linting it is an error, not an empty report
+        raise SourceError(result.skipped[0].reason)
     for change in changes:
         click.echo(f"fixed {change.path}:{change.line}: {change.description}", err=True)
     for skipped in result.skipped:
         click.echo(f"chainwarden: skipped {skipped.what}: {skipped.reason}", err=True)
 
+    from chainwarden.models import Coverage
+
+    coverage = Coverage((("file", len(result.files)),), result.skipped)
     findings = list(result.findings)
     if output_format == "json":
         from chainwarden.report.json_report import render_findings_json
@@ -119,23 +149,31 @@ def lint(
             "skipped": [{"what": s.what, "reason": s.reason} for s in result.skipped],
             "fixes": [{"path": c.path, "line": c.line, "description": c.description} for c in changes],
         }
-        text = render_findings_json(findings, command="lint", target=target, extra=extra)
+        text = render_findings_json(findings, command="lint", target=target, extra=extra, coverage=coverage)
     elif output_format == "sarif":
         from chainwarden.lint.rules import rule_infos
         from chainwarden.report.json_report import tool_version
         from chainwarden.report.sarif import render_sarif
 
-        text = render_sarif(findings, rules=rule_infos(), tool_version=tool_version(), target=target, base_dir=base_dir)
+        text = render_sarif(
+            findings,
+            rules=rule_infos(),
+            tool_version=tool_version(),
+            target=target,
+            base_dir=base_dir,
+            coverage=coverage,
+        )
     else:
         from chainwarden.report.table import render_findings_table
 
         text = render_findings_table(
             findings,
             title=f"chainwarden lint {target}: {len(result.files)} files",
-            color=output is None and sys.stdout.isatty(),
+            color=use_color(output),
             group_by_package=False,
+            coverage=coverage,
         )
         if result.suppressed:
             text = text.rstrip("\n") + f"\n{len(result.suppressed)} finding(s) suppressed by ignore comments.\n"
     emit(text, output)
-    return exit_code_for(findings, fail_on)
+    return gate(exit_code_for(findings, fail_on), coverage, fail_on=fail_on, allow_empty=allow_empty)

@@ -10,7 +10,17 @@ from typing import Any, TypeVar
 
 import click
 
-from chainwarden.cli.common import EXIT_CLEAN, EXIT_FINDINGS, RichProgress, emit, format_option, output_option
+from chainwarden.cli.common import (
+    EXIT_CLEAN,
+    EXIT_FINDINGS,
+    RichProgress,
+    allow_empty_option,
+    emit,
+    format_option,
+    gate,
+    output_option,
+)
+from chainwarden.cli.options import source_options, target_options
 from chainwarden.runtime.profile import (
     ProbeSpec,
     Profile,
@@ -22,6 +32,10 @@ from chainwarden.runtime.profile import (
 from chainwarden.runtime.sandbox import Engine, NetMode, parse_probe
 
 _TIMEOUT_HELP = "Wall-clock limit per probe, in seconds."
+_ENGINE_HELP = (
+    "Sandbox engine: bwrap (bubblewrap: new namespaces, the image root bound as /, needs the bwrap tool) "
+    "or podman (podman run --rootfs); both traced by strace from outside."
+)
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -58,7 +72,7 @@ def _sandbox_options(func: F) -> F:
             type=click.Choice([e.value for e in Engine]),
             default=Engine.BWRAP.value,
             show_default=True,
-            help="Sandbox engine.",
+            help=_ENGINE_HELP,
         ),
         click.option(
             "--timeout", type=click.FloatRange(0.1, 86400), default=60.0, show_default=True, help=_TIMEOUT_HELP
@@ -73,8 +87,8 @@ def _probe_specs(probes: tuple[str, ...], http: tuple[str, ...], port: int | Non
     return list(default_probes([parse_probe(p) for p in probes], [parse_http_request(h) for h in http], port))
 
 
-def _profile_options(net: str, engine: str, timeout: float) -> ProfileOptions:
-    return ProfileOptions(net=NetMode(net), engine=Engine(engine), timeout=timeout)
+def _profile_options(net: str, engine: str, timeout: float, source: Any = None) -> ProfileOptions:
+    return ProfileOptions(net=NetMode(net), engine=Engine(engine), timeout=timeout, source=source)
 
 
 @click.command()
@@ -88,6 +102,7 @@ def _profile_options(net: str, engine: str, timeout: float) -> ProfileOptions:
     help="Write the profile JSON to FILE.",
 )
 @format_option(["table", "json"])
+@target_options
 def profile(
     target: str,
     probes: tuple[str, ...],
@@ -98,18 +113,28 @@ def profile(
     timeout: float,
     output: Path | None,
     output_format: str,
+    platform: str,
+    cache_dir: Path | None,
+    no_cache: bool,
+    insecure_registry: bool,
 ) -> int:
     """Run TARGET in a sandbox under strace and record what it executes, loads, reads and connects to.
 
     The profile maps every traced file back to the package that owns it: the
     table shows used versus unused packages per ecosystem.
+
+    \b
+    Examples:
+      chainwarden profile oci:./image -o profile.json
+      chainwarden profile oci:./image --probe 'python -c "import app"' --probe 'app --version'
+      chainwarden profile docker-archive:app.tar --http GET:/healthz --port 8080 -o profile.json
     """
     from chainwarden.runtime.profile import profile_target
 
     result = profile_target(
         target,
         _probe_specs(probes, http, port),
-        _profile_options(net, engine, timeout),
+        _profile_options(net, engine, timeout, source_options(platform, cache_dir, no_cache, insecure_registry)),
         progress=RichProgress(),
     )
     text = result.dumps()
@@ -187,7 +212,13 @@ def render_profile_table(result: Profile) -> str:
     is_flag=True,
     help="Overwrite an output file, directory or SBOM that is not an earlier output of harden.",
 )
-@click.option("--engine", type=click.Choice([e.value for e in Engine]), default=Engine.BWRAP.value, show_default=True)
+@click.option(
+    "--engine",
+    type=click.Choice([e.value for e in Engine]),
+    default=Engine.BWRAP.value,
+    show_default=True,
+    help=_ENGINE_HELP + " Used to re-run the probes in the hardened image.",
+)
 @click.option("--timeout", type=click.FloatRange(0.1, 86400), default=60.0, show_default=True, help=_TIMEOUT_HELP)
 @click.option(
     "--db",
@@ -198,6 +229,7 @@ def render_profile_table(result: Profile) -> str:
     "[env CHAINWARDEN_DB; default: osv.sqlite3 in the user cache dir; skipped with a note when absent].",
 )
 @format_option(["table", "json"])
+@target_options
 def harden(
     target: str,
     profile_path: Path,
@@ -211,6 +243,10 @@ def harden(
     timeout: float,
     db_path: Path | None,
     output_format: str,
+    platform: str,
+    cache_dir: Path | None,
+    no_cache: bool,
+    insecure_registry: bool,
 ) -> int:
     """Write a hardened copy of TARGET without what the profile never used, then verify it.
 
@@ -223,6 +259,12 @@ def harden(
     file or non-empty directory that is not an earlier output of harden is
     refused (exit 2) unless --force. Both are written atomically (temp file
     or directory beside them, then renamed).
+
+    \b
+    Examples:
+      chainwarden harden oci:./image --profile profile.json -o oci:./hardened
+      chainwarden harden oci:./image --profile profile.json -o docker-archive:slim.tar --granularity file
+      chainwarden harden oci:./image --profile profile.json -o oci:./hardened --keep '/etc/ssl/**'
     """
     from chainwarden.runtime.harden import HardenOptions, harden_target
 
@@ -239,6 +281,7 @@ def harden(
             timeout=timeout,
             vuln_db=db_path,
             force=force,
+            source=source_options(platform, cache_dir, no_cache, insecure_registry),
         ),
         progress=RichProgress(),
     )
@@ -259,8 +302,10 @@ def harden(
     show_default=True,
     help="Exit 1 when a deviation is at or above this severity.",
 )
+@allow_empty_option
 @format_option(["table", "json", "sarif"])
 @output_option
+@target_options
 def drift(
     baseline: Path,
     current: str,
@@ -271,13 +316,27 @@ def drift(
     engine: str,
     timeout: float,
     fail_on: str,
+    allow_empty: bool,
     output_format: str,
     output: Path | None,
+    platform: str,
+    cache_dir: Path | None,
+    no_cache: bool,
+    insecure_registry: bool,
 ) -> int:
     """Compare CURRENT (an image, dir:ROOTFS of a running container, or a second profile) with a baseline.
 
     Added or modified files (executables, scripts, libraries first), programs
     not in the image or baseline, new network destinations, writes to system paths.
+    A comparison that compared nothing (a baseline without a file manifest
+    and no probe run) fails, as --fail-on always gates here (--allow-empty
+    accepts it).
+
+    \b
+    Examples:
+      chainwarden drift --baseline profile.json oci:./image-1.5
+      chainwarden drift --baseline profile.json dir:/proc/1234/root --fail-on high
+      chainwarden drift --baseline profile.json second-profile.json -f sarif -o drift.sarif
     """
     from chainwarden.models import Severity
     from chainwarden.runtime.drift import drift_against
@@ -287,21 +346,24 @@ def drift(
         load_profile(baseline),
         current,
         probes=probe_specs,
-        options=_profile_options(net, engine, timeout),
+        options=_profile_options(
+            net, engine, timeout, source_options(platform, cache_dir, no_cache, insecure_registry)
+        ),
     )
     if output_format == "sarif":
         from chainwarden.report.json_report import tool_version
         from chainwarden.report.sarif import render_sarif
 
         findings = [d.to_finding() for d in report.deviations]
-        text = render_sarif(findings, rules={}, tool_version=tool_version(), target=current)
+        text = render_sarif(findings, rules={}, tool_version=tool_version(), target=current, coverage=report.coverage)
     elif output_format == "json":
         text = json.dumps(report.to_json(), indent=2)
     else:
         text = report.render()
     emit(text, output)
     threshold = Severity(fail_on)
-    return EXIT_FINDINGS if any(d.severity.at_least(threshold) for d in report.deviations) else EXIT_CLEAN
+    code = EXIT_FINDINGS if any(d.severity.at_least(threshold) for d in report.deviations) else EXIT_CLEAN
+    return gate(code, report.coverage, fail_on=fail_on, allow_empty=allow_empty)
 
 
 @click.command()
@@ -310,7 +372,17 @@ def drift(
     "--baseline", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Baseline profile."
 )
 @_sandbox_options
-@click.option("--json-lines", is_flag=True, help="One JSON object per deviation instead of text lines.")
+@format_option(["table", "json"])
+@click.option(
+    "--output",
+    "-o",
+    "output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Append each deviation to FILE as it happens, instead of standard output.",
+)
+@click.option("--json-lines", is_flag=True, hidden=True, help="Deprecated: use -f json.")
+@target_options
 def watch(
     target: str,
     baseline: Path,
@@ -320,28 +392,62 @@ def watch(
     net: str,
     engine: str,
     timeout: float,
+    output_format: str,
+    output: Path | None,
     json_lines: bool,
+    platform: str,
+    cache_dir: Path | None,
+    no_cache: bool,
+    insecure_registry: bool,
 ) -> int:
     """Run TARGET under the tracer and report, live, every deviation from the baseline.
 
-    Exits 1 when anything deviated, 0 when the run matched the baseline.
+    One line per deviation as it happens: text (-f table) or one JSON object
+    per line (-f json; --json-lines is a deprecated alias). Exits 1 when
+    anything deviated, 0 when the run matched the baseline.
+
+    \b
+    Examples:
+      chainwarden watch oci:./image --baseline profile.json
+      chainwarden watch oci:./image --baseline profile.json -f json -o deviations.jsonl
+      chainwarden watch oci:./image --baseline profile.json --http GET:/ --port 8080
     """
+    from chainwarden.errors import ReportError
     from chainwarden.runtime.watch import watch_target
+
+    as_json = output_format == "json" or json_lines
+    if json_lines:
+        click.echo("chainwarden: warning: --json-lines is deprecated; use -f json", err=True)
+    try:
+        sink = sys.stdout if output is None else output.open("a", encoding="utf-8")
+    except OSError as exc:
+        raise ReportError(f"cannot write {output}: {exc.strerror or exc}") from exc
 
     def show(deviation: object) -> None:
         from chainwarden.runtime.drift import Deviation
 
         assert isinstance(deviation, Deviation)
-        line = json.dumps(deviation.to_json()) if json_lines else deviation.line()
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
+        line = json.dumps(deviation.to_json()) if as_json else deviation.line()
+        try:
+            sink.write(line + "\n")
+            sink.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise ReportError(f"cannot write {output or 'standard output'}: {exc.strerror or exc}") from exc
 
     probe_specs = _probe_specs(probes, http, port) if (probes or http) else None
-    deviations = watch_target(
-        target,
-        load_profile(baseline),
-        show,
-        probes=probe_specs,
-        options=_profile_options(net, engine, timeout),
-    )
+    try:
+        deviations = watch_target(
+            target,
+            load_profile(baseline),
+            show,
+            probes=probe_specs,
+            options=_profile_options(
+                net, engine, timeout, source_options(platform, cache_dir, no_cache, insecure_registry)
+            ),
+        )
+    finally:
+        if sink is not sys.stdout:
+            sink.close()
     return EXIT_FINDINGS if deviations else EXIT_CLEAN

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from chainwarden.cli.common import RichProgress, emit, emit_pieces, format_option, output_option
+from chainwarden.cli.common import RichProgress, emit, emit_pieces, format_option, output_option, use_color
 from chainwarden.cli.options import source_options, target_options
 
 FORMATS = ("table", "json", "cyclonedx", "spdx")
@@ -32,7 +32,14 @@ def sbom(
     TARGET is an image or a directory: oci:DIR[:TAG], docker-archive:FILE.tar,
     oci-archive:FILE.tar, registry:HOST/REPO[:TAG|@DIGEST], dir:PATH, or a plain
     path (auto-detected). Directories are cataloged for installed packages and
-    for lockfiles/manifests.
+    for lockfiles/manifests. A file that could not be read is listed as
+    skipped, with its reason, in every format.
+
+    \b
+    Examples:
+      chainwarden sbom .
+      chainwarden sbom oci:./image -f cyclonedx -o sbom.cdx.json
+      chainwarden sbom registry:docker.io/library/python:3.12-slim --platform linux/arm64 -f spdx
     """
     from chainwarden.api import build_inventory
 
@@ -61,6 +68,6 @@ def sbom(
     else:
         from chainwarden.report.table import render_inventory_table
 
-        text = render_inventory_table(inventory, color=output is None and sys.stdout.isatty())
+        text = render_inventory_table(inventory, color=use_color(output))
     emit(text, output)
     return 0

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from chainwarden.cli.common import RichProgress, emit, exit_code_for, fail_on_option, format_option, output_option
+from chainwarden.cli.common import (
+    RichProgress,
+    allow_empty_option,
+    emit,
+    exit_code_for,
+    fail_on_option,
+    format_option,
+    gate,
+    output_option,
+    use_color,
+)
 from chainwarden.cli.in_use import in_use_exit_code, in_use_options, in_use_tables, load_profile_option
-from chainwarden.models import Finding
+from chainwarden.cli.options import source_options, target_options
+from chainwarden.models import Coverage, Finding
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -54,23 +64,42 @@ def _render(
     output: Path | None,
     extra: dict[str, Any] | None = None,
     profile_name: str | None = None,
+    coverage: Coverage | None = None,
+    origins: dict[str, str] | None = None,
+    base_dir: Path | None = None,
 ) -> str:
     if output_format == "json":
         from chainwarden.report.json_report import render_findings_json
 
-        return render_findings_json(findings, command=command, target=target, extra=extra)
+        return render_findings_json(findings, command=command, target=target, extra=extra, coverage=coverage)
     if output_format == "sarif":
         from chainwarden.analyzers import rule_infos
         from chainwarden.report.json_report import tool_version
         from chainwarden.report.sarif import render_sarif
+        from chainwarden.signing.provenance import provenance_rule_infos
 
-        return render_sarif(findings, rules=rule_infos(), tool_version=tool_version(), target=target)
-    from chainwarden.report.table import render_findings_table
+        return render_sarif(
+            findings,
+            rules={**rule_infos(), **provenance_rule_infos()},
+            tool_version=tool_version(),
+            target=target,
+            coverage=coverage,
+            artifact_uris=origins,
+            base_dir=base_dir,
+        )
+    from chainwarden.report.table import render_coverage, render_findings_table
 
-    color = output is None and sys.stdout.isatty()
+    color = use_color(output)
     if profile_name is not None:
-        return in_use_tables(findings, title=title, profile_name=profile_name, color=color)
-    return render_findings_table(findings, title=title, color=color)
+        text = in_use_tables(findings, title=title, profile_name=profile_name, color=color)
+        return text if coverage is None else text.rstrip("\n") + "\n" + render_coverage(coverage, color=color)
+    return render_findings_table(findings, title=title, color=color, coverage=coverage)
+
+
+def _base_dir(targets: Sequence[str]) -> Path | None:
+    """The directory SARIF's %SRCROOT% stands for: the one project directory vetted, if exactly one."""
+    directories = [Path(t) for t in targets if Path(t).is_dir()]
+    return directories[0] if len(directories) == 1 else None
 
 
 @click.command()
@@ -89,16 +118,25 @@ def _render(
 @click.option(
     "--no-claim-check", is_flag=True, help="Skip asking public registries whether internal names are claimed."
 )
+@click.option(
+    "--provenance",
+    is_flag=True,
+    help="Verify npm/PyPI publish provenance of every pinned version (registry targets and lockfiles): "
+    "verified (repository, workflow, commit), none published, or invalid (critical).",
+)
 @registry_options
 @in_use_options
 @fail_on_option
+@allow_empty_option
 @format_option(FORMATS)
 @output_option
+@target_options
 def vet(
     targets: tuple[str, ...],
     scan_code: bool,
     scan_distro_packages: bool,
     no_claim_check: bool,
+    provenance: bool,
     config_path: Path | None,
     ignore: tuple[str, ...],
     pypi_url: str | None,
@@ -107,8 +145,13 @@ def vet(
     profile_path: Path | None,
     fail_on_in_use: str | None,
     fail_on: str | None,
+    allow_empty: bool,
     output_format: str,
     output: Path | None,
+    platform: str,
+    cache_dir: Path | None,
+    no_cache: bool,
+    insecure_registry: bool,
 ) -> int:
     """Check packages before installing them: typosquats, dependency confusion, malicious code.
 
@@ -117,6 +160,9 @@ def vet(
     (.whl, .tar.gz, .tgz, .zip), project directories and images (their
     lockfiles, manifests and installed packages; with --scan-code, the code of
     every PyPI/npm package installed in an image). Code is read, never run.
+    A directory that is a package (setup.py, pyproject.toml or package.json,
+    outside a git/hg/svn checkout) has its code scanned as its tarball would
+    be, without --scan-code.
 
     With --profile (a runtime profile of the same image), findings on
     installed packages are tagged in-use executed/loaded/read/not-observed, as
@@ -124,7 +170,14 @@ def vet(
     and --fail-on-in-use gates on those alone.
 
     Exit status: 0 clean, 1 a finding at or above --fail-on (or an in-use
-    finding at or above --fail-on-in-use), 2 usage or input error.
+    finding at or above --fail-on-in-use, or nothing checked: no name and no
+    code; --allow-empty accepts that), 2 usage or input error.
+
+    \b
+    Examples:
+      chainwarden vet pypi:reqeusts npm:lodahs --offline
+      chainwarden vet pypi:requests==2.32.3 ./vendor/leftpad-1.3.0.tgz --fail-on high
+      chainwarden vet . --scan-code -f sarif -o vet.sarif
     """
     from chainwarden.analyzers import VetOptions
     from chainwarden.analyzers import vet as run_vet
@@ -141,12 +194,16 @@ def vet(
         scan_distro_packages=scan_distro_packages,
         check_claims=not no_claim_check,
         ignore=ignore,
+        source=source_options(platform, cache_dir, no_cache, insecure_registry),
     )
     progress = RichProgress()
     try:
         result = run_vet(list(targets), config=config, options=options, progress=progress)
     finally:
         progress.finish()
+    for note in result.notes:
+        click.echo(f"chainwarden: note: {note}", err=True)
+    coverage = Coverage((("name", result.packages_checked), ("package", result.artifacts_scanned)), result.skipped)
     findings = result.findings
     target = " ".join(targets)
     extra: dict[str, Any] = {
@@ -156,11 +213,16 @@ def vet(
             "skipped": [s.what + ": " + s.reason for s in result.skipped],
         }
     }
+    if provenance:
+        if offline:
+            raise click.UsageError("--provenance needs the registries; it cannot be combined with --offline")
+        from chainwarden.cli.signing import provenance_for_vet
+
+        provenance_findings, extra["provenance"] = provenance_for_vet(targets, result.inventories, npm_url, pypi_url)
+        findings = (*findings, *provenance_findings)
     title = (
         f"Package threats in {target} ({result.packages_checked} names, {result.artifacts_scanned} packages scanned)"
     )
-    if result.skipped:
-        title += f" — {len(result.skipped)} items not scanned (listed with -f json)"
     if profile is not None:
         from chainwarden.vulndb import in_use_counts, prioritise_findings
 
@@ -176,28 +238,40 @@ def vet(
             output=output,
             extra=extra,
             profile_name=str(profile_path) if profile is not None else None,
+            coverage=coverage,
+            origins=dict(result.origins),
+            base_dir=_base_dir(targets),
         ),
         output,
     )
-    return in_use_exit_code(findings, fail_on, fail_on_in_use)
+    code = in_use_exit_code(findings, fail_on, fail_on_in_use)
+    return gate(code, coverage, fail_on=fail_on or fail_on_in_use, allow_empty=allow_empty)
 
 
 @click.command()
 @click.argument("old")
 @click.argument("new", required=False)
+@click.option(
+    "--provenance",
+    is_flag=True,
+    help="Also verify both versions' npm/PyPI publish provenance; losing verified provenance is high.",
+)
 @registry_options
 @fail_on_option
+@allow_empty_option
 @format_option(FORMATS)
 @output_option
 def diff(
     old: str,
     new: str | None,
+    provenance: bool,
     config_path: Path | None,
     ignore: tuple[str, ...],
     pypi_url: str | None,
     npm_url: str | None,
     offline: bool,
     fail_on: str | None,
+    allow_empty: bool,
     output_format: str,
     output: Path | None,
 ) -> int:
@@ -207,7 +281,14 @@ def diff(
     range: pypi:NAME==1.0..1.1 / npm:NAME@1.0.0..1.0.1. Reports new or changed
     install hooks, new dependencies (typosquats, brand-new packages), new
     capabilities (network, processes, eval, native code), new obfuscated files,
-    changed npm maintainers, and a verdict. Exit status as for `vet`.
+    changed npm maintainers, and a verdict. Exit status as for `vet`
+    (--fail-on also fails when neither version had a file to compare).
+
+    \b
+    Examples:
+      chainwarden diff pypi:requests==2.31.0..2.32.3
+      chainwarden diff npm:left-pad@1.2.0..1.3.0 --fail-on high
+      chainwarden diff ./pkg-1.0.tar.gz ./pkg-1.1.tar.gz -f json
     """
     from chainwarden.analyzers import VetOptions, review_update
     from chainwarden.cli.common import load_checked_config as load_config
@@ -229,27 +310,46 @@ def diff(
             "added_dependencies": list(report.added_dependencies),
         }
     }
+    coverage = Coverage((("file", report.files_compared),), report.skipped)
     title = (
         f"Update review: {report.name} {report.old_version} → {report.new_version} ({report.bump}) — {report.verdict}"
     )
+    findings: tuple[Finding, ...] = tuple(report.findings)
+    if provenance:
+        if offline:
+            raise click.UsageError("--provenance needs the registries; it cannot be combined with --offline")
+        from chainwarden.cli.signing import provenance_for_diff
+
+        provenance_findings, extra["provenance"] = provenance_for_diff(
+            report.ecosystem.value, report.name, report.old_version, report.new_version, npm_url, pypi_url
+        )
+        findings = (*findings, *provenance_findings)
     emit(
         _render(
-            report.findings,
+            findings,
             output_format=output_format,
             command="diff",
             target=target,
             title=title,
             output=output,
             extra=extra,
+            coverage=coverage,
         ),
         output,
     )
-    return exit_code_for(report.findings, fail_on)
+    return gate(exit_code_for(findings, fail_on), coverage, fail_on=fail_on, allow_empty=allow_empty)
 
 
 @click.group()
 def data() -> None:
-    """Manage the popularity data the typosquat check compares names with."""
+    """Manage the popularity data the typosquat check compares names with, and the Sigstore trusted root.
+
+    \b
+    Examples:
+      chainwarden data refresh
+      chainwarden data refresh --from-tsv ./snapshots
+      chainwarden data trust-root
+    """
 
 
 @data.command()
@@ -268,7 +368,14 @@ def data() -> None:
     help="Where to write [default: the user data dir, which chainwarden prefers over its bundled copy].",
 )
 def refresh(from_tsv: Path | None, data_dir: Path | None) -> int:
-    """Download current popularity statistics (top PyPI projects, npm downloads)."""
+    """Download current popularity statistics (top PyPI projects, npm downloads).
+
+    \b
+    Examples:
+      chainwarden data refresh
+      chainwarden data refresh --from-tsv ./snapshots
+      chainwarden data refresh --dir ./popularity
+    """
     from chainwarden.analyzers.popularity import refresh as run_refresh
     from chainwarden.analyzers.popularity import user_data_dir
 
@@ -285,3 +392,12 @@ def refresh(from_tsv: Path | None, data_dir: Path | None) -> int:
         f"{result.npm_path}"
     )
     return 0
+
+
+def _add_trust_root() -> None:
+    from chainwarden.cli.signing import trust_root
+
+    data.add_command(trust_root)
+
+
+_add_trust_root()

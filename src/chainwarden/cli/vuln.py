@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,9 +12,12 @@ import click
 from chainwarden.cli.common import (
     EXIT_CLEAN,
     RichProgress,
+    allow_empty_option,
     emit,
     fail_on_option,
     format_option,
+    gate,
+    use_color,
 )
 from chainwarden.cli.common import output_option as output_option_
 from chainwarden.cli.in_use import in_use_exit_code, in_use_options, in_use_tables, load_profile_option
@@ -76,6 +78,12 @@ def db() -> None:
 
     The database is one SQLite file, replaced atomically by every import:
     a failed update never leaves a broken database behind.
+
+    \b
+    Examples:
+      chainwarden db update
+      chainwarden db import ./advisory-database/vulns
+      chainwarden db status
     """
 
 
@@ -119,6 +127,12 @@ def update(ecosystems: Sequence[str], url_base: str | None, timeout: float, db_p
 
     Every download finishes before the database is touched; on any failure the
     previous database stays as it was. Offline? Use `chainwarden db import`.
+
+    \b
+    Examples:
+      chainwarden db update
+      chainwarden db update -e PyPI -e npm --db ./osv.sqlite3
+      chainwarden db update --url-base https://mirror.example.com/osv
     """
     from chainwarden.vulndb import DEFAULT_URL_BASE, update_database
 
@@ -167,6 +181,12 @@ def import_(paths: Sequence[Path], replace: bool, allow_empty: bool, lock_wait: 
     runs (removed on failure, Ctrl-C or SIGTERM), and the lock file
     DATABASE.lock that serialises concurrent imports. An import that finds no
     record at all is refused unless --allow-empty.
+
+    \b
+    Examples:
+      chainwarden db import ./advisory-database/vulns
+      chainwarden db import PyPI-all.zip npm-all.zip --replace
+      chainwarden db import GHSA-xxxx-yyyy-zzzz.json --db ./osv.sqlite3
     """
     from chainwarden.vulndb import import_osv
 
@@ -191,7 +211,13 @@ def import_(paths: Sequence[Path], replace: bool, allow_empty: bool, lock_wait: 
 @db_option
 @format_option(("table", "json"))
 def status(db_path: Path | None, output_format: str) -> int:
-    """Show the database: sources, records per ecosystem, age."""
+    """Show the database: sources, records per ecosystem, age.
+
+    \b
+    Examples:
+      chainwarden db status
+      chainwarden db status --db ./osv.sqlite3 -f json
+    """
     import json
 
     from chainwarden.vulndb import open_database
@@ -214,12 +240,34 @@ def status(db_path: Path | None, output_format: str) -> int:
     ]
     lines += [f"{eco.ecosystem:<16} {eco.records:>8} {eco.packages:>9}" for eco in info.ecosystems]
     lines += ["", "Sources"]
-    lines += [
-        f"  {src.location}  [{src.kind}, {src.records} records, imported {src.imported_at:%Y-%m-%d %H:%M} UTC]"
-        for src in info.sources
-    ]
-    click.echo("\n".join(lines))
+    for src in info.sources:
+        lines += [
+            f"  {src.location}",
+            f"    {src.kind}, {src.records} records, imported {src.imported_at:%Y-%m-%d %H:%M} UTC",
+        ]
+    click.echo("\n".join(_fit(line) for line in lines))
     return EXIT_CLEAN
+
+
+def _fit(line: str) -> str:
+    """``line`` wrapped to the terminal width ($COLUMNS, else the terminal, else 80), continuation indented."""
+    import shutil
+    import textwrap
+
+    width = max(shutil.get_terminal_size((80, 24)).columns, 40)
+    if len(line) <= width:
+        return line
+    indent = " " * min(len(line) - len(line.lstrip()) + 4, 11)
+    return "\n".join(
+        textwrap.wrap(
+            line,
+            width=width,
+            subsequent_indent=indent,
+            break_long_words=True,
+            break_on_hyphens=False,
+            drop_whitespace=True,
+        )
+    )
 
 
 # -- scan --------------------------------------------------------------------------------
@@ -301,9 +349,26 @@ def _text_sections(result: Any) -> str:
     return "\n".join(lines)
 
 
+def _scan_coverage(inventory: Any, result: Any, *, with_not_compared: bool) -> Any:
+    """Packages compared, and what was skipped: the inventory's skipped files, packages not compared."""
+    from chainwarden.models import Coverage, Skipped
+
+    whole = {skipped.package.id for skipped in result.skipped if skipped.vuln_id is None}
+    skipped = list(inventory.skipped)
+    if with_not_compared:
+        for item in result.skipped:
+            package = item.package
+            label = f"{package.ecosystem.value}:{package.name} {package.version}".strip()
+            reason = f"{item.vuln_id}: {item.reason}" if item.vuln_id else item.reason
+            where = package.locations[0] if package.locations else None
+            skipped.append(Skipped(label, where, f"not compared: {reason}"))
+    return Coverage((("package", max(result.packages_scanned - len(whole), 0)),), tuple(skipped))
+
+
 @click.command()
 @click.argument("target")
 @fail_on_option
+@allow_empty_option
 @click.option(
     "--ignore-file",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -326,6 +391,7 @@ def _text_sections(result: Any) -> str:
 def scan(
     target: str,
     fail_on: str | None,
+    allow_empty: bool,
     ignore_file: Path | None,
     vex_files: Sequence[Path],
     only_fixed: bool,
@@ -356,9 +422,19 @@ def scan(
     owning .deb is shown once, on the .deb; one Debian's records show as fixed
     in the installed .deb (a backport) is suppressed (by debian-backport).
 
+    Files that could not be read (a truncated lockfile) are listed as skipped
+    in every format, and --fail-on fails a scan that compared no package at
+    all (--allow-empty accepts it).
+
     Exit status: 0 clean, 1 a finding at or above --fail-on (or an in-use
-    finding at or above --fail-on-in-use), 2 usage or input error (e.g. no
-    database: run `chainwarden db update` or `db import PATH`).
+    finding at or above --fail-on-in-use, or nothing compared), 2 usage or
+    input error (e.g. no database: run `chainwarden db update` or `db import PATH`).
+
+    \b
+    Examples:
+      chainwarden scan . --fail-on high
+      chainwarden scan oci:./image -f sarif -o scan.sarif
+      chainwarden scan registry:ghcr.io/org/app:1.4 --only-fixed --ignore-file .chainwarden-ignore.yaml
     """
     from chainwarden.api import build_inventory
     from chainwarden.vulndb import (
@@ -408,6 +484,7 @@ def scan(
         _warn(warning)
 
     findings = result.findings
+    coverage = _scan_coverage(inventory, result, with_not_compared=True)
     if output_format == "json":
         from chainwarden.report.json_report import render_findings_json
 
@@ -417,7 +494,9 @@ def scan(
             "updated_at": info.updated_at.isoformat() if info.updated_at else None,
             "records": info.records,
         }
-        text = render_findings_json(findings, command="scan", target=target, inventory=inventory, extra=extra)
+        text = render_findings_json(
+            findings, command="scan", target=target, inventory=inventory, extra=extra, coverage=coverage
+        )
     elif output_format == "sarif":
         from chainwarden.report.json_report import tool_version
         from chainwarden.report.sarif import render_sarif
@@ -428,22 +507,27 @@ def scan(
             tool_version=tool_version(),
             target=target,
             base_dir=_base_dir(target),
+            coverage=coverage,
         )
     elif output_format == "cyclonedx":
         from chainwarden.report.cyclonedx import render_cyclonedx
 
         text = render_cyclonedx(inventory, findings)
     else:
-        from chainwarden.report.table import render_findings_table
+        from chainwarden.report.table import render_coverage, render_findings_table
 
-        color = output is None and sys.stdout.isatty()
+        color = use_color(output)
         title = f"Vulnerabilities in {target} ({len(inventory.packages)} packages)"
+        # the packages not compared are listed under the table, grouped by reason
+        table_coverage = _scan_coverage(inventory, result, with_not_compared=False)
         if profile is not None:
             text = in_use_tables(findings, title=title, profile_name=str(profile_path), color=color)
+            text = text.rstrip("\n") + "\n" + render_coverage(table_coverage, color=color)
         else:
-            text = render_findings_table(findings, title=title, color=color)
+            text = render_findings_table(findings, title=title, color=color, coverage=table_coverage)
         sections = _text_sections(result)
         if sections:
             text = text.rstrip("\n") + "\n\n" + sections + "\n"
     emit(text, output)
-    return in_use_exit_code(findings, fail_on, fail_on_in_use)
+    code = in_use_exit_code(findings, fail_on, fail_on_in_use)
+    return gate(code, coverage, fail_on=fail_on or fail_on_in_use, allow_empty=allow_empty)

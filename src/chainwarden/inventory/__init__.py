@@ -9,7 +9,7 @@ from chainwarden.inventory.dpkg import DpkgCataloger, read_distro
 from chainwarden.inventory.interface import CatalogContext, Cataloger, CatalogResult
 from chainwarden.inventory.npm import NpmInstalledCataloger
 from chainwarden.inventory.python import PythonInstalledCataloger
-from chainwarden.models import Inventory, Skipped, TargetInfo
+from chainwarden.models import Inventory, Location, Skipped, TargetInfo
 from chainwarden.sources.interface import FileSystemView, ProgressCallback, Source
 
 #: Bump when any cataloger's ``wants`` changes: it keys the per-layer cache.
@@ -70,6 +70,10 @@ def catalog_view(
         result: CatalogResult = cataloger.catalog(view, context)
         packages.extend(result.packages)
         all_skipped.extend(result.skipped)
+    for gap in view.unreadable():
+        # project paths are relative to the project, as every other location of a directory scan
+        where = gap.location if is_image or gap.location is None else Location(gap.location.path.lstrip("/") or ".")
+        all_skipped.append(Skipped(gap.what, where, gap.reason))
     packages.sort(key=lambda p: (p.ecosystem.value, p.name, p.version, p.locations[0].path if p.locations else ""))
     return Inventory(target=target, packages=tuple(packages), distro=context.distro, skipped=tuple(all_skipped))
 

@@ -15,6 +15,7 @@ the configuration (disabled rules, severity overrides) and inline
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import os
 import posixpath
@@ -208,7 +209,7 @@ def lint_files(
             entry = view.entry(view.resolve(path))
             if entry is not None and entry.size > MAX_FILE_BODY:
                 raise LintInputError(f"{display}: {entry.size} bytes, over the {MAX_FILE_BODY} byte limit")
-            text = "" if kind == "apt-key" else view.read(path).decode("utf-8", errors="replace")
+            text = "" if kind == "apt-key" else _text(view.read(path), display)
             file = LintFile(path, display, text, kind)
             hits = LINTERS[kind](file, context)
         except (LintInputError, SourceError) as exc:
@@ -216,6 +217,12 @@ def lint_files(
             continue
         except RecursionError:
             skipped.append(Skipped(display, Location(display), "nesting too deep to analyse"))
+            continue
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
+            # Last line of defence, as for the lockfile catalogers: a shape no check
+            # anticipated (a YAML date like 2024-02-30) costs this file, not the run.
+            reason = f"unexpected structure ({type(exc).__name__}: {exc})"
+            skipped.append(Skipped(display, Location(display), reason))
             continue
         shown.append(display)
         comments = parse_suppressions(text)
@@ -237,11 +244,38 @@ def lint_files(
     return result, linted
 
 
-def _repository_files(root: Path, config: Config) -> list[tuple[str, str, str]]:
+def _text(body: bytes, display: str) -> str:
+    """The text of a file to lint; a binary file is refused, not linted as mojibake."""
+    # git and `file` call content with a NUL byte binary; a stray NUL in a
+    # text file is linted anyway when the rest is text (valid UTF-8, few controls).
+    head = body[:8192]
+    if b"\x00" in head:
+        controls = sum(1 for byte in head if byte < 0x20 and byte not in (0x09, 0x0A, 0x0C, 0x0D))
+        try:
+            head.decode("utf-8")
+            undecodable = False
+        except UnicodeDecodeError as exc:
+            undecodable = exc.start < len(head) - 4  # not just a character cut at the 8 KiB boundary
+        if undecodable or controls * 10 > len(head) * 3:
+            raise LintInputError(f"{display}: a binary file, not text")
+    return body.decode("utf-8", errors="replace")
+
+
+def _repository_files(
+    root: Path, config: Config, unreadable: list[Skipped] | None = None
+) -> list[tuple[str, str, str]]:
     """Lintable files below ``root``; installed copies (node_modules, virtualenvs) and the
-    config's ``exclude`` patterns are pruned, not walked."""
+    config's ``exclude`` patterns are pruned, not walked. Directories that cannot be
+    listed are added to ``unreadable``: a walk never leaves a gap unsaid."""
     files: list[tuple[str, str, str]] = []
-    for directory, subdirectories, names in os.walk(root):
+
+    def gap(exc: OSError) -> None:
+        if unreadable is not None:
+            where = os.path.relpath(exc.filename, root).replace(os.sep, "/") if exc.filename else "."
+            reason = f"cannot list ({exc.strerror or exc}): nothing below it was linted"
+            unreadable.append(Skipped("directory", Location(where), reason))
+
+    for directory, subdirectories, names in os.walk(root, onerror=gap):
         relative = os.path.relpath(directory, root)
         prefix = "" if relative == "." else relative.replace(os.sep, "/") + "/"
         subdirectories[:] = sorted(
@@ -252,26 +286,51 @@ def _repository_files(root: Path, config: Config) -> list[tuple[str, str, str]]:
             if is_excluded(config, display):
                 continue
             kind = classify("/" + display)
-            if kind is not None and os.path.isfile(os.path.join(directory, name)):
-                files.append(("/" + display, display, kind))
-    return sorted(files)
+            host = os.path.join(directory, name)
+            if kind is None or not os.path.isfile(host):
+                continue
+            inner = "/" + display
+            if os.path.islink(host):
+                # A repository's symlink means what it means on the host (an absolute link
+                # into the checkout is common); one that leaves the checkout is not followed.
+                real = os.path.realpath(host)
+                if os.path.commonpath([real, str(root)]) != str(root):
+                    if unreadable is not None:
+                        reason = f"a symlink to {real}, outside the linted directory: not followed"
+                        unreadable.append(Skipped(display, Location(display), reason))
+                    continue
+                inner = "/" + os.path.relpath(real, root).replace(os.sep, "/")
+            files.append((inner, display, kind))
+    # one file, one report: a link to a file linted under its own name adds nothing
+    by_target: dict[str, tuple[str, str, str]] = {}
+    for item in sorted(files, key=lambda f: (f[0] != "/" + f[1], f[1])):
+        by_target.setdefault(item[0], item)
+    return sorted(by_target.values())
 
 
 def collect_path(path: Path, config: Config) -> tuple[LintResult, list[LintedHit], Path]:
     """:func:`lint_path` plus the hits with edits and the root the display paths are relative to."""
     from chainwarden.sources.rootfs import DirectoryView
 
+    unreadable: list[Skipped] = []
     if path.is_dir():
         root = path.resolve()
         view = DirectoryView(root)
-        files = _repository_files(root, config)
+        files = _repository_files(root, config, unreadable)
     elif path.is_file():
-        root = path.resolve().parent
+        # A symlink (Dockerfile -> docker/Dockerfile.prod) is linted as the file
+        # it points at, under the name the user gave.
+        real = path.resolve()
+        root = real.parent
         view = DirectoryView(root)
-        inner = "/" + path.name
-        kind = classify(inner)
+        inner = "/" + real.name
+        kind = classify("/" + path.name) or classify(inner)
         if kind is None:
-            head = path.read_bytes()[:65536].decode("utf-8", errors="replace")
+            try:
+                with real.open("rb") as handle:
+                    head = handle.read(65536).decode("utf-8", errors="replace")
+            except OSError as exc:
+                raise UsageError(f"{path}: cannot read ({exc.strerror or exc})") from exc
             if re.search(r"(?im)^\s*FROM\s+\S", head):
                 kind = "dockerfile"
             else:
@@ -280,6 +339,8 @@ def collect_path(path: Path, config: Config) -> tuple[LintResult, list[LintedHit
     else:
         raise UsageError(f"{path}: no such file or directory")
     result, linted = lint_files(view, files, config, is_image=False)
+    if unreadable:
+        result = dataclasses.replace(result, skipped=(*result.skipped, *unreadable))
     return result, linted, root
 
 

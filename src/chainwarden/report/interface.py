@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chainwarden.errors import ReportError
-from chainwarden.models import Finding, Inventory, Location, Package, Severity, TargetInfo
+from chainwarden.models import Coverage, Finding, Inventory, Location, Package, Severity, Skipped, TargetInfo
 
 JSON_SCHEMA_VERSION = "1"
 
@@ -112,7 +112,20 @@ def inventory_to_dict(inventory: Inventory) -> dict[str, Any]:
             else None
         ),
         "packages": [package_to_dict(p) for p in inventory.packages],
-        "skipped": [
-            {"what": s.what, "location": location_to_dict(s.location), "reason": s.reason} for s in inventory.skipped
-        ],
+        "skipped": [skipped_to_dict(s) for s in inventory.skipped],
+    }
+
+
+def skipped_to_dict(skipped: Skipped) -> dict[str, Any]:
+    return {"what": skipped.what, "location": location_to_dict(skipped.location), "reason": skipped.reason}
+
+
+def coverage_to_dict(coverage: Coverage) -> dict[str, Any]:
+    """The ``coverage`` object of the findings document (docs/json-schema.md)."""
+    return {
+        "checked": {unit: count for unit, count in coverage.counts},
+        "total": coverage.checked,
+        "empty": coverage.empty,
+        "summary": coverage.describe(),
+        "skipped": [skipped_to_dict(s) for s in coverage.skipped],
     }

@@ -14,17 +14,18 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from chainwarden.models import MALICIOUS_PACKAGE_RULE_ID, Finding, InUse, Inventory, Severity
+from chainwarden.models import MALICIOUS_PACKAGE_RULE_ID, Coverage, Finding, InUse, Inventory, Severity
 from chainwarden.report.interface import (
     JSON_SCHEMA_VERSION,
     ReporterError,
+    coverage_to_dict,
     finding_to_dict,
     inventory_to_dict,
     target_to_dict,
 )
 
 # Keys the findings document owns; ``extra`` may add to them, never replace them.
-_RESERVED_KEYS = frozenset({"schema_version", "command", "target", "summary", "findings", "scanned"})
+_RESERVED_KEYS = frozenset({"schema_version", "command", "target", "summary", "findings", "scanned", "coverage"})
 
 
 _HASH_HEX_LENGTHS = {
@@ -136,6 +137,7 @@ def render_findings_json(
     target: str,
     inventory: Inventory | None = None,
     extra: Mapping[str, Any] | None = None,
+    coverage: Coverage | None = None,
 ) -> str:
     """Findings as chainwarden's JSON document.
 
@@ -144,6 +146,8 @@ def render_findings_json(
     ``"scanned"`` (the target description and the number of packages examined),
     so that an empty findings list can be told apart from an empty scan.
     ``extra`` adds command-specific top-level keys (e.g. ``"database"``).
+    ``coverage`` adds ``"coverage"``: how much was checked, and every skipped
+    item with its reason.
 
     Raises:
         ReporterError: ``extra`` tries to replace a key the document owns.
@@ -162,6 +166,8 @@ def render_findings_json(
             "packages": len(inventory.packages),
             "skipped": len(inventory.skipped),
         }
+    if coverage is not None:
+        document["coverage"] = coverage_to_dict(coverage)
     if extra:
         clashing = sorted(_RESERVED_KEYS.intersection(extra))
         if clashing:

@@ -25,7 +25,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
-from chainwarden.models import ADVISORY_RULE_IDS, VULN_RULE_ID, Finding, Location, Severity
+from chainwarden.models import ADVISORY_RULE_IDS, VULN_RULE_ID, Coverage, Finding, Location, Severity
 from chainwarden.report.cyclonedx import primary_vulnerability_id
 from chainwarden.report.interface import RuleInfo
 from chainwarden.report.json_report import sort_findings
@@ -70,6 +70,8 @@ def render_sarif(
     tool_version: str,
     target: str,
     base_dir: Path | None = None,
+    coverage: Coverage | None = None,
+    artifact_uris: Mapping[str, str] | None = None,
 ) -> str:
     """Findings as a SARIF 2.1.0 log with one run.
 
@@ -78,11 +80,19 @@ def render_sarif(
     ``%SRCROOT%`` stands for (usually the scanned project, or the repository
     root): relative finding paths are taken relative to it, and absolute paths
     under it are made relative. Paths inside an image are kept as they are.
+
+    ``coverage`` goes into ``invocations[0]``: each skipped item becomes a
+    ``toolExecutionNotifications`` entry with its reason, and a run that
+    checked nothing says so in an error-level notification, so that an empty
+    results list cannot pass for a clean one. ``artifact_uris`` maps a
+    package purl to the URI a result without a file location points at (the
+    target the package came from, e.g. ``pypi:requests``) instead of the
+    whole target string.
     """
     table = _RuleTable(rules)
     for info in rules.values():
         table.add_info(info)
-    results = [_result(finding, table, target, base_dir) for finding in sort_findings(findings)]
+    results = [_result(finding, table, target, base_dir, artifact_uris) for finding in sort_findings(findings)]
 
     driver: dict[str, Any] = {
         "name": tool_name,
@@ -99,6 +109,8 @@ def render_sarif(
         "columnKind": "unicodeCodePoints",
         "properties": {"target": target},
     }
+    if coverage is not None:
+        run["invocations"] = [_invocation(coverage, base_dir)]
     if base_dir is not None:
         run["originalUriBaseIds"] = {SRCROOT: {"uri": _directory_uri(base_dir)}}
     log = {"$schema": SARIF_SCHEMA_URI, "version": SARIF_VERSION, "runs": [run]}
@@ -298,7 +310,43 @@ def _directory_uri(directory: Path) -> str:
     return uri if uri.endswith("/") else uri + "/"
 
 
-def _result(finding: Finding, table: _RuleTable, target: str, base_dir: Path | None) -> dict[str, Any]:
+def _invocation(coverage: Coverage, base_dir: Path | None) -> dict[str, Any]:
+    """SARIF ``invocation``: what was checked, and a notification per skipped item (§3.20.21)."""
+    notifications: list[dict[str, Any]] = []
+    if coverage.empty:
+        notifications.append(
+            {
+                "level": "error",
+                "message": {"text": "Nothing was checked: an empty result list here does not mean clean."},
+                "descriptor": {"id": "nothing-checked"},
+            }
+        )
+    for skipped in coverage.skipped:
+        notification: dict[str, Any] = {
+            "level": "warning",
+            "message": {"text": f"Skipped {skipped.what}: {skipped.reason}"},
+            "descriptor": {"id": "skipped"},
+        }
+        if skipped.location is not None:
+            notification["locations"] = [_location(skipped.location, base_dir)]
+        notifications.append(notification)
+    return {
+        "executionSuccessful": True,
+        "toolExecutionNotifications": notifications,
+        "properties": {
+            "checked": {unit: count for unit, count in coverage.counts},
+            "summary": coverage.describe(),
+        },
+    }
+
+
+def _result(
+    finding: Finding,
+    table: _RuleTable,
+    target: str,
+    base_dir: Path | None,
+    artifact_uris: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     rule_id, rule = table.rule_for(finding)
     package = finding.package
     location = finding.location or (package.locations[0] if package and package.locations else None)
@@ -312,9 +360,11 @@ def _result(finding: Finding, table: _RuleTable, target: str, base_dir: Path | N
     if location is not None:
         result["locations"] = [_location(location, base_dir)]
     else:
-        # GitHub drops results without a location; the target itself is the
-        # most honest place for a finding about the whole image or project.
-        result["locations"] = [{"physicalLocation": {"artifactLocation": {"uri": _uri(target)}}}]
+        # GitHub drops results without a location; the target the package came
+        # from (or the target itself) is the most honest place for a finding
+        # about a whole package, image or project.
+        where = (artifact_uris or {}).get(package.purl, target) if package is not None else target
+        result["locations"] = [{"physicalLocation": {"artifactLocation": {"uri": _uri(where)}}}]
     result["partialFingerprints"] = {FINGERPRINT_KEY: _fingerprint(finding, rule_id, location)}
 
     suppression = _vex_suppression(finding)

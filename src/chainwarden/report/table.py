@@ -8,6 +8,7 @@ log as is.
 from __future__ import annotations
 
 import io
+import os
 import re
 import shutil
 import sys
@@ -21,6 +22,7 @@ from rich.text import Text
 from chainwarden.models import (
     ADVISORY_RULE_IDS,
     VULN_RULE_ID,
+    Coverage,
     Ecosystem,
     Finding,
     Inventory,
@@ -68,6 +70,10 @@ def safe(text: str) -> str:
 
 
 def _width() -> int:
+    # COLUMNS wins, terminal or not: a CI log or a pager asks for a width that way
+    columns = os.environ.get("COLUMNS", "").strip()
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
     if sys.stdout.isatty():
         return shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns
     return DEFAULT_WIDTH
@@ -272,8 +278,13 @@ def render_findings_table(
     color: bool,
     group_by_package: bool = True,
     width: int | None = None,
+    coverage: Coverage | None = None,
 ) -> str:
     """Findings as tables, worst first, then the counts per severity.
+
+    With ``coverage``, a footer says how much was checked and lists what was
+    skipped with its reason; a run that checked nothing says so instead of
+    "No findings.".
 
     Grouped by package (the unit a user upgrades or removes), each group
     ordered worst first; findings about no package come last under "Other
@@ -282,7 +293,11 @@ def render_findings_table(
     ordered = sort_findings(findings)
     parts: list[RenderableType] = [Text(safe(title), "bold underline"), Text("")]
     if not ordered:
-        parts.append(Text("No findings.", "bold green"))
+        if coverage is not None and coverage.empty:
+            parts.append(Text("Nothing was checked: no findings does not mean clean.", "bold red"))
+        else:
+            parts.append(Text("No findings.", "bold green"))
+        parts.extend(coverage_footer(coverage))
         return _render(Group(*parts), color=color, width=width)
 
     if group_by_package:
@@ -314,4 +329,31 @@ def render_findings_table(
         summary.append(f"{counts[severity.value]} {severity.value}", SEVERITY_STYLES[severity])
         first = False
     parts.append(summary)
+    parts.extend(coverage_footer(coverage))
     return _render(Group(*parts), color=color, width=width)
+
+
+def render_coverage(coverage: Coverage, *, color: bool, width: int | None = None) -> str:
+    """The coverage footer alone (see :func:`coverage_footer`), for reports that are not one table."""
+    return _render(Group(*coverage_footer(coverage)), color=color, width=width)
+
+
+#: Skipped items listed under a table; the rest are counted (every one is in the JSON and SARIF).
+FOOTER_SKIPPED = 20
+
+
+def coverage_footer(coverage: Coverage | None) -> list[Text]:
+    """``12 packages, 3 files checked; 1 skipped:`` and the skipped items with their reasons."""
+    if coverage is None:
+        return []
+    style = "bold red" if coverage.empty else "bold"
+    lines = [Text(coverage.describe() + (":" if coverage.skipped else "."), style)]
+    if coverage.skipped:
+        for skipped in coverage.skipped[:FOOTER_SKIPPED]:
+            where = _location_text(skipped.location) if skipped.location else ""
+            what = safe(skipped.what)
+            label = what if not where or where == what else f"{what} ({where})"
+            lines.append(Text(f"  {label}: {safe(skipped.reason)}"))
+        if len(coverage.skipped) > FOOTER_SKIPPED:
+            lines.append(Text(f"  … and {len(coverage.skipped) - FOOTER_SKIPPED} more (all listed with -f json)"))
+    return lines

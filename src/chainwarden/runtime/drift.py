@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chainwarden.models import Finding, Location, RuleId, Severity
+from chainwarden.models import Coverage, Finding, Location, RuleId, Severity
 from chainwarden.runtime.profile import (
     ProbeSpec,
     Profile,
@@ -80,6 +80,13 @@ class DriftReport:
     current: str
     deviations: list[Deviation] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    files_compared: int = 0  # entries of the current file manifest compared with the baseline's
+    observations: int = 0  # programs, files and endpoints of the current behaviour compared
+
+    @property
+    def coverage(self) -> Coverage:
+        """How much was compared: a drift check that compared nothing must not pass."""
+        return Coverage((("file", self.files_compared), ("observation", self.observations)))
 
     def sort(self) -> None:
         self.deviations.sort(key=lambda d: (d.rank, -d.severity.rank, d.subject))
@@ -90,12 +97,14 @@ class DriftReport:
             "current": self.current,
             "deviations": [d.to_json() for d in self.deviations],
             "notes": self.notes,
+            "checked": {"files": self.files_compared, "observations": self.observations},
         }
 
     def render(self) -> str:
         lines = [f"drift of {self.current} against {self.baseline}: {len(self.deviations)} deviation(s)"]
         lines += [d.line() for d in self.deviations]
         lines += [f"note: {n}" for n in self.notes]
+        lines.append(("nothing compared: " if self.coverage.empty else "") + self.coverage.describe())
         return "\n".join(lines)
 
 
@@ -126,9 +135,10 @@ def file_kind(rootfs: Path, path: str) -> tuple[str, int]:
     return "file", 3
 
 
-def file_drift(baseline: Profile, rootfs: Path) -> list[Deviation]:
-    """Files added or modified in ``rootfs`` relative to the baseline's image manifest."""
-    current = file_manifest(rootfs)
+def file_drift(baseline: Profile, rootfs: Path, current: dict[str, str] | None = None) -> list[Deviation]:
+    """Files added or modified in ``rootfs`` (its manifest ``current``, when already made) relative to the
+    baseline's image manifest."""
+    current = file_manifest(rootfs) if current is None else current
     deviations: list[Deviation] = []
     for path, digest in sorted(current.items()):
         before = baseline.image_files.get(path)
@@ -204,6 +214,11 @@ class BehaviourChecker:
         )
 
 
+def observation_count(profile: Profile) -> int:
+    """How many observations of ``profile`` :func:`behaviour_drift` compares."""
+    return len(profile.programs) + len(profile.files) + len(profile.network)
+
+
 def behaviour_drift(baseline: Profile, current: Profile) -> list[Deviation]:
     """Deviations of a second profile from the baseline."""
     checker = BehaviourChecker(baseline)
@@ -239,20 +254,25 @@ def drift_against(
     if current.endswith(".json") and candidate.is_file():
         other = load_profile(candidate)
         report.deviations = behaviour_drift(baseline, other)
+        report.observations = observation_count(other)
         if other.image_files and baseline.image_files:
             report.deviations += _manifest_drift(baseline.image_files, other.image_files)
+            report.files_compared = len(other.image_files)
         report.sort()
         return report
     if not baseline.image_files:
         report.notes.append("the baseline has no image file manifest: file drift not checked")
-    with prepared_rootfs(current) as (info, config, rootfs):
+    with prepared_rootfs(current, source_options=options.source) as (info, config, rootfs):
         if baseline.image_files:
-            report.deviations += file_drift(baseline, rootfs)
+            manifest = file_manifest(rootfs)
+            report.deviations += file_drift(baseline, rootfs, manifest)
+            report.files_compared = len(manifest)
         is_image = info.kind != "dir"
         run_probes = probes if probes is not None else ([p.spec for p in baseline.probes] if is_image else None)
         if run_probes:
             observed = profile_rootfs(rootfs, info, config, run_probes, options, None)
             report.deviations += behaviour_drift(baseline, observed)
+            report.observations = observation_count(observed)
     report.sort()
     return report
 

@@ -48,6 +48,7 @@ from chainwarden.runtime.profile import (
 )
 from chainwarden.runtime.sandbox import Engine, NetMode
 from chainwarden.runtime.trace import Access
+from chainwarden.sources import SourceOptions
 from chainwarden.sources.interface import ProgressCallback, normalize_path
 from chainwarden.sources.rootfs import DirectoryView
 
@@ -136,6 +137,7 @@ class HardenOptions:
     compare_vulnerabilities: bool = True
     #: overwrite an output (and SBOM) that is not an earlier output of harden
     force: bool = False
+    source: SourceOptions | None = None  # --platform, layer cache, --insecure-registry for the input image
 
 
 @dataclass(slots=True)
@@ -1000,11 +1002,11 @@ def harden_target(
         raise UsageError(f"--granularity {options.granularity!r}: expected package or file")
     # every output is checked before the (slow) work, and nothing is clobbered unasked
     scheme, out_path = check_output(target, output, force=options.force, write_sbom=options.write_sbom)
-    inventory = build_inventory(target, progress=progress)
+    inventory = build_inventory(target, options=options.source, progress=progress)
     workdir = Path(tempfile.mkdtemp(prefix="chainwarden-harden-"))
     try:
         rootfs = workdir / "rootfs"
-        with open_target(target) as source:
+        with open_target(target, options.source) as source:
             info = source.info
             check_profile_fits(profile, info.digest, target)
             full_config: dict[str, Any] = {}

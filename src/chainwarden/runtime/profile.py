@@ -49,6 +49,7 @@ from chainwarden.runtime.trace import (
     StraceParser,
     TraceInterpreter,
 )
+from chainwarden.sources import SourceOptions
 from chainwarden.sources.interface import ProgressCallback, Source
 from chainwarden.sources.rootfs import DirectoryView
 
@@ -514,11 +515,16 @@ class ProfileOptions:
     timeout: float = 60.0  # per probe
     server_wait: float = 20.0  # how long an --http server may take to open its port
     keep_rootfs: Path | None = None  # for debugging: materialise here and keep it
+    source: SourceOptions | None = None  # --platform, layer cache, --insecure-registry
 
 
 @contextlib.contextmanager
 def prepared_rootfs(
-    target: str, *, progress: ProgressCallback | None = None, dest: Path | None = None
+    target: str,
+    *,
+    progress: ProgressCallback | None = None,
+    dest: Path | None = None,
+    source_options: SourceOptions | None = None,
 ) -> Iterator[tuple[TargetInfo, dict[str, Any], Path]]:
     """Open ``target`` and write its filesystem to a temp dir: (info, image config, rootfs)."""
     from chainwarden.api import open_target
@@ -529,7 +535,7 @@ def prepared_rootfs(
     workdir = Path(tempfile.mkdtemp(prefix="chainwarden-rootfs-")) if dest is None else dest
     rootfs = workdir / "rootfs"
     try:
-        with open_target(target) as source:
+        with open_target(target, source_options) as source:
             info = source.info
             config: dict[str, Any] = {}
             if isinstance(source, DirectorySource):
@@ -918,8 +924,12 @@ def profile_target(
     if inventory is None:
         from chainwarden.api import build_inventory
 
-        inventory = build_inventory(target, progress=progress)
-    with prepared_rootfs(target, progress=progress, dest=options.keep_rootfs) as (info, config, rootfs):
+        inventory = build_inventory(target, options=options.source, progress=progress)
+    with prepared_rootfs(target, progress=progress, dest=options.keep_rootfs, source_options=options.source) as (
+        info,
+        config,
+        rootfs,
+    ):
         if not config and any(p.command is None for p in probes):
             raise UsageError(f"{target}: no image config (Entrypoint/Cmd); give the command with --probe")
         return profile_rootfs(rootfs, info, config, probes, options, inventory)

@@ -103,7 +103,7 @@ def watch_target(
     checker = BehaviourChecker(baseline)
     found: list[Deviation] = []
     with (
-        prepared_rootfs(target) as (_info, config, rootfs),
+        prepared_rootfs(target, source_options=options.source) as (_info, config, rootfs),
         tempfile.TemporaryDirectory(prefix="chainwarden-watch-") as trace_dir,
     ):
         builder = ProfileBuilder(rootfs, Profile({}, options.net.value))

@@ -90,6 +90,14 @@ class FileSystemView(ABC):
     def children(self, path: str) -> list[str]:
         """Names directly under directory ``path`` (sorted), or [] if none."""
 
+    def unreadable(self) -> tuple[Skipped, ...]:
+        """What :meth:`entries` met but could not read so far (a directory it could not list), with the reason.
+
+        A walk that silently left out a directory would report less than it
+        checked; each such gap is a skipped record instead.
+        """
+        return ()
+
     def exists(self, path: str) -> bool:
         return self.entry(self.resolve(path)) is not None
 

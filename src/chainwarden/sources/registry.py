@@ -1,8 +1,11 @@
 """Images pulled from an OCI distribution registry: ``registry:HOST[:PORT]/REPO[:TAG|@sha256:…]``.
 
-Only the pull side of the distribution API is spoken (distribution-spec
-"Pulling manifests" / "Pulling blobs"): ``GET /v2/<repo>/manifests/<ref>`` and
-``GET /v2/<repo>/blobs/<digest>``. What an image *means* (index → platform →
+The pull side of the distribution API (distribution-spec "Pulling manifests" /
+"Pulling blobs"): ``GET /v2/<repo>/manifests/<ref>`` and
+``GET /v2/<repo>/blobs/<digest>``; and, for signatures and other artifacts, the
+push side (blob upload, manifest PUT) with OCI 1.1 referrers — the referrers
+API where the registry has one, the ``sha256-<hex>`` referrers tag schema where
+it does not. What an image *means* (index → platform →
 manifest → config → layers) is resolved by the shared code in ``oci.py`` over a
 blob reader that fetches from the registry, so a pulled image is checked exactly
 like a local layout: every manifest and config against the digest it was
@@ -312,7 +315,7 @@ def _transport_reason(exc: httpx.TransportError) -> str:
 
 
 class RegistryClient:
-    """Pull-only client for one repository: manifests, blobs, token auth, retries.
+    """Client for one repository: manifests, blobs, pushes, referrers, token auth, retries.
 
     Every request has a timeout; connection errors and 429/5xx answers are
     retried as ``retry`` says (:data:`RETRY_POLICY`). Anonymous access is tried first; a 401 challenge
@@ -436,20 +439,153 @@ class RegistryClient:
             raise DigestMismatchError(f"{label}: size {count} differs from descriptor size {size}")
         partial.replace(dest)
 
+    # -- push side (distribution-spec "Pushing blobs" / "Pushing manifests") ---------------
+
+    def find_manifest(self, reference: str) -> tuple[bytes, str, Digest] | None:
+        """Like :meth:`get_manifest`, but None when the registry answers 404 (no such tag)."""
+        what = f"manifest {reference[:19]}" if reference.startswith("sha256:") else f"manifest {reference}"
+        path = f"/v2/{self.ref.repository}/manifests/{reference}"
+        with contextlib.closing(self._request("HEAD", path, {"Accept": MANIFEST_ACCEPT})) as response:
+            if response.status_code == 404:
+                return None
+            self._check_status(response, what)
+        return self.get_manifest(reference)
+
+    def get_blob(self, digest: Digest, *, max_size: int = MAX_JSON_BLOB) -> bytes:
+        """A small blob, read into memory and verified against ``digest``."""
+        what = f"blob {digest[:19]}"
+        path = f"/v2/{self.ref.repository}/blobs/{digest}"
+        with contextlib.closing(self._request("GET", path, {}, follow_redirects=True)) as response:
+            self._check_status(response, what)
+            data = self._read_bounded(response, max_size, what)
+        verify_bytes(data, digest, f"{self.where}: {what}")
+        return data
+
+    def blob_exists(self, digest: Digest) -> bool:
+        path = f"/v2/{self.ref.repository}/blobs/{digest}"
+        with contextlib.closing(self._request("HEAD", path, {}, follow_redirects=True)) as response:
+            if response.status_code == 404:
+                return False
+            self._check_status(response, f"blob {digest[:19]}")
+        return True
+
+    def push_blob(self, data: bytes) -> Digest:
+        """Upload ``data`` (monolithic POST then PUT) unless the registry has it; return its digest."""
+        digest = Digest("sha256:" + hashlib.sha256(data).hexdigest())
+        if self.blob_exists(digest):
+            return digest
+        what = f"blob upload {digest[:19]}"
+        start = f"/v2/{self.ref.repository}/blobs/uploads/"
+        with contextlib.closing(self._request("POST", start, {"Content-Length": "0"})) as response:
+            self._check_push_status(response, what, (202,))
+            location = response.headers.get("Location")
+        if not location:
+            raise RegistryError(f"{self.where}: {what}: registry sent no upload Location")
+        url = httpx.URL(urllib.parse.urljoin(self.base_url + start, location)).copy_merge_params({"digest": digest})
+        if url.host != httpx.URL(self.base_url).host:
+            raise RegistryError(f"{self.where}: {what}: upload location {_printable(str(url))} is on another host")
+        headers = {"Content-Type": "application/octet-stream", "Content-Length": str(len(data))}
+        with contextlib.closing(self._request("PUT", str(url), headers, content=data)) as response:
+            self._check_push_status(response, what, (201, 204))
+            answered = response.headers.get("Docker-Content-Digest")
+        if answered is not None and answered != digest:
+            raise DigestMismatchError(f"{self.where}: {what}: registry stored {_printable(answered, 80)}")
+        return digest
+
+    def put_manifest(self, reference: str, body: bytes, media_type: str) -> tuple[Digest, bool]:
+        """PUT a manifest under a tag or its digest; (digest, whether the registry set ``OCI-Subject``)."""
+        digest = Digest("sha256:" + hashlib.sha256(body).hexdigest())
+        what = f"manifest PUT {reference[:19] if reference.startswith('sha256:') else reference}"
+        path = f"/v2/{self.ref.repository}/manifests/{reference}"
+        headers = {"Content-Type": media_type, "Content-Length": str(len(body))}
+        with contextlib.closing(self._request("PUT", path, headers, content=body)) as response:
+            self._check_push_status(response, what, (201, 204))
+            answered = response.headers.get("Docker-Content-Digest")
+            subject_handled = response.headers.get("OCI-Subject") is not None
+        if answered is not None and answered != digest:
+            raise DigestMismatchError(f"{self.where}: {what}: registry stored {_printable(answered, 80)}")
+        return digest, subject_handled
+
+    def referrers(self, subject: Digest) -> list[dict[str, Any]]:
+        """Descriptors of the manifests whose ``subject`` is ``subject`` (OCI distribution 1.1).
+
+        The referrers API when the registry has one, else the referrers tag
+        schema (tag ``sha256-<hex>`` holding an image index), as the spec's
+        fallback says. Each descriptor is returned as the index lists it; the
+        caller fetches and verifies the manifest it names.
+        """
+        path = f"/v2/{self.ref.repository}/referrers/{subject}"
+        with contextlib.closing(self._request("GET", path, {"Accept": MEDIA_OCI_INDEX})) as response:
+            content_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+            if response.status_code == 200 and content_type == MEDIA_OCI_INDEX:
+                body = self._read_bounded(response, MAX_JSON_BLOB, "referrers")
+                return _index_manifests(body, f"{self.where}: referrers of {subject[:19]}")
+            if response.status_code not in (404, 405, 400, 200):
+                self._check_status(response, f"referrers of {subject[:19]}")
+        found = self.find_manifest(referrers_tag(subject))
+        if found is None:
+            return []
+        return _index_manifests(found[0], f"{self.where}: referrers tag {referrers_tag(subject)}")
+
+    def attach_referrer(self, subject: Digest, body: bytes, media_type: str, artifact_type: str) -> Digest:
+        """PUT a manifest whose ``subject`` is ``subject``; maintain the referrers tag if the registry does not.
+
+        The read-modify-write of the tag index is not atomic (the spec offers no
+        lock); a concurrent writer may lose an entry, which the next push restores.
+        """
+        digest, handled = self.put_manifest(Digest("sha256:" + hashlib.sha256(body).hexdigest()), body, media_type)
+        if handled:
+            return digest
+        document = parse_json_blob(body, f"{self.where}: referrer manifest")
+        descriptor: dict[str, Any] = {"mediaType": media_type, "digest": digest, "size": len(body)}
+        if artifact_type:
+            descriptor["artifactType"] = artifact_type
+        annotations = document.get("annotations")
+        if isinstance(annotations, dict) and annotations:
+            descriptor["annotations"] = annotations
+        tag = referrers_tag(subject)
+        existing = self.find_manifest(tag)
+        manifests: list[dict[str, Any]] = []
+        if existing is not None:
+            manifests = [
+                entry
+                for entry in _index_manifests(existing[0], f"{self.where}: referrers tag {tag}")
+                if entry.get("digest") != digest
+            ]
+        manifests.append(descriptor)
+        index = {"schemaVersion": 2, "mediaType": MEDIA_OCI_INDEX, "manifests": manifests}
+        self.put_manifest(tag, json.dumps(index, separators=(",", ":")).encode(), MEDIA_OCI_INDEX)
+        return digest
+
+    def _check_push_status(self, response: httpx.Response, what: str, ok: tuple[int, ...]) -> None:
+        if response.status_code in ok:
+            return
+        if response.status_code == 200:
+            raise RegistryError(f"{self.where}: {what}: unexpected answer 200")
+        if response.status_code == 405:
+            raise RegistryError(f"{self.where}: {what}: registry does not accept pushes (405)")
+        self._check_status(response, what)
+
     # -- requests, retries, auth ----------------------------------------------
 
     def _url(self, path: str) -> str:
         return f"{self._scheme}://{self.ref.registry}{path}"
 
     def _request(
-        self, method: str, path: str, headers: dict[str, str], *, follow_redirects: bool = False
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        *,
+        follow_redirects: bool = False,
+        content: bytes | None = None,
     ) -> httpx.Response:
         """Send with auth; on a first 401 answer the challenge and send again."""
         for round_ in range(2):
             sent = dict(headers)
             if self._authorization:
                 sent["Authorization"] = self._authorization
-            response = self._send(method, path, sent, follow_redirects=follow_redirects)
+            response = self._send(method, path, sent, follow_redirects=follow_redirects, content=content)
             if response.status_code != 401 or round_ == 1:
                 return response
             # a 401 with credentials already sent means a stale token (they last
@@ -462,14 +598,16 @@ class RegistryClient:
             self._authorization = authorization
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _send(self, method: str, path: str, headers: dict[str, str], *, follow_redirects: bool) -> httpx.Response:
+    def _send(
+        self, method: str, path: str, headers: dict[str, str], *, follow_redirects: bool, content: bytes | None = None
+    ) -> httpx.Response:
         """One request (streamed), retried on connection errors and 429/5xx (see :attr:`retry`)."""
 
         def attempt() -> httpx.Response:
             while True:
                 url = path if path.startswith(("http://", "https://")) else self._url(path)
                 try:
-                    request = self._client.build_request(method, url, headers=headers)
+                    request = self._client.build_request(method, url, headers=headers, content=content)
                     return self._client.send(request, stream=True, follow_redirects=follow_redirects)
                 except httpx.TransportError as exc:
                     if not caused_by(exc, ssl.SSLError):
@@ -626,6 +764,19 @@ class RegistryClient:
         first = errors[0]
         text = first.get("message") or first.get("code") or ""
         return _printable(str(text)) if isinstance(text, str | int) else ""
+
+
+def referrers_tag(subject: Digest | str) -> str:
+    """The referrers tag schema's tag for ``subject``: ``sha256:HEX`` → ``sha256-HEX``."""
+    return subject.replace(":", "-", 1)
+
+
+def _index_manifests(body: bytes, label: str) -> list[dict[str, Any]]:
+    index = parse_json_blob(body, label)
+    manifests = index.get("manifests", [])
+    if not isinstance(manifests, list):
+        raise InvalidImageError(f"{label}: manifests is not a list")
+    return [entry for entry in manifests if isinstance(entry, dict) and isinstance(entry.get("digest"), str)]
 
 
 # -- the source -------------------------------------------------------------

@@ -14,7 +14,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 from chainwarden.errors import SourceError
-from chainwarden.models import Skipped, TargetInfo
+from chainwarden.models import Location, Skipped, TargetInfo
 from chainwarden.sources.interface import (
     MAX_FILE_BODY,
     EntryType,
@@ -36,6 +36,10 @@ class DirectoryView(FileSystemView):
     def __init__(self, root: Path, exclude: tuple[str, ...] = ()) -> None:
         self.root = root
         self.exclude = exclude
+        self._unreadable: dict[str, Skipped] = {}
+
+    def unreadable(self) -> tuple[Skipped, ...]:
+        return tuple(self._unreadable.values())
 
     def _excluded(self, path: str) -> bool:
         relative = path.lstrip("/")
@@ -80,7 +84,9 @@ class DirectoryView(FileSystemView):
             try:
                 with os.scandir(self._host(directory)) as it:
                     items = sorted(it, key=lambda e: e.name)
-            except OSError:
+            except OSError as exc:
+                reason = f"cannot list ({exc.strerror or exc}): nothing below it was checked"
+                self._unreadable[directory] = Skipped("directory", Location(directory), reason)
                 continue
             for item in items:
                 if item.name in SKIP_DIRS or (directory == "/" and item.name in SKIP_ROOT_DIRS):
@@ -92,7 +98,8 @@ class DirectoryView(FileSystemView):
                     continue
                 try:
                     entry = self._entry_from_stat(path, item.stat(follow_symlinks=False))
-                except OSError:
+                except OSError as exc:
+                    self._unreadable[path] = Skipped("entry", Location(path), f"cannot stat ({exc.strerror or exc})")
                     continue
                 yield entry
                 if entry.type is EntryType.DIR:

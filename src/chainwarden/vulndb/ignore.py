@@ -141,6 +141,17 @@ class _LineLoader(yaml.SafeLoader):
         mapping["__line__"] = node.start_mark.line + 1
         return mapping
 
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
+        # PyYAML turns 2024-02-30 into a ValueError deep inside the parser; keep
+        # the text instead, so the entry's check names the file, line and value.
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError:
+            return self.construct_scalar(node)
+
+
+_LineLoader.add_constructor("tag:yaml.org,2002:timestamp", _LineLoader.construct_yaml_timestamp)
+
 
 def _read_limited(path: Path, error: type[ConfigError]) -> bytes:
     try:
