@@ -173,16 +173,17 @@ def _registry_options(func: Any) -> Any:
 
 def build_decider(policy_path: Path, insecure_registry: bool, cache: bool, *, one_attempt: bool = False) -> Any:
     """The policy and everything its rules need: resolver, verifier, content scanner, cache."""
-    from chainwarden.errors import UsageError
     from chainwarden.policy.admit import Decider, DecisionCache, load_policy
     from chainwarden.policy.content import ImageContentScanner
     from chainwarden.policy.resolve import Resolver
     from chainwarden.policy.verifier import default_verifier
 
     policy = load_policy(policy_path)
-    verifier = default_verifier(insecure_registry=insecure_registry, timeout=policy.registry_timeout)
-    if policy.needs_verifier() and verifier is None:
-        raise UsageError(f"{policy_path}: signature authorities need the signing package, missing from this build")
+    verifier = (
+        default_verifier(insecure_registry=insecure_registry, timeout=policy.registry_timeout)
+        if policy.needs_verifier()
+        else None
+    )
     scanner = None
     if policy.gates.vulnerabilities is not None or policy.gates.malicious:
         scanner = ImageContentScanner(insecure_registry=insecure_registry, timeout=max(policy.registry_timeout, 30))
@@ -379,8 +380,6 @@ def mirror(
         insecure_registry=insecure_registry,
     )
     verifier = default_verifier(insecure_registry=insecure_registry) if authority is not None else None
-    if authority is not None and verifier is None:
-        raise UsageError("--verify-key and keyless verification need the signing package, missing from this build")
 
     def progress(result: MirrorResult | tuple[str, str]) -> None:
         if isinstance(result, tuple):

@@ -631,7 +631,7 @@ def _content_results(ref: ImageReference, name: str, digest: Digest, decider: De
                 outcomes.append(_attestation_result(holder, requirement, subject, digest, decider, policy.mode))
             passed = next((o for o in outcomes if o.passed), None)
             results.append(
-                passed
+                RuleResult("provenance", True, policy.mode, passed.message)
                 if passed is not None
                 else RuleResult(
                     "provenance",
