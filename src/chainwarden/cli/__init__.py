@@ -38,6 +38,7 @@ COMMANDS: dict[str, str] = {
     "pin": "chainwarden.cli.policy:pin",
     "admit": "chainwarden.cli.policy:admit",
     "mirror": "chainwarden.cli.policy:mirror",
+    "apt-keys": "chainwarden.cli.policy:apt_keys",
 }
 
 

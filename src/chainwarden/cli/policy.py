@@ -412,3 +412,130 @@ def mirror(
         headers = ["source", "destination", "digest", "copied", "skipped/mounted", "MB", "signatures", "time"]
         emit(_table(headers, rows, f"chainwarden mirror: {len(results)} images"), output)
     return EXIT_FINDINGS if any(isinstance(r, tuple) for r in results) else EXIT_CLEAN
+
+
+# -- apt-keys -------------------------------------------------------------------------------------
+
+
+def apt_files(target: str, insecure_registry: bool = False) -> dict[str, bytes]:
+    """``{absolute path: content}`` of /etc/apt and keyrings of a root filesystem, repository or image."""
+    from chainwarden.errors import UsageError
+    from chainwarden.policy.apt_keys import files_from_tree, wanted
+    from chainwarden.sources import SourceOptions, open_source, split_scheme
+    from chainwarden.sources.interface import EntryType
+
+    scheme, rest = split_scheme(target)
+    if scheme is None or scheme == "dir":
+        root = Path(rest if scheme else target)
+        if not root.is_dir():
+            raise UsageError(f"{target}: not a directory (images need a scheme: oci:, docker-archive:, registry:, …)")
+        return files_from_tree(root)
+    files: dict[str, bytes] = {}
+    with open_source(target, SourceOptions(insecure_registry=insecure_registry)) as source:
+        view = source.view(wanted)
+        for entry in view.entries():
+            if entry.type in (EntryType.FILE, EntryType.SYMLINK) and wanted(entry.path):
+                try:
+                    files[entry.path] = view.read(entry.path)
+                except (OSError, UsageError):
+                    continue
+    return files
+
+
+@click.command("apt-keys")
+@click.argument("target")
+@click.option(
+    "--fail-on",
+    type=click.Choice(["low", "medium", "high", "critical"]),
+    default=None,
+    help="Exit 1 when a finding is at or above this severity.",
+)
+@format_option(("table", "json", "sarif"))
+@output_option
+@click.option(
+    "--insecure-registry", is_flag=True, help="Allow plain http and unverified TLS to registries (dangerous)."
+)
+def apt_keys(target: str, fail_on: str | None, output_format: str, output: Path | None, insecure_registry: bool) -> int:
+    """Audit which OpenPGP key every APT source of TARGET trusts, and how strong it is.
+
+    TARGET is a root filesystem or repository holding etc/apt, or an image (oci:DIR,
+    docker-archive:FILE.tar, registry:REF, dir:PATH). Keys are read with
+    `gpg --show-keys --with-colons`. Findings: weak keys (DSA, RSA < 2048), expired keys,
+    third-party sources trusting the global trusted.gpg(.d), one key trusted for unrelated
+    sources, signed-by files that are missing.
+    """
+    from chainwarden.cli.common import exit_code_for
+    from chainwarden.policy.apt_keys import audit
+
+    report = audit(apt_files(target, insecure_registry))
+    findings = list(report.findings)
+    if output_format == "json":
+        from chainwarden.report.json_report import render_findings_json
+
+        extra = {
+            "sources": [
+                {
+                    "file": s.file,
+                    "line": s.line,
+                    "uri": s.uri,
+                    "suites": s.suites,
+                    "official": s.official,
+                    "trust": s.trust,
+                    "key_files": list(s.key_files),
+                    "missing_key_files": list(s.missing),
+                    "keys": [k.fingerprint for k in s.keys],
+                }
+                for s in report.sources
+            ],
+            "keys": [
+                {
+                    "fingerprint": k.fingerprint,
+                    "file": k.file,
+                    "algorithm": k.algorithm,
+                    "bits": k.bits,
+                    "curve": k.curve,
+                    "created": k.created.isoformat() if k.created else None,
+                    "expires": k.expires.isoformat() if k.expires else None,
+                    "user_ids": list(k.uids),
+                }
+                for k in report.keys
+            ],
+        }
+        text = render_findings_json(findings, command="apt-keys", target=target, extra=extra)
+    elif output_format == "sarif":
+        from chainwarden.report.json_report import tool_version
+        from chainwarden.report.sarif import render_sarif
+
+        text = render_sarif(findings, rules={}, tool_version=tool_version(), target=target)
+    else:
+        rows = [
+            [
+                f"{s.file}:{s.line}",
+                s.uri,
+                "official" if s.official else "third-party",
+                s.trust,
+                s.owners,
+                ", ".join(sorted({f"{k.algorithm}-{k.bits or k.curve}" for k in s.keys})) or "-",
+            ]
+            for s in report.sources
+        ]
+        text = _table(["source", "uri", "origin", "trust", "key owner", "keys"], rows, f"APT sources of {target}")
+        if findings:
+            rows = [[f.severity.value, f.rule_id, f.title] for f in findings]
+            text += _table(["severity", "rule", "finding"], rows, f"{len(findings)} findings")
+        else:
+            text += f"No key problems among {len(report.keys)} keys.\n"
+    emit(text, output)
+    return exit_code_for(findings, fail_on)
+
+
+def third_party_apt_sources(target: str, insecure_registry: bool = False) -> list[dict[str, str]]:
+    """Third-party APT sources of ``target`` with the owner of the key they trust (for ``sbom``)."""
+    import shutil
+
+    from chainwarden.policy.apt_keys import GPG, audit
+
+    files = apt_files(target, insecure_registry)
+    if not any(path.startswith("/etc/apt/sources.list") for path in files) or shutil.which(GPG) is None:
+        return []
+    return [{"uri": s.uri, "file": s.file, "trust": s.trust, "key_owner": s.owners} for s in audit(files).third_party()]
