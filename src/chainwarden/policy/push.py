@@ -42,8 +42,7 @@ from chainwarden.sources.registry import (
 )
 
 CHUNK = 1 << 20
-#: PATCH bodies are sent in pieces of this size, so a dropped connection costs at most one piece
-UPLOAD_CHUNK = 64 << 20
+SINGLE_ATTEMPT = RetryPolicy(attempts=1, base_delay=0.0, max_delay=0.0)
 MAX_MANIFEST = 4 << 20
 
 
@@ -94,6 +93,7 @@ class RegistrySession:
         stream: bool = False,
         push: bool = False,
         follow_redirects: bool = False,
+        retry: RetryPolicy | None = None,
     ) -> httpx.Response:
         """One authenticated request; a 401 is answered once (token for ``repository``'s scope)."""
         scope = f"repository:{repository}:{'pull,push' if push else 'pull'}"
@@ -112,7 +112,7 @@ class RegistrySession:
             with self._lock:
                 self.requests[method] = self.requests.get(method, 0) + 1
             try:
-                response = send_with_retries(attempt, self._retry)
+                response = send_with_retries(attempt, retry or self._retry)
             except httpx.TransportError as exc:
                 raise NetworkError(f"{self.registry}: {method} {path[:80]}: {exc or type(exc).__name__}") from exc
             if response.status_code != 401 or round_ == 1:
@@ -276,42 +276,30 @@ class RegistrySession:
         location = self._absolute(response.headers["Location"])
         hasher = hashlib.sha256()
         sent = 0
-        try:
-            buffered: list[bytes] = []
-            buffered_size = 0
 
-            def flush() -> None:
-                nonlocal location, buffered, buffered_size
-                if not buffered:
-                    return
-                data = b"".join(buffered)
-                end = sent - 1
-                patch = self.request(
-                    "PATCH",
-                    location,
-                    repository,
-                    headers={
-                        "Content-Type": "application/octet-stream",
-                        "Content-Range": f"{end - len(data) + 1}-{end}",
-                    },
-                    content=data,
-                    push=True,
-                )
-                if patch.status_code != 202 or not patch.headers.get("Location"):
-                    raise self._fail(patch, f"upload {digest[:19]}")
-                location = self._absolute(patch.headers["Location"])
-                buffered, buffered_size = [], 0
-
+        def hashed() -> Iterator[bytes]:
+            # read from the source and write to the destination at the same time, hashing on the way
+            nonlocal sent
             for chunk in chunks:
                 hasher.update(chunk)
                 sent += len(chunk)
                 if sent > size >= 0:
                     raise DigestMismatchError(f"{self.registry}: blob {digest[:19]}: more than {size} bytes")
-                buffered.append(chunk)
-                buffered_size += len(chunk)
-                if buffered_size >= UPLOAD_CHUNK:
-                    flush()
-            flush()
+                yield chunk
+
+        try:
+            patch = self.request(
+                "PATCH",
+                location,
+                repository,
+                headers={"Content-Type": "application/octet-stream"},
+                content=hashed,
+                push=True,
+                retry=SINGLE_ATTEMPT,  # a stream cannot be sent twice; a rerun resumes at blob level
+            )
+            if patch.status_code != 202 or not patch.headers.get("Location"):
+                raise self._fail(patch, f"upload {digest[:19]}")
+            location = self._absolute(patch.headers["Location"])
             got = "sha256:" + hasher.hexdigest()
             if got != digest or (size >= 0 and sent != size):
                 raise DigestMismatchError(
