@@ -13,10 +13,11 @@ from chainwarden.cli.common import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, emit, 
 
 
 def _table(headers: list[str], rows: list[list[str]], title: str) -> str:
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=title, title_justify="left", show_lines=False)
+    table = Table(title=title, title_justify="left", show_lines=False, box=box.SIMPLE_HEAD)
     for header in headers:
         table.add_column(header, overflow="fold")
     for row in rows:
@@ -514,7 +515,7 @@ def apt_keys(target: str, fail_on: str | None, output_format: str, output: Path 
                 s.uri,
                 "official" if s.official else "third-party",
                 s.trust,
-                s.owners,
+                s.owners if len(s.keys) <= 2 else f"{len(s.keys)} keys in {len(s.key_files)} keyrings",
                 ", ".join(sorted({f"{k.algorithm}-{k.bits or k.curve}" for k in s.keys})) or "-",
             ]
             for s in report.sources
