@@ -6,12 +6,24 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements/lock.txt pyproject.toml | sha256sum | cut -c1-12)
 DEMO   := demo/out/image
 DEMODB := demo/out/osv.sqlite3
+# every locked dependency as a wheel (sdists built once), plus the build backend: the tests install
+# chainwarden into clean virtualenvs (pip, pre-commit, the GitHub action) from here, never from the network
+WHEELHOUSE  := $(VENV)/wheelhouse
+WHEELSTAMP  := $(WHEELHOUSE)/.complete-$(shell cat requirements/lock.txt | sha256sum | cut -c1-12)
 # the PyPA advisory database, when a copy lies beside the checkout
 PYPA   := $(wildcard ../shared/data/pypa-advisory-database/vulns)
 
-.PHONY: setup system-tools interop-tools demo test check pytest fuzz self-check lock bench clean
+.PHONY: setup wheelhouse system-tools interop-tools demo test check pytest fuzz self-check lock sbom bench clean
 
 setup: $(STAMP)
+
+wheelhouse: $(WHEELSTAMP)
+
+$(WHEELSTAMP): requirements/lock.txt | $(STAMP)
+	rm -rf $(WHEELHOUSE) && mkdir -p $(WHEELHOUSE)
+	$(BIN)/python -m pip wheel --quiet --require-hashes --no-deps -w $(WHEELHOUSE) -r requirements/lock.txt
+	$(BIN)/python -m pip download --quiet --no-deps --only-binary :all: -d $(WHEELHOUSE) "setuptools>=68"
+	touch $@
 
 $(STAMP): requirements/lock.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,7 +52,7 @@ check:
 	$(BIN)/ruff format --check src tests bench tasks
 	$(BIN)/mypy
 
-pytest:
+pytest: wheelhouse
 	$(BIN)/pytest -q -p no:cacheprovider
 
 # property tests with fresh random seeds, round after round (the test command runs them derandomised)
@@ -62,6 +74,16 @@ self-check:
 	  $(BIN)/chainwarden db import --db $$db $(PYPA) >/dev/null && \
 	  $(BIN)/chainwarden scan . --db $$db --fail-on medium; \
 	else echo "self-check: no advisory database beside the checkout; scan skipped"; fi
+
+# chainwarden's own SBOM (CycloneDX 1.6), from the hash-pinned lock it is installed from; the lock is
+# staged alone as a project named chainwarden, so that is the SBOM's root component
+SBOM_OUT ?= dist/chainwarden.cdx.json
+sbom: setup
+	@stage=$$(mktemp -d) && mkdir -p $$stage/chainwarden/requirements && \
+	cp requirements/lock.txt $$stage/chainwarden/requirements/lock.txt && \
+	out=$$(realpath -m $(SBOM_OUT)) && mkdir -p $$(dirname $$out) && \
+	(cd $$stage && $(CURDIR)/$(BIN)/chainwarden sbom chainwarden -f cyclonedx -o $$out); \
+	rc=$$?; rm -rf $$stage; [ $$rc -ne 0 ] || echo "wrote $(SBOM_OUT)"; exit $$rc
 
 # uv resolves and hashes the lock; it lives in its own venv, outside the locked set
 lock:

@@ -22,11 +22,25 @@ class Ecosystem(enum.StrEnum):
     DEBIAN = "deb"
     PYPI = "pypi"
     NPM = "npm"
+    APK = "apk"  # Alpine packages
+    RPM = "rpm"  # Red Hat family and SUSE packages
+    GOLANG = "golang"  # Go modules (and the standard library) compiled into a binary
+    CARGO = "cargo"  # Rust crates recorded by cargo-auditable
+    BINARY = "generic"  # an executable whose dependencies cannot be read
 
     @property
     def osv_name(self) -> str:
-        """The ecosystem name as OSV records spell it (Debian adds ``:<release>``)."""
-        return {"deb": "Debian", "pypi": "PyPI", "npm": "npm"}[self.value]
+        """The ecosystem name as OSV records spell it (OS ecosystems add ``:<release>``)."""
+        return {
+            "deb": "Debian",
+            "pypi": "PyPI",
+            "npm": "npm",
+            "apk": "Alpine",
+            "rpm": "Red Hat",
+            "golang": "Go",
+            "cargo": "crates.io",
+            "generic": "",
+        }[self.value]
 
 
 class Severity(enum.StrEnum):
@@ -114,6 +128,10 @@ class Package:
     scope: Scope | None = None
     hashes: tuple[str, ...] = ()  # "sha256:…" integrity pins from lockfiles
     pinned: bool = True  # False for ranges, editables, URL requirements
+    supplier: str | None = None  # maintainer (apk), vendor or packager (rpm)
+    #: digests of ``files``, position by position ("sha256:…", "sha1:…", "" when unknown), when the
+    #: package database records them (apk ``Z:``, rpm FILEDIGESTS); empty otherwise
+    file_digests: tuple[str, ...] = ()
 
     @property
     def id(self) -> str:

@@ -88,3 +88,29 @@ def test_db_import_refuses_an_empty_replacement_in_one_line(tmp_path: Path) -> N
     assert "--allow-empty" in done.stderr and len(done.stderr.strip().splitlines()) == 1
     with open_database(db_path) as db:
         assert db.ids() == ["FIRST-1"]
+
+
+def test_two_imports_at_once_both_land(tmp_path: Path) -> None:
+    db_path = tmp_path / "osv.sqlite3"
+    archives = []
+    for prefix in ("A", "B"):
+        archive = tmp_path / f"{prefix}.zip"
+        with zipfile.ZipFile(archive, "w") as zf:
+            for n in range(3000):
+                zf.writestr(f"{prefix}-{n}.json", json.dumps(_record(f"{prefix}-{n:06d}")))
+        archives.append(archive)
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", _CLI, "db", "import", "--db", str(db_path), str(archive)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for archive in archives
+    ]
+    outputs = [process.communicate(timeout=120) for process in processes]
+    assert [process.returncode for process in processes] == [0, 0], outputs
+    with open_database(db_path) as db:
+        ids = db.ids()
+    assert len(ids) == 6000  # neither import replaced the other's records
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("osv")) == ["osv.sqlite3"]

@@ -97,7 +97,7 @@ def _assert_nothing_left(tmpdir: Path, marker: str) -> None:
     assert sorted(p.name for p in tmpdir.iterdir()) == []
 
 
-@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
 def test_interrupted_profile_leaves_no_process_and_no_temp_dir(
     image: Path, tmp_path: Path, sig: signal.Signals, code: int
 ) -> None:
@@ -105,7 +105,20 @@ def test_interrupted_profile_leaves_no_process_and_no_temp_dir(
     returncode, err, tmpdir, marker = _interrupt(args, tmp_path, sig)
     assert returncode == code, err
     assert "Traceback" not in err
-    assert err.strip().splitlines()[-1] in ("chainwarden: interrupted", "chainwarden: terminated")
+    assert err.strip().splitlines()[-1] in (
+        "chainwarden: interrupted",
+        "chainwarden: terminated",
+        "chainwarden: hung up",
+    )
+    _assert_nothing_left(tmpdir, marker)
+
+
+def test_terminated_podman_profile_leaves_no_container_process_and_no_temp_dir(image: Path, tmp_path: Path) -> None:
+    if shutil.which("podman") is None or shutil.which("runc") is None:
+        pytest.skip("podman and runc are required for --engine podman")
+    args = ["profile", f"oci:{image}", "--engine", "podman", "--probe", "{probe}", "--timeout", "120"]
+    returncode, err, tmpdir, marker = _interrupt(args, tmp_path, signal.SIGTERM)
+    assert returncode == 143, err
     _assert_nothing_left(tmpdir, marker)
 
 

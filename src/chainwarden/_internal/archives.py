@@ -325,6 +325,9 @@ def iter_tar(
         if not wanted(path):
             return False
         if member.size > max_body:
+            optional = getattr(wanted, "optional", None)
+            if optional is not None and optional(path):
+                return False  # listed without its body (e.g. a 100 MB binary); nobody needs it whole
             raise HostileArchiveError(
                 f"{label}: member {member.name!r} is {member.size} bytes, over the {max_body} byte limit"
             )

@@ -24,11 +24,14 @@ def write_bytes_atomically(path: Path, data: bytes) -> bool:
             handle.write(data)
         os.replace(tmp, path)
         return True
-    except OSError:
+    except BaseException as exc:
+        # a failed write, Ctrl-C or SIGTERM: never leave the temp file behind
         if tmp is not None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
-        return False
+        if isinstance(exc, OSError):
+            return False
+        raise
 
 
 def write_json_atomically(path: Path, payload: Any) -> bool:

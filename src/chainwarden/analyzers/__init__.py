@@ -83,6 +83,7 @@ __all__ = [
     "VetOptions",
     "VetResult",
     "analyze_artifact",
+    "apply_suppressions",
     "open_artifact",
     "review_update",
     "rule_infos",
@@ -266,6 +267,11 @@ class _Suppressions:
                 continue
             kept.append(finding if severity is finding.severity else dataclasses.replace(finding, severity=severity))
         return kept
+
+
+def apply_suppressions(findings: Sequence[Finding], config: Config, ignore: Sequence[str] = ()) -> list[Finding]:
+    """The findings the configuration's allow/ignore lists and rule severities keep, as ``vet`` reports them."""
+    return _Suppressions(config, ignore).apply(findings)
 
 
 def _is_image_dir(path: Path) -> bool:

@@ -271,7 +271,7 @@ def diff_artifacts(
         if match is not None:
             severity = Severity.HIGH
             evidence.append(f"typosquat of {match.target}: {match.explanation}")
-        age = _package_age(client, new.ecosystem, name) if client is not None else None
+        age = package_age(client, new.ecosystem, name) if client is not None else None
         if age is not None and age < BRAND_NEW:
             severity = max(severity, Severity.MEDIUM, key=lambda s: s.rank)
             evidence.append(f"first published {age.days} days ago")
@@ -323,7 +323,8 @@ def diff_artifacts(
     )
 
 
-def _package_age(client: RegistryClient, ecosystem: Ecosystem, name: str) -> timedelta | None:
+def package_age(client: RegistryClient, ecosystem: Ecosystem, name: str) -> timedelta | None:
+    """How long ago ``name`` was first published (None when the registry does not say)."""
     try:
         if ecosystem is Ecosystem.NPM:
             packument = client.npm_packument(name)

@@ -24,6 +24,7 @@ import httpx
 import platformdirs
 from packaging.utils import canonicalize_name
 
+from chainwarden._internal.files import write_text_atomically
 from chainwarden.errors import Error, NetworkError
 from chainwarden.models import Ecosystem
 
@@ -271,15 +272,17 @@ def refresh(
         )
     pypi_path = out_dir / PYPI_FILE
     npm_path = out_dir / NPM_FILE
-    # Write to a temporary name first so that an interrupted refresh never
-    # leaves a truncated file that would silently shrink the anchor set.
+    # Written atomically (a unique temp file, renamed) so that an interrupted or
+    # concurrent refresh never leaves a truncated file that would silently
+    # shrink the anchor set, nor a stray temp file.
     for path, text in (
         (pypi_path, format_pypi(pypi_rows, pypi_source)),
         (npm_path, format_npm(npm_rows, npm_source)),
     ):
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+        try:
+            write_text_atomically(path, text)
+        except OSError as exc:
+            raise PopularityDataError(f"{path}: cannot write ({exc.strerror or exc})") from exc
     load_popular.cache_clear()
     return RefreshResult(pypi_path, len(pypi_rows), npm_path, len(npm_rows), f"{pypi_source}; {npm_source}")
 

@@ -31,6 +31,7 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
+from chainwarden._internal.cachefile import write_bytes_atomically
 from chainwarden._internal.http import RetryPolicy, send_with_retries
 from chainwarden.errors import NetworkError
 
@@ -195,13 +196,9 @@ class RegistryClient:
             except ValueError as exc:
                 raise RegistryClientError(f"{url}: answer is not JSON ({exc})") from exc
         if self.use_cache:
-            try:
-                cache.parent.mkdir(parents=True, exist_ok=True)
-                tmp = cache.with_suffix(".tmp")
-                tmp.write_text(json.dumps({"fetched": time.time(), "body": body}), encoding="utf-8")
-                tmp.replace(cache)
-            except OSError:
-                pass  # caching is an optimisation; a read-only cache dir must not fail the scan
+            # caching is an optimisation: a read-only cache dir must not fail the scan
+            # (the write is atomic, with a unique temp name, and False on failure)
+            write_bytes_atomically(cache, json.dumps({"fetched": time.time(), "body": body}).encode())
         return body
 
     # ------------------------------------------------------------------ PyPI

@@ -30,32 +30,55 @@ SEVERITY_CHOICES = [s.value for s in Severity if s not in (Severity.UNKNOWN,)]
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised in the main thread so that every ``finally`` runs.
+    """SIGTERM (or SIGHUP), raised in the main thread so that every ``finally`` runs.
 
     A subclass of :class:`KeyboardInterrupt`: whatever cleans up after Ctrl-C
     (killing a sandbox, removing temp dirs and files) cleans up after SIGTERM.
     """
 
+    def __init__(self, signum: int = signal.SIGTERM) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
-def _on_sigterm(signum: int, frame: object) -> None:
-    # a second SIGTERM must not interrupt the cleanup the first one started
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    raise Terminated
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+    @property
+    def message(self) -> str:
+        return "chainwarden: terminated" if self.signum == signal.SIGTERM else "chainwarden: hung up"
+
+
+#: Signals that end a run like Ctrl-C does: cleaned up, then exit 128 + signal.
+TERMINATING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+def _on_terminate(signum: int, frame: object) -> None:
+    # a second signal must not interrupt the cleanup the first one started
+    for other in TERMINATING_SIGNALS:
+        signal.signal(other, signal.SIG_IGN)
+    raise Terminated(signum)
 
 
 def run_guarded(command: click.Command, args: list[str]) -> int:
     """Run a click command; turn every expected failure into one line + exit 2.
 
-    SIGTERM is turned into :class:`Terminated` for the run, so it cleans up
-    like Ctrl-C does (exit 143 rather than 130).
+    SIGTERM and SIGHUP are turned into :class:`Terminated` for the run, so they
+    clean up like Ctrl-C does (exit 143 / 129 rather than 130).
     """
     if threading.current_thread() is not threading.main_thread():
         return _run(command, args)  # only the main thread may set signal handlers
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    # a signal the caller ignores (nohup: SIGHUP) stays ignored
+    previous = {
+        signum: signal.signal(signum, _on_terminate)
+        for signum in TERMINATING_SIGNALS
+        if signal.getsignal(signum) is not signal.SIG_IGN
+    }
     try:
         return _run(command, args)
     finally:
-        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
 
 
 def _run(command: click.Command, args: list[str]) -> int:
@@ -79,16 +102,16 @@ def _run(command: click.Command, args: list[str]) -> int:
     except click.Abort as exc:
         # click turns Ctrl-C (and our SIGTERM) into Abort; the cause says which
         if isinstance(exc.__cause__, Terminated):
-            click.echo("chainwarden: terminated", err=True)
-            return 143
+            click.echo(exc.__cause__.message, err=True)
+            return exc.__cause__.exit_code
         click.echo("chainwarden: interrupted" if exc.__cause__ is not None else "chainwarden: aborted", err=True)
         return 130
     except Error as exc:
         click.echo(f"chainwarden: error: {exc.diagnostics()}", err=True)
         return EXIT_ERROR
-    except Terminated:
-        click.echo("chainwarden: terminated", err=True)
-        return 143
+    except Terminated as exc:
+        click.echo(exc.message, err=True)
+        return exc.exit_code
     except KeyboardInterrupt:
         click.echo("chainwarden: interrupted", err=True)
         return 130
@@ -127,6 +150,15 @@ def format_option(choices: Iterable[str], default: str = "table") -> Callable[[F
     )
 
 
+def checked_output(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    """``-o FILE`` is checked when parsed, before any work (a missing directory fails at once)."""
+    if value is not None:
+        from chainwarden._internal.files import check_output_path
+
+        check_output_path(value, min(param.opts, key=len))
+    return value
+
+
 def output_option(func: F) -> F:
     return click.option(
         "--output",
@@ -134,7 +166,8 @@ def output_option(func: F) -> F:
         "output",
         type=click.Path(dir_okay=False, writable=True, path_type=Path),
         default=None,
-        help="Write the report to FILE instead of standard output.",
+        callback=checked_output,
+        help="Write the report to FILE instead of standard output (atomically: a temp file beside it, renamed).",
     )(func)
 
 
@@ -174,7 +207,9 @@ def emit(text: str, output: Path | None) -> None:
             raise ReportError(f"cannot write to standard output: {exc.strerror or exc}") from exc
     else:
         try:
-            output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+            from chainwarden._internal.files import write_text_atomically
+
+            write_text_atomically(output, text if text.endswith("\n") else text + "\n")
         except OSError as exc:
             raise ReportError(f"cannot write {output}: {exc.strerror or exc}") from exc
 
@@ -182,12 +217,14 @@ def emit(text: str, output: Path | None) -> None:
 def emit_pieces(pieces: Iterable[str], output: Path | None) -> None:
     """Write a report given in pieces (a large SBOM), never holding it whole; an
     I/O failure is a :class:`ReportError` (exit 2)."""
+    from chainwarden._internal.files import open_atomically
+
     try:
         if output is None:
             sys.stdout.writelines(pieces)
             sys.stdout.flush()
             return
-        with output.open("w", encoding="utf-8") as stream:
+        with open_atomically(output) as stream:
             stream.writelines(pieces)
     except BrokenPipeError:
         raise

@@ -47,13 +47,11 @@ def target_options(func: F) -> F:
 
 
 def source_options(platform: str, cache_dir: Path | None, no_cache: bool, insecure_registry: bool) -> SourceOptions:
-    from chainwarden.sources.image import validate_platform
-
     # a --platform the user typed must match the image; the default only picks from a multi-platform index
     ctx = click.get_current_context(silent=True)
     given = ctx is not None and ctx.get_parameter_source("platform") not in (None, click.core.ParameterSource.DEFAULT)
     return SourceOptions(
-        platform=validate_platform(platform),
+        platform=platform,
         strict_platform=given,
         cache_dir=None if no_cache else (cache_dir or default_cache_dir()),
         insecure_registry=insecure_registry,

@@ -15,6 +15,7 @@ from chainwarden.cli.common import (
     EXIT_FINDINGS,
     RichProgress,
     allow_empty_option,
+    checked_output,
     emit,
     format_option,
     gate,
@@ -99,7 +100,8 @@ def _profile_options(net: str, engine: str, timeout: float, source: Any = None) 
     "-o",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Write the profile JSON to FILE.",
+    callback=checked_output,
+    help="Write the profile JSON to FILE (checked before the run, written atomically).",
 )
 @format_option(["table", "json"])
 @target_options

@@ -169,6 +169,11 @@ def keygen(output_key_prefix: str, force: bool) -> int:
 
     The private key is encrypted (scrypt + nacl/secretbox) with the password from
     CHAINWARDEN_PASSWORD or COSIGN_PASSWORD, or one asked for twice on the terminal.
+
+    \b
+    Examples:
+      chainwarden keygen
+      chainwarden keygen --output-key-prefix ci-signing
     """
     from chainwarden.signing.keys import generate_key_pair
 
@@ -215,6 +220,12 @@ def sign(image: str, key_path: Path, annotations: tuple[str, ...], legacy_tag: b
     referrer (cosign >= 3's layout; the sha256-<hex> referrers tag index is kept
     for registries without the referrers API). Signing is offline: nothing goes
     to a transparency log.
+
+    \b
+    Examples:
+      chainwarden sign registry.example.com/team/app:1.4 --key cosign.key
+      chainwarden sign 127.0.0.1:5000/app@sha256:… --key cosign.key -a build=1234 --insecure-registry
+      chainwarden sign registry.example.com/team/app:1.4 --key cosign.key --legacy-tag
     """
     from chainwarden.signing.cosign import sign_image
 
@@ -248,7 +259,13 @@ def sign(image: str, key_path: Path, annotations: tuple[str, ...], legacy_tag: b
 def attest(
     image: str, key_path: Path, predicate_path: Path, predicate_type: str, legacy_tag: bool, insecure_registry: bool
 ) -> int:
-    """Attach a signed in-toto statement (DSSE) about IMAGE's digest to it in the registry."""
+    """Attach a signed in-toto statement (DSSE) about IMAGE's digest to it in the registry.
+
+    \b
+    Examples:
+      chainwarden attest registry.example.com/team/app:1.4 --key cosign.key --type cyclonedx --predicate sbom.cdx.json
+      chainwarden attest registry.example.com/team/app:1.4 --key cosign.key --type slsaprovenance1 --predicate prov.json
+    """
     from chainwarden.signing.attest import MAX_PREDICATE, attest_image, predicate_type_uri
 
     uri = predicate_type_uri(predicate_type)
@@ -307,6 +324,12 @@ def verify(
     checked offline against the trusted root (chain, SCT, Rekor SET or inclusion
     proof). Exit 0 when at least --min-signatures verify, 1 when not (one line
     on stderr says why), 2 on usage or registry errors.
+
+    \b
+    Examples:
+      chainwarden verify registry.example.com/team/app:1.4 --key cosign.pub
+      chainwarden verify ghcr.io/a/t:2 --certificate-identity me@a.example --certificate-oidc-issuer https://github.com/login/oauth
+      chainwarden verify registry.example.com/team/app:1.4 --key cosign.pub --min-signatures 2 -f json
     """
     _quiet_sigstore()
     policy = _policy(
@@ -400,8 +423,20 @@ def verify_attestation(
     output: Path | None,
     insecure_registry: bool,
 ) -> int:
-    """Verify IMAGE's in-toto attestations (signature, subject digest, predicate type) and print them."""
+    """Verify IMAGE's in-toto attestations (signature, subject digest, predicate type) and print them.
+
+    \b
+    Examples:
+      chainwarden verify-attestation registry.example.com/team/app:1.4 --key cosign.pub --type cyclonedx
+      chainwarden verify-attestation registry.example.com/team/app:1.4 --key cosign.pub --predicate-out sbom.json
+    """
+    from chainwarden._internal.files import check_output_path, write_text_atomically
     from chainwarden.signing.attest import predicate_type_uri, verify_attestations
+
+    if predicate_out is not None:  # checked before any network work: never overwritten, never a missing directory
+        if predicate_out.exists():
+            raise UsageError(f"{predicate_out} exists; not overwriting it")
+        check_output_path(predicate_out, "--predicate-out")
 
     _quiet_sigstore()
     uri = predicate_type_uri(predicate_type) if predicate_type else None
@@ -420,7 +455,7 @@ def verify_attestation(
     if code == EXIT_CLEAN and predicate_out is not None and outcome.statements:
         if predicate_out.exists():
             raise UsageError(f"{predicate_out} exists; not overwriting it")
-        predicate_out.write_text(json.dumps(outcome.statements[0].get("predicate"), indent=2) + "\n", encoding="utf-8")
+        write_text_atomically(predicate_out, json.dumps(outcome.statements[0].get("predicate"), indent=2) + "\n")
     return code
 
 
@@ -583,7 +618,13 @@ def provenance_for_diff(
     help="Where to keep it [default: the user data dir, which verification prefers over the bundled root].",
 )
 def trust_root(tuf_url: str, data_dir: Path | None) -> int:
-    """Refresh the Sigstore trusted root through TUF (where the TUF repository is reachable)."""
+    """Refresh the Sigstore trusted root through TUF (where the TUF repository is reachable).
+
+    \b
+    Examples:
+      chainwarden data trust-root
+      chainwarden data trust-root --tuf-url https://tuf.sigstore.internal.example --dir ./trust
+    """
     from chainwarden.signing.trustroot import load_trusted_root, refresh_trusted_root
 
     path = refresh_trusted_root(data_dir, url=tuf_url)

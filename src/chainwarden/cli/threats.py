@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -22,6 +22,10 @@ from chainwarden.cli.common import (
 from chainwarden.cli.in_use import in_use_exit_code, in_use_options, in_use_tables, load_profile_option
 from chainwarden.cli.options import source_options, target_options
 from chainwarden.models import Coverage, Finding
+
+if TYPE_CHECKING:
+    from chainwarden.analyzers import VetOptions
+    from chainwarden.config import Config
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -256,6 +260,18 @@ def vet(
     is_flag=True,
     help="Also verify both versions' npm/PyPI publish provenance; losing verified provenance is high.",
 )
+@click.option(
+    "--lockfiles",
+    is_flag=True,
+    help="Review a pull request: OLD..NEW (or OLD NEW) are git revisions or directories; every package whose "
+    "locked version changed in any lockfile is reviewed, new packages are vetted.",
+)
+@click.option(
+    "--repo",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="With --lockfiles: the git repository the revisions belong to [default: the current directory].",
+)
 @registry_options
 @fail_on_option
 @allow_empty_option
@@ -265,6 +281,8 @@ def diff(
     old: str,
     new: str | None,
     provenance: bool,
+    lockfiles: bool,
+    repo: Path | None,
     config_path: Path | None,
     ignore: tuple[str, ...],
     pypi_url: str | None,
@@ -284,17 +302,31 @@ def diff(
     changed npm maintainers, and a verdict. Exit status as for `vet`
     (--fail-on also fails when neither version had a file to compare).
 
+    With --lockfiles, OLD..NEW are two git revisions (BASE.. compares with the
+    working tree) or two directories: every package whose locked version
+    changed in any supported lockfile is reviewed as above, every package new
+    to the lockfiles is vetted (typosquat, age, code), and one report with one
+    verdict covers the pull request. A change that could not be reviewed is
+    reported as such and fails any --fail-on gate.
+
     \b
     Examples:
       chainwarden diff pypi:requests==2.31.0..2.32.3
       chainwarden diff npm:left-pad@1.2.0..1.3.0 --fail-on high
-      chainwarden diff ./pkg-1.0.tar.gz ./pkg-1.1.tar.gz -f json
+      chainwarden diff --lockfiles origin/main..HEAD -f sarif -o review.sarif
     """
     from chainwarden.analyzers import VetOptions, review_update
     from chainwarden.cli.common import load_checked_config as load_config
 
     config = load_config(explicit=config_path)
     options = VetOptions(offline=offline, pypi_url=pypi_url, npm_url=npm_url, ignore=ignore)
+    if lockfiles:
+        return _diff_lockfiles(
+            old, new, repo=repo, config=config, options=options, fail_on=fail_on, output_format=output_format,
+            output=output,
+        )  # fmt: skip
+    if repo is not None:
+        raise click.UsageError("--repo goes with --lockfiles")
     report = review_update(old, new, config=config, options=options)
     target = f"{old} {new}" if new else old
     extra = {
@@ -338,6 +370,82 @@ def diff(
         output,
     )
     return gate(exit_code_for(findings, fail_on), coverage, fail_on=fail_on, allow_empty=allow_empty)
+
+
+def _diff_lockfiles(
+    old: str,
+    new: str | None,
+    *,
+    repo: Path | None,
+    config: Config,
+    options: VetOptions,
+    fail_on: str | None,
+    output_format: str,
+    output: Path | None,
+) -> int:
+    from chainwarden.analyzers.lockdiff import review_lockfiles, split_range
+
+    base, head = (old, new) if new is not None else split_range(old)
+    progress = RichProgress()
+    try:
+        review = review_lockfiles(base, head, repo=repo, config=config, options=options, progress=progress)
+    finally:
+        progress.finish()
+    if not review.lockfiles:
+        raise click.UsageError(f"no supported lockfile in {review.base} nor in {review.head}: nothing to review")
+    counts = {kind: sum(1 for r in review.reviews if r.change.kind == kind) for kind in ("updated", "added")}
+    extra: dict[str, Any] = {
+        "lockfiles": {
+            "base": review.base,
+            "head": review.head,
+            "verdict": review.verdict,
+            "files": list(review.lockfiles),
+            "changes": [
+                {
+                    "ecosystem": r.change.ecosystem.value,
+                    "name": r.change.name,
+                    "old_version": r.change.old_version,
+                    "new_version": r.change.new_version,
+                    "kind": r.change.kind,
+                    "bump": r.bump,
+                    "verdict": r.verdict,
+                    "lockfiles": list(r.change.lockfiles),
+                    **({"reason": r.reason} if r.reason else {}),
+                }
+                for r in review.reviews
+            ],
+            "removed": [
+                {"ecosystem": c.ecosystem.value, "name": c.name, "old_version": c.old_version} for c in review.removed
+            ],
+            "skipped": [s.what + ": " + s.reason for s in review.skipped],
+        }
+    }
+    title = (
+        f"Lockfile review {review.base} → {review.head}: {counts['updated']} updated, {counts['added']} added, "
+        f"{len(review.removed)} removed — {review.verdict}"
+    )
+    if review.skipped:
+        title += f" — {len(review.skipped)} items not read (listed with -f json)"
+    text = _render(
+        review.findings,
+        output_format=output_format,
+        command="diff",
+        target=f"{review.base}..{review.head}",
+        title=title,
+        output=output,
+        extra=extra,
+    )
+    if output_format == "table":
+        lines = [
+            f"  {r.change.ecosystem.value:<5} {r.change.label:<48} {r.bump:<9} {r.verdict}" for r in review.reviews
+        ]
+        lines += [f"  {c.ecosystem.value:<5} {c.label:<48} {'':<9} -" for c in review.removed]
+        text = (f"Changes ({', '.join(review.lockfiles)}):\n" + "\n".join(lines or ["  none"]) + "\n\n") + text
+    emit(text, output)
+    code = exit_code_for(review.findings, fail_on)
+    if fail_on is not None and review.unreviewed:
+        code = max(code, 1)
+    return code
 
 
 @click.group()

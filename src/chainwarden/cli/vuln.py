@@ -27,6 +27,19 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 SCAN_FORMATS = ("table", "json", "sarif", "cyclonedx")
 DEFAULT_ECOSYSTEMS = ("PyPI", "npm", "Debian")
+#: also offered (chainwarden.vulndb.OPTIONAL_ECOSYSTEMS): images' OS packages and compiled-in modules
+OPTIONAL_ECOSYSTEMS = (
+    "Alpine",
+    "Wolfi",
+    "Chainguard",
+    "AlmaLinux",
+    "Rocky Linux",
+    "Red Hat",
+    "SUSE",
+    "openSUSE",
+    "Go",
+    "crates.io",
+)
 
 
 def db_option(func: F) -> F:
@@ -112,8 +125,9 @@ def _print_import(report: Any) -> None:
     "-e",
     "ecosystems",
     multiple=True,
-    type=click.Choice(DEFAULT_ECOSYSTEMS, case_sensitive=False),
-    help="Ecosystem to download (repeatable) [default: all of PyPI, npm, Debian].",
+    type=click.Choice((*DEFAULT_ECOSYSTEMS, *OPTIONAL_ECOSYSTEMS), case_sensitive=False),
+    help="Ecosystem to download (repeatable) [default: all of PyPI, npm, Debian; Alpine, the Red Hat "
+    "family, SUSE, Go and crates.io on request].",
 )
 @click.option(
     "--url-base",
@@ -144,6 +158,7 @@ def update(ecosystems: Sequence[str], url_base: str | None, timeout: float, db_p
             url_base=url_base or DEFAULT_URL_BASE,
             timeout=timeout,
             progress=progress,
+            on_wait=_warn,
         )
     finally:
         progress.finish()

@@ -3,21 +3,33 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from chainwarden.inventory import cache as inventory_cache
-from chainwarden.inventory.dpkg import DpkgCataloger, read_distro
+from chainwarden.inventory.apk import ApkCataloger
+from chainwarden.inventory.binaries import BinaryCataloger
+from chainwarden.inventory.distro import read_release
+from chainwarden.inventory.dpkg import DpkgCataloger
 from chainwarden.inventory.interface import CatalogContext, Cataloger, CatalogResult
 from chainwarden.inventory.npm import NpmInstalledCataloger
 from chainwarden.inventory.python import PythonInstalledCataloger
-from chainwarden.models import Inventory, Location, Skipped, TargetInfo
+from chainwarden.inventory.rpm import RpmCataloger
+from chainwarden.models import Inventory, Location, Package, Skipped, TargetInfo
 from chainwarden.sources.interface import FileSystemView, ProgressCallback, Source
 
 #: Bump when any cataloger's ``wants`` changes: it keys the per-layer cache.
-CATALOG_VERSION = "3"
+CATALOG_VERSION = "4"
 
 
 def installed_catalogers() -> list[Cataloger]:
-    return [DpkgCataloger(), PythonInstalledCataloger(), NpmInstalledCataloger()]
+    return [
+        DpkgCataloger(),
+        ApkCataloger(),
+        RpmCataloger(),
+        PythonInstalledCataloger(),
+        NpmInstalledCataloger(),
+        BinaryCataloger(),
+    ]
 
 
 def project_catalogers() -> list[Cataloger]:
@@ -49,9 +61,14 @@ class WantedAny:
 
     def __init__(self, catalogers: Sequence[Cataloger]) -> None:
         self._wants = [c.wants for c in catalogers]
+        self._required = [c.wants for c in catalogers if not c.bounded_bodies]
 
     def __call__(self, path: str) -> bool:
         return any(wants(path) for wants in self._wants)
+
+    def optional(self, path: str) -> bool:
+        """Whether the body may be left out when over the size limit (no cataloger needs it whole)."""
+        return not any(wants(path) for wants in self._required)
 
 
 def catalog_view(
@@ -63,10 +80,14 @@ def catalog_view(
     skipped: Sequence[Skipped] = (),
 ) -> Inventory:
     """Run ``catalogers`` over an already opened view."""
-    context = CatalogContext(is_image=is_image, distro=read_distro(view))
-    packages = []
+    context = CatalogContext(is_image=is_image, distro=read_release(view))
+    packages: list[Package] = []
     all_skipped = list(skipped)
-    for cataloger in catalogers:
+    # catalogers that judge files by their owners run last, with the owned files known
+    ordered = sorted(catalogers, key=lambda c: c.needs_owned_files)
+    for cataloger in ordered:
+        if cataloger.needs_owned_files:
+            context = replace(context, owned_files=frozenset(f for p in packages for f in p.files))
         result: CatalogResult = cataloger.catalog(view, context)
         packages.extend(result.packages)
         all_skipped.extend(result.skipped)

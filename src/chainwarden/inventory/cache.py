@@ -16,7 +16,7 @@ from typing import Any
 from chainwarden._internal.cachefile import write_json_atomically
 from chainwarden.models import Digest, Distro, Ecosystem, Location, Package, Scope, Skipped
 
-FORMAT = 1
+FORMAT = 2
 
 
 def entry_path(cache_dir: Path, identity: str, catalogers_key: str) -> Path:
@@ -45,6 +45,8 @@ def _package(p: Package) -> list[Any]:
         p.scope.value if p.scope else None,
         list(p.hashes),
         p.pinned,
+        p.supplier,
+        list(p.file_digests),
     ]
 
 
@@ -65,6 +67,8 @@ def _unpackage(row: list[Any]) -> Package:
         scope,
         hashes,
         pinned,
+        supplier,
+        file_digests,
     ) = row
     return Package(
         ecosystem=Ecosystem(eco),
@@ -84,6 +88,8 @@ def _unpackage(row: list[Any]) -> Package:
         scope=Scope(scope) if scope else None,
         hashes=tuple(hashes),
         pinned=pinned,
+        supplier=supplier,
+        file_digests=tuple(file_digests),
     )
 
 

@@ -12,6 +12,7 @@ import re
 
 from packageurl import PackageURL
 
+from chainwarden.inventory.bounds import clip, debian_name_problem
 from chainwarden.inventory.interface import CatalogContext, Cataloger, CatalogResult
 from chainwarden.models import Digest, Distro, Ecosystem, Location, Package, Skipped
 from chainwarden.sources.interface import EntryType, FileSystemView
@@ -186,6 +187,10 @@ class DpkgCataloger(Cataloger):
         status = fields.get("Status", "install ok installed")
         # "deinstall ok config-files" leaves only conffiles behind: not installed
         if not name or status.split()[-1:] != ["installed"]:
+            return None
+        problem = debian_name_problem(name)
+        if problem is not None:
+            result.skipped.append(Skipped(f"deb {clip(name)}", Location(status_path, line=line), problem))
             return None
         if not version:
             result.skipped.append(Skipped(f"deb {name}", Location(status_path, line=line), "stanza has no Version"))

@@ -16,6 +16,8 @@ class CatalogContext:
 
     is_image: bool  # True for images and rootfs, False for project directories
     distro: Distro | None = None
+    #: files owned by the packages other catalogers found (given to ``needs_owned_files`` ones)
+    owned_files: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)
@@ -38,6 +40,13 @@ class Cataloger(ABC):
     #: whether this cataloger looks at installed packages (images, rootfs)
     #: or at declared ones (project lockfiles and manifests)
     installed: bool = True
+
+    #: runs after the others and receives their packages' files in ``CatalogContext.owned_files``
+    needs_owned_files: bool = False
+
+    #: a wanted body over the source's size limit is left out (the file is still listed)
+    #: instead of failing the whole read as a hostile archive
+    bounded_bodies: bool = False
 
     @abstractmethod
     def wants(self, path: str) -> bool:

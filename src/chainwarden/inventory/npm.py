@@ -14,6 +14,7 @@ from typing import Any
 
 from packageurl import PackageURL
 
+from chainwarden.inventory.bounds import npm_name_problem
 from chainwarden.inventory.interface import CatalogContext, Cataloger, CatalogResult
 from chainwarden.models import Ecosystem, Location, Package, Skipped
 from chainwarden.sources.interface import EntryType, FileSystemView
@@ -115,6 +116,10 @@ class NpmInstalledCataloger(Cataloger):
         name, version = manifest.get("name"), manifest.get("version")
         if not isinstance(name, str) or not isinstance(version, str) or not name or not version:
             # placeholder manifests (npm writes some without name/version) are not packages
+            return None
+        problem = npm_name_problem(name)
+        if problem is not None:
+            result.skipped.append(Skipped("npm package.json", Location(path, layer), problem))
             return None
         return Package(
             ecosystem=Ecosystem.NPM,

@@ -10,6 +10,7 @@ import posixpath
 
 from packageurl import PackageURL
 
+from chainwarden.inventory.bounds import pypi_name_problem
 from chainwarden.inventory.interface import CatalogContext, Cataloger, CatalogResult
 from chainwarden.models import Ecosystem, Location, Package, Skipped
 from chainwarden.sources.interface import EntryType, FileSystemView
@@ -84,6 +85,10 @@ class PythonInstalledCataloger(Cataloger):
             result.skipped.append(
                 Skipped("python metadata", Location(metadata_path, layer), "no Name or Version header")
             )
+            return
+        problem = pypi_name_problem(name)
+        if problem is not None:
+            result.skipped.append(Skipped("python metadata", Location(metadata_path, layer), problem))
             return
         from packaging.utils import canonicalize_name  # packaging costs ~20 ms to import
 

@@ -26,7 +26,8 @@ from pathlib import Path
 
 from chainwarden.config import Config, is_excluded
 from chainwarden.errors import SourceError, UsageError
-from chainwarden.lint import apt, dockerfile, npm, pyproject, requirements
+from chainwarden.inventory.bounds import MAX_LINE_CHARS, MAX_MANIFEST_BYTES, first_overlong_line
+from chainwarden.lint import apt, dockerfile, npm, pyproject, requirements, rpm_repos
 from chainwarden.lint.base import Hit, LintContext, LintFile, LintInputError
 from chainwarden.lint.rules import RULES, Rule, rule_infos
 from chainwarden.lint.suppress import parse_suppressions, suppression_for
@@ -62,6 +63,9 @@ LINTERS: dict[str, Linter] = {
     "apt-sources": apt.lint_apt_sources,
     "apt-key": apt.lint_trusted_key,
     "apt-conf": apt.lint_apt_conf,
+    "yum-repo": rpm_repos.lint_yum_repo,
+    "dnf-conf": rpm_repos.lint_dnf_conf,
+    "apk-repositories": rpm_repos.lint_apk_repositories,
 }
 
 #: Directories holding installed or generated copies, never the project's own declarations.
@@ -94,6 +98,12 @@ _IMAGE_PATTERNS = (
     "/home/*/.npmrc",
     "/etc/uv/uv.toml",
     "/root/.config/uv/uv.toml",
+    "/etc/yum.repos.d/*.repo",
+    "/etc/zypp/repos.d/*.repo",
+    "/etc/distro.repos.d/*.repo",
+    "/etc/dnf/dnf.conf",
+    "/etc/yum.conf",
+    "/etc/apk/repositories",
 )
 
 
@@ -115,6 +125,8 @@ def classify(path: str, *, is_image: bool = False) -> str | None:
         return "apt-list"
     if parent == "sources.list.d" and name.endswith(".sources"):
         return "apt-sources"
+    if (rpm_kind := rpm_repos.classify(path)) is not None:
+        return rpm_kind
     if is_image:
         if name in ("pip.conf", "pip.ini"):
             return "pip-conf"
@@ -210,6 +222,7 @@ def lint_files(
             if entry is not None and entry.size > MAX_FILE_BODY:
                 raise LintInputError(f"{display}: {entry.size} bytes, over the {MAX_FILE_BODY} byte limit")
             text = "" if kind == "apt-key" else _text(view.read(path), display)
+            check_bounds(kind, display, text)
             file = LintFile(path, display, text, kind)
             hits = LINTERS[kind](file, context)
         except (LintInputError, SourceError) as exc:
@@ -259,6 +272,24 @@ def _text(body: bytes, display: str) -> str:
         if undecodable or controls * 10 > len(head) * 3:
             raise LintInputError(f"{display}: a binary file, not text")
     return body.decode("utf-8", errors="replace")
+
+
+#: Hand-written formats: a manifest's size bound, and a line bound for the line-oriented ones
+#: (lockfiles may be large; JSON ones may be one minified line; Dockerfiles have their own bound).
+_MANIFEST_KINDS = frozenset(
+    {"requirements", "pip-conf", "pyproject", "uv-toml", "package-json", "npmrc", "apt-list", "apt-sources", "apt-conf"}
+)
+_LINE_KINDS = frozenset({"requirements", "pip-conf", "npmrc", "yarn-lock", "apt-list", "apt-sources", "apt-conf"})
+
+
+def check_bounds(kind: str, display: str, text: str) -> None:
+    """Raise LintInputError (the file is skipped, with this reason) for an oversized manifest or line."""
+    if kind in _MANIFEST_KINDS and len(text) > MAX_MANIFEST_BYTES:
+        raise LintInputError(f"{display}: {len(text)} characters, over the {MAX_MANIFEST_BYTES} limit of a manifest")
+    overlong = first_overlong_line(text) if kind in _LINE_KINDS else None
+    if overlong is not None:
+        number, length = overlong
+        raise LintInputError(f"{display}:{number}: line of {length} characters, over the {MAX_LINE_CHARS} limit")
 
 
 def _repository_files(

@@ -20,6 +20,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from chainwarden.lint import apt as apt_rules
 from chainwarden.lint import npm as npm_rules
 from chainwarden.lint import requirements as requirements_rules
+from chainwarden.lint import rpm_repos
 from chainwarden.lint.base import Edit, Hit, LintContext, LintFile, LintInputError, is_http, mask_secret, url_allowed
 from chainwarden.lint.dockerfile_flow import (
     HASH_TOOLS,
@@ -503,6 +504,8 @@ class _DockerfileLinter:
             return apt_rules.lint_list_text(text, fixable=False)
         if kind == "pip-conf":
             return [replace(h, edit=None) for h in requirements_rules.lint_pip_conf(written, self.ctx)]
+        if kind in rpm_repos.KINDS:
+            return rpm_repos.lint_text(kind, text)
         hits = npm_rules.lint_npmrc(written, self.ctx)
         # scope mappings and ignore-scripts belong to the project's own .npmrc, not to a token file
         return [replace(h, edit=None) for h in hits if h.rule_id in _WRITTEN_NPMRC_RULES]
@@ -814,7 +817,7 @@ class _RunAnalysis:
             self._apk(argv)
         elif name == "apk" and args[:1] == ["del"]:
             self.state.removed.update(args[1:])
-        elif name in ("yum", "dnf", "microdnf", "tdnf", "zypper", "rpm"):
+        elif name in ("yum", "dnf", "dnf5", "microdnf", "tdnf", "zypper", "rpm", "yum-config-manager"):
             self._rpm_family(argv)
         elif name in ("echo", "printf"):
             self._echo_config(command, argv)
@@ -1132,6 +1135,8 @@ class _RunAnalysis:
         return deleted
 
     def _rpm_family(self, argv: list[Word]) -> None:
+        for rule_id, index, detail in rpm_repos.command_hits([w.text for w in argv]):
+            self.hit(rule_id, argv[index], detail=detail)
         positional = self._positional(argv[1:], frozenset({"--setopt", "--enablerepo", "--disablerepo"}))
         packages = positional[1:] if positional[:1] and positional[0].text in ("install", "in", "localinstall") else []
         if argv[0].text == "rpm":
@@ -1260,7 +1265,7 @@ def _written_kind(path: str) -> str | None:
         return "pip-conf"
     if name in (".npmrc", "npmrc"):
         return "npmrc"
-    return None
+    return rpm_repos.written_kind(path)
 
 
 def _url_word(command: Command) -> Word | None:

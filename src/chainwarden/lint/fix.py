@@ -11,21 +11,28 @@ Only edits that cannot change what gets installed are made:
 
 - ``FROM`` images (and ``ARG`` defaults feeding ``FROM`` alone) pinned to their current digest by
   :mod:`chainwarden.policy.pin`, when given pin options (the registry is asked; ``--offline`` skips it).
+
+Outside the edited spans a file stays byte for byte what it was: line endings
+(CRLF files get CRLF in inserted lines), a UTF-8 byte-order mark, the final
+newline or its absence, the permission bits; a symlinked file is written
+through to its target. A file that is not valid UTF-8 is not touched and is
+reported as skipped; the other files are still fixed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from chainwarden._internal.files import write_atomically
 from chainwarden.config import Config
-from chainwarden.errors import UsageError
 from chainwarden.lint import LintResult, classify, collect_path
 from chainwarden.lint.base import Edit
 from chainwarden.lint.requirements import require_hashes_edit
+from chainwarden.models import Location, Skipped
 
 if TYPE_CHECKING:
     from chainwarden.policy.pin import PinOptions
@@ -42,13 +49,27 @@ class FixChange:
 @dataclass(frozen=True, slots=True)
 class FixResult:
     changes: tuple[FixChange, ...]
-    result: LintResult  # lint result after the changes
+    result: LintResult  # lint result after the changes (its ``skipped`` includes ``skipped`` below)
+    skipped: tuple[Skipped, ...] = ()  # files --fix could not rewrite (not UTF-8, unreadable, unwritable)
     not_pinned: tuple[str, ...] = ()  # "Dockerfile:3: base:1: <why>" for bases pin could not resolve
+
+
+def _newline_of(text: str) -> str:
+    """The file's line ending: CRLF when most lines end so, else LF."""
+    crlf = text.count("\r\n")
+    return "\r\n" if crlf and crlf >= text.count("\n") - crlf else "\n"
 
 
 def apply_edits(text: str, edits: list[Edit]) -> tuple[str, list[Edit]]:
     """Apply edits whose ``old`` text is still in place; returns the new text and the applied edits."""
     lines = text.splitlines(keepends=True)
+    newline = _newline_of(text)
+    if newline != "\n":
+        # inserted lines take the file's own line ending, not a mixed one
+        edits = [
+            dataclasses.replace(e, new=e.new.replace("\r\n", "\n").replace("\n", newline)) if "\n" in e.new else e
+            for e in edits
+        ]
     applied: list[Edit] = []
     seen: set[tuple[int, int]] = set()
     for edit in sorted(edits, key=lambda e: (e.line, e.column), reverse=True):
@@ -70,54 +91,63 @@ def apply_edits(text: str, edits: list[Edit]) -> tuple[str, list[Edit]]:
     return "".join(lines), sorted(applied, key=lambda e: (e.line, e.column))
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    mode = path.stat().st_mode & 0o7777
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+def _read_exact(host: Path) -> str:
+    """The file's text, decoded so that encoding it again gives the same bytes (UTF-8, BOM and CR kept)."""
+    return host.read_bytes().decode("utf-8")
 
 
 def fix_path(path: Path, config: Config, *, pin: PinOptions | None = None) -> FixResult:
     """Apply every safe fix under ``path`` (a repository or one file), then lint again.
 
-    With ``pin``, Dockerfiles with ``dockerfile-unpinned-base`` findings get their bases pinned.
+    A file that cannot be read as UTF-8 or written back is left as it is and
+    listed in :attr:`FixResult.skipped`; the other files are still fixed. With ``pin``,
+    Dockerfiles with ``dockerfile-unpinned-base`` findings get their bases pinned.
     """
     result, linted, root = collect_path(path, config)
     per_file: dict[str, list[tuple[Edit, str | None]]] = {}
     for item in linted:
         if item.hit.edit is not None:
             per_file.setdefault(item.file.display, []).append((item.hit.edit, item.hit.rule_id))
+    skipped: dict[str, Skipped] = {}
+
+    def skip(display: str, reason: str) -> None:
+        skipped.setdefault(display, Skipped(display, Location(display), f"not fixed: {reason}"))
+
     for display in result.files:
         if classify("/" + display) == "requirements":
-            host = root / display
             try:
-                text = host.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
+                text = _read_exact(root / display)
+            except UnicodeDecodeError as exc:
+                skip(display, f"not valid UTF-8 (byte {exc.start}); left as it is")
+                continue
+            except OSError as exc:
+                skip(display, f"cannot read ({exc.strerror})")
                 continue
             edit = require_hashes_edit(text)
             if edit is not None:
                 per_file.setdefault(display, []).append((edit, None))
     changes: list[FixChange] = []
     for display, edits in sorted(per_file.items()):
+        if display in skipped:
+            continue
         host = root / display
         try:
-            original = host.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"{host}: cannot read for --fix ({exc})") from exc
+            original = _read_exact(host)
+        except UnicodeDecodeError as exc:
+            skip(display, f"not valid UTF-8 (byte {exc.start}); left as it is")
+            continue
+        except OSError as exc:
+            skip(display, f"cannot read ({exc.strerror})")
+            continue
         rule_of = {(e.line, e.column): rule_id for e, rule_id in edits}
         updated, applied = apply_edits(original, [e for e, _ in edits])
         if not applied:
             continue
         try:
-            _write_atomically(host, updated)
+            write_atomically(host, updated.encode("utf-8"))
         except OSError as exc:
-            raise UsageError(f"{host}: cannot write the fix ({exc.strerror})") from exc
+            skip(display, f"cannot write ({exc.strerror})")
+            continue
         changes += [FixChange(display, e.line, e.description, rule_of.get((e.line, e.column))) for e in applied]
     not_pinned: list[str] = []
     if pin is not None:
@@ -139,4 +169,7 @@ def fix_path(path: Path, config: Config, *, pin: PinOptions | None = None) -> Fi
                 elif pinned.status in (Status.ERROR, Status.SKIPPED):
                     not_pinned.append(f"{shown}:{where.line}: {where.text}: {pinned.note}")
     after = collect_path(path, config)[0] if changes else result
-    return FixResult(tuple(changes), after, tuple(not_pinned))
+    fix_skipped = tuple(skipped.values())
+    if fix_skipped:
+        after = dataclasses.replace(after, skipped=after.skipped + fix_skipped)
+    return FixResult(tuple(changes), after, fix_skipped, tuple(not_pinned))

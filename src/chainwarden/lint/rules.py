@@ -530,6 +530,94 @@ _rule(
     },
 )
 
+# -- yum/dnf/zypper repositories, apk repositories (lint/rpm_repos.py) ----------------------------------------
+R = "RPM/apk"
+_VENDOR_REPO = (
+    "[vendor]\nname=Vendor\nbaseurl=https://rpm.example.com/el9/$basearch\nenabled=1\ngpgcheck=1\n"
+    "gpgkey=https://rpm.example.com/RPM-GPG-KEY-vendor\n"
+)
+_rule(
+    "rpm-repo-gpgcheck-disabled",
+    "RPM package signature checking disabled",
+    C,
+    R,
+    "`gpgcheck=0` in a .repo file or dnf.conf (or `--setopt=gpgcheck=0`) makes dnf, yum and zypper install "
+    "packages nobody signed: whoever controls the mirror or the network path chooses what runs as root.",
+    "Set `gpgcheck=1` with the vendor's `gpgkey=` (https or a file shipped in the image).",
+    {"etc/yum.repos.d/vendor.repo": _VENDOR_REPO.replace("gpgcheck=1", "gpgcheck=0")},
+    {"etc/yum.repos.d/vendor.repo": _VENDOR_REPO},
+)
+_rule(
+    "rpm-repo-sslverify-disabled",
+    "RPM repository TLS verification disabled",
+    H,
+    R,
+    "`sslverify=0` accepts any certificate for the repository: a man in the middle serves metadata and, "
+    "with gpgcheck off or keys fetched from the same host, packages.",
+    "Remove `sslverify=0`; install a proxy's CA into the image's trust store instead.",
+    {"etc/yum.repos.d/vendor.repo": _VENDOR_REPO + "sslverify=0\n"},
+    {"etc/yum.repos.d/vendor.repo": _VENDOR_REPO},
+)
+_rule(
+    "rpm-repo-without-gpgkey",
+    "Third-party RPM repository without gpgkey",
+    M,
+    R,
+    "Without `gpgkey=`, dnf accepts this repository's packages signed by *any* key already imported into the "
+    "rpm database: every other vendor can sign for this repository (the counterpart of apt's missing signed-by).",
+    "Add `gpgkey=https://…/RPM-GPG-KEY-vendor` (or `file:///etc/pki/rpm-gpg/…`) to the repository section.",
+    {"etc/yum.repos.d/vendor.repo": _VENDOR_REPO.replace("gpgkey=https://rpm.example.com/RPM-GPG-KEY-vendor\n", "")},
+    {"etc/yum.repos.d/vendor.repo": _VENDOR_REPO},
+)
+_rule(
+    "rpm-third-party-repo",
+    "Third-party RPM repository",
+    INFO,
+    R,
+    "A repository besides the distribution's own can ship any package name, including replacements for "
+    "glibc or openssl, signed by its own key: an inventory of who can change the image.",
+    "Keep the list short, pin the vendor key with `gpgkey=`, and prefer `includepkgs=` to limit what it ships.",
+    {"etc/yum.repos.d/vendor.repo": _VENDOR_REPO},
+    {
+        "etc/yum.repos.d/rocky.repo": "[baseos]\nname=Rocky\n"
+        "mirrorlist=https://mirrors.rockylinux.org/mirrorlist?arch=$basearch&repo=BaseOS-$releasever\n"
+        "gpgcheck=1\ngpgkey=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-Rocky-9\n"
+    },
+)
+_rule(
+    "package-signing-key-over-http",
+    "Package signing key fetched over plain http",
+    H,
+    R,
+    "A signing key downloaded over http (`gpgkey=http://…`, `rpm --import http://…`) can be swapped by anyone on "
+    "the network path, who then signs their own packages: signature checking protects nothing.",
+    "Fetch the key over https, check its fingerprint, or ship it in the image (`file:///etc/pki/rpm-gpg/…`).",
+    {"etc/yum.repos.d/vendor.repo": _VENDOR_REPO.replace("gpgkey=https", "gpgkey=http")},
+    {"etc/yum.repos.d/vendor.repo": _VENDOR_REPO},
+)
+_rule(
+    "zypper-auto-import-keys",
+    "zypper --gpg-auto-import-keys trusts any repository key",
+    M,
+    R,
+    "`--gpg-auto-import-keys` imports whatever key a repository presents, without showing its fingerprint: "
+    "a substituted repository brings its own key and is trusted from then on.",
+    "Import the vendor key explicitly (`rpm --import /path/key.asc` after checking its fingerprint).",
+    {D: "FROM opensuse/leap@sha256:" + "3" * 64 + "\nRUN zypper --non-interactive --gpg-auto-import-keys refresh\n"},
+    {D: "FROM opensuse/leap@sha256:" + "3" * 64 + "\nRUN zypper --non-interactive refresh\n"},
+)
+_rule(
+    "apk-third-party-repository",
+    "Third-party apk repository",
+    INFO,
+    R,
+    "A repository besides Alpine's own can ship any package name (musl, openssl) signed by a key in "
+    "/etc/apk/keys: an inventory of who can change the image.",
+    "Keep the list short; pin packages from it with `name@tag` and ship only that vendor's key.",
+    {"etc/apk/repositories": "https://dl-cdn.alpinelinux.org/alpine/v3.19/main\nhttps://apk.example.com/v3.19\n"},
+    {"etc/apk/repositories": "https://dl-cdn.alpinelinux.org/alpine/v3.19/main\n"},
+)
+
 # -- Python ----------------------------------------------------------------------------------------------------
 P = "Python"
 _rule(

@@ -57,7 +57,17 @@ from cyclonedx.schema.schema import SchemaVersion1Dot6
 from packageurl import PackageURL
 
 from chainwarden._internal.jsontext import LazyList, Prerendered, escape, iter_indented
-from chainwarden.models import ADVISORY_RULE_IDS, Distro, Finding, Inventory, Package, Scope, Severity, TargetInfo
+from chainwarden.models import (
+    ADVISORY_RULE_IDS,
+    Distro,
+    Ecosystem,
+    Finding,
+    Inventory,
+    Package,
+    Scope,
+    Severity,
+    TargetInfo,
+)
 from chainwarden.models import primary_vulnerability_id as primary_id
 from chainwarden.report.interface import ReporterError
 from chainwarden.report.json_report import parse_hash_pin, tool_version
@@ -185,13 +195,18 @@ def iter_cyclonedx(
     # one at a time. The library still owns the rest: metadata, vulnerabilities, VEX.
     os_component = _os_component(inventory.distro, refs) if inventory.distro is not None else None
     package_refs: dict[Package, str] = {}
-    placed: list[tuple[tuple[str, str, bool, str, str], Package, str]] = []
+    # in the library's order: type, name, version (absent last), then bom-ref
+    placed: list[tuple[tuple[str, str, bool, str, str], Package | None, str]] = []
+    if os_component is not None:
+        version = os_component.get("version", "")
+        order = (os_component["type"], os_component["name"], not version, version, os_component["bom-ref"])
+        placed.append((order, None, os_component["bom-ref"]))
     for package in inventory.packages:
         # A package with neither purl nor location (an unnamed requirement) still
         # gets a reproducible bom-ref, where the library would draw a random one.
         bom_ref = refs.claim(package.id or f"{package.ecosystem.value}:{package.name}")
         package_refs.setdefault(package, bom_ref)
-        order = (ComponentType.LIBRARY.value, package.name, not package.version, package.version, bom_ref)
+        order = (_component_type(package), package.name, not package.version, package.version, bom_ref)
         placed.append((order, package, bom_ref))
     placed.sort(key=lambda entry: entry[0])
     for vulnerability in _vulnerabilities(findings, package_refs, refs):
@@ -205,16 +220,15 @@ def iter_cyclonedx(
     def components() -> Iterator[dict[str, Any]]:
         licences = _LicenceCache()
         for _, package, bom_ref in placed:
-            yield _package_component(package, bom_ref, licences)
-        if os_component is not None:  # "operating-system" sorts after "library"
-            yield os_component
+            if package is not None:
+                yield _package_component(package, bom_ref, licences)
+            elif os_component is not None:
+                yield os_component
 
     # The target contains every component. chainwarden does not resolve the
     # dependency graph between packages, so the per-package entries stay empty
     # rather than guessed.
-    component_refs = sorted(
-        [bom_ref for _, _, bom_ref in placed] + ([os_component["bom-ref"]] if os_component is not None else [])
-    )
+    component_refs = sorted(bom_ref for _, _, bom_ref in placed)
     root_dependency: dict[str, Any] = {"ref": str(root.bom_ref.value)}
     if component_refs:
         root_dependency["dependsOn"] = component_refs
@@ -317,6 +331,12 @@ def _target_properties(inventory: Inventory) -> list[Property]:
     return properties
 
 
+def _component_type(package: Package) -> str:
+    # an unknown executable is an application; everything else chainwarden catalogs is a library
+    kind = ComponentType.APPLICATION if package.ecosystem is Ecosystem.BINARY else ComponentType.LIBRARY
+    return str(kind.value)
+
+
 def _os_component(distro: Distro, refs: _BomRefs) -> dict[str, Any]:
     component: dict[str, Any] = {
         "bom-ref": refs.claim(f"os:{distro.id}@{distro.version_id}"),
@@ -369,7 +389,9 @@ def _package_component(package: Package, bom_ref: str, licences: _LicenceCache) 
             alg = _HASH_ALGORITHMS[parsed[0]].value
             hashes[alg, parsed[1]] = {"alg": alg, "content": parsed[1]}
 
-    component: dict[str, Any] = {"bom-ref": bom_ref, "name": package.name, "type": ComponentType.LIBRARY.value}
+    component: dict[str, Any] = {"bom-ref": bom_ref, "name": package.name, "type": _component_type(package)}
+    if package.supplier:
+        component["supplier"] = {"name": package.supplier}
     if package.version:
         component["version"] = package.version
     if purl is not None:

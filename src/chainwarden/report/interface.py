@@ -52,9 +52,11 @@ def package_to_dict(package: Package, *, with_files: bool = True) -> dict[str, A
         "scope": package.scope.value if package.scope else None,
         "hashes": list(package.hashes),
         "pinned": package.pinned,
+        "supplier": package.supplier,
     }
     if with_files:
         data["files"] = list(package.files)
+        data["file_digests"] = list(package.file_digests)
     return data
 
 

@@ -193,6 +193,8 @@ class _DocumentBuilder:
         checksums = [c for c in (_checksum(pin) for pin in package.hashes) if c is not None]
         if checksums:
             element["checksums"] = checksums
+        if package.supplier:
+            element["supplier"] = _supplier(package.supplier)
         if package.purl:
             element["externalRefs"] = [
                 {"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": package.purl}
@@ -270,3 +272,11 @@ def _source_info(package: Package) -> str:
 def _where(location: Location) -> str:
     text = location.path if location.line is None else f"{location.path}:{location.line}"
     return f"{text} (layer {location.layer})" if location.layer else text
+
+
+def _supplier(text: str) -> str:
+    """SPDX 2.3 §7.5: ``Person: name (email)`` for an apk maintainer, ``Organization: name`` for an rpm vendor."""
+    name, sep, rest = text.partition("<")
+    if sep and rest.endswith(">"):
+        return f"Person: {name.strip()} ({rest[:-1].strip()})"
+    return f"Organization: {text.strip()}"

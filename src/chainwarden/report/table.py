@@ -50,6 +50,11 @@ _ECOSYSTEM_TITLES = {
     Ecosystem.DEBIAN: "Debian packages",
     Ecosystem.PYPI: "Python packages",
     Ecosystem.NPM: "npm packages",
+    Ecosystem.APK: "Alpine packages",
+    Ecosystem.RPM: "RPM packages",
+    Ecosystem.GOLANG: "Go modules",
+    Ecosystem.CARGO: "Rust crates",
+    Ecosystem.BINARY: "Unknown executables",
 }
 
 
@@ -164,13 +169,14 @@ def render_inventory_table(inventory: Inventory, *, color: bool, width: int | No
         )
         table.add_column("Name", overflow="fold")
         table.add_column("Version", overflow="fold")
-        with_source = ecosystem is Ecosystem.DEBIAN
+        with_source = ecosystem in (Ecosystem.DEBIAN, Ecosystem.APK, Ecosystem.RPM)
         if with_source:
             table.add_column("Source", overflow="fold")
         table.add_column("Found by")
         table.add_column("Location", overflow="fold")
         for package in packages:
-            row = [safe(package.name), safe(package.version) or "(unpinned)"]
+            unversioned = "(unknown)" if ecosystem is Ecosystem.BINARY else "(unpinned)"
+            row = [safe(package.name), safe(package.version) or unversioned]
             if with_source:
                 source = package.source_name or ""
                 if source and package.source_version and package.source_version != package.version:

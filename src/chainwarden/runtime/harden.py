@@ -2,7 +2,8 @@
 
 Package granularity (the default) removes every package none of whose files
 was executed, loaded, read or written — files *and* its entries in the
-package databases (dpkg status stanza and ``info/*`` files, ``*.dist-info``,
+package databases (dpkg status stanza and ``info/*`` files, apk's ``installed``
+stanza and world entry, rpm's SQLite rows — runtime.os_databases — ``*.dist-info``,
 ``node_modules/NAME``), so that later scanners see the truth. File granularity
 keeps only accessed files (slim style).
 
@@ -39,6 +40,8 @@ from chainwarden.errors import UsageError
 from chainwarden.inventory.npm import is_manifest as is_npm_manifest
 from chainwarden.models import Ecosystem, Inventory, Package
 from chainwarden.runtime.interface import ProfileError, SandboxError, VerificationError
+from chainwarden.runtime.os_databases import DATABASE_PATHS as OS_DATABASE_PATHS
+from chainwarden.runtime.os_databases import remove_apk_packages, remove_rpm_packages, rpm_removal_refused
 from chainwarden.runtime.profile import (
     USE_ACCESSES,
     Profile,
@@ -98,11 +101,15 @@ KEEP_RULES: tuple[KeepRule, ...] = (
         re.compile(r"^/(s?bin|lib(32|64|x32|o32)?)$"),
     ),
     KeepRule(
-        "distribution identity (scanners read it)", re.compile(r"^/(etc|usr/lib)/os-release$|^/etc/debian_version$")
+        "distribution identity (scanners read it)",
+        re.compile(r"^/(etc|usr/lib)/os-release$|^/etc/debian_version$|^/etc/(alpine|redhat|system)-release$"),
     ),
     KeepRule(
         PACKAGE_DATABASE,
-        re.compile(r"^/var/lib/dpkg/|\.dist-info/|\.egg-info(/|$)|/node_modules/(@[^/]+/)?[^/]+/package\.json$"),
+        re.compile(
+            r"^/var/lib/dpkg/|\.dist-info/|\.egg-info(/|$)|/node_modules/(@[^/]+/)?[^/]+/package\.json$|"
+            + OS_DATABASE_PATHS.pattern
+        ),
     ),
 )
 
@@ -246,7 +253,7 @@ class HardenReport:
 #: packages inside them (Debian's node-acorn ships the npm packages acorn,
 #: acorn-walk, acorn-jsx…): for a file both claim, the inner package is the
 #: finer unit and decides whether the file stays.
-OS_ECOSYSTEMS = frozenset({Ecosystem.DEBIAN})
+OS_ECOSYSTEMS = frozenset({Ecosystem.DEBIAN, Ecosystem.APK, Ecosystem.RPM})
 #: Bytecode the interpreter compiled from a source file: ``DIR/__pycache__/STEM.TAG.pyc``.
 _BYTECODE_RE = re.compile(r"^(?P<dir>.*)/__pycache__/(?P<stem>[^/.]+)\.[^/]*\.pyc$")
 
@@ -348,7 +355,11 @@ def plan_hardening(rootfs: Path, inventory: Inventory, profile: Profile, options
         return keep_reason(path, accessed)
 
     def dropped(path: str) -> bool:
-        return any(fnmatch.fnmatchcase(path, glob) for glob in options.drop) and not path.startswith("/var/lib/dpkg/")
+        return (
+            any(fnmatch.fnmatchcase(path, glob) for glob in options.drop)
+            and not path.startswith("/var/lib/dpkg/")
+            and not OS_DATABASE_PATHS.match(path)
+        )
 
     entries = {p.id: {paths.entry_path(f) for f in p.files} for p in inventory.packages}
     owners: dict[str, list[Package]] = {}
@@ -360,11 +371,16 @@ def plan_hardening(rootfs: Path, inventory: Inventory, profile: Profile, options
     kept_by_rule: dict[str, str] = {}
     removed: list[Package] = []
     kept_ids: set[str] = set()
+    rpm_refused = rpm_removal_refused(rootfs)
     if options.granularity == "package":
         for package in inventory.packages:
             files = entries[package.id]
             if files & accessed or files & keep_paths:
                 kept_ids.add(package.id)
+                continue
+            if package.ecosystem is Ecosystem.RPM and rpm_refused:
+                kept_ids.add(package.id)
+                kept_by_rule[package.purl] = rpm_refused
                 continue
             reason = next((r for r in (forced_keep(f) for f in sorted(files)) if r and r != PACKAGE_DATABASE), None)
             if reason:
@@ -395,7 +411,9 @@ def plan_hardening(rootfs: Path, inventory: Inventory, profile: Profile, options
             # file went is removed, metadata included, so the SBOM tells the truth
             files = entries[package.id] & all_files
             code = {f for f in files if keep_reason(f, ()) != PACKAGE_DATABASE} or files
-            if package.files and not (code - delete):
+            if package.ecosystem is Ecosystem.RPM and rpm_refused:
+                kept_ids.add(package.id)
+            elif package.files and not (code - delete):
                 removed.append(package)
             else:
                 kept_ids.add(package.id)
@@ -690,6 +708,10 @@ def _remove_metadata(rootfs: Path, root_fd: int, removed: Sequence[Package]) -> 
                     _unlink(root_fd, f"{DPKG_INFO}/{entry}")
         for name in deb_names:
             _unlink(root_fd, f"{DPKG_STATUS_D}/{name}")
+    apks = [p for p in removed if p.ecosystem is Ecosystem.APK]
+    if apks:
+        remove_apk_packages(rootfs, apks)
+    remove_rpm_packages(rootfs, [p for p in removed if p.ecosystem is Ecosystem.RPM])
     for package in removed:
         for location in package.locations:
             path = location.path
@@ -807,11 +829,13 @@ def check_output(target: str, output: str, *, force: bool = False, write_sbom: b
     scheme, out_path = parse_output(output)
     where = f"-o {output}"
     _, source_rest = split_scheme(target)
-    source = Path(source_rest.split(":", 1)[0] if target.startswith("oci:") else source_rest)
+    # the source path as given, without a trailing :TAG (oci:DIR:TAG, FILE.tar:REPO:TAG)
+    candidates = {source_rest, source_rest.split(":", 1)[0], source_rest.split(".tar:", 1)[0] + ".tar"}
     with contextlib.suppress(OSError):
         resolved = out_path.resolve()
-        if source.exists() and (resolved == source.resolve() or resolved.is_relative_to(source.resolve())):
-            raise UsageError(f"{where}: that is the image being hardened; write the hardened image elsewhere")
+        for source in (Path(c).resolve() for c in candidates if c and Path(c).exists()):
+            if resolved == source or resolved.is_relative_to(source):
+                raise UsageError(f"{where}: that is the image being hardened; write the hardened image elsewhere")
     parent = out_path.absolute().parent
     if not parent.is_dir():
         raise UsageError(f"{where}: directory {parent} does not exist")
@@ -1133,17 +1157,10 @@ def _write_sbom(inventory: Inventory, out_path: Path, report: HardenReport) -> s
     except ImportError:
         report.notes.append("SBOM not written: the CycloneDX reporter is unavailable")
         return None
+    from chainwarden._internal.files import write_text_atomically
+
     sbom_path = sbom_path_for(out_path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{sbom_path.name}.", suffix=".tmp", dir=sbom_path.absolute().parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(render_cyclonedx(inventory))
-        os.chmod(tmp_name, 0o666 & ~_umask())
-        os.replace(tmp_name, sbom_path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
-        raise
+    write_text_atomically(sbom_path, render_cyclonedx(inventory))
     return str(sbom_path)
 
 

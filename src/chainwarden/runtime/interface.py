@@ -19,3 +19,7 @@ class ProfileError(RuntimeAnalysisError):
 
 class VerificationError(RuntimeAnalysisError):
     """A hardened image does not behave like the original on a probe."""
+
+
+class HardenDatabaseError(RuntimeAnalysisError):
+    """A package database of the image could not be rewritten after removing packages."""

@@ -25,6 +25,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -165,10 +166,14 @@ class Sandbox:
             raise SandboxError(f"image User {user!r}: no such user in /etc/passwd")
         return uid, gid if gid is not None else uid
 
-    def command(self, spec: ProcessSpec, *, info_fd: int | None = None) -> list[str]:
-        """The launcher argv (bwrap or podman) for an already resolved ``spec``."""
+    def command(self, spec: ProcessSpec, *, info_fd: int | None = None, container: str | None = None) -> list[str]:
+        """The launcher argv (bwrap or podman) for an already resolved ``spec``.
+
+        ``container`` names the podman container, so that it can be removed by
+        name: killing the podman client does not stop a container.
+        """
         if self.engine is Engine.PODMAN:
-            return self._podman_command(spec)
+            return self._podman_command(spec, container)
         bwrap = require_tool("bwrap", "bubblewrap")
         argv = [bwrap, "--die-with-parent", "--unshare-ipc", "--unshare-pid", "--unshare-uts"]
         argv += ["--unshare-cgroup-try", "--hostname", "chainwarden"]
@@ -189,12 +194,14 @@ class Sandbox:
         argv += ["--", *spec.argv]
         return argv
 
-    def _podman_command(self, spec: ProcessSpec) -> list[str]:
+    def _podman_command(self, spec: ProcessSpec, container: str | None = None) -> list[str]:
         podman = require_tool("podman", "podman")
         network = {NetMode.NONE: "none", NetMode.LOOPBACK: "none", NetMode.HOST: "host"}[self.net]
         # podman here needs an explicit runtime and ulimits: the defaults it
         # derives from a container host do not exist in a nested sandbox
         argv = [podman, "run", "--rm", "--runtime", "runc", "--ulimit", "nofile=1024:1024"]
+        if container is not None:
+            argv += ["--name", container]
         argv += ["--ulimit", "nproc=4096:4096", "--network", network, "--workdir", spec.workdir or "/"]
         if spec.user:
             argv += ["--user", spec.user]
@@ -224,7 +231,8 @@ class Sandbox:
         """Start ``spec`` in the background (for servers); stop it with :meth:`SandboxedProcess.stop`."""
         prepared = self.prepare(spec)
         read_end, write_end = os.pipe()
-        argv = self.command(prepared, info_fd=write_end if self.engine is Engine.BWRAP else None)
+        container = f"chainwarden-{uuid.uuid4().hex[:16]}" if self.engine is Engine.PODMAN else None
+        argv = self.command(prepared, info_fd=write_end if self.engine is Engine.BWRAP else None, container=container)
         if trace is not None:
             require_tool("strace", "strace")
             argv = strace_argv(str(trace)) + argv
@@ -244,7 +252,7 @@ class Sandbox:
             raise SandboxError(f"cannot start the sandbox ({exc.strerror or exc})") from exc
         finally:
             os.close(write_end)
-        return SandboxedProcess(prepared.argv, popen, read_end, trace)
+        return SandboxedProcess(prepared.argv, popen, read_end, trace, container=container)
 
 
 def _die_with_us(argv: list[str]) -> list[str]:
@@ -268,8 +276,17 @@ class SandboxedProcess:
     of the sandbox, before the caller removes the rootfs under them.
     """
 
-    def __init__(self, argv: tuple[str, ...], popen: subprocess.Popen[bytes], info_read: int, trace: Path | None):
+    def __init__(
+        self,
+        argv: tuple[str, ...],
+        popen: subprocess.Popen[bytes],
+        info_read: int,
+        trace: Path | None,
+        *,
+        container: str | None = None,
+    ):
         self.argv = argv
+        self.container = container  # podman: the container's name, removed by name when killed
         self._popen = popen
         self._trace = trace
         self._started = time.monotonic()
@@ -346,6 +363,8 @@ class SandboxedProcess:
         return self._result(stdout, stderr, False)
 
     def _kill(self) -> None:
+        if self.container is not None:
+            _remove_container(self.container)
         init = self.namespace_pid(timeout=0.5)
         if init is not None:
             # killing a pid namespace's init kills every process in it
@@ -371,6 +390,21 @@ class SandboxedProcess:
             time.monotonic() - self._started,
             self._trace,
             sig,
+        )
+
+
+def _remove_container(name: str) -> None:
+    """Kill and remove a podman container at once; podman's client dying would leave it running."""
+    podman = shutil.which("podman")
+    if podman is None:
+        return
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        subprocess.run(
+            [podman, "rm", "--force", "--time", "0", "--ignore", name],
+            capture_output=True,
+            timeout=30,
+            check=False,
+            env={"PATH": os.environ.get("PATH", DEFAULT_PATH), "LANG": "C.UTF-8"},
         )
 
 
@@ -430,6 +464,7 @@ def http_requests_in_namespace(
         argv += ["--user", "--preserve-credentials"]
     payload = json.dumps({"port": port, "requests": list(requests), "wait": wait, "timeout": timeout})
     argv += ["--", sys.executable, "-I", "-c", _CLIENT, payload]
+    argv = _die_with_us(argv)  # run from a watcher thread, it must not outlive an interrupted chainwarden
     try:
         done = subprocess.run(argv, capture_output=True, timeout=wait + timeout * len(requests) + 5, check=False)
     except subprocess.TimeoutExpired as exc:

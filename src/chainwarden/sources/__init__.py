@@ -18,7 +18,7 @@ from chainwarden.errors import SourceError, UsageError
 from chainwarden.sources.image import DEFAULT_PLATFORM, ImageSource
 from chainwarden.sources.interface import Source
 
-SCHEMES = ("oci", "docker-archive", "oci-archive", "registry", "dir")
+SCHEMES = ("oci", "docker-archive", "oci-archive", "registry", "dir", "sbom")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +73,10 @@ def detect_scheme(target: str) -> tuple[str, str]:
             return "oci", target
         return "dir", target
     if path.is_file():
+        from chainwarden.inventory.sbom_document import looks_like_sbom
+
+        if looks_like_sbom(path):
+            return "sbom", target
         try:
             with tarfile.open(target, mode="r:") as archive:
                 names = {n.removeprefix("./") for n in archive.getnames()[:10_000]}
@@ -126,6 +130,8 @@ def _open(target: str, scheme: str, rest: str, options: SourceOptions) -> Source
             exclude = () if source.looks_like_rootfs() else _project_excludes(source.root)
         source.exclude(exclude)
         return source
+    if scheme == "sbom":
+        raise UsageError(f"{target}: an SBOM lists packages but holds no files; give the image itself")
     raise UsageError(f"{target}: unknown scheme {scheme!r}")  # pragma: no cover
 
 

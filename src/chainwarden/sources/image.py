@@ -173,10 +173,16 @@ def validate_platform(platform: str) -> str:
 
 
 def check_platform(requested: str, actual: str | None, where: str) -> None:
-    """An image whose config names another platform than ``requested`` is an error, never scanned instead."""
-    if not actual or actual.startswith("/") or actual.endswith("/"):
-        return  # the config does not say: nothing to contradict
-    if requested.split("/")[:2] != actual.split("/")[:2]:
+    """An image whose config names another platform than ``requested`` is an error, never scanned instead.
+
+    The error names the image's platform, also when ``requested`` is no platform at all.
+    """
+    known = actual is not None and actual != "" and not actual.startswith("/") and not actual.endswith("/")
+    if not _PLATFORM.fullmatch(requested):
+        if known:
+            raise UsageError(f"{where}: --platform {requested!r} is not OS/ARCH[/VARIANT]; the image is for {actual}")
+        validate_platform(requested)
+    if known and requested.split("/")[:2] != str(actual).split("/")[:2]:
         raise SourceError(f"{where}: the image is for {actual}, not {requested}; drop --platform or pick {actual}")
 
 
@@ -202,7 +208,7 @@ class ImageSource(Source):
 
     def require_platform(self, platform: str) -> None:
         """Make a single-platform image of another platform an error (an explicit ``--platform``)."""
-        self._required_platform = validate_platform(platform)
+        self._required_platform = platform  # checked, with the image's own platform named, when it is known
 
     @property
     def skipped(self) -> tuple[Skipped, ...]:

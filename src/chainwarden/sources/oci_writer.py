@@ -74,20 +74,24 @@ class _BlobDir:
         with _open_layer(layer) as handle:
             diff_id, _ = _sha256_stream(handle)
         fd, tmp_name = tempfile.mkstemp(dir=self.root, suffix=".tmp")
-        with os.fdopen(fd, "wb") as out, _open_layer(layer) as src:
-            if compression == "gzip":
-                with gzip.GzipFile(fileobj=out, mode="wb", compresslevel=6, mtime=0) as gz:
-                    shutil.copyfileobj(src, gz, CHUNK)
-            elif compression == "zstd":
-                import zstandard
+        try:
+            with os.fdopen(fd, "wb") as out, _open_layer(layer) as src:
+                if compression == "gzip":
+                    with gzip.GzipFile(fileobj=out, mode="wb", compresslevel=6, mtime=0) as gz:
+                        shutil.copyfileobj(src, gz, CHUNK)
+                elif compression == "zstd":
+                    import zstandard
 
-                with zstandard.ZstdCompressor(level=3).stream_writer(out, closefd=False) as zw:
-                    shutil.copyfileobj(src, zw, CHUNK)
-            else:
-                shutil.copyfileobj(src, out, CHUNK)
-        with open(tmp_name, "rb") as handle:
-            digest, size = _sha256_stream(handle)
-        os.replace(tmp_name, self.root / digest[7:])
+                    with zstandard.ZstdCompressor(level=3).stream_writer(out, closefd=False) as zw:
+                        shutil.copyfileobj(src, zw, CHUNK)
+                else:
+                    shutil.copyfileobj(src, out, CHUNK)
+            with open(tmp_name, "rb") as handle:
+                digest, size = _sha256_stream(handle)
+            os.replace(tmp_name, self.root / digest[7:])
+        except BaseException:
+            Path(tmp_name).unlink(missing_ok=True)  # a failed or interrupted write leaves no .tmp blob
+            raise
         return Digest(digest), size, Digest(diff_id)
 
 

@@ -427,9 +427,14 @@ class RegistryClient:
             # a connection dropped mid-body starts the download over
             hexdigest, count = retry_transport_errors(fetch, self.retry)
         except httpx.TransportError as exc:
+            partial.unlink(missing_ok=True)
             raise NetworkError(f"{label}: download failed: {_transport_reason(exc)}") from exc
         except OSError as exc:
+            partial.unlink(missing_ok=True)
             raise RegistryError(f"{label}: cannot write temporary file ({exc.strerror})") from exc
+        except BaseException:
+            partial.unlink(missing_ok=True)  # an HTTP error, Ctrl-C or SIGTERM: no half blob left behind
+            raise
         got = "sha256:" + hexdigest
         if got != digest:
             partial.unlink(missing_ok=True)

@@ -29,7 +29,8 @@ from __future__ import annotations
 
 import bisect
 import json
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
@@ -45,6 +46,7 @@ from chainwarden.models import (
     primary_vulnerability_id,
 )
 from chainwarden.vulndb.debian_ids import DebianIds, cve_of_debian_record, is_advisory
+from chainwarden.vulndb.os_ecosystems import OS_ECOSYSTEMS, os_lookup, scan_warnings
 from chainwarden.vulndb.osv_import import normalize_name
 from chainwarden.vulndb.severity import UNKNOWN, SeverityInfo
 from chainwarden.vulndb.store import AffectedRow, VulnDatabase, VulnInfo
@@ -521,6 +523,20 @@ class ScanResult:
 
 # -- the matcher ---------------------------------------------------------------------------
 
+
+class _KnownEcosystems:
+    """The database's ecosystem names, read on first use (only OS and binary lookups need them)."""
+
+    def __init__(self, db: VulnDatabase) -> None:
+        self._db = db
+        self._names: frozenset[str] | None = None
+
+    def __call__(self) -> frozenset[str]:
+        if self._names is None:
+            self._names = self._db.ecosystem_names()
+        return self._names
+
+
 _Hits = list[tuple[AffectedEntry, Verdict]]
 #: (record id or None for the package as a whole, reason)
 _Reasons = list[tuple[str | None, str]]
@@ -538,8 +554,14 @@ class _Lookup(NamedTuple):
     version: str
 
 
-def _lookup_for(package: Package, inventory: Inventory) -> _Lookup | str:
+def _lookup_for(
+    package: Package, inventory: Inventory, known_ecosystems: Callable[[], Collection[str]] = frozenset
+) -> _Lookup | str:
     """The lookup key, or the reason the package cannot be matched."""
+    if package.ecosystem in OS_ECOSYSTEMS:
+        # Alpine, rpm, Go, Rust and unknown binaries: vulndb.os_ecosystems chooses where
+        found = os_lookup(package, inventory.distro, known_ecosystems)
+        return found if isinstance(found, str) else _Lookup(found.ecosystems, found.name, found.version)
     if not package.version or not package.pinned:
         return "no exact version (unpinned or a range)"
     if package.ecosystem is Ecosystem.PYPI:
@@ -715,11 +737,15 @@ class Matcher:
         # one shared lookup object per distinct lookup; per package its lookup, or None
         distinct: dict[_Lookup, _Lookup] = {}
         package_lookups: list[_Lookup | None] = []
+        known = _KnownEcosystems(self.db)
+        not_covered: Counter[str] = Counter()
         for package in inventory.packages:
-            lookup = _lookup_for(package, inventory)
+            lookup = _lookup_for(package, inventory, known)
             if isinstance(lookup, str):
                 skipped.append(SkippedPackage(package, lookup))
                 package_lookups.append(None)
+                if package.ecosystem in OS_ECOSYSTEMS:
+                    not_covered[lookup] += 1
             else:
                 package_lookups.append(distinct.setdefault(lookup, lookup))
         candidates = self._candidates(distinct)
@@ -814,6 +840,7 @@ class Matcher:
             upgrade_options=tuple(upgrade_options),
             suppressed=suppressed,
             packages_scanned=len(inventory.packages),
+            warnings=tuple(scan_warnings(not_covered, not_covered)),
         )
 
     def _debian_records(
@@ -1435,7 +1462,14 @@ def _instantiate(
             )
     else:
         shown_name = package.name if lookup.name == package.name else f"{package.name} (source {lookup.name})"
-        if template.fixed_versions:
+        if template.fixed_versions and package.ecosystem in (Ecosystem.GOLANG, Ecosystem.CARGO):
+            # compiled in: the fix ships only when the binary is rebuilt
+            binary = package.locations[0].path if package.locations else "the binary"
+            if package.name == "stdlib":
+                remediation = f"rebuild {binary} with Go {template.fixed_versions[0]}"
+            else:
+                remediation = f"upgrade {shown_name} to {template.fixed_versions[0]} and rebuild {binary}"
+        elif template.fixed_versions:
             remediation = f"upgrade {shown_name} to {template.fixed_versions[0]}"
         else:
             remediation = f"no fixed version of {lookup.name} is published yet"

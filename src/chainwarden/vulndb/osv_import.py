@@ -15,20 +15,19 @@ import functools
 import hashlib
 import json
 import os
-import struct
 import tempfile
 import time
 import zipfile
-import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import quote
 
 import yaml
 from packaging.utils import canonicalize_name
 
+from chainwarden._internal import zipdir
 from chainwarden.errors import DatabaseError, NetworkError
 from chainwarden.sources.interface import ProgressCallback
 from chainwarden.vulndb.severity import severity_from_osv
@@ -260,9 +259,29 @@ def _str_list(value: Any, where: str) -> list[str]:
     return [item for item in value if isinstance(item, str)]
 
 
+#: Also matched, fetched by ``db update -e`` on request: images' OS packages (Alpine, the
+#: Red Hat family, SUSE) and what static binaries compile in (Go modules, Rust crates).
+OPTIONAL_ECOSYSTEMS = (
+    "Alpine",
+    "Wolfi",
+    "Chainguard",
+    "AlmaLinux",
+    "Rocky Linux",
+    "Red Hat",
+    "SUSE",
+    "openSUSE",
+    "Go",
+    "crates.io",
+)
+_RELEASED_ECOSYSTEMS = ("Debian", "Alpine", "AlmaLinux", "Rocky Linux", "Red Hat", "SUSE", "openSUSE")
+
+
 def is_supported_ecosystem(ecosystem: str) -> bool:
-    """PyPI, npm and Debian (any release, ``Debian:12``) are matched."""
-    return ecosystem in ("PyPI", "npm", "Debian") or (ecosystem.startswith("Debian:") and len(ecosystem) > 7)
+    """PyPI, npm, Go, crates.io, Wolfi, Chainguard, and Debian, Alpine, the Red Hat family and SUSE (any release)."""
+    if ecosystem in ("PyPI", "npm", "Go", "crates.io", "Wolfi", "Chainguard") or ecosystem in _RELEASED_ECOSYSTEMS:
+        return True
+    base, sep, release = ecosystem.partition(":")
+    return bool(sep and release) and base in _RELEASED_ECOSYSTEMS
 
 
 def normalize_name(ecosystem: str, name: str) -> str:
@@ -427,42 +446,49 @@ def _read_file(path: Path) -> bytes | ImportProblem:
 
 def _iter_zip(path: Path, label: str) -> Iterator[_Entry]:
     try:
-        archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise DatabaseError(f"{label}: not a readable zip archive ({exc})") from exc
-    with archive:
-        members = archive.infolist()
-        if len(members) > MAX_ZIP_MEMBERS:
-            raise DatabaseError(f"{label}: more than {MAX_ZIP_MEMBERS} members")
-        for info in members:
-            if info.is_dir() or not info.filename.endswith(_RECORD_SUFFIXES):
-                continue
-            where = f"{label}:{info.filename}"
-            # the central directory's CRC and size: a member whose pair is unchanged since the
-            # last import of this source is not read again (OSV's exports change ~1 % a day)
-            fingerprint = f"{info.CRC:08x}:{info.file_size}"
-            yield _Entry(info.filename, where, fingerprint, functools.partial(_read_member, archive, info, where))
-
-
-def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> bytes | ImportProblem:
-    if info.file_size > MAX_RECORD_BYTES:
-        return ImportProblem(where, f"larger than {MAX_RECORD_BYTES // 1024**2} MiB")
-    deflated = _deflated_bytes(archive, info)
-    if deflated is not None:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise DatabaseError(f"{label}: not a readable zip archive ({exc.strerror})") from exc
+    with handle:
+        size = os.fstat(handle.fileno()).st_size
         try:
-            inflater = zlib.decompressobj(-zlib.MAX_WBITS)
-            # the header's size may lie: never inflate past the limit
-            data = inflater.decompress(deflated, MAX_RECORD_BYTES + 1)
-        except zlib.error as exc:
+            members = zipdir.read_directory(handle, size, max_members=MAX_ZIP_MEMBERS)
+        except (zipdir.ZipFormatError, OSError) as exc:
+            raise DatabaseError(f"{label}: not a readable zip archive ({exc})") from exc
+        fallback: list[zipfile.ZipFile] = []
+        try:
+            for member in members:
+                if member.is_dir or not member.name.endswith(_RECORD_SUFFIXES):
+                    continue
+                where = f"{label}:{member.name}"
+                # the central directory's CRC and size: a member whose pair is unchanged since the
+                # last import of this source is not read again (OSV's exports change ~1 % a day)
+                fingerprint = f"{member.crc:08x}:{member.size}"
+                read = functools.partial(_read_member, path, handle, size, member, where, fallback)
+                yield _Entry(member.name, where, fingerprint, read)
+        finally:
+            for archive in fallback:
+                archive.close()
+
+
+def _read_member(
+    path: Path, handle: BinaryIO, size: int, member: zipdir.ZipMember, where: str, fallback: list[zipfile.ZipFile]
+) -> bytes | ImportProblem:
+    if member.size > MAX_RECORD_BYTES:
+        return ImportProblem(where, f"larger than {MAX_RECORD_BYTES // 1024**2} MiB")
+    if member.method in (zipdir.STORED, zipdir.DEFLATED) and not member.encrypted:
+        try:
+            data, deflated = zipdir.read_member(handle, member, size, limit=MAX_RECORD_BYTES)
+        except (zipdir.ZipFormatError, OSError) as exc:
             return ImportProblem(where, f"cannot read member: {exc}")
-        if zlib.crc32(data) != info.CRC or len(data) != info.file_size:
-            return ImportProblem(where, "cannot read member: bad CRC or size")
-        return _Deflated(data, deflated)
-    try:
-        with archive.open(info) as member:
+        return data if deflated is None else _Deflated(data, deflated)
+    try:  # other methods (bzip2, lzma) and encryption: the standard library's reader
+        if not fallback:
+            fallback.append(zipfile.ZipFile(path))
+        with fallback[0].open(member.name) as stream:
             # the header's size may lie: never read past the limit
-            return member.read(MAX_RECORD_BYTES + 1)
-    except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, EOFError) as exc:
+            return stream.read(MAX_RECORD_BYTES + 1)
+    except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, EOFError, KeyError) as exc:
         return ImportProblem(where, f"cannot read member: {exc}")
 
 
@@ -475,22 +501,6 @@ class _Deflated(bytes):
         self = super().__new__(cls, data)
         self.deflated = deflated
         return self
-
-
-def _deflated_bytes(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes | None:
-    """A DEFLATE member's compressed bytes as stored (PKWARE APPNOTE 4.3.7: the local
-    header, name and extra field precede them), or None for other members."""
-    if info.compress_type != zipfile.ZIP_DEFLATED or info.flag_bits & 0x1 or archive.fp is None:
-        return None  # stored, another method, or encrypted: zipfile reads those
-    handle = archive.fp
-    handle.seek(info.header_offset)
-    header = handle.read(30)
-    if len(header) != 30 or header[:4] != b"PK\x03\x04":
-        return None
-    name_length, extra_length = struct.unpack("<HH", header[26:30])
-    handle.seek(info.header_offset + 30 + name_length + extra_length)
-    deflated = handle.read(info.compress_size)
-    return deflated if len(deflated) == info.compress_size else None
 
 
 def _records_in_document(doc: Any) -> list[Any]:
@@ -698,18 +708,20 @@ def update_database(
     timeout: float = 60.0,
     max_bytes: int = MAX_DOWNLOAD_BYTES,
     progress: ProgressCallback | None = None,
+    on_wait: Callable[[str], None] | None = None,
 ) -> ImportReport:
     """Download each ecosystem's ``all.zip`` from ``url_base`` and import them in one go.
 
     Every download completes before the database is touched; any failure
     leaves the existing database as it was.
     """
-    canonical = {eco.lower(): eco for eco in SUPPORTED_ECOSYSTEMS}
+    canonical = {eco.lower(): eco for eco in (*SUPPORTED_ECOSYSTEMS, *OPTIONAL_ECOSYSTEMS)}
     chosen: list[str] = []
     for ecosystem in ecosystems:
         name = canonical.get(ecosystem.lower())
         if name is None:
-            raise DatabaseError(f"unsupported ecosystem '{ecosystem}' (choose from {', '.join(SUPPORTED_ECOSYSTEMS)})")
+            choices = ", ".join((*SUPPORTED_ECOSYSTEMS, *OPTIONAL_ECOSYSTEMS))
+            raise DatabaseError(f"unsupported ecosystem '{ecosystem}' (choose from {choices})")
         if name not in chosen:
             chosen.append(name)
     with tempfile.TemporaryDirectory(prefix="chainwarden-osv-") as tmp:
@@ -721,7 +733,7 @@ def update_database(
             if not zipfile.is_zipfile(dest):
                 raise DatabaseError(f"{url}: the download is not a zip archive")
             inputs.append(_Input(url, "download", dest))
-        return _import_inputs(inputs, db_path or default_db_path(), replace=False, progress=progress)
+        return _import_inputs(inputs, db_path or default_db_path(), replace=False, progress=progress, on_wait=on_wait)
 
 
 def summarize_problems(problems: Sequence[ImportProblem], limit: int = 5) -> list[str]:
@@ -735,6 +747,7 @@ def summarize_problems(problems: Sequence[ImportProblem], limit: int = 5) -> lis
 __all__ = [
     "DEFAULT_URL_BASE",
     "MAX_DOWNLOAD_BYTES",
+    "OPTIONAL_ECOSYSTEMS",
     "SUPPORTED_ECOSYSTEMS",
     "EmptyImportError",
     "ImportProblem",

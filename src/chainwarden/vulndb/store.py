@@ -30,6 +30,7 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
 import sqlite3
 import tempfile
 import time
@@ -430,6 +431,13 @@ class VulnDatabase:
                 raise DatabaseError(f"{self.path}: cannot read the database ({exc})") from exc
         return rows
 
+    def ecosystem_names(self) -> frozenset[str]:
+        """Every ecosystem with at least one affected package (``Alpine:v3.19``, ``Rocky Linux:9`` …)."""
+        try:
+            return frozenset(row[0] for row in self._conn.execute("SELECT DISTINCT ecosystem FROM affected"))
+        except sqlite3.DatabaseError as exc:
+            raise DatabaseError(f"{self.path}: cannot read the database ({exc})") from exc
+
     def vulns(self, ids: Collection[str]) -> dict[str, VulnInfo]:
         """Report fields of the records ``ids`` (missing ids are left out)."""
         found: dict[str, VulnInfo] = {}
@@ -571,6 +579,8 @@ class DatabaseWriter:
         return self.target.with_name(self.target.name + ".lock")
 
     def __enter__(self) -> DatabaseWriter:
+        if self.target.exists() and not self.target.is_file():
+            raise DatabaseError(f"{self.path}: not a file; give the database file's path with --db")
         try:
             self.target.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -594,10 +604,10 @@ class DatabaseWriter:
             self._discard()
             raise
         try:
+            if self.target.is_file() and not self.replace:
+                self._copy_existing(self._tmp)
             conn = sqlite3.connect(self._tmp)
             self._conn = conn
-            if self.target.is_file() and not self.replace:
-                self._copy_existing(conn)
             conn.execute("PRAGMA journal_mode = OFF")
             conn.execute("PRAGMA synchronous = OFF")
             migrate(conn, self.path)
@@ -653,19 +663,31 @@ class DatabaseWriter:
             os.close(self._lock_fd)  # closing releases the flock
             self._lock_fd = None
 
-    def _copy_existing(self, conn: sqlite3.Connection) -> None:
+    def _copy_existing(self, tmp: Path) -> None:
         try:
             current = _connect_readonly(self.target)
             try:
                 if schema_version(current) == 0 and _is_empty(current):
                     return  # an empty file (e.g. a crashed first import): start fresh
-                current.backup(conn)
+                if Path(f"{self.target}-wal").exists():
+                    # written in WAL mode by another program: only SQLite can copy it whole
+                    with sqlite3.connect(tmp) as copy:
+                        current.backup(copy)
+                    copy.close()
+                    return
             finally:
                 current.close()
         except sqlite3.DatabaseError as exc:
             raise DatabaseError(
                 f"{self.path}: existing database is unreadable ({exc}); import with --replace to rebuild it"
             ) from exc
+        # Writers never change the live file (they rename a new one over it) and we
+        # hold the writers' lock: its bytes are a consistent database, copied by the
+        # kernel rather than page by page (a full-size database is 500 MB).
+        try:
+            shutil.copyfile(self.target, tmp)
+        except OSError as exc:
+            raise DatabaseError(f"{self.path}: cannot copy the database ({exc.strerror})") from exc
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -764,12 +786,13 @@ class DatabaseWriter:
     def members(self, source_id: int) -> dict[str, Member]:
         """What each member of the source gave at its last import, by member name."""
         rows = self.conn.execute("SELECT name, fingerprint, ids FROM members WHERE source_id = ?", (source_id,))
-        return {name: Member(fingerprint, tuple(json.loads(ids))) for name, fingerprint, ids in rows}
+        return {name: Member(fingerprint, tuple(ids.split("\n")) if ids else ()) for name, fingerprint, ids in rows}
 
     def set_member(self, source_id: int, name: str, member: Member) -> None:
         self.conn.execute(
             "INSERT OR REPLACE INTO members (source_id, name, fingerprint, ids) VALUES (?, ?, ?, ?)",
-            (source_id, name, member.fingerprint, json.dumps(member.ids)),
+            # record ids are printable (checked at import): one per line
+            (source_id, name, member.fingerprint, "\n".join(member.ids)),
         )
 
     def forget_member(self, source_id: int, name: str) -> None:

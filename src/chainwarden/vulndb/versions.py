@@ -448,10 +448,211 @@ def scheme_for(ecosystem: str, range_type: str = "ECOSYSTEM") -> VersionScheme |
         return SEMVER
     if ecosystem == "Debian" or ecosystem.startswith("Debian:"):
         return DPKG
-    return None
+    return os_scheme_for(ecosystem)
 
 
 def compare(scheme: VersionScheme, left: str, right: str) -> int:
     """-1, 0 or 1 as ``left`` sorts before, equal to or after ``right``."""
     a, b = scheme.key(left), scheme.key(right)
     return -1 if a < b else (1 if a > b else 0)
+
+
+# -- OS packages and Go: Alpine (apk-tools), RPM (rpmvercmp) -------------------------------------
+# Kept in their own classes, below the language schemes: each is checked line by line
+# against OSV's fixtures (osv-scalibr semantic/testdata) and RPM against rpm itself.
+
+_APK_NUMBERS = re.compile(r"^(?:[0-9]+\.?)*")
+_APK_SUFFIX = re.compile(r"_(alpha|beta|pre|rc|cvs|svn|git|hg|p)([0-9]*)")
+_APK_HASH = re.compile(r"^~[0-9a-f]+")
+_APK_BUILD = re.compile(r"^-r([0-9]*)")
+# apk-tools: *alpha*, *beta*, *pre*, *rc*, <no suffix>, *cvs*, *svn*, *git*, *hg*, *p*
+_APK_SUFFIX_WEIGHT = {"alpha": 0, "beta": 1, "pre": 2, "rc": 3, "": 4, "cvs": 5, "svn": 6, "git": 7, "hg": 8, "p": 9}
+_APK_NO_SUFFIX = (4, 0)
+#: longest version string ordered (apk caps package versions far below this)
+MAX_OS_VERSION_LENGTH = 1024
+
+
+@functools.total_ordering
+class ApkVersion:
+    """An apk version: ``number{.number}...{letter}{_suffix{number}}...{~hash}{-r#}``.
+
+    apk-tools does not define a total order (``1.0`` equals ``1`` and ``1.00``,
+    which differ: after the first component a leading zero compares as text), so
+    this is a comparison object rather than a tuple key. It orders as OSV does
+    (osv-scalibr ``semantic/version-alpine.go``): numbers, letter, suffixes, the
+    ``-rN`` build number, then a valid version above one with trailing garbage;
+    two invalid versions compare as strings. The ``~hash`` is ignored.
+    """
+
+    __slots__ = ("build", "components", "invalid", "letter", "original", "remainder", "suffixes")
+
+    def __init__(self, text: str) -> None:
+        self.original = text
+        rest = text
+        numbers = _APK_NUMBERS.match(rest)
+        self.components: tuple[str, ...] = ()
+        if numbers and numbers.group(0):
+            digits = []
+            for part in numbers.group(0).split("."):
+                if not part:
+                    break  # apk tolerates a dot not followed by a digit
+                digits.append(part)
+            self.components = tuple(digits)
+            rest = rest[numbers.end() :]
+        self.letter = rest[0] if rest and "a" <= rest[0] <= "z" else ""
+        rest = rest[len(self.letter) :]
+        suffixes: list[tuple[int, int]] = []
+        for match in _APK_SUFFIX.finditer(rest):
+            # like OSV: each recognised suffix found anywhere is taken off the front
+            suffixes.append((_APK_SUFFIX_WEIGHT[match.group(1)], int(match.group(2) or "0")))
+            rest = rest.removeprefix(match.group(0))
+        self.suffixes = tuple(suffixes)
+        hashed = _APK_HASH.match(rest)
+        if hashed:
+            rest = rest[hashed.end() :]
+        self.invalid = False
+        self.build = 0
+        if rest:
+            build = _APK_BUILD.match(rest)
+            if build is None:
+                self.invalid = True
+            else:
+                self.build = int(build.group(1) or "0")
+                rest = rest[build.end() :]
+        self.remainder = rest
+
+    def _cmp(self, other: ApkVersion) -> int:
+        if self.invalid and other.invalid:
+            return (self.original > other.original) - (self.original < other.original)
+        for i in range(max(len(self.components), len(other.components))):
+            diff = _apk_component_cmp(self.components, other.components, i)
+            if diff:
+                return diff
+        if self.letter != other.letter:
+            if not self.letter or not other.letter:
+                return -1 if not self.letter else 1
+            return -1 if self.letter < other.letter else 1
+        for i in range(max(len(self.suffixes), len(other.suffixes))):
+            mine = self.suffixes[i] if i < len(self.suffixes) else _APK_NO_SUFFIX
+            theirs = other.suffixes[i] if i < len(other.suffixes) else _APK_NO_SUFFIX
+            if mine != theirs:
+                return -1 if mine < theirs else 1
+        if self.build != other.build:
+            return -1 if self.build < other.build else 1
+        if bool(self.remainder) != bool(other.remainder):
+            return -1 if self.remainder else 1
+        return 0
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ApkVersion) and self._cmp(other) == 0
+
+    def __lt__(self, other: ApkVersion) -> bool:
+        return self._cmp(other) < 0
+
+    def __hash__(self) -> int:
+        # equal versions share their first number (compared numerically, absent as 0)
+        return hash(int(self.components[0]) if self.components else 0)
+
+    def __repr__(self) -> str:
+        return f"ApkVersion({self.original!r})"
+
+
+def _apk_component_cmp(mine: tuple[str, ...], theirs: tuple[str, ...], index: int) -> int:
+    a = mine[index] if index < len(mine) else None
+    b = theirs[index] if index < len(theirs) else None
+    if a is not None and b is not None and index > 0 and (a[0] == "0" or b[0] == "0"):
+        # apk: after the first number a leading zero makes both compare as text (1.02 < 1.1)
+        return (a > b) - (a < b)
+    x, y = int(a) if a else 0, int(b) if b else 0
+    return (x > y) - (x < y)
+
+
+class ApkScheme(VersionScheme):
+    """apk-tools' version ordering (Alpine's ``apk version -t``), as OSV applies it."""
+
+    name = "apk"
+
+    def key(self, version: str) -> ApkVersion:
+        text = version.strip()
+        if not text or len(text) > MAX_OS_VERSION_LENGTH or not text.isascii() or any(c.isspace() for c in text):
+            raise UncomparableVersion(f"'{version}' is not an Alpine package version")
+        return ApkVersion(text)
+
+    def exact(self, version: str) -> str:
+        return version.strip()
+
+
+# rpmvercmp as a tuple key: separators vanish; then, position by position,
+# "~" < end of string < "^" < letters (strcmp) < digits (numeric).
+_RPM_TILDE: tuple[int, ...] = (0,)
+_RPM_END: tuple[int, ...] = (1,)
+_RPM_CARET: tuple[int, ...] = (2,)
+_RPM_EMPTY: tuple[tuple[int, ...], ...] = ((-1,),)  # an absent part sorts below any present one
+_RPM_TOKEN = re.compile(r"~|\^|[0-9]+|[A-Za-z]+|[^A-Za-z0-9~^]+")
+_RPM_EPOCH = re.compile(r"^([0-9]+):")  # ASCII digits only: str.isdigit() would take "¹"
+
+RpmPartKey = tuple[tuple[Any, ...], ...]
+RpmKey = tuple[int, RpmPartKey, RpmPartKey]
+
+
+def rpm_part_key(text: str) -> RpmPartKey:
+    """A sort key for a version or release equivalent to rpmvercmp(3)."""
+    if not text:
+        return _RPM_EMPTY
+    tokens: list[tuple[Any, ...]] = []
+    for part in _RPM_TOKEN.findall(text):
+        if part == "~":
+            tokens.append(_RPM_TILDE)
+        elif part == "^":
+            tokens.append(_RPM_CARET)
+        elif "0" <= part[0] <= "9":
+            tokens.append((4, int(part)))
+        elif part[0].isascii() and part[0].isalpha():
+            tokens.append((3, part))
+    tokens.append(_RPM_END)
+    return tuple(tokens)
+
+
+class RpmScheme(VersionScheme):
+    """rpm's ordering: epoch, then version and release by rpmvercmp (``~``, ``^``, segments).
+
+    ``[epoch:]version[-release]``; a missing epoch is 0. Checked against OSV's
+    fixtures and against rpm's own ``labelCompare`` in the tests.
+    """
+
+    name = "rpm"
+
+    def key(self, version: str) -> RpmKey:
+        text = version.strip()
+        if not text or len(text) > MAX_OS_VERSION_LENGTH or any(c.isspace() for c in text):
+            raise UncomparableVersion(f"'{version}' is not an RPM version")
+        epoch = 0
+        match = _RPM_EPOCH.match(text)
+        if match:
+            epoch = int(match.group(1))
+            text = text[match.end() :]
+        upstream, sep, release = text.partition("-")
+        return (epoch, rpm_part_key(upstream), rpm_part_key(sep + release))
+
+    def exact(self, version: str) -> str:
+        text = version.strip()
+        return text[2:] if text.startswith("0:") else text
+
+
+APK = ApkScheme()
+RPM = RpmScheme()
+
+#: OSV ecosystems (before any ``:release``) ordered by rpm
+RPM_OSV_ECOSYSTEMS = ("Red Hat", "AlmaLinux", "Rocky Linux", "openSUSE", "SUSE", "Mageia", "openEuler", "Azure Linux")
+
+
+def os_scheme_for(ecosystem: str) -> VersionScheme | None:
+    """The scheme for an OSV ``ECOSYSTEM`` range of Alpine, the rpm family or Go."""
+    base = ecosystem.split(":", 1)[0]
+    if base in ("Alpine", "Wolfi", "Chainguard"):
+        return APK
+    if base in RPM_OSV_ECOSYSTEMS:
+        return RPM
+    if ecosystem == "Go":
+        return SEMVER
+    return None

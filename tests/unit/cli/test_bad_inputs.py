@@ -52,6 +52,9 @@ CASES: list[tuple[str, int]] = [
     ("scan truncated --fail-on high", EXIT_FINDINGS),
     ("scan truncated/package-lock.json", EXIT_ERROR),
     ("scan emptydir -o /dev/full", EXIT_ERROR),
+    ("scan sbom:bad.json --db missing.sqlite3", EXIT_ERROR),
+    ("sbom sbom:bad.json", EXIT_ERROR),
+    ("sbom sbom:missing.json", EXIT_ERROR),
     # lint
     ("lint missing", EXIT_ERROR),
     ("lint bad.tar", EXIT_ERROR),
@@ -102,6 +105,16 @@ CASES: list[tuple[str, int]] = [
     ("drift --baseline missing.json emptydir", EXIT_ERROR),
     ("watch emptydir --baseline bad.json", EXIT_ERROR),
     ("watch emptydir --baseline missing.json", EXIT_ERROR),
+    # signing (each fails before any registry is contacted)
+    ("keygen --output-key-prefix nodir/cosign", EXIT_ERROR),
+    ("sign 127.0.0.1:1/app:1 --key missing.key", EXIT_ERROR),
+    ("sign 127.0.0.1:1/app:1 --key bad.json", EXIT_ERROR),
+    ("attest 127.0.0.1:1/app:1 --key missing.key --type cyclonedx --predicate bad.json", EXIT_ERROR),
+    ("verify 127.0.0.1:1/app:1", EXIT_ERROR),
+    ("verify 127.0.0.1:1/app:1 --key bad.json", EXIT_ERROR),
+    ("verify-attestation 127.0.0.1:1/app:1 --key missing.pub", EXIT_ERROR),
+    ("verify-attestation 127.0.0.1:1/app:1 --certificate-identity-regexp '(' --certificate-oidc-issuer x", EXIT_ERROR),
+    ("data trust-root --tuf-url http://127.0.0.1:1 --dir out", EXIT_ERROR),
 ]
 
 

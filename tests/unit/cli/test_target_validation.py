@@ -32,9 +32,11 @@ def test_a_platform_the_single_platform_image_is_not_is_an_error(
     assert f"the image is for linux/amd64, not {platform}" in line
 
 
-def test_a_malformed_platform_is_an_error(image: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_malformed_platform_is_an_error_naming_the_image_platform(
+    image: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     line = _error(["sbom", f"oci:{image}", "--platform", "garbage", "--no-cache"], capsys)
-    assert "--platform 'garbage': expected OS/ARCH[/VARIANT]" in line
+    assert "--platform 'garbage' is not OS/ARCH[/VARIANT]; the image is for linux/amd64" in line
 
 
 def test_the_matching_or_default_platform_scans(image: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -10,7 +10,7 @@ import pytest
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
-from chainwarden.models import Ecosystem, Finding, Inventory, Package, RuleId, Severity, TargetInfo
+from chainwarden.models import Ecosystem, Finding, Inventory, Location, Package, RuleId, Severity, TargetInfo
 from chainwarden.report.cyclonedx import primary_vulnerability_id, render_cyclonedx
 from chainwarden.report.json_report import tool_version
 from unit.report.report_samples import (
@@ -291,6 +291,7 @@ def _library_components(packages: tuple[Package, ...]) -> list[dict[str, Any]]:
     from cyclonedx.model.bom import Bom
     from cyclonedx.model.component import Component, ComponentScope, ComponentType
     from cyclonedx.model.component_evidence import ComponentEvidence, Occurrence
+    from cyclonedx.model.contact import OrganizationalEntity
     from cyclonedx.model.license import DisjunctiveLicense, LicenseExpression
     from cyclonedx.output.json import JsonV1Dot6
     from packageurl import PackageURL
@@ -345,7 +346,8 @@ def _library_components(packages: tuple[Package, ...]) -> list[dict[str, Any]]:
             occurrences.setdefault(oref, Occurrence(bom_ref=oref, location=path, additional_context="owned file"))
         bom.components.add(
             Component(
-                type=ComponentType.LIBRARY,
+                type=ComponentType.APPLICATION if package.ecosystem is Ecosystem.BINARY else ComponentType.LIBRARY,
+                supplier=OrganizationalEntity(name=package.supplier) if package.supplier else None,
                 name=package.name,
                 version=package.version or None,
                 purl=purl,
@@ -368,6 +370,8 @@ _ORACLE_PACKAGES = (
     Package(Ecosystem.PYPI, "bad-purl", "1", "not a purl", "python-dist-info", licenses=("MIT", "GPL-2.0 OR MIT")),
     Package(Ecosystem.PYPI, "a", "1", "pkg:pypi/A@1?a=&b=x#sub/path", "x", licenses=("Apache 2.0", "BSD-3-Clause")),
     Package(Ecosystem.PYPI, "a", "2", "pkg:pypi/a@2?Repository_URL=https://x.example/simple%20y", "x"),
+    Package(Ecosystem.BINARY, "tool", "", "", "binary", locations=(Location("/usr/local/bin/tool"),)),
+    Package(Ecosystem.DEBIAN, "zlib1g", "1:1.2.13", "pkg:deb/debian/zlib1g@1:1.2.13", "dpkg", supplier="Debian"),
 )
 
 

@@ -396,6 +396,14 @@ def test_import_progress_counts_records(tmp_path: Path) -> None:
     assert recorder.units == ["records"] and recorder.done == 5
 
 
+def test_a_directory_as_database_is_refused_before_importing(tmp_path: Path) -> None:
+    tree = write_tree(tmp_path / "one", {"A-1.json": json.dumps(record("A-1"))})
+    (tmp_path / "db").mkdir()
+    with pytest.raises(DatabaseError, match="not a file"):
+        import_osv([tree], tmp_path / "db")
+    assert list((tmp_path / "db").iterdir()) == []
+
+
 def _zip(path: Path, records: dict[str, dict[str, Any]]) -> Path:
     with zipfile.ZipFile(path, "w") as archive:
         for name, doc in records.items():

@@ -270,7 +270,7 @@ def test_scheme_for_ecosystems() -> None:
     assert scheme_for("Debian") is DPKG
     assert scheme_for("PyPI", "SEMVER") is SEMVER
     assert scheme_for("PyPI", "GIT") is None
-    assert scheme_for("Go") is None
+    assert scheme_for("Hex") is None
 
 
 _LENIENT = st.builds(

@@ -9,7 +9,6 @@ other files are still cataloged.
 from __future__ import annotations
 
 import posixpath
-import re
 from abc import abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -19,6 +18,14 @@ from packageurl import PackageURL
 from packaging.utils import InvalidName, canonicalize_name
 
 from chainwarden.errors import InventoryError, SourceError
+from chainwarden.inventory.bounds import (
+    MAX_LINE_CHARS,
+    MAX_MANIFEST_BYTES,
+    clip,
+    npm_name_problem,
+    pypi_name_problem,
+    shown,
+)
 from chainwarden.inventory.interface import CatalogContext, Cataloger, CatalogResult
 from chainwarden.inventory.npm import npm_purl
 from chainwarden.models import Ecosystem, Location, Package, Scope, Skipped
@@ -31,6 +38,23 @@ SKIP_DIR_NAMES = frozenset({"node_modules", ".venv", "site-packages", "dist-pack
 #: Largest lockfile parsed. Real monorepo lockfiles reach tens of MB; beyond the
 #: view's own limit a file is hostile.
 MAX_LOCKFILE_BYTES = MAX_FILE_BODY
+
+#: hand-written manifests: bounded by MAX_MANIFEST_BYTES rather than the lockfile limit
+MANIFEST_NAMES = frozenset({"Pipfile", "pyproject.toml", "package.json"})
+
+
+def size_limit(path: str) -> int:
+    """The byte limit for the file at ``path``: manifests are small, lockfiles may be large."""
+    name = basename(path)
+    manifest = name in MANIFEST_NAMES or name.lower().endswith(".txt")
+    return min(MAX_MANIFEST_BYTES, MAX_LOCKFILE_BYTES) if manifest else MAX_LOCKFILE_BYTES
+
+
+def overlong_skip(source: LockfileInput, number: int, length: int) -> Skipped:
+    """The record of a line rejected for its length: never a package."""
+    return Skipped(
+        "overlong line", source.location(number), f"line of {length} characters, over the {MAX_LINE_CHARS} limit"
+    )
 
 
 class LockfileFormatError(InventoryError):
@@ -99,12 +123,13 @@ def read_optional(view: FileSystemView, path: str) -> str | None:
 
 
 def read_lockfile(view: FileSystemView, entry: FileEntry) -> str:
-    """The text of a lockfile, refusing oversized bodies before reading them."""
-    if entry.size > MAX_LOCKFILE_BYTES:
-        raise LockfileFormatError(f"{entry.size} bytes, over the {MAX_LOCKFILE_BYTES} byte limit")
+    """The text of a lockfile, refusing oversized bodies before reading them (see :func:`size_limit`)."""
+    limit = size_limit(entry.path)
+    if entry.size > limit:
+        raise LockfileFormatError(f"{entry.size} bytes, over the {limit} byte limit")
     data = view.read(entry.path)
-    if len(data) > MAX_LOCKFILE_BYTES:
-        raise LockfileFormatError(f"over the {MAX_LOCKFILE_BYTES} byte limit")
+    if len(data) > limit:
+        raise LockfileFormatError(f"over the {limit} byte limit")
     if b"\x00" in data:
         raise LockfileFormatError("binary content (NUL bytes)")
     return data.decode("utf-8", errors="replace").removeprefix("\ufeff")
@@ -224,19 +249,21 @@ def type_name(value: object) -> str:
 
 # --- package records ---------------------------------------------------------------------------
 
-_NPM_NAME = re.compile(r"^(?:@[^\s/@]+/)?[^\s/@]+$")
-
 
 def is_npm_name(name: str) -> bool:
-    return bool(_NPM_NAME.match(name)) and len(name) <= 214
+    """Whether ``name`` follows npm's naming rules (:func:`chainwarden.inventory.bounds.npm_name_problem`)."""
+    return npm_name_problem(name) is None
 
 
 def pypi_name(raw: str) -> str:
-    """PEP 503 normalised name, or a format error for something that is no valid name."""
+    """PEP 503 normalised name, or a format error for something that is no valid PEP 508 name."""
+    problem = pypi_name_problem(raw)
+    if problem is not None:
+        raise LockfileFormatError(problem)
     try:
         return canonicalize_name(raw, validate=True)
     except InvalidName as exc:
-        raise LockfileFormatError(f"invalid Python package name {raw!r}") from exc
+        raise LockfileFormatError(f"invalid Python package name {shown(raw)}") from exc
 
 
 def pypi_package(
@@ -278,8 +305,9 @@ def npm_package(
     pinned: bool = True,
 ) -> Package:
     """An npm package declared in ``source``; ``name`` is exact (scope included)."""
-    if not is_npm_name(name):
-        raise LockfileFormatError(f"invalid npm package name {name!r}")
+    problem = npm_name_problem(name)
+    if problem is not None:
+        raise LockfileFormatError(problem)
     return Package(
         ecosystem=Ecosystem.NPM,
         name=name,
@@ -302,7 +330,8 @@ def split_integrity(value: object) -> list[str]:
 
 
 def skip_entry(source: LockfileInput, what: str, line: int | None, reason: str) -> Skipped:
-    return Skipped(what, source.location(line), reason)
+    # what the file said is bounded here, once: a hostile 5 MB key must not become a 5 MB record
+    return Skipped(clip(what), source.location(line), clip(reason, 400))
 
 
 # --- scopes from a dependency graph ---------------------------------------------------------

@@ -20,6 +20,7 @@ from urllib.parse import unquote, urlsplit
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from chainwarden.errors import SourceError
+from chainwarden.inventory.bounds import MAX_LINE_CHARS
 from chainwarden.inventory.interface import CatalogContext, CatalogResult
 from chainwarden.inventory.lockfiles._common import (
     FileOutcome,
@@ -29,6 +30,7 @@ from chainwarden.inventory.lockfiles._common import (
     basename,
     display_path,
     in_skipped_dir,
+    overlong_skip,
     pypi_name,
     pypi_package,
     read_lockfile,
@@ -179,6 +181,9 @@ class PythonRequirementsCataloger(LockfileCataloger):
         last: _Requirement | None = None
         in_via_block = False
         for number, raw in logical_lines(source.text):
+            if len(raw) > MAX_LINE_CHARS:
+                outcome.skipped.append(overlong_skip(source, number, len(raw)))
+                continue
             via = _VIA.match(raw)
             if via is not None:
                 if last is not None:

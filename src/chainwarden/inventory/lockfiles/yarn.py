@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import unquote
 
+from chainwarden.inventory.bounds import MAX_LINE_CHARS
 from chainwarden.inventory.lockfiles._common import (
     FileOutcome,
     JsonDict,
@@ -99,6 +100,8 @@ def parse_classic(text: str) -> list[YarnEntry]:
     root = _Node(-1)
     stack = [root]
     for number, raw in enumerate(text.splitlines(), start=1):
+        if len(raw) > MAX_LINE_CHARS:
+            raise LockfileFormatError(f"line {number}: {len(raw)} characters, over the {MAX_LINE_CHARS} limit")
         stripped = raw.strip()
         if not stripped or stripped.startswith("#"):
             continue

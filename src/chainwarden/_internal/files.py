@@ -1,0 +1,114 @@
+"""Writing user-visible files: atomically, through symlinks, keeping what the file was.
+
+Every file chainwarden writes for a user (a report given with ``-o``, a fixed
+manifest, an SBOM, refreshed data) goes through :func:`write_atomically`: the
+bytes land in a temporary file beside the target and are renamed over it, so
+an error, Ctrl-C or SIGTERM half-way leaves the old file whole and no temp file
+behind. A symlink is written through to its target (the link stays a link), an
+existing file keeps its permission bits (and owner, when we are root), a new
+one gets what the umask allows. Devices and FIFOs (``-o /dev/stdout``) are
+written in place: there is nothing to replace.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from chainwarden.errors import UsageError
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Replace the contents of ``path`` with ``data``; raises OSError (nothing changed then)."""
+    target = Path(os.path.realpath(path))
+    try:
+        st: os.stat_result | None = target.stat()
+    except FileNotFoundError:
+        st = None
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(21, "Is a directory", str(path))
+        with open(target, "wb") as handle:  # a device or FIFO: write through, no rename
+            handle.write(data)
+        return
+    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, (st.st_mode & 0o7777) if st is not None else 0o666 & ~_umask())
+        if st is not None and os.geteuid() == 0 and (st.st_uid, st.st_gid) != (0, 0):
+            with contextlib.suppress(OSError):
+                os.chown(temporary, st.st_uid, st.st_gid)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    write_atomically(path, text.encode("utf-8"))
+
+
+@contextlib.contextmanager
+def open_atomically(path: Path) -> Iterator[IO[str]]:
+    """A text stream whose contents replace ``path`` when the block ends without an exception.
+
+    For reports written in pieces (a large SBOM): the same guarantees as
+    :func:`write_atomically` without holding the whole text.
+    """
+    target = Path(os.path.realpath(path))
+    try:
+        st: os.stat_result | None = target.stat()
+    except FileNotFoundError:
+        st = None
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        raise IsADirectoryError(21, "Is a directory", str(path))
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        with open(target, "w", encoding="utf-8") as stream:  # a device or FIFO: write through
+            yield stream
+        return
+    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as stream:
+            yield stream
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temporary, (st.st_mode & 0o7777) if st is not None else 0o666 & ~_umask())
+        if st is not None and os.geteuid() == 0 and (st.st_uid, st.st_gid) != (0, 0):
+            with contextlib.suppress(OSError):
+                os.chown(temporary, st.st_uid, st.st_gid)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def check_output_path(path: Path, option: str = "-o") -> None:
+    """Fail before any work when ``path`` cannot be written: a missing or read-only directory, a directory."""
+    target = Path(os.path.realpath(path))
+    if target.is_dir():
+        raise UsageError(f"{option} {path}: is a directory")
+    if target.exists():
+        if target.is_file() and not os.access(target, os.W_OK):
+            raise UsageError(f"{option} {path}: not writable")
+        return
+    parent = target.parent
+    if not parent.is_dir():
+        raise UsageError(f"{option} {path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {path}: directory {parent} is not writable")
