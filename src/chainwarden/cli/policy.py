@@ -470,6 +470,11 @@ def apt_keys(target: str, fail_on: str | None, output_format: str, output: Path 
 
     report = audit(apt_files(target, insecure_registry))
     findings = list(report.findings)
+    if not report.sources:
+        # a gate never passes on nothing checked
+        click.echo(f"chainwarden: nothing checked: no APT sources in {target}", err=True)
+        if fail_on is not None:
+            return EXIT_FINDINGS
     if output_format == "json":
         from chainwarden.report.json_report import render_findings_json
 
