@@ -78,6 +78,13 @@ def pin(
 
     Exit codes: 0 done (or --check clean), 1 --check found unpinned or moved references,
     2 usage error or a reference that could not be resolved.
+
+    \b
+    Examples:
+      chainwarden pin .
+      chainwarden pin --check --format json deploy/ Dockerfile
+      chainwarden pin --platform linux/arm64 Dockerfile.arm64
+      chainwarden pin --offline --check .
     """
     from chainwarden.policy.pin import PinOptions, Status, pin_paths
 
@@ -161,7 +168,12 @@ def admit() -> None:
 
     `chainwarden admit --policy policy.yaml IMAGE…` (the `check` command) decides in CI/CD;
     `chainwarden admit serve …` runs the same decision as a Kubernetes validating admission
-    webhook. See README "Admission control" for the policy format.
+    webhook. See README "Pinned, mirrored, admitted?" for the policy format.
+
+    \b
+    Examples:
+      chainwarden admit --policy policy.yaml registry.example.com/team/api:2.4.1
+      chainwarden admit serve --policy policy.yaml --tls-cert tls.crt --tls-key tls.key
     """
 
 
@@ -219,6 +231,11 @@ def admit_check(
 
     Every rule that applies to an image is evaluated and reported with its reason. Exit codes:
     0 every image admitted (warn-mode violations are printed), 1 an image denied, 2 usage error.
+
+    \b
+    Examples:
+      chainwarden admit check --policy policy.yaml registry.example.com/team/api:2.4.1
+      chainwarden admit check --policy policy.yaml --format sarif -o admit.sarif IMAGE1 IMAGE2
     """
     from chainwarden.policy.admit import decision_document, decision_findings
 
@@ -283,6 +300,11 @@ def admit_serve(policy_path: Path, tls_cert: str, tls_key: str, host: str, port:
     policy says `mutate: true`; GET /healthz; GET /metrics (Prometheus). Decisions are cached
     per image digest and policy hash for the policy's cacheTTL. Keep the policy's
     registryTimeout below the webhook's timeoutSeconds (default 10 s). Stops on Ctrl-C/SIGTERM.
+
+    \b
+    Examples:
+      chainwarden admit serve --policy policy.yaml --tls-cert tls.crt --tls-key tls.key
+      chainwarden admit serve --policy policy.yaml --tls-cert tls.crt --tls-key tls.key --port 9443
     """
     from chainwarden.policy.webhook import Webhook, serve
 
@@ -354,6 +376,12 @@ def mirror(
 
     Exit codes: 0 every image mirrored, 1 an image failed (refused by --verify-key, or the
     source is missing/invalid), 2 usage error.
+
+    \b
+    Examples:
+      chainwarden mirror docker.io/library/nginx:1.27 registry.example.com/mirror/nginx
+      chainwarden mirror --all-platforms --verify-key cosign.pub ghcr.io/org/app:1 registry.example.com/org/app
+      chainwarden mirror --from-file images.txt registry.example.com/mirror
     """
     from chainwarden.errors import UsageError
     from chainwarden.policy.interface import Authority
@@ -464,6 +492,12 @@ def apt_keys(target: str, fail_on: str | None, output_format: str, output: Path 
     `gpg --show-keys --with-colons`. Findings: weak keys (DSA, RSA < 2048), expired keys,
     third-party sources trusting the global trusted.gpg(.d), one key trusted for unrelated
     sources, signed-by files that are missing.
+
+    \b
+    Examples:
+      chainwarden apt-keys /
+      chainwarden apt-keys registry:docker.io/library/debian:12 --format json
+      chainwarden apt-keys oci:./image --fail-on high
     """
     from chainwarden.cli.common import exit_code_for
     from chainwarden.policy.apt_keys import audit
