@@ -23,23 +23,13 @@ from chainwarden.cli.common import output_option as output_option_
 from chainwarden.cli.in_use import in_use_exit_code, in_use_options, in_use_tables, load_profile_option
 from chainwarden.cli.options import source_options, target_options
 
+# the choices of `db update -e`: the default three, and the ecosystems fetched on request
+from chainwarden.vulndb.osv_import import OPTIONAL_ECOSYSTEMS
+from chainwarden.vulndb.osv_import import SUPPORTED_ECOSYSTEMS as DEFAULT_ECOSYSTEMS
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 SCAN_FORMATS = ("table", "json", "sarif", "cyclonedx")
-DEFAULT_ECOSYSTEMS = ("PyPI", "npm", "Debian")
-#: also offered (chainwarden.vulndb.OPTIONAL_ECOSYSTEMS): images' OS packages and compiled-in modules
-OPTIONAL_ECOSYSTEMS = (
-    "Alpine",
-    "Wolfi",
-    "Chainguard",
-    "AlmaLinux",
-    "Rocky Linux",
-    "Red Hat",
-    "SUSE",
-    "openSUSE",
-    "Go",
-    "crates.io",
-)
 
 
 def db_option(func: F) -> F:
