@@ -491,6 +491,12 @@ class DecisionCache:
             self.hits += 1
             return entry[1]
 
+    def holds(self, key: tuple[str, str, str]) -> bool:
+        """Whether a fresh decision is cached for ``key`` (not counted as a hit or miss)."""
+        with self._lock:
+            entry = self._entries.get(key)
+            return entry is not None and self._clock() - entry[0] <= self.ttl
+
     def put(self, key: tuple[str, str, str], decision: ImageDecision) -> None:
         if self.ttl <= 0:
             return
@@ -516,6 +522,22 @@ class Decider:
 
     def decide(self, image: str) -> ImageDecision:
         return decide(image, self)
+
+    def answerable_from_cache(self, image: str) -> bool:
+        """Whether :meth:`decide` can answer ``image`` without any network request."""
+        if self.cache is None:
+            return False
+        try:
+            ref = parse_reference(image)
+        except UsageError:
+            return True  # refused without any request
+        digest = ref.digest
+        if digest is None:
+            resolution = self.resolver.peek(ref)
+            if resolution is None:
+                return False
+            digest = resolution.digest
+        return self.cache.holds((f"{ref.registry}/{ref.repository}", str(digest), self.policy.digest))
 
     def decide_all(self, images: Sequence[str]) -> list[ImageDecision]:
         return [decide(image, self) for image in images]

@@ -120,6 +120,12 @@ class Resolver:
                 self._cache[key] = (self._clock(), result)
             return result
 
+    def peek(self, ref: ImageReference) -> Resolution | None:
+        """A fresh cached resolution of ``ref``'s tag, without any request; None when there is none."""
+        with self._lock:
+            found = self._fresh(f"{ref.registry}/{ref.repository}:{ref.tag or 'latest'}")
+        return found if isinstance(found, Resolution) else None
+
     def _fresh(self, key: str) -> Resolution | ResolveFailure | None:
         entry = self._cache.get(key)
         if entry is None:

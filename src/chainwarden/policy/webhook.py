@@ -202,9 +202,15 @@ class Webhook:
         """Decide every image concurrently within the policy's deadline."""
         policy = self.decider.policy
         deadline = policy.registry_timeout
-        futures = {image: self._pool.submit(self.decider.decide, image) for image in sorted(images)}
-        started = time.monotonic()
         decisions: dict[str, ImageDecision] = {}
+        pending = []
+        for image in sorted(images):
+            if self.decider.answerable_from_cache(image):
+                decisions[image] = self.decider.decide(image)  # no I/O: no thread hop, no deadline needed
+            else:
+                pending.append(image)
+        futures = {image: self._pool.submit(self.decider.decide, image) for image in pending}
+        started = time.monotonic()
         for image, future in futures.items():
             remaining = max(0.0, deadline - (time.monotonic() - started))
             try:

@@ -139,7 +139,10 @@ def test_cache_is_keyed_by_digest_and_policy(tmp_path: Path) -> None:
     now = [0.0]
     cache = DecisionCache(60, clock=lambda: now[0])
     d = decider(policy(RULES, tmp_path), verifier, cache)
+    assert not d.answerable_from_cache(f"reg.example/team/app@{DIGEST}")
     assert not decide(f"reg.example/team/app@{DIGEST}", d).cached
+    assert d.answerable_from_cache(f"reg.example/team/app@{DIGEST}")
+    assert not d.answerable_from_cache("reg.example/team/app:1")  # the tag was never resolved
     calls = verifier.calls
     again = decide(f"reg.example/team/app:1@{DIGEST}", d)
     assert again.cached and again.allowed and verifier.calls == calls
