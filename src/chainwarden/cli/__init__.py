@@ -35,6 +35,10 @@ COMMANDS: dict[str, str] = {
     "verify": "chainwarden.cli.signing:verify",
     "attest": "chainwarden.cli.signing:attest",
     "verify-attestation": "chainwarden.cli.signing:verify_attestation",
+    "pin": "chainwarden.cli.policy:pin",
+    "admit": "chainwarden.cli.policy:admit",
+    "mirror": "chainwarden.cli.policy:mirror",
+    "apt-keys": "chainwarden.cli.policy:apt_keys",
 }
 
 

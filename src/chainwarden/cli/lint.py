@@ -32,7 +32,10 @@ FORMATS = ("table", "json", "sarif")
     default=None,
     help="chainwarden.toml to use [default: the first found from PATH upwards].",
 )
-@click.option("--fix", is_flag=True, help="Rewrite what is mechanically safe (npm ci, --frozen-lockfile, https…).")
+@click.option(
+    "--fix", is_flag=True, help="Rewrite what is mechanically safe (npm ci, --frozen-lockfile, https, FROM digests…)."
+)
+@click.option("--offline", is_flag=True, help="With --fix: do not ask registries, so base images are not pinned.")
 @fail_on_option
 @allow_empty_option
 @format_option(FORMATS)
@@ -42,6 +45,7 @@ def lint(
     target: str,
     config_path: Path | None,
     fix: bool,
+    offline: bool,
     fail_on: str | None,
     allow_empty: bool,
     output_format: str,
@@ -89,10 +93,14 @@ def lint(
         base_dir = path.resolve() if path.is_dir() else path.resolve().parent
         if fix:
             from chainwarden.lint.fix import fix_path
+            from chainwarden.policy.pin import PinOptions
 
-            fixed = fix_path(path, config)
+            pin = None if offline else PinOptions(insecure_registry=insecure_registry)
+            fixed = fix_path(path, config, pin=pin)
             result: LintResult = fixed.result
             changes = fixed.changes
+            for reason in fixed.not_pinned:
+                click.echo(f"chainwarden: not pinned {reason}", err=True)
         else:
             from chainwarden.lint import lint_path
 

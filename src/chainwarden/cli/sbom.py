@@ -50,11 +50,23 @@ def sbom(
         progress=progress,
     )
     progress.finish()
+    apt: list[dict[str, str]] = []
+    if output_format in ("table", "json"):
+        from chainwarden.cli.policy import third_party_apt_sources
+
+        apt = third_party_apt_sources(target, insecure_registry)  # with the owner of the key each trusts
     if output_format == "json":
         from chainwarden.report.json_report import render_inventory_json
 
         # indented for a person at a terminal, compact for files and pipes
-        text = render_inventory_json(inventory, pretty=output is None and sys.stdout.isatty())
+        pretty = output is None and sys.stdout.isatty()
+        text = render_inventory_json(inventory, pretty=pretty)
+        if apt:
+            import json
+
+            document = json.loads(text)
+            document["apt_third_party_sources"] = apt
+            text = json.dumps(document, indent=2 if pretty else None)
     elif output_format == "cyclonedx":
         from chainwarden.report.cyclonedx import iter_cyclonedx
 
@@ -69,5 +81,11 @@ def sbom(
         from chainwarden.report.table import render_inventory_table
 
         text = render_inventory_table(inventory, color=use_color(output))
+        if apt:
+            text = (
+                text.rstrip("\n")
+                + "\n\nThird-party APT sources:\n"
+                + "".join(f"  {a['uri']}  ({a['trust']}; key: {a['key_owner']})\n" for a in apt)
+            )
     emit(text, output)
     return 0

@@ -9,7 +9,8 @@ Only edits that cannot change what gets installed are made:
 - ``http://`` → ``https://`` for official hosts that serve the same content over TLS
   (deb.debian.org, pypi.org, files.pythonhosted.org, registry.npmjs.org, registry.yarnpkg.com).
 
-Digest pinning of ``FROM`` lines needs a registry and lives in ``chainwarden sign pin``.
+- ``FROM`` images (and ``ARG`` defaults feeding ``FROM`` alone) pinned to their current digest by
+  :mod:`chainwarden.policy.pin`, when given pin options (the registry is asked; ``--offline`` skips it).
 
 Outside the edited spans a file stays byte for byte what it was: line endings
 (CRLF files get CRLF in inserted lines), a UTF-8 byte-order mark, the final
@@ -21,8 +22,10 @@ reported as skipped; the other files are still fixed.
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chainwarden._internal.files import write_atomically
 from chainwarden.config import Config
@@ -30,6 +33,9 @@ from chainwarden.lint import LintResult, classify, collect_path
 from chainwarden.lint.base import Edit
 from chainwarden.lint.requirements import require_hashes_edit
 from chainwarden.models import Location, Skipped
+
+if TYPE_CHECKING:
+    from chainwarden.policy.pin import PinOptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +51,7 @@ class FixResult:
     changes: tuple[FixChange, ...]
     result: LintResult  # lint result after the changes (its ``skipped`` includes ``skipped`` below)
     skipped: tuple[Skipped, ...] = ()  # files --fix could not rewrite (not UTF-8, unreadable, unwritable)
+    not_pinned: tuple[str, ...] = ()  # "Dockerfile:3: base:1: <why>" for bases pin could not resolve
 
 
 def _newline_of(text: str) -> str:
@@ -89,11 +96,12 @@ def _read_exact(host: Path) -> str:
     return host.read_bytes().decode("utf-8")
 
 
-def fix_path(path: Path, config: Config) -> FixResult:
+def fix_path(path: Path, config: Config, *, pin: PinOptions | None = None) -> FixResult:
     """Apply every safe fix under ``path`` (a repository or one file), then lint again.
 
     A file that cannot be read as UTF-8 or written back is left as it is and
-    listed in :attr:`FixResult.skipped`; the other files are still fixed.
+    listed in :attr:`FixResult.skipped`; the other files are still fixed. With ``pin``,
+    Dockerfiles with ``dockerfile-unpinned-base`` findings get their bases pinned.
     """
     result, linted, root = collect_path(path, config)
     per_file: dict[str, list[tuple[Edit, str | None]]] = {}
@@ -141,8 +149,27 @@ def fix_path(path: Path, config: Config) -> FixResult:
             skip(display, f"cannot write ({exc.strerror})")
             continue
         changes += [FixChange(display, e.line, e.description, rule_of.get((e.line, e.column))) for e in applied]
+    not_pinned: list[str] = []
+    if pin is not None:
+        unpinned = sorted({item.file.display for item in linted if item.hit.rule_id == "dockerfile-unpinned-base"})
+        if unpinned:
+            from chainwarden.policy.pin import Status, pin_paths
+
+            report = pin_paths(
+                [root / display for display in unpinned],
+                pin,
+                select=lambda o: o.context == "FROM" or o.context.startswith("ARG "),
+            )
+            for pinned in report.results:
+                where = pinned.occurrence
+                shown = Path(os.path.relpath(where.path, root)).as_posix()
+                if pinned.status is Status.PINNED:
+                    description = f"{where.text} pinned to {pinned.digest}"
+                    changes.append(FixChange(shown, where.line, description, "dockerfile-unpinned-base"))
+                elif pinned.status in (Status.ERROR, Status.SKIPPED):
+                    not_pinned.append(f"{shown}:{where.line}: {where.text}: {pinned.note}")
     after = collect_path(path, config)[0] if changes else result
     fix_skipped = tuple(skipped.values())
     if fix_skipped:
         after = dataclasses.replace(after, skipped=after.skipped + fix_skipped)
-    return FixResult(tuple(changes), after, fix_skipped)
+    return FixResult(tuple(changes), after, fix_skipped, tuple(not_pinned))

@@ -115,6 +115,21 @@ CASES: list[tuple[str, int]] = [
     ("verify-attestation 127.0.0.1:1/app:1 --key missing.pub", EXIT_ERROR),
     ("verify-attestation 127.0.0.1:1/app:1 --certificate-identity-regexp '(' --certificate-oidc-issuer x", EXIT_ERROR),
     ("data trust-root --tuf-url http://127.0.0.1:1 --dir out", EXIT_ERROR),
+    # pin, admit, mirror, apt-keys (each fails before any registry is contacted)
+    ("pin", EXIT_ERROR),
+    ("pin missing", EXIT_ERROR),
+    ("pin emptydir", EXIT_ERROR),
+    ("pin bad.json", EXIT_ERROR),
+    ("pin binary/Dockerfile --offline", EXIT_ERROR),
+    ("pin emptydir --platform unknown/unknown", EXIT_ERROR),
+    ("admit check --policy missing.yaml 127.0.0.1:1/a:1", EXIT_ERROR),
+    ("admit check --policy bad.json 127.0.0.1:1/a:1", EXIT_ERROR),
+    ("admit serve --policy bad.json --tls-cert bad.json --tls-key bad.json", EXIT_ERROR),
+    ("mirror 127.0.0.1:1/a:1", EXIT_ERROR),
+    ("mirror 127.0.0.1:1/a:1 127.0.0.1:1/b@sha256:" + "0" * 64, EXIT_ERROR),
+    ("mirror --from-file emptydir 127.0.0.1:1/prefix", EXIT_ERROR),
+    ("apt-keys missing", EXIT_ERROR),
+    ("apt-keys emptydir --fail-on low", EXIT_FINDINGS),
 ]
 
 
@@ -136,7 +151,7 @@ def test_every_subcommand_has_bad_input_cases() -> None:
     covered = set()
     for line, _ in CASES:
         words = shlex.split(line)
-        covered.add(" ".join(words[:2]) if words[0] in ("db", "data") and len(words) > 1 else words[0])
+        covered.add(" ".join(words[:2]) if words[0] in ("db", "data", "admit") and len(words) > 1 else words[0])
     missing = sorted(set(_leaf_commands(cli)) - covered)
     assert not missing, f"no bad-input cases for: {', '.join(missing)}"
 

@@ -74,7 +74,7 @@ def test_sarif_is_valid_and_carries_rule_metadata(tmp_path: Path, capsys: pytest
 
 def test_fix_through_the_cli_reports_changes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     repo = _repo(tmp_path)
-    assert main(["lint", str(repo), "--fix"]) == 0
+    assert main(["lint", str(repo), "--fix", "--offline"]) == 0
     captured = capsys.readouterr()
     assert "fixed Dockerfile:3: npm install → npm ci" in captured.err
     assert "RUN npm ci" in (repo / "Dockerfile").read_text()
