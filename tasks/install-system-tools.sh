@@ -5,10 +5,12 @@ set -eu
 missing=""
 for pair in skopeo:skopeo bwrap:bubblewrap strace:strace docker-registry:docker-registry \
             busybox:busybox-static dpkg-deb:dpkg debootstrap:debootstrap podman:podman runc:runc \
-            nsenter:util-linux; do
+            nsenter:util-linux chromium:chromium chromedriver:chromium-driver; do
   cmd=${pair%%:*}; pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/bin/$cmd" ] || [ -x "/bin/$cmd" ] || missing="$missing $pkg"
 done
+# the fleet store's tests start a throwaway PostgreSQL cluster (initdb/pg_ctl are not on PATH)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$missing postgresql"
 [ -z "$missing" ] && exit 0
 echo "installing system tools:$missing" >&2
 SUDO=""

@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "harden": "chainwarden.cli.runtime:harden",
     "drift": "chainwarden.cli.runtime:drift",
     "watch": "chainwarden.cli.runtime:watch",
+    "fleet": "chainwarden.cli.fleet:fleet",
 }
 
 
