@@ -10,8 +10,9 @@ processes, on any number of machines, run them.
   (:meth:`FleetStore.store_image` stores a digest exactly once).
 - Retries with exponential backoff (:data:`RETRY`); each failed attempt's
   reason is kept in ``scan_failures`` for the sync summary.
-- Stalled jobs (their worker died: no heartbeat) are put back in the queue by
-  :func:`recover_stalled`, which workers run at start and every minute, and a
+- Stalled jobs (their worker died: no heartbeat for ``--stalled-after``
+  seconds) are put back in the queue by :meth:`FleetJobs.recover_stalled_async`,
+  which every worker runs at start and every ``stalled-after / 2`` seconds, and a
   waiting ``fleet sync`` runs while it waits.
 
 With SQLite the same :func:`chainwarden.fleet.sync.scan_image` runs in-process.
@@ -87,11 +88,6 @@ class FleetJobs:
         self.db_path = db_path
         self.app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo(store)))
         self.scan = self.app.task(name=TASK_NAME, queue=QUEUE, retry=RETRY, pass_context=True)(self._scan)
-        self.recover = self.app.periodic(cron="* * * * *", periodic_id="recover-stalled")(
-            self.app.task(name="chainwarden.fleet.recover", queue=QUEUE, queueing_lock="recover-stalled")(
-                self._recover_task
-            )
-        )
         self.stalled_after = 30.0
 
     # -- the tasks (run by workers) ------------------------------------------------
@@ -110,9 +106,6 @@ class FleetJobs:
                 with db:
                     match_pending(self.store, db, [digest])
 
-    async def _recover_task(self, timestamp: int) -> None:
-        await self.recover_stalled_async()
-
     async def recover_stalled_async(self) -> int:
         """Put jobs of workers that stopped sending heartbeats back in the queue."""
         stalled = await self.app.job_manager.get_stalled_jobs(
@@ -120,8 +113,11 @@ class FleetJobs:
         )
         count = 0
         for job in stalled:
-            await self.app.job_manager.retry_job(job)
-            count += 1
+            try:
+                await self.app.job_manager.retry_job(job)
+                count += 1
+            except procrastinate.exceptions.UniqueViolation:
+                _logger.warning("stalled job %s: its digest is queued again already", job.id)
         if count:
             _logger.warning("requeued %d stalled scan job(s)", count)
         return count
@@ -143,8 +139,22 @@ class FleetJobs:
         """One job per digest; a digest already queued is not queued twice."""
         queued: list[str] = []
         payload = _options_to_json(options)
+        with self.store.connect() as conn:
+            # a job waiting or running (perhaps on a worker that died: recovery requeues it) stays the only one
+            pending = set(
+                conn.scalars(
+                    sa.text(
+                        "SELECT queueing_lock FROM procrastinate_jobs "
+                        "WHERE task_name = :task AND status IN ('todo', 'doing')"
+                    ),
+                    {"task": TASK_NAME},
+                )
+            )
         with self.app.open():
             for item in found:
+                if item.digest in pending:
+                    queued.append(item.digest)
+                    continue
                 # another sync queued it already: it is still one job
                 with contextlib.suppress(procrastinate.exceptions.AlreadyEnqueued):
                     self.scan.configure(queueing_lock=item.digest).defer(
@@ -189,14 +199,31 @@ class FleetJobs:
                         failed[digest] = Failure(digest, "still queued when --wait-timeout ran out (not lost)")
                     break
                 if time.monotonic() - last_recovery > max(self.stalled_after / 2, 1.0):
-                    asyncio.run(self._recover_with_own_app())
+                    self.recover_stalled()
                     last_recovery = time.monotonic()
                 time.sleep(poll)
         return done, list(failed.values())
 
-    async def _recover_with_own_app(self) -> int:
-        async with self.app.open_async():
-            return await self.recover_stalled_async()
+    def recover_stalled(self) -> int:
+        """:meth:`recover_stalled_async` for a synchronously opened app (a waiting sync)."""
+        from procrastinate import sql as procrastinate_sql
+        from procrastinate import utils as procrastinate_utils
+
+        rows = self.app.connector.get_sync_connector().execute_query_all(
+            query=procrastinate_sql.queries["select_stalled_jobs_by_heartbeat"],
+            queue=None,
+            task_name=TASK_NAME,
+            seconds_since_heartbeat=self.stalled_after,
+        )
+        count = 0
+        for row in rows:
+            try:
+                self.app.job_manager.retry_job_by_id(int(row["id"]), retry_at=procrastinate_utils.utcnow())
+                count += 1
+            except procrastinate.exceptions.UniqueViolation:
+                # the digest was queued again meanwhile: that job scans it
+                _logger.warning("stalled job %s: its digest is queued again already", row["id"])
+        return count
 
     def _reason(self, digest: str) -> str:
         with self.store.connect() as conn:
@@ -215,19 +242,31 @@ class FleetJobs:
         """Run jobs until stopped (or, with ``wait=False``, until the queue is empty)."""
         self.stalled_after = stalled_after
 
+        async def recovery_loop() -> None:
+            while True:
+                await asyncio.sleep(max(stalled_after / 2, 1.0))
+                try:
+                    await self.recover_stalled_async()
+                except Exception:  # a database hiccup must not stop the worker; logged, tried again
+                    _logger.exception("recovering stalled jobs failed")
+
         async def main() -> None:
             async with self.app.open_async():
                 await self.recover_stalled_async()
-                await self.app.run_worker_async(
-                    queues=[QUEUE],
-                    concurrency=concurrency,
-                    name=name or "chainwarden-fleet-worker",
-                    wait=wait,
-                    update_heartbeat_interval=heartbeat,
-                    stalled_worker_timeout=stalled_after,
-                    fetch_job_polling_interval=1.0,
-                    install_signal_handlers=True,
-                )
+                recovery = asyncio.create_task(recovery_loop())
+                try:
+                    await self.app.run_worker_async(
+                        queues=[QUEUE],
+                        concurrency=concurrency,
+                        name=name or "chainwarden-fleet-worker",
+                        wait=wait,
+                        update_heartbeat_interval=heartbeat,
+                        stalled_worker_timeout=stalled_after,
+                        fetch_job_polling_interval=1.0,
+                        install_signal_handlers=True,
+                    )
+                finally:
+                    recovery.cancel()
 
         asyncio.run(main())
 
