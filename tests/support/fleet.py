@@ -37,10 +37,8 @@ def make_image(
     labels: dict[str, str] | None = None,
     created: str = "2024-05-01T00:00:00Z",
 ) -> Path:
-    config: dict[str, object] = {"created": created}
-    if labels:
-        config["config"] = {"Labels": labels}
-    return make_oci(dest, [base_layer(openssl), app_layer(requests, extra)], config=config)
+    config: dict[str, object] = {"Labels": labels} if labels else {}
+    return make_oci(dest, [base_layer(openssl), app_layer(requests, extra)], config=config, created=created)
 
 
 def osv(vuln_id: str, ecosystem: str, name: str, fixed: str | None, **extra: Any) -> dict[str, Any]:

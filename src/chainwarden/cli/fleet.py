@@ -9,9 +9,18 @@ from typing import Any, TypeVar
 
 import click
 
-from chainwarden.cli.common import EXIT_CLEAN, EXIT_FINDINGS, RichProgress, emit, format_option
+from chainwarden.cli.common import (
+    EXIT_CLEAN,
+    EXIT_FINDINGS,
+    RichProgress,
+    emit,
+    fail_on_option,
+    format_option,
+    output_option,
+)
 from chainwarden.cli.options import source_options, target_options
 from chainwarden.fleet.sync import QueueOutcome, SyncProgress
+from chainwarden.models import Severity
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -290,25 +299,7 @@ def affected(query: str, store_url: str | None, output_format: str, fail_on_any:
         emit(json.dumps({"query": query, "affected": [_asdict(r) for r in rows]}, indent=2), None)
     else:
         emit(
-            _table(
-                ("ADVISORY", "SEVERITY", "IMAGE", "TAGS", "PACKAGE", "LAYER", "PATH", "IN-USE", "FIXED"),
-                [
-                    (
-                        r.vuln_id,
-                        r.severity,
-                        r.image_digest[:19],
-                        ", ".join(r.tags) or "-",
-                        f"{r.name}@{r.version}",
-                        (r.layer or "-")[:19],
-                        r.path or "-",
-                        r.in_use or "-",
-                        ", ".join(r.fixed) or "-",
-                    )
-                    for r in rows
-                ],
-            )
-            if rows
-            else f"no image in the store is affected by {query}\n",
+            _affected_table(rows) if rows else f"no image in the store is affected by {query}\n",
             None,
         )
     return EXIT_FINDINGS if fail_on_any and rows else EXIT_CLEAN
@@ -361,4 +352,138 @@ def worker(
         )
     finally:
         jobs.store.close()
+    return EXIT_CLEAN
+
+
+@fleet.command()
+@store_option
+@db_option
+@format_option(("table", "json", "sarif"))
+@output_option
+@fail_on_option
+def rematch(
+    store_url: str | None, db_path: Path | None, output_format: str, output: Path | None, fail_on: str | None
+) -> int:
+    """Re-match after 'db update|import'; report findings new since the last rematch.
+
+    Only package versions named by advisories that changed since the last
+    match are matched again (never image by image). Malicious packages (OSV
+    MAL-…) come first. For cron: --fail-on high exits 1 when a new finding is
+    high or worse. The first rematch reports every finding.
+    """
+    from chainwarden.fleet import open_store
+    from chainwarden.fleet.rematch import rematch as run_rematch
+    from chainwarden.vulndb import open_database
+
+    with open_database(db_path) as db, open_store(store_url, create=False) as store:
+        report = run_rematch(store, db)
+    rows = report.new
+    if output_format == "json":
+        text = json.dumps(report.to_dict(), indent=2)
+    elif output_format == "sarif":
+        from chainwarden.report.json_report import tool_version
+        from chainwarden.report.sarif import render_sarif
+
+        text = render_sarif(_as_findings(rows), rules={}, tool_version=tool_version(), target="fleet")
+    else:
+        head = (
+            f"{report.advisories_changed} advisories changed; {report.package_versions_rematched} package versions "
+            f"re-matched in {report.seconds:.2f} s; {len(rows)} new findings"
+            + (f" since {report.since}" if report.since else "")
+            + "\n"
+        )
+        text = head + (_affected_table(rows) if rows else "")
+    emit(text, output)
+    if fail_on is None:
+        return EXIT_CLEAN
+    threshold = Severity(fail_on)
+    return EXIT_FINDINGS if any(Severity(r.severity).at_least(threshold) for r in rows) else EXIT_CLEAN
+
+
+def _affected_table(rows: Sequence[Any]) -> str:
+    return _table(
+        ("ADVISORY", "SEVERITY", "IMAGE", "TAGS", "PACKAGE", "LAYER", "PATH", "IN-USE", "FIXED"),
+        [
+            (
+                r.vuln_id,
+                r.severity,
+                r.image_digest[:19],
+                ", ".join(r.tags) or "-",
+                f"{r.name}@{r.version}",
+                (r.layer or "-")[:19],
+                r.path or "-",
+                r.in_use or "-",
+                ", ".join(r.fixed) or "-",
+            )
+            for r in rows
+        ],
+    )
+
+
+def _as_findings(rows: Sequence[Any]) -> list[Any]:
+    from chainwarden.models import Digest, Ecosystem, Finding, Location, Package, RuleId
+
+    found = []
+    for r in rows:
+        purl = f"pkg:{r.ecosystem}/{r.name}@{r.version}"
+        found.append(
+            Finding(
+                rule_id=RuleId(r.rule_id),
+                severity=Severity(r.severity),
+                title=f"{r.vuln_id} in {r.name} {r.version} ({', '.join(r.tags) or r.image_digest[:19]})",
+                package=Package(Ecosystem(r.ecosystem), r.name, r.version, purl, "fleet-store"),
+                location=Location(r.path, Digest(r.layer) if r.layer else None),
+                evidence=(f"image {r.image_digest}",),
+                remediation=f"upgrade to {', '.join(r.fixed)}" if r.fixed else None,
+                aliases=frozenset({r.vuln_id}),
+                fixed_versions=tuple(r.fixed),
+            )
+        )
+    return found
+
+
+@fleet.command()
+@store_option
+@click.option("--older-than", default=None, metavar="AGE", help="Only images at least this old (30d, 2w, 12h).")
+@click.option("--all", "show_all", is_flag=True, help="List every image, not only those whose base moved.")
+@format_option(("table", "json"))
+def stale(store_url: str | None, older_than: str | None, show_all: bool, output_format: str) -> int:
+    """Images whose base image moved on, and how many findings a rebuild would fix.
+
+    The base comes from OCI annotations (org.opencontainers.image.base.name /
+    .digest) or from the fleet image whose layers this one starts with (the
+    longest such prefix: a hardened base is recognised by its layers).
+    """
+    from chainwarden.fleet import open_store
+    from chainwarden.fleet.stale import parse_age, stale_images
+
+    days = parse_age(older_than) if older_than else None
+    with open_store(store_url, create=False) as store:
+        rows = stale_images(store, older_than_days=days)
+    if not show_all:
+        rows = [r for r in rows if r.stale]
+    if output_format == "json":
+        emit(json.dumps({"images": [{**_asdict(r), "stale": r.stale} for r in rows]}, indent=2), None)
+        return EXIT_CLEAN
+    emit(
+        _table(
+            ("IMAGE", "TAGS", "AGE", "BASE", "FROM", "MOVED", "FIXABLE", "ADVICE"),
+            [
+                (
+                    r.digest[:19],
+                    ", ".join(r.tags) or "-",
+                    f"{r.age_days}d" if r.age_days is not None else "-",
+                    r.base_name or (r.base_digest or "-")[:19],
+                    r.base_source or "-",
+                    {True: "yes", False: "no", None: "?"}[r.base_moved],
+                    str(len(r.fixable)),
+                    r.advice,
+                )
+                for r in rows
+            ],
+        )
+        if rows
+        else "no image has a base that moved\n",
+        None,
+    )
     return EXIT_CLEAN

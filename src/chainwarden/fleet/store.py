@@ -217,7 +217,7 @@ def redact(url: str) -> str:
 
 
 def now_text() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 @dataclass(frozen=True, slots=True)
@@ -543,8 +543,8 @@ class FleetStore:
 
     # -- matching bookkeeping ---------------------------------------------------
 
-    def unmatched_packages(self, db_version: str, digests: Iterable[str] | None = None) -> list[PackageKey]:
-        """Package versions (per Debian release) not yet matched against ``db_version``."""
+    def unmatched_packages(self, db_version: str | None, digests: Iterable[str] | None = None) -> list[PackageKey]:
+        """Package versions (per Debian release) not yet matched against ``db_version`` (None: never matched)."""
         query = (
             sa.select(
                 packages.c.id,
@@ -564,13 +564,11 @@ class FleetStore:
         if digests is not None:
             query = query.where(images.c.digest.in_(sorted(set(digests))))
         keys = [_key(row) for row in self._rows(query)]
+        done_query = sa.select(matched.c.package_id, matched.c.distro)
+        if db_version is not None:
+            done_query = done_query.where(matched.c.db_version == db_version)
         with self.connect() as conn:
-            done = {
-                (row.package_id, row.distro)
-                for row in conn.execute(
-                    sa.select(matched.c.package_id, matched.c.distro).where(matched.c.db_version == db_version)
-                )
-            }
+            done = {(row.package_id, row.distro) for row in conn.execute(done_query)}
         return [k for k in keys if (k.id, k.distro) not in done]
 
     def packages_named(self, names: Iterable[tuple[str, str]]) -> list[PackageKey]:
@@ -692,6 +690,11 @@ class FleetStore:
                     [{"package_id": k.id, "distro": k.distro, "db_version": db_version} for k in chunk_keys],
                 )
         return new
+
+    def mark_all_matched(self, db_version: str) -> None:
+        """Every matched package version is now current with ``db_version`` (after a rematch)."""
+        with self.begin() as conn:
+            conn.execute(matched.update().values(db_version=db_version))
 
     def advisory_states(self) -> dict[str, str]:
         with self.connect() as conn:
