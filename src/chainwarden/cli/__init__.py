@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "drift": "chainwarden.cli.runtime:drift",
     "watch": "chainwarden.cli.runtime:watch",
     "fleet": "chainwarden.cli.fleet:fleet",
+    "serve": "chainwarden.cli.serve:serve",
 }
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from packageurl import PackageURL
@@ -317,3 +318,103 @@ def package_usage(store: FleetStore, name: str, ecosystem: str | None = None) ->
         )
         for (eco, pkg_name, version, purl), digests in sorted(grouped.items())
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class ImageDetail:
+    """Everything the per-image page shows."""
+
+    image: ImageRow
+    layers: tuple[tuple[str, int, str], ...]  # (digest, size, created_by)
+    packages: tuple[tuple[str, str, str, str, str | None, str | None], ...]  # eco, name, version, path, layer, in_use
+    findings: tuple[AffectedRow, ...]
+
+
+def image_detail(store: FleetStore, digest: str) -> ImageDetail | None:
+    """The image ``digest`` (a unique prefix of at least 12 hex digits is enough), or None."""
+    rows = [r for r in list_images(store) if r.digest == digest or (len(digest) >= 19 and r.digest.startswith(digest))]
+    if len(rows) != 1:
+        return None
+    image = rows[0]
+    with store.connect() as conn:
+        image_id = conn.scalar(sa.select(images.c.id).where(images.c.digest == image.digest))
+        layer_rows = conn.execute(
+            sa.select(layers.c.digest, layers.c.size, image_layers.c.created_by)
+            .select_from(image_layers.join(layers))
+            .where(image_layers.c.image_id == image_id)
+            .order_by(image_layers.c.position)
+        ).all()
+        package_rows = conn.execute(
+            sa.select(
+                packages.c.ecosystem,
+                packages.c.name,
+                packages.c.version,
+                image_packages.c.path,
+                layers.c.digest,
+                image_packages.c.in_use,
+            )
+            .select_from(
+                image_packages.join(packages, packages.c.id == image_packages.c.package_id).outerjoin(
+                    layers, layers.c.id == image_packages.c.layer_id
+                )
+            )
+            .where(image_packages.c.image_id == image_id)
+            .order_by(packages.c.ecosystem, packages.c.name, packages.c.version)
+        ).all()
+    found = _placements(store, images.c.digest == image.digest, with_findings=True) if image.findings else []
+    tag_list = tuple(image.repositories)
+    finding_rows = sorted(
+        (
+            AffectedRow(
+                vuln_id=str(r.vuln_id),
+                rule_id=str(r.rule_id),
+                severity=str(r.severity),
+                image_digest=image.digest,
+                tags=tag_list,
+                ecosystem=str(r.ecosystem),
+                name=str(r.name),
+                version=str(r.version),
+                layer=str(r.layer) if r.layer else None,
+                path=str(r.path),
+                in_use=str(r.in_use) if r.in_use else None,
+                fixed=tuple(json.loads(str(r.fixed))),
+            )
+            for r in found
+        ),
+        key=sort_key,
+    )
+    return ImageDetail(
+        image=image,
+        layers=tuple((str(d), int(str(s)), str(c or "")) for d, s, c in layer_rows),
+        packages=tuple(
+            (str(e), str(n), str(v), str(p), str(layer) if layer else None, str(u) if u else None)
+            for e, n, v, p, layer, u in package_rows
+        ),
+        findings=tuple(finding_rows),
+    )
+
+
+def findings_timeline(store: FleetStore) -> list[tuple[str, int]]:
+    """(day, findings first seen up to that day) — cumulative, for the "findings over time" chart."""
+    with store.connect() as conn:
+        days = [str(r[0])[:10] for r in conn.execute(sa.select(findings.c.first_seen))]
+    per_day: dict[str, int] = {}
+    for day in days:
+        per_day[day] = per_day.get(day, 0) + 1
+    total = 0
+    timeline = []
+    for day in sorted(per_day):
+        total += per_day[day]
+        timeline.append((day, total))
+    return timeline
+
+
+def in_use_share(store: FleetStore) -> dict[str, int]:
+    """Package placements of profiled images per in-use level."""
+    with store.connect() as conn:
+        rows = conn.execute(
+            sa.select(image_packages.c.in_use, sa.func.count())
+            .where(image_packages.c.in_use.is_not(None))
+            .group_by(image_packages.c.in_use)
+        ).all()
+    return {str(row[0]): int(str(row[1])) for row in rows}
