@@ -121,3 +121,34 @@ def test_pages_in_a_real_browser(server: tuple[str, dict[str, str]], browser: ob
     assert "want an advisory id" in browser.find_element(By.ID, "error").text
     for shot in ("overview", "affected", "image"):
         assert (tmp_path / f"{shot}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_html_reports_are_self_contained_and_render(
+    browser: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.remote.webdriver import WebDriver
+
+    from chainwarden.cli import main
+
+    assert isinstance(browser, WebDriver)
+    image = make_image(tmp_path / "img", requests="2.31.0", extra={"/srv/web/node_modules/x/package.json": "{"})
+    db = make_db(tmp_path)
+    monkeypatch.setenv("CHAINWARDEN_CACHE_DIR", str(tmp_path / "cache"))
+    scan_html, sbom_html = tmp_path / "scan.html", tmp_path / "sbom.html"
+    assert main(["scan", f"oci:{image}", "--db", str(db), "--format", "html", "-o", str(scan_html)]) == 0
+    assert main(["sbom", f"oci:{image}", "--format", "html", "-o", str(sbom_html)]) == 0
+    for report in (scan_html, sbom_html):
+        text = report.read_text()
+        assert "<script" not in text and not re.findall(r'(?:src|href)="', text)  # nothing to fetch, nothing to run
+
+    browser.get(scan_html.as_uri())
+    rows = browser.find_elements(By.CSS_SELECTOR, "#findings tr.finding")
+    assert rows and rows[0].get_attribute("data-rule") == "known-malicious-package"
+    assert {r.get_attribute("data-severity") for r in rows} == {"critical", "high", "medium"}
+    assert browser.find_elements(By.CSS_SELECTOR, "#chart svg g.bar")
+    assert browser.get_screenshot_as_file(str(tmp_path / "scan-report.png"))
+    browser.get(sbom_html.as_uri())
+    names = [r.find_elements(By.TAG_NAME, "td")[1].text for r in browser.find_elements(By.CSS_SELECTOR, "tr.package")]
+    assert names == ["bash", "libssl3", "left-pad", "requests"]
+    assert browser.get_screenshot_as_file(str(tmp_path / "sbom-report.png"))

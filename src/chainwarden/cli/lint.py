@@ -11,7 +11,7 @@ import click
 from chainwarden.cli.common import RichProgress, emit, exit_code_for, fail_on_option, format_option, output_option
 from chainwarden.cli.options import source_options, target_options
 
-FORMATS = ("table", "json", "sarif")
+FORMATS = ("table", "json", "sarif", "html")
 
 
 @click.command()
@@ -118,6 +118,10 @@ def lint(
         from chainwarden.report.sarif import render_sarif
 
         text = render_sarif(findings, rules=rule_infos(), tool_version=tool_version(), target=target, base_dir=base_dir)
+    elif output_format == "html":
+        from chainwarden.report.html import render_findings_html
+
+        text = render_findings_html(findings, command="lint", target=target)
     else:
         from chainwarden.report.table import render_findings_table
 

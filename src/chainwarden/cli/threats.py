@@ -15,7 +15,7 @@ from chainwarden.models import Finding
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-FORMATS = ("table", "json", "sarif")
+FORMATS = ("table", "json", "sarif", "html")
 
 
 def registry_options(func: F) -> F:
@@ -65,6 +65,10 @@ def _render(
         from chainwarden.report.sarif import render_sarif
 
         return render_sarif(findings, rules=rule_infos(), tool_version=tool_version(), target=target)
+    if output_format == "html":
+        from chainwarden.report.html import render_findings_html
+
+        return render_findings_html(findings, command=command, target=target)
     from chainwarden.report.table import render_findings_table
 
     color = output is None and sys.stdout.isatty()

@@ -23,7 +23,7 @@ from chainwarden.cli.options import source_options, target_options
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-SCAN_FORMATS = ("table", "json", "sarif", "cyclonedx")
+SCAN_FORMATS = ("table", "json", "sarif", "cyclonedx", "html")
 DEFAULT_ECOSYSTEMS = ("PyPI", "npm", "Debian")
 
 
@@ -433,6 +433,10 @@ def scan(
         from chainwarden.report.cyclonedx import render_cyclonedx
 
         text = render_cyclonedx(inventory, findings)
+    elif output_format == "html":
+        from chainwarden.report.html import render_findings_html
+
+        text = render_findings_html(findings, command="scan", target=target, inventory=inventory)
     else:
         from chainwarden.report.table import render_findings_table
 

@@ -25,7 +25,7 @@ from starlette.templating import Jinja2Templates
 
 from chainwarden.errors import UsageError
 from chainwarden.fleet.store import FleetStore
-from chainwarden.web.charts import bar_chart, line_chart
+from chainwarden.report.svg import bar_chart, line_chart
 
 HERE = Path(__file__).parent
 SEVERITY_ORDER = ("critical", "high", "medium", "low", "info", "unknown")
