@@ -101,6 +101,16 @@ def test_sync_scans_only_new_digests_and_answers_who_is_affected(
     code, out, _ = run(capsys, "fleet", "packages", "Requests", "--ecosystem", "pypi", "--store", store)
     assert code == 0 and "2.31.0" in out and "2.32.3" in out and f"{prefix}/web:v1" in out
 
+    # the first rematch reports every finding, malicious first, as SARIF for code-scanning dashboards
+    code, out, _ = run(capsys, "fleet", "rematch", "--store", store, "--db", db, "--format", "sarif")
+    sarif = json.loads(out)
+    results = sarif["runs"][0]["results"]
+    assert code == 0 and len(results) == 4 and results[0]["ruleId"].startswith("known-malicious-package")
+    code, out, _ = run(capsys, "fleet", "rematch", "--store", store, "--db", db, "--fail-on", "low")
+    assert code == 0 and "0 new findings" in out  # nothing changed since: nothing new, the gate stays open
+    code, out, _ = run(capsys, "fleet", "stale", "--store", store, "--all", "--format", "json")
+    assert code == 0 and {i["base_source"] for i in json.loads(out)["images"]} == {None}
+
     # the tag moves: an event, and only the new digest is scanned
     push(registry, new, f"{prefix}/api:latest")
     code, out, _ = run(capsys, "fleet", "sync", target, "--store", store, "--db", db, "--format", "json")
@@ -138,6 +148,12 @@ def test_queries_on_a_missing_store_fail_in_one_line(tmp_path: Path, capsys: pyt
     assert code == 2 and out == ""
     assert err.strip().startswith("chainwarden: error:") and "no fleet store yet" in err
     assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "none.sqlite3").exists()
+    code, _, err = run(capsys, "fleet", "worker", "--store", str(tmp_path / "s.sqlite3"))
+    assert code == 2 and "needs a PostgreSQL store" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "s.sqlite3").exists()
+    code, _, err = run(capsys, "serve", "--store", str(tmp_path / "s.sqlite3"), "--bind", "nonsense")
+    assert code == 2 and "want HOST:PORT" in err
 
 
 # -- workers on PostgreSQL ---------------------------------------------------------------

@@ -290,10 +290,10 @@ def queue_scans(
 
 
 def open_jobs(store_url: str | None, db_path: Path | None = None) -> FleetJobs:
-    store = open_store(store_url)
-    if store.dialect != "postgresql":
-        store.close()
+    from chainwarden.fleet.store import default_store_url, normalise_url
+
+    if not normalise_url(store_url or default_store_url()).startswith("postgresql"):
         raise FleetError(
             "'fleet worker' needs a PostgreSQL store (--store postgresql://…); SQLite stores scan in-process"
         )
-    return FleetJobs(store, db_path=db_path)
+    return FleetJobs(open_store(store_url), db_path=db_path)
