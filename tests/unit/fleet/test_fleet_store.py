@@ -173,3 +173,45 @@ def test_purl_ranges(text: str, expected: tuple[str, str, list[tuple[str, str]]]
 def test_bad_queries_are_usage_errors(text: str, tmp_path: Path) -> None:
     with open_store(str(tmp_path / "s.sqlite3")) as opened, pytest.raises(UsageError):
         affected(opened, text)
+
+
+def _profile_package(
+    purl: str, name: str, version: str, ecosystem: str, status: str, files: dict[str, list[str]]
+) -> dict[str, object]:
+    return {"purl": purl, "name": name, "version": version, "ecosystem": ecosystem, "status": status, "files": files}
+
+
+def test_a_stored_profile_gives_in_use_levels(store: FleetStore, tmp_path: Path) -> None:
+    import json
+
+    from chainwarden.fleet.queries import in_use_share
+
+    image = make_image(tmp_path / "img")
+    site = "/usr/lib/python3/dist-packages"
+    profile = {
+        "format": "chainwarden-profile/1",
+        "target": {"reference": f"oci:{image}", "kind": "oci", "digest": None, "config_digest": None},
+        "net": "none",
+        "probes": [],
+        "programs": [],
+        "files": [],
+        "network": [],
+        "processes": [],
+        "packages": [
+            _profile_package("pkg:pypi/requests@2.31.0", "requests", "2.31.0", "pypi", "loaded",
+                             {"loaded": [f"{site}/requests/__init__.py"]}),
+            _profile_package("pkg:npm/left-pad@1.3.0", "left-pad", "1.3.0", "npm", "unused", {}),
+        ],
+        "summary": {},
+        "image_files": {},
+        "notes": [],
+    }  # fmt: skip
+    path = tmp_path / "profile.json"
+    path.write_text(json.dumps(profile))
+    with open_database(make_db(tmp_path)) as db:
+        summary = add_targets(store, [f"oci:{image}"], options(tmp_path), db=db, profile=path)
+    assert not summary.failed, summary.failed
+    levels = {(r.name, r.in_use) for r in affected(store, "MAL-2024-7000") + affected(store, "CVE-2024-35195")}
+    assert levels == {("left-pad", "not-observed"), ("requests", "loaded")}
+    share = in_use_share(store)
+    assert share["loaded"] == 1 and share["not-observed"] == 1 and share["unknown"] == 2  # bash, libssl3
