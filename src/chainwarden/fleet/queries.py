@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from packageurl import PackageURL
@@ -83,9 +84,7 @@ def sort_key(row: AffectedRow) -> tuple[int, int, int, str, str, str]:
     )
 
 
-def _placements(
-    store: FleetStore, condition: sa.ColumnElement[bool], with_findings: bool
-) -> list[sa.Row[tuple[object, ...]]]:
+def _placements(store: FleetStore, condition: sa.ColumnElement[bool], with_findings: bool) -> list[tuple[Any, ...]]:
     columns: list[sa.ColumnElement[object]] = [
         images.c.digest,
         packages.c.ecosystem,
@@ -110,7 +109,7 @@ def _placements(
             ),
         )
     with store.connect() as conn:
-        return list(conn.execute(sa.select(*columns).select_from(source).where(condition)))
+        return [tuple(row) for row in conn.execute(sa.select(*columns).select_from(source).where(condition))]
 
 
 def affected(store: FleetStore, query: str) -> list[AffectedRow]:
@@ -123,26 +122,34 @@ def affected(store: FleetStore, query: str) -> list[AffectedRow]:
             f"{query!r}: want an advisory id (CVE-…, GHSA-…, MAL-…, PYSEC-…) "
             "or a package range (pkg:pypi/requests@<2.32)"
         )
-    primary = sa.select(finding_ids.c.vuln_id).where(sa.func.upper(finding_ids.c.id) == query.upper())
+    # ids are stored as their databases spell them: GHSA-xxxx-xxxx-xxxx (lower-case body), else upper-case
+    spellings = {query, query.upper(), "GHSA-" + query[5:].lower() if query.upper().startswith("GHSA-") else query}
+    primary = sa.select(finding_ids.c.vuln_id).where(finding_ids.c.id.in_(sorted(spellings)))
     rows = _placements(store, findings.c.vuln_id.in_(primary), with_findings=True)
-    tag_map = tags_by_digest(store, {str(r.digest) for r in rows})
-    result = [
-        AffectedRow(
-            vuln_id=str(r.vuln_id),
-            rule_id=str(r.rule_id),
-            severity=str(r.severity),
-            image_digest=str(r.digest),
-            tags=tuple(tag_map.get(str(r.digest), ())),
-            ecosystem=str(r.ecosystem),
-            name=str(r.name),
-            version=str(r.version),
-            layer=str(r.layer) if r.layer else None,
-            path=str(r.path),
-            in_use=str(r.in_use) if r.in_use else None,
-            fixed=tuple(json.loads(str(r.fixed))),
+    tag_map = tags_by_digest(store, {str(r[0]) for r in rows})
+    fixed_of: dict[str, tuple[str, ...]] = {}
+    result = []
+    # positional unpacking: attribute access on result rows costs more than the query itself here
+    for digest, ecosystem, name, version, layer, path, in_use, vuln_id, rule_id, severity, fixed in rows:
+        fixed_versions = fixed_of.get(fixed)
+        if fixed_versions is None:
+            fixed_versions = fixed_of[fixed] = tuple(json.loads(fixed))
+        result.append(
+            AffectedRow(
+                vuln_id=vuln_id,
+                rule_id=rule_id,
+                severity=severity,
+                image_digest=digest,
+                tags=tuple(tag_map.get(digest, ())),
+                ecosystem=ecosystem,
+                name=name,
+                version=version,
+                layer=layer,
+                path=path,
+                in_use=in_use,
+                fixed=fixed_versions,
+            )
         )
-        for r in rows
-    ]
     return sorted(result, key=sort_key)
 
 
@@ -199,24 +206,24 @@ def _satisfies(ecosystem: str, version: str, constraints: list[tuple[str, str]])
 def _affected_by_purl(store: FleetStore, text: str) -> list[AffectedRow]:
     ecosystem, name, constraints = parse_purl_range(text)
     rows = _placements(store, sa.and_(packages.c.ecosystem == ecosystem, packages.c.name == name), with_findings=False)
-    rows = [r for r in rows if _satisfies(ecosystem, str(r.version), constraints)]
-    tag_map = tags_by_digest(store, {str(r.digest) for r in rows})
+    rows = [r for r in rows if _satisfies(ecosystem, str(r[3]), constraints)]
+    tag_map = tags_by_digest(store, {str(r[0]) for r in rows})
     result = [
         AffectedRow(
             vuln_id=text,
             rule_id="package-range",
             severity=Severity.UNKNOWN.value,
-            image_digest=str(r.digest),
-            tags=tuple(tag_map.get(str(r.digest), ())),
-            ecosystem=str(r.ecosystem),
-            name=str(r.name),
-            version=str(r.version),
-            layer=str(r.layer) if r.layer else None,
-            path=str(r.path),
-            in_use=str(r.in_use) if r.in_use else None,
+            image_digest=digest,
+            tags=tuple(tag_map.get(digest, ())),
+            ecosystem=eco,
+            name=pkg_name,
+            version=version,
+            layer=layer,
+            path=path,
+            in_use=in_use,
             fixed=(),
         )
-        for r in rows
+        for digest, eco, pkg_name, version, layer, path, in_use in rows
     ]
     return sorted(result, key=sort_key)
 
@@ -366,20 +373,20 @@ def image_detail(store: FleetStore, digest: str) -> ImageDetail | None:
     finding_rows = sorted(
         (
             AffectedRow(
-                vuln_id=str(r.vuln_id),
-                rule_id=str(r.rule_id),
-                severity=str(r.severity),
+                vuln_id=vuln_id,
+                rule_id=rule_id,
+                severity=severity,
                 image_digest=image.digest,
                 tags=tag_list,
-                ecosystem=str(r.ecosystem),
-                name=str(r.name),
-                version=str(r.version),
-                layer=str(r.layer) if r.layer else None,
-                path=str(r.path),
-                in_use=str(r.in_use) if r.in_use else None,
-                fixed=tuple(json.loads(str(r.fixed))),
+                ecosystem=eco,
+                name=pkg_name,
+                version=version,
+                layer=layer,
+                path=path,
+                in_use=in_use,
+                fixed=tuple(json.loads(fixed)),
             )
-            for r in found
+            for _, eco, pkg_name, version, layer, path, in_use, vuln_id, rule_id, severity, fixed in found
         ),
         key=sort_key,
     )
