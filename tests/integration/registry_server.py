@@ -144,9 +144,10 @@ class PushClient:
         started = self._client.post(f"{self._base}/v2/{repository}/blobs/uploads/")
         started.raise_for_status()
         location = urllib.parse.urljoin(self._base, started.headers["Location"])
+        # keep the upload's own query (its _state secret): httpx's params= would replace it
+        separator = "&" if "?" in location else "?"
         done = self._client.put(
-            location,
-            params={"digest": digest},
+            f"{location}{separator}{urllib.parse.urlencode({'digest': digest})}",
             content=data,
             headers={"Content-Type": "application/octet-stream"},
         )

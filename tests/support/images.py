@@ -98,9 +98,13 @@ def make_oci(
     tag: str | None = "latest",
     compression: str | None = "gzip",
     history: Sequence[str] = (),
+    created: str | None = None,
 ) -> Path:
     blobs = [layer if isinstance(layer, bytes) else tar_layer(layer) for layer in layers]
-    write_oci_layout(dest, ImageSpec(blobs, dict(config or {}), history=history), tag=tag, compression=compression)
+    spec = ImageSpec(blobs, dict(config or {}), history=history)
+    if created is not None:
+        spec = ImageSpec(blobs, dict(config or {}), history=history, created=created)
+    write_oci_layout(dest, spec, tag=tag, compression=compression)
     return dest
 
 

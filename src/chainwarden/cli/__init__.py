@@ -39,6 +39,8 @@ COMMANDS: dict[str, str] = {
     "admit": "chainwarden.cli.policy:admit",
     "mirror": "chainwarden.cli.policy:mirror",
     "apt-keys": "chainwarden.cli.policy:apt_keys",
+    "fleet": "chainwarden.cli.fleet:fleet",
+    "serve": "chainwarden.cli.serve:serve",
 }
 
 

@@ -20,7 +20,7 @@ from chainwarden.cli.common import (
 )
 from chainwarden.cli.options import source_options, target_options
 
-FORMATS = ("table", "json", "sarif")
+FORMATS = ("table", "json", "sarif", "html")
 
 
 @click.command()
@@ -163,6 +163,10 @@ def lint(
             base_dir=base_dir,
             coverage=coverage,
         )
+    elif output_format == "html":
+        from chainwarden.report.html import render_findings_html
+
+        text = render_findings_html(findings, command="lint", target=target)
     else:
         from chainwarden.report.table import render_findings_table
 

@@ -10,7 +10,7 @@ import click
 from chainwarden.cli.common import RichProgress, emit, emit_pieces, format_option, output_option, use_color
 from chainwarden.cli.options import source_options, target_options
 
-FORMATS = ("table", "json", "cyclonedx", "spdx")
+FORMATS = ("table", "json", "cyclonedx", "spdx", "html")
 
 
 @click.command()
@@ -73,6 +73,10 @@ def sbom(
         # written a component at a time: an image's SBOM is tens of megabytes
         emit_pieces(iter_cyclonedx(inventory), output)
         return 0
+    elif output_format == "html":
+        from chainwarden.report.html import render_inventory_html
+
+        text = render_inventory_html(inventory)
     elif output_format == "spdx":
         from chainwarden.report.spdx import render_spdx
 

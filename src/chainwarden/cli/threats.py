@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-FORMATS = ("table", "json", "sarif")
+FORMATS = ("table", "json", "sarif", "html")
 
 
 def registry_options(func: F) -> F:
@@ -91,6 +91,10 @@ def _render(
             artifact_uris=origins,
             base_dir=base_dir,
         )
+    if output_format == "html":
+        from chainwarden.report.html import render_findings_html
+
+        return render_findings_html(findings, command=command, target=target)
     from chainwarden.report.table import render_coverage, render_findings_table
 
     color = use_color(output)

@@ -29,7 +29,7 @@ from chainwarden.vulndb.osv_import import SUPPORTED_ECOSYSTEMS as DEFAULT_ECOSYS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-SCAN_FORMATS = ("table", "json", "sarif", "cyclonedx")
+SCAN_FORMATS = ("table", "json", "sarif", "cyclonedx", "html")
 
 
 def db_option(func: F) -> F:
@@ -518,6 +518,10 @@ def scan(
         from chainwarden.report.cyclonedx import render_cyclonedx
 
         text = render_cyclonedx(inventory, findings)
+    elif output_format == "html":
+        from chainwarden.report.html import render_findings_html
+
+        text = render_findings_html(findings, command="scan", target=target, inventory=inventory)
     else:
         from chainwarden.report.table import render_coverage, render_findings_table
 

@@ -129,10 +129,12 @@ class _ResolvedImage(ImageSource):
         self._tag = tag
         self._layers: list[LayerRef] | None = None
         self._config: dict[str, Any] = {}
+        self._manifest: dict[str, Any] = {}
 
     def _load_info(self) -> TargetInfo:
         desc, manifest, config_desc, config = self._reader.resolve(self._index, self._platform, self._tag)
         self._config = config
+        self._manifest = manifest
         reader = self._reader
         self._layers = layers_from_manifest(
             manifest,
@@ -161,6 +163,14 @@ class _ResolvedImage(ImageSource):
     def image_config(self) -> dict[str, Any]:
         _ = self.info
         return self._config
+
+    def manifest_annotations(self) -> dict[str, str]:
+        """The image manifest's annotations (``org.opencontainers.image.base.name``…)."""
+        _ = self.info
+        found = self._manifest.get("annotations")
+        if not isinstance(found, dict):
+            return {}
+        return {k: v for k, v in found.items() if isinstance(k, str) and isinstance(v, str)}
 
 
 def _split_tag(path: str) -> tuple[str, str | None]:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -314,6 +315,13 @@ def _transport_reason(exc: httpx.TransportError) -> str:
     return _printable(text, 120)
 
 
+@functools.cache
+def _verified_context() -> ssl.SSLContext:
+    """One default TLS context per process: loading the CA bundle costs ~40 ms, and a
+    fleet sync opens a client per repository and per image."""
+    return httpx.create_ssl_context()
+
+
 class RegistryClient:
     """Client for one repository: manifests, blobs, pushes, referrers, token auth, retries.
 
@@ -347,7 +355,7 @@ class RegistryClient:
         self._credentials_loaded = False
         self._client = httpx.Client(
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-            verify=not insecure,
+            verify=_verified_context() if not insecure else False,
             follow_redirects=False,
             headers={"User-Agent": _user_agent()},
         )
@@ -392,6 +400,40 @@ class RegistryClient:
                 f"{self.where}: {what}: content digest {digest[:23]}… does not match the requested {reference[:23]}…"
             )
         return body, content_type, digest
+
+    def list_tags(self) -> list[str]:
+        """Every tag of the repository (``/tags/list``, following ``Link`` pages)."""
+        return self._paged(f"/v2/{self.ref.repository}/tags/list?n=1000", "tags", "tag list")
+
+    def catalog(self) -> list[str]:
+        """Every repository the registry lists (``/v2/_catalog``, following ``Link`` pages)."""
+        return self._paged("/v2/_catalog?n=1000", "repositories", "catalog")
+
+    def _paged(self, path: str, key: str, what: str) -> list[str]:
+        found: list[str] = []
+        for _ in range(10_000):  # a registry that links in circles is cut off
+            with contextlib.closing(self._request("GET", path, {"Accept": "application/json"})) as response:
+                if response.status_code == 404 and key == "tags":
+                    return found  # a repository without tags
+                self._check_status(response, what)
+                body = self._read_bounded(response, MAX_JSON_BLOB, what)
+                link = response.headers.get("Link", "")
+            try:
+                data = json.loads(body)
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise RegistryError(f"{self.where}: {what}: malformed JSON") from exc
+            items = data.get(key) if isinstance(data, dict) else None
+            if items is not None and not (isinstance(items, list) and all(isinstance(i, str) for i in items)):
+                raise RegistryError(f"{self.where}: {what}: {key!r} is not a list of names")
+            found.extend(items or [])
+            match = re.match(r'\s*<([^>]+)>\s*;\s*rel="?next"?', link)
+            if match is None:
+                return found
+            target = match.group(1)
+            if not target.startswith("/v2/"):
+                raise RegistryError(f"{self.where}: {what}: next page {_printable(target)!r} leaves the registry")
+            path = target
+        raise RegistryError(f"{self.where}: {what}: more than 10000 pages")
 
     def download_blob(self, digest: Digest, size: int, dest: Path, *, max_size: int = MAX_DECOMPRESSED) -> None:
         """Stream blob ``digest`` into ``dest``, verified against ``digest`` and ``size``.

@@ -464,6 +464,38 @@ class VulnDatabase:
                 raise DatabaseError(f"{self.path}: cannot read the database ({exc})") from exc
         return found
 
+    def version(self) -> str:
+        """An opaque label of this database's content: the time of its last import."""
+        try:
+            row = self._conn.execute("SELECT value FROM meta WHERE key = 'updated_at'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise DatabaseError(f"{self.path}: cannot read the database ({exc})") from exc
+        return str(row[0]) if row else "unknown"
+
+    def record_states(self) -> dict[str, str]:
+        """id → ``modified|withdrawn`` of every record: what changed between two imports."""
+        try:
+            return {
+                vuln_id: f"{modified or ''}|{withdrawn or ''}"
+                for vuln_id, modified, withdrawn in self._conn.execute("SELECT id, modified, withdrawn FROM vulns")
+            }
+        except sqlite3.DatabaseError as exc:
+            raise DatabaseError(f"{self.path}: cannot read the database ({exc})") from exc
+
+    def affected_names(self, ids: Collection[str]) -> set[tuple[str, str]]:
+        """(OSV ecosystem, name) of every package the records ``ids`` name."""
+        found: set[tuple[str, str]] = set()
+        unique = sorted(set(ids))
+        for start in range(0, len(unique), _CHUNK):
+            chunk = unique[start : start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT DISTINCT ecosystem, name FROM affected WHERE vuln_id IN ({marks})"  # noqa: S608
+            try:
+                found.update((eco, name) for eco, name in self._conn.execute(sql, chunk))
+            except sqlite3.DatabaseError as exc:
+                raise DatabaseError(f"{self.path}: cannot read the database ({exc})") from exc
+        return found
+
     def ids(self) -> list[str]:
         """Every record id in the database, sorted."""
         return [vuln_id for (vuln_id,) in self._conn.execute("SELECT id FROM vulns ORDER BY id")]

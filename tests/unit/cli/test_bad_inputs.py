@@ -105,6 +105,22 @@ CASES: list[tuple[str, int]] = [
     ("drift --baseline missing.json emptydir", EXIT_ERROR),
     ("watch emptydir --baseline bad.json", EXIT_ERROR),
     ("watch emptydir --baseline missing.json", EXIT_ERROR),
+    # fleet (each fails before any registry or worker is contacted)
+    ("fleet add missing --store s.sqlite3", EXIT_ERROR),
+    ("fleet add emptydir --db missing.sqlite3 --store s.sqlite3", EXIT_ERROR),
+    ("fleet sync '' --store s.sqlite3", EXIT_ERROR),
+    ("fleet sync 127.0.0.1:1 --store s.sqlite3 --db missing.sqlite3", EXIT_ERROR),
+    ("fleet images --store bad.json", EXIT_ERROR),
+    ("fleet images --store mysql://x/y", EXIT_ERROR),
+    ("fleet packages '' --store s.sqlite3", EXIT_ERROR),
+    ("fleet affected notanid --store s.sqlite3", EXIT_ERROR),
+    ("fleet affected 'pkg:pypi/requests@<<2' --store s.sqlite3", EXIT_ERROR),
+    ("fleet affected pkg:maven/a/b@1 --store s.sqlite3", EXIT_ERROR),
+    ("fleet worker --store s.sqlite3", EXIT_ERROR),
+    ("fleet rematch --store s.sqlite3 --db missing.sqlite3", EXIT_ERROR),
+    ("fleet stale --older-than forever --store s.sqlite3", EXIT_ERROR),
+    ("serve --bind nope", EXIT_ERROR),
+    ("serve --store bad.json --bind 127.0.0.1:1", EXIT_ERROR),
     # signing (each fails before any registry is contacted)
     ("keygen --output-key-prefix nodir/cosign", EXIT_ERROR),
     ("sign 127.0.0.1:1/app:1 --key missing.key", EXIT_ERROR),
@@ -151,7 +167,9 @@ def test_every_subcommand_has_bad_input_cases() -> None:
     covered = set()
     for line, _ in CASES:
         words = shlex.split(line)
-        covered.add(" ".join(words[:2]) if words[0] in ("db", "data", "admit") and len(words) > 1 else words[0])
+        covered.add(
+            " ".join(words[:2]) if words[0] in ("db", "data", "admit", "fleet") and len(words) > 1 else words[0]
+        )
     missing = sorted(set(_leaf_commands(cli)) - covered)
     assert not missing, f"no bad-input cases for: {', '.join(missing)}"
 

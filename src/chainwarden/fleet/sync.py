@@ -1,0 +1,438 @@
+"""Ingest: list a registry's repositories and tags, scan only digests not seen before.
+
+A sync has three steps:
+
+1. :func:`discover` — ``/v2/_catalog`` (filtered by the repository glob), then
+   every repository's ``/tags/list`` and each tag's manifest digest;
+2. :meth:`FleetStore.record_tags` — tags are recorded, a moved tag is an event;
+3. :func:`scan_image` for each digest the store does not hold — run in-process
+   (SQLite, or ``--in-process``) or as procrastinate jobs (``fleet.tasks``)
+   picked up by ``chainwarden fleet worker`` processes.
+
+Scanning an image reuses the per-layer and whole-image inventory caches of
+:mod:`chainwarden.sources` / :mod:`chainwarden.inventory.cache`, so a base layer
+shared by 500 images is read once. Findings are computed per package version
+that the store has not matched against the current database version: a package
+shared by 500 images is matched once.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chainwarden.errors import Error, UsageError
+from chainwarden.fleet.store import (
+    FindingRecord,
+    FleetStore,
+    ImageRecord,
+    LayerRecord,
+    PackageKey,
+    PackagePlacement,
+)
+from chainwarden.inventory import catalog_source
+from chainwarden.models import Distro, Ecosystem, Inventory, Package, TargetInfo
+from chainwarden.sources import SourceOptions, open_source
+from chainwarden.sources.registry import ImageReference, RegistryClient
+from chainwarden.vulndb.store import VulnDatabase
+
+BASE_NAME_ANNOTATION = "org.opencontainers.image.base.name"
+BASE_DIGEST_ANNOTATION = "org.opencontainers.image.base.digest"
+
+
+@dataclass(frozen=True, slots=True)
+class Discovered:
+    """One digest found in a registry, with every (repository, tag) pointing at it."""
+
+    digest: str
+    reference: str  # "registry:HOST/REPO@sha256:…", what a scan opens
+    tags: tuple[tuple[str, str], ...]  # (repository, tag)
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    what: str
+    reason: str
+
+
+@dataclass(slots=True)
+class SyncSummary:
+    """What ``fleet sync`` and ``fleet add`` print at the end."""
+
+    new: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    failed: list[Failure] = field(default_factory=list)
+    queued: list[str] = field(default_factory=list)
+    tags_moved: list[str] = field(default_factory=list)
+    findings_new: int = 0
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "new": sorted(self.new),
+            "unchanged": len(self.unchanged),
+            "queued": sorted(self.queued),
+            "failed": [{"what": f.what, "reason": f.reason} for f in self.failed],
+            "tags_moved": self.tags_moved,
+            "findings_new": self.findings_new,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class QueueOutcome:
+    """What handing scans to workers gave: still queued (not waited for), stored, failed."""
+
+    queued: list[str]
+    stored: list[str]
+    failed: list[Failure]
+
+
+class SyncProgress:
+    """Receives progress of a sync; the CLI supplies a rich-backed one."""
+
+    def phase(self, description: str, total: int | None) -> None:
+        """A new phase with ``total`` steps."""
+
+    def step(self, what: str) -> None:
+        """One step of the current phase is done."""
+
+
+def parse_sync_target(text: str) -> tuple[str, str]:
+    """``HOST[:PORT][/REPO-GLOB]`` → (registry, glob); the glob defaults to ``*``."""
+    text = text.removeprefix("registry:")
+    host, _, glob = text.partition("/")
+    if not host or not (("." in host) or (":" in host) or host == "localhost"):
+        raise UsageError(f"{text!r}: want a registry host (HOST[:PORT][/REPO-GLOB], e.g. 127.0.0.1:5000/team/*)")
+    return host, glob or "*"
+
+
+def _client(registry: str, repository: str, options: SourceOptions) -> RegistryClient:
+    ref = ImageReference(registry, repository or "_catalog", "latest", None)
+    return RegistryClient(
+        ref, f"registry:{registry}", timeout=options.registry_timeout, insecure=options.insecure_registry
+    )
+
+
+def discover(
+    registry: str,
+    glob: str,
+    options: SourceOptions,
+    progress: SyncProgress | None = None,
+) -> tuple[list[Discovered], list[Failure]]:
+    """Every digest under repositories matching ``glob``, with its tags; failures are data."""
+    failures: list[Failure] = []
+    with _client(registry, "", options) as catalog_client:
+        repositories = sorted(r for r in catalog_client.catalog() if fnmatch.fnmatchcase(r, glob))
+    by_digest: dict[str, list[tuple[str, str]]] = {}
+    first_repo: dict[str, str] = {}
+    if progress:
+        progress.phase(f"listing tags of {len(repositories)} repositories", len(repositories))
+    for repository in repositories:
+        with _client(registry, repository, options) as client:
+            try:
+                tag_names = sorted(client.list_tags())
+            except Error as exc:
+                failures.append(Failure(f"{registry}/{repository}", exc.diagnostics()))
+                continue
+            for tag in tag_names:
+                try:
+                    _, _, digest = client.get_manifest(tag)
+                except Error as exc:
+                    failures.append(Failure(f"{registry}/{repository}:{tag}", exc.diagnostics()))
+                    continue
+                by_digest.setdefault(digest, []).append((repository, tag))
+                first_repo.setdefault(digest, repository)
+        if progress:
+            progress.step(repository)
+    found = [
+        Discovered(digest, f"registry:{registry}/{first_repo[digest]}@{digest}", tuple(sorted(pairs)))
+        for digest, pairs in sorted(by_digest.items())
+    ]
+    return found, failures
+
+
+# -- one image ---------------------------------------------------------------------
+
+
+def distro_key(distro: Distro | None) -> str:
+    """``debian:12`` — the release Debian advisories are matched against; "" for none."""
+    if distro is None or not distro.id:
+        return ""
+    return f"{distro.id}:{distro.version_id.split('.', 1)[0]}" if distro.version_id else distro.id
+
+
+def image_record(
+    info: TargetInfo,
+    inventory: Inventory,
+    *,
+    digest: str,
+    config: dict[str, object],
+    annotations: dict[str, str],
+    in_use: Callable[[Package], str | None] | None = None,
+) -> ImageRecord:
+    """What the store keeps of one scanned image."""
+    labels = config.get("config")
+    label_map = labels.get("Labels") if isinstance(labels, dict) else None
+    base_name = annotations.get(BASE_NAME_ANNOTATION)
+    base_digest = annotations.get(BASE_DIGEST_ANNOTATION)
+    if isinstance(label_map, dict):
+        base_name = base_name or _str_or_none(label_map.get(BASE_NAME_ANNOTATION))
+        base_digest = base_digest or _str_or_none(label_map.get(BASE_DIGEST_ANNOTATION))
+    created = config.get("created")
+    placements = tuple(
+        PackagePlacement(
+            ecosystem=p.ecosystem.value,
+            name=p.name,
+            version=p.version,
+            purl=p.purl,
+            path=p.locations[0].path if p.locations else "",
+            layer=p.locations[0].layer if p.locations else None,
+            source_name=p.source_name,
+            source_version=p.source_version,
+            in_use=in_use(p) if in_use else None,
+        )
+        for p in inventory.packages
+    )
+    return ImageRecord(
+        digest=digest,
+        reference=info.reference,
+        config_digest=info.config_digest,
+        created=created if isinstance(created, str) else None,
+        platform=info.platform,
+        distro=distro_key(inventory.distro),
+        layers=tuple(
+            LayerRecord(layer.digest, layer.diff_id, layer.size, layer.media_type, layer.created_by)
+            for layer in info.layers
+        ),
+        packages=placements,
+        base_name=base_name,
+        base_digest=base_digest,
+        profiled=in_use is not None,
+    )
+
+
+def _str_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def scan_image(
+    store: FleetStore,
+    reference: str,
+    options: SourceOptions,
+    *,
+    digest: str | None = None,
+    profile: Path | None = None,
+) -> tuple[str, bool]:
+    """Scan ``reference`` into the store: (digest, whether it was new).
+
+    ``digest`` is the identity the registry listing saw (the tag's manifest or
+    index digest); without it the resolved manifest digest is used.
+    """
+    in_use: Callable[[Package], str | None] | None = None
+    if profile is not None:
+        from chainwarden.runtime import load_profile
+        from chainwarden.vulndb.in_use import ProfileIndex
+
+        index = ProfileIndex.from_profile(load_profile(profile))
+
+        def in_use(package: Package) -> str | None:
+            return index.use_of(package).level.value
+
+    with open_source(reference, options) as source:
+        info = source.info
+        identity = digest or info.digest
+        if identity is None:
+            raise UsageError(f"{reference}: not an image (fleet holds images; use 'scan' for directories)")
+        if store.known_digests([identity]) and profile is None:
+            return identity, False
+        inventory = catalog_source(source)
+        config_of = getattr(source, "image_config", None)
+        annotations_of = getattr(source, "manifest_annotations", None)
+        config = config_of() if callable(config_of) else {}
+        annotations = annotations_of() if callable(annotations_of) else {}
+        record = image_record(
+            info,
+            inventory,
+            digest=identity,
+            config=config if isinstance(config, dict) else {},
+            annotations=annotations if isinstance(annotations, dict) else {},
+            in_use=in_use,
+        )
+    return identity, store.store_image(record)
+
+
+# -- matching ------------------------------------------------------------------------
+
+
+def _package_of(key: PackageKey) -> Package:
+    return Package(
+        ecosystem=Ecosystem(key.ecosystem),
+        name=key.name,
+        version=key.version,
+        purl=key.purl,
+        found_by="fleet-store",
+        source_name=key.source_name,
+        source_version=key.source_version,
+    )
+
+
+def _distro_of(key: str) -> Distro | None:
+    if not key:
+        return None
+    distro_id, _, version = key.partition(":")
+    return Distro(distro_id, version)
+
+
+def match_packages(keys: Sequence[PackageKey], db: VulnDatabase) -> list[FindingRecord]:
+    """Findings for package versions, grouped per Debian release (one synthetic inventory each)."""
+    from chainwarden.vulndb import match_inventory
+
+    records: list[FindingRecord] = []
+    by_distro: dict[str, list[PackageKey]] = {}
+    for key in keys:
+        by_distro.setdefault(key.distro, []).append(key)
+    for distro, group in sorted(by_distro.items()):
+        inventory = Inventory(
+            target=TargetInfo(kind="fleet", reference=f"fleet packages ({distro or 'no distro'})"),
+            packages=tuple(_package_of(k) for k in group),
+            distro=_distro_of(distro),
+        )
+        result = match_inventory(inventory, db)
+        for vuln_match in result.matches:
+            finding = vuln_match.finding
+            package = vuln_match.package
+            records.append(
+                FindingRecord(
+                    ecosystem=package.ecosystem.value,
+                    name=package.name,
+                    version=package.version,
+                    distro=distro,
+                    vuln_id=vuln_match.vuln_id,
+                    rule_id=str(finding.rule_id),
+                    severity=finding.severity.value,
+                    title=finding.title,
+                    aliases=tuple(sorted({*finding.aliases, *vuln_match.record_ids})),
+                    fixed=finding.fixed_versions,
+                )
+            )
+    return records
+
+
+def match_pending(store: FleetStore, db: VulnDatabase, digests: Iterable[str] | None = None) -> int:
+    """Match every package version not yet matched against this database version; new findings count."""
+    version = db.version()
+    keys = store.unmatched_packages(version, digests)
+    if not store.advisory_states():
+        # the baseline ``fleet rematch`` compares the next database with
+        store.save_advisory_states(db.record_states())
+    if not keys:
+        return 0
+    return len(store.replace_findings(keys, match_packages(keys, db), version))
+
+
+def open_vulndb(path: Path | None) -> VulnDatabase | None:
+    """The vulnerability database, or None when there is none yet (inventories are stored all the same)."""
+    from chainwarden.vulndb import DatabaseMissingError, open_database
+
+    try:
+        return open_database(path)
+    except DatabaseMissingError:
+        if path is not None:
+            raise
+        return None
+
+
+# -- orchestration -------------------------------------------------------------------
+
+
+def scan_discovered(
+    store: FleetStore,
+    found: Sequence[Discovered],
+    options: SourceOptions,
+    summary: SyncSummary,
+    progress: SyncProgress | None = None,
+) -> None:
+    """Scan, in this process, every discovered digest the store does not hold yet."""
+    known = store.known_digests(d.digest for d in found)
+    todo = [d for d in found if d.digest not in known]
+    summary.unchanged.extend(d.digest for d in found if d.digest in known)
+    if progress:
+        progress.phase(f"scanning {len(todo)} new images", len(todo))
+    for item in todo:
+        try:
+            _, new = scan_image(store, item.reference, options, digest=item.digest)
+        except Error as exc:
+            summary.failed.append(Failure(item.reference, exc.diagnostics()))
+        else:
+            (summary.new if new else summary.unchanged).append(item.digest)
+        if progress:
+            progress.step(item.reference)
+
+
+def sync_registry(
+    store: FleetStore,
+    target: str,
+    options: SourceOptions,
+    *,
+    db: VulnDatabase | None,
+    progress: SyncProgress | None = None,
+    enqueue: Callable[[Sequence[Discovered]], QueueOutcome] | None = None,
+) -> SyncSummary:
+    """List ``HOST[/REPO-GLOB]``, record tags, scan new digests (or hand them to ``enqueue``), match."""
+    registry, glob = parse_sync_target(target)
+    summary = SyncSummary()
+    found, failures = discover(registry, glob, options, progress)
+    summary.failed.extend(failures)
+    changes = store.record_tags(registry, {pair: d.digest for d in found for pair in d.tags})
+    summary.tags_moved = [f"{c.repository}:{c.tag} {c.old_digest} -> {c.new_digest}" for c in changes if c.old_digest]
+    if enqueue is not None:
+        known = store.known_digests(d.digest for d in found)
+        summary.unchanged.extend(d.digest for d in found if d.digest in known)
+        outcome = enqueue([d for d in found if d.digest not in known])
+        summary.queued.extend(outcome.queued)
+        summary.new.extend(outcome.stored)
+        summary.failed.extend(outcome.failed)
+    else:
+        scan_discovered(store, found, options, summary, progress)
+    if db is not None:
+        summary.findings_new = match_pending(store, db)
+    return summary
+
+
+def add_targets(
+    store: FleetStore,
+    targets: Sequence[str],
+    options: SourceOptions,
+    *,
+    db: VulnDatabase | None,
+    profile: Path | None = None,
+    progress: SyncProgress | None = None,
+) -> SyncSummary:
+    """Scan each target (any image target string) into the store; registry tags are recorded too."""
+    summary = SyncSummary()
+    if progress:
+        progress.phase(f"adding {len(targets)} images", len(targets))
+    for target in targets:
+        try:
+            digest, new = scan_image(store, target, options, profile=profile)
+        except Error as exc:
+            summary.failed.append(Failure(target, exc.diagnostics()))
+        else:
+            (summary.new if new else summary.unchanged).append(digest)
+            _record_registry_tag(store, target, digest)
+        if progress:
+            progress.step(target)
+    if db is not None:
+        summary.findings_new = match_pending(store, db)
+    return summary
+
+
+def _record_registry_tag(store: FleetStore, target: str, digest: str) -> None:
+    if not target.startswith("registry:"):
+        return
+    from chainwarden.sources.registry import parse_reference
+
+    ref = parse_reference(target.removeprefix("registry:"))
+    if ref.tag and not ref.digest:
+        store.record_tags(ref.registry, {(ref.repository, ref.tag): digest})
