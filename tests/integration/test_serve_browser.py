@@ -6,6 +6,7 @@ The server runs as a real process on 127.0.0.1 over a store filled by
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -29,15 +30,51 @@ pytestmark = pytest.mark.integration
 TOKEN = "test-token-123"
 
 
+def profile_document(reference: str) -> dict[str, object]:
+    """A runtime profile as ``chainwarden profile`` writes it (docs/profile-schema.md): requests loaded, left-pad unused."""
+    site = "/usr/lib/python3/dist-packages"
+
+    def entry(
+        purl: str, name: str, version: str, ecosystem: str, status: str, files: dict[str, list[str]]
+    ) -> dict[str, object]:
+        return {
+            "purl": purl,
+            "name": name,
+            "version": version,
+            "ecosystem": ecosystem,
+            "status": status,
+            "files": files,
+        }
+
+    return {
+        "format": "chainwarden-profile/1",
+        "target": {"reference": reference, "kind": "oci", "digest": None, "config_digest": None},
+        "net": "none", "probes": [], "programs": [], "files": [], "network": [], "processes": [],
+        "packages": [
+            entry("pkg:pypi/requests@2.30.0", "requests", "2.30.0", "pypi", "loaded",
+                  {"loaded": [f"{site}/requests/__init__.py"]}),
+            entry("pkg:npm/left-pad@1.3.0", "left-pad", "1.3.0", "npm", "unused", {}),
+        ],
+        "summary": {}, "image_files": {}, "notes": [],
+    }  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
     work = tmp_path_factory.mktemp("serve")
     store_path = str(work / "fleet.sqlite3")
     old = make_image(work / "old", requests="2.31.0")
     new = make_image(work / "new", requests="2.32.3", openssl="3.0.11-1~deb12u2")
+    profiled = make_image(work / "profiled", requests="2.30.0")
+    profile = work / "profile.json"
+    profile.write_text(json.dumps(profile_document(f"oci:{profiled}")))
     with open_database(make_db(work)) as db, open_store(store_path) as store:
         summary = add_targets(store, [f"oci:{old}", f"oci:{new}"], SourceOptions(cache_dir=work / "c"), db=db)
         store.record_tags("127.0.0.1:5000", {("team/api", "v1"): summary.new[0], ("team/web", "v1"): summary.new[1]})
+        with_profile = add_targets(
+            store, [f"oci:{profiled}"], SourceOptions(cache_dir=work / "c"), db=db, profile=profile
+        )
+        assert not with_profile.failed, with_profile.failed
     port = free_port()
     with (work / "serve.log").open("wb") as log:
         process = subprocess.Popen(
@@ -56,7 +93,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
                 pass
             assert process.poll() is None and time.monotonic() < deadline, (work / "serve.log").read_text()
             time.sleep(0.1)
-        yield base, {"old": summary.new[0], "new": summary.new[1]}
+        yield base, {"old": summary.new[0], "new": summary.new[1], "profiled": with_profile.new[0]}
     finally:
         process.terminate()
         process.wait(timeout=20)
@@ -68,7 +105,7 @@ def test_json_api_needs_the_token_and_pages_are_read_only(server: tuple[str, dic
     assert httpx.get(base + "/api/images", headers={"Authorization": "Bearer wrong"}, timeout=5).status_code == 401
     answer = httpx.get(base + "/api/affected?q=CVE-2024-35195", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5)
     assert answer.status_code == 200
-    assert [r["image_digest"] for r in answer.json()["affected"]] == [digests["old"]]
+    assert sorted(r["image_digest"] for r in answer.json()["affected"]) == sorted([digests["old"], digests["profiled"]])
     assert httpx.post(base + "/", timeout=5).status_code == 405
     page = httpx.get(base + "/", timeout=5).text
     # nothing loaded from elsewhere: every link and resource is this server's
@@ -92,11 +129,17 @@ def test_pages_in_a_real_browser(server: tuple[str, dict[str, str]], browser: ob
     assert isinstance(browser, WebDriver)
     base, digests = server
     browser.get(base + "/")
-    assert browser.find_element(By.ID, "stat-images").text == "2"
+    assert browser.find_element(By.ID, "stat-images").text == "3"
     rows = browser.find_elements(By.CSS_SELECTOR, "#images tr.image-row")
-    assert len(rows) == 2 and all("critical" in r.text for r in rows)
+    assert len(rows) == 3 and all("critical" in r.text for r in rows)
     bars = browser.find_elements(By.CSS_SELECTOR, "#severity-chart svg g.bar")
-    assert {b.get_attribute("data-label"): b.get_attribute("data-value") for b in bars}["critical"] == "2"
+    assert {b.get_attribute("data-label"): b.get_attribute("data-value") for b in bars}["critical"] == "3"
+    in_use = browser.find_elements(By.CSS_SELECTOR, "#in-use-chart svg g.bar")
+    assert {b.get_attribute("data-label"): b.get_attribute("data-value") for b in in_use} == {
+        "loaded": "1",
+        "not-observed": "1",
+        "unknown": "2",
+    }
     assert browser.find_elements(By.CSS_SELECTOR, "#timeline-chart svg circle.point")
     # the stylesheet came from the server itself and applied
     header = browser.find_element(By.TAG_NAME, "header")
@@ -107,7 +150,7 @@ def test_pages_in_a_real_browser(server: tuple[str, dict[str, str]], browser: ob
     browser.find_element(By.ID, "q").send_keys("MAL-2024-7000")
     browser.find_element(By.ID, "search").click()
     found = browser.find_elements(By.CSS_SELECTOR, "#affected tr.affected-row")
-    assert len(found) == 2 and all("left-pad 1.3.0" in r.text for r in found)
+    assert len(found) == 3 and all("left-pad 1.3.0" in r.text for r in found)
     assert browser.get_screenshot_as_file(str(tmp_path / "affected.png"))
     found[0].find_element(By.TAG_NAME, "a").click()
 
@@ -116,6 +159,15 @@ def test_pages_in_a_real_browser(server: tuple[str, dict[str, str]], browser: ob
     assert findings and findings[0].text.startswith("MAL-2024-7000 critical")
     assert len(browser.find_elements(By.CSS_SELECTOR, "#packages tr.package")) == 4
     assert browser.get_screenshot_as_file(str(tmp_path / "image.png"))
+
+    # the profiled image: in-use levels per package and the hardening preview
+    browser.get(base + "/images/" + digests["profiled"])
+    cells = [td.text for td in browser.find_elements(By.CSS_SELECTOR, "#hardening td")]
+    assert cells == ["packages", "4", "3", "findings", "3", "2"]  # left-pad (malicious, unused) would go
+    levels = {r.find_elements(By.TAG_NAME, "td")[1].text: r.find_elements(By.TAG_NAME, "td")[5].text
+              for r in browser.find_elements(By.CSS_SELECTOR, "#packages tr.package")}  # fmt: skip
+    assert levels == {"bash": "unknown", "libssl3": "unknown", "left-pad": "not-observed", "requests": "loaded"}
+    assert browser.get_screenshot_as_file(str(tmp_path / "profiled.png"))
 
     browser.get(base + "/affected?q=not%20an%20id")
     assert "want an advisory id" in browser.find_element(By.ID, "error").text

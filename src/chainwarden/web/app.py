@@ -81,7 +81,11 @@ def create_app(store: FleetStore, *, token: str) -> Starlette:
         for finding in detail.findings:
             counts[finding.severity] = counts.get(finding.severity, 0) + 1
         chart = bar_chart("Findings by severity", [(s, counts.get(s, 0)) for s in SEVERITY_ORDER if s in counts])
-        return page(request, "image.html", {"detail": detail, "chart": Markup(chart)})  # noqa: S704
+        return page(
+            request,
+            "image.html",
+            {"detail": detail, "chart": Markup(chart), "hardening": _hardening(detail)},  # noqa: S704
+        )
 
     def affected(request: Request) -> Response:
         query = request.query_params.get("q", "").strip()
@@ -118,6 +122,24 @@ def create_app(store: FleetStore, *, token: str) -> Starlette:
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     return Starlette(routes=routes)
+
+
+def _hardening(detail: Any) -> dict[str, int] | None:
+    """Before/after of hardening the image to what its stored profile saw in use.
+
+    Like ``chainwarden harden``, only packages the profile shows unused
+    (``not-observed``) would go; a package the profile does not know stays.
+    """
+    levels = [use for *_, use in detail.packages]
+    if not any(levels):
+        return None
+    kept = [use for use in levels if use != "not-observed"]
+    return {
+        "packages_before": len(levels),
+        "packages_after": len(kept),
+        "findings_before": len(detail.findings),
+        "findings_after": sum(1 for f in detail.findings if f.in_use != "not-observed"),
+    }
 
 
 def parse_bind(text: str) -> tuple[str, int]:
