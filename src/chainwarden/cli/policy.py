@@ -5,11 +5,14 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from chainwarden.cli.common import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, emit, format_option, output_option
+
+if TYPE_CHECKING:
+    from chainwarden.sources import SourceOptions
 
 
 def _table(headers: list[str], rows: list[list[str]], title: str) -> str:
@@ -446,7 +449,9 @@ def mirror(
 # -- apt-keys -------------------------------------------------------------------------------------
 
 
-def apt_files(target: str, insecure_registry: bool = False) -> dict[str, bytes]:
+def apt_files(
+    target: str, insecure_registry: bool = False, *, options: SourceOptions | None = None
+) -> dict[str, bytes]:
     """``{absolute path: content}`` of /etc/apt and keyrings of a root filesystem, repository or image."""
     from chainwarden.errors import UsageError
     from chainwarden.policy.apt_keys import files_from_tree, wanted
@@ -460,7 +465,7 @@ def apt_files(target: str, insecure_registry: bool = False) -> dict[str, bytes]:
             raise UsageError(f"{target}: not a directory (images need a scheme: oci:, docker-archive:, registry:, …)")
         return files_from_tree(root)
     files: dict[str, bytes] = {}
-    with open_source(target, SourceOptions(insecure_registry=insecure_registry)) as source:
+    with open_source(target, options or SourceOptions(insecure_registry=insecure_registry)) as source:
         view = source.view(wanted)
         for entry in view.entries():
             if entry.type in (EntryType.FILE, EntryType.SYMLINK) and wanted(entry.path):
@@ -569,13 +574,13 @@ def apt_keys(target: str, fail_on: str | None, output_format: str, output: Path 
     return exit_code_for(findings, fail_on)
 
 
-def third_party_apt_sources(target: str, insecure_registry: bool = False) -> list[dict[str, str]]:
+def third_party_apt_sources(target: str, options: SourceOptions | None = None) -> list[dict[str, str]]:
     """Third-party APT sources of ``target`` with the owner of the key they trust (for ``sbom``)."""
     import shutil
 
     from chainwarden.policy.apt_keys import GPG, audit
 
-    files = apt_files(target, insecure_registry)
+    files = apt_files(target, options=options)
     if not any(path.startswith("/etc/apt/sources.list") for path in files) or shutil.which(GPG) is None:
         return []
     return [{"uri": s.uri, "file": s.file, "trust": s.trust, "key_owner": s.owners} for s in audit(files).third_party()]

@@ -18,6 +18,12 @@ FORMATS = ("table", "json", "cyclonedx", "spdx", "html")
 @format_option(FORMATS)
 @output_option
 @target_options
+@click.option(
+    "--apt-sources/--no-apt-sources",
+    default=None,
+    help="List third-party APT sources with the owner of the key each trusts (table and JSON) "
+    "[default: on for directories; for images it reads the image a second time, so ask for it].",
+)
 def sbom(
     target: str,
     output_format: str,
@@ -26,6 +32,7 @@ def sbom(
     cache_dir: Path | None,
     no_cache: bool,
     insecure_registry: bool,
+    apt_sources: bool | None,
 ) -> int:
     """Inventory TARGET and print its software bill of materials.
 
@@ -43,18 +50,17 @@ def sbom(
     """
     from chainwarden.api import build_inventory
 
+    options = source_options(platform, cache_dir, no_cache, insecure_registry)
     progress = RichProgress()
-    inventory = build_inventory(
-        target,
-        options=source_options(platform, cache_dir, no_cache, insecure_registry),
-        progress=progress,
-    )
+    inventory = build_inventory(target, options=options, progress=progress)
     progress.finish()
     apt: list[dict[str, str]] = []
-    if output_format in ("table", "json"):
+    if apt_sources is None:
+        apt_sources = inventory.target.kind == "dir"
+    if apt_sources and output_format in ("table", "json") and inventory.target.kind != "sbom":
         from chainwarden.cli.policy import third_party_apt_sources
 
-        apt = third_party_apt_sources(target, insecure_registry)  # with the owner of the key each trusts
+        apt = third_party_apt_sources(target, options)  # with the owner of the key each trusts
     if output_format == "json":
         from chainwarden.report.json_report import render_inventory_json
 
