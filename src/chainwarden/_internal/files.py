@@ -18,7 +18,7 @@ import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from chainwarden.errors import UsageError
 
@@ -31,32 +31,8 @@ def _umask() -> int:
 
 def write_atomically(path: Path, data: bytes) -> None:
     """Replace the contents of ``path`` with ``data``; raises OSError (nothing changed then)."""
-    target = Path(os.path.realpath(path))
-    try:
-        st: os.stat_result | None = target.stat()
-    except FileNotFoundError:
-        st = None
-    if st is not None and not stat.S_ISREG(st.st_mode):
-        if stat.S_ISDIR(st.st_mode):
-            raise IsADirectoryError(21, "Is a directory", str(path))
-        with open(target, "wb") as handle:  # a device or FIFO: write through, no rename
-            handle.write(data)
-        return
-    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, (st.st_mode & 0o7777) if st is not None else 0o666 & ~_umask())
-        if st is not None and os.geteuid() == 0 and (st.st_uid, st.st_gid) != (0, 0):
-            with contextlib.suppress(OSError):
-                os.chown(temporary, st.st_uid, st.st_gid)
-        os.replace(temporary, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
+    with _replacing(path, binary=True) as handle:
+        handle.write(data)
 
 
 def write_text_atomically(path: Path, text: str) -> None:
@@ -70,6 +46,12 @@ def open_atomically(path: Path) -> Iterator[IO[str]]:
     For reports written in pieces (a large SBOM): the same guarantees as
     :func:`write_atomically` without holding the whole text.
     """
+    with _replacing(path, binary=False) as stream:
+        yield stream
+
+
+@contextlib.contextmanager
+def _replacing(path: Path, *, binary: bool) -> Iterator[Any]:
     target = Path(os.path.realpath(path))
     try:
         st: os.stat_result | None = target.stat()
@@ -77,16 +59,17 @@ def open_atomically(path: Path) -> Iterator[IO[str]]:
         st = None
     if st is not None and stat.S_ISDIR(st.st_mode):
         raise IsADirectoryError(21, "Is a directory", str(path))
+    mode, encoding = ("wb", None) if binary else ("w", "utf-8")
     if st is not None and not stat.S_ISREG(st.st_mode):
-        with open(target, "w", encoding="utf-8") as stream:  # a device or FIFO: write through
-            yield stream
+        with open(target, mode, encoding=encoding) as handle:  # a device or FIFO: write through, no rename
+            yield handle
         return
     fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as stream:
-            yield stream
-            stream.flush()
-            os.fsync(stream.fileno())
+        with os.fdopen(fd, mode, encoding=encoding) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
         os.chmod(temporary, (st.st_mode & 0o7777) if st is not None else 0o666 & ~_umask())
         if st is not None and os.geteuid() == 0 and (st.st_uid, st.st_gid) != (0, 0):
             with contextlib.suppress(OSError):
