@@ -545,22 +545,7 @@ class FleetStore:
 
     def unmatched_packages(self, db_version: str | None, digests: Iterable[str] | None = None) -> list[PackageKey]:
         """Package versions (per Debian release) not yet matched against ``db_version`` (None: never matched)."""
-        query = (
-            sa.select(
-                packages.c.id,
-                packages.c.ecosystem,
-                packages.c.name,
-                packages.c.version,
-                packages.c.purl,
-                packages.c.source_name,
-                packages.c.source_version,
-                sa.case((packages.c.ecosystem == "deb", sa.func.coalesce(images.c.distro, "")), else_="").label(
-                    "distro"
-                ),
-            )
-            .distinct()
-            .select_from(packages.join(image_packages).join(images))
-        )
+        query = _package_keys_query()
         if digests is not None:
             query = query.where(images.c.digest.in_(sorted(set(digests))))
         keys = [_key(row) for row in self._rows(query)]
@@ -578,23 +563,7 @@ class FleetStore:
         found: dict[tuple[int, str], PackageKey] = {}
         for start in range(0, len(by_name), _CHUNK):
             chunk = by_name[start : start + _CHUNK]
-            query = (
-                sa.select(
-                    packages.c.id,
-                    packages.c.ecosystem,
-                    packages.c.name,
-                    packages.c.version,
-                    packages.c.purl,
-                    packages.c.source_name,
-                    packages.c.source_version,
-                    sa.case((packages.c.ecosystem == "deb", sa.func.coalesce(images.c.distro, "")), else_="").label(
-                        "distro"
-                    ),
-                )
-                .distinct()
-                .select_from(packages.join(image_packages).join(images))
-                .where(sa.or_(packages.c.name.in_(chunk), packages.c.source_name.in_(chunk)))
-            )
+            query = _package_keys_query().where(sa.or_(packages.c.name.in_(chunk), packages.c.source_name.in_(chunk)))
             for row in self._rows(query):
                 key = _key(row)
                 names_of = {(key.ecosystem, key.name)}
@@ -755,6 +724,25 @@ class FleetStore:
                 image_packages=count(image_packages),
                 findings=count(findings),
             )
+
+
+def _package_keys_query() -> sa.Select[Any]:
+    """Every stored package version with what matching needs, per Debian release of the images holding it."""
+    distro = sa.case((packages.c.ecosystem == "deb", sa.func.coalesce(images.c.distro, "")), else_="")
+    return (
+        sa.select(
+            packages.c.id,
+            packages.c.ecosystem,
+            packages.c.name,
+            packages.c.version,
+            packages.c.purl,
+            packages.c.source_name,
+            packages.c.source_version,
+            distro.label("distro"),
+        )
+        .distinct()
+        .select_from(packages.join(image_packages).join(images))
+    )
 
 
 def _key(row: Sequence[Any]) -> PackageKey:
