@@ -224,7 +224,7 @@ def _check_legacy(
     envelope = sigbundle.parse_envelope(document, label)
     if policy.key is None:
         raise VerificationError("keyless legacy .att attestations are not supported; verify with --key")
-    if not any(_verifies(policy.key, sig, envelope.pae()) for sig, _ in envelope.signatures):
+    if not any(keys.signature_verifies(policy.key, sig, envelope.pae()) for sig, _ in envelope.signatures):
         raise VerificationError("DSSE signature does not verify with the given key")
     if policy.require_tlog:
         raise VerificationError("no transparency log entry (required)")
@@ -245,11 +245,3 @@ def _checked_statement(
             f"{label}: predicateType {str(document.get('predicateType'))[:80]!r} is not {predicate_type}"
         )
     return document
-
-
-def _verifies(key: keys.PublicKey, signature: bytes, data: bytes) -> bool:
-    try:
-        keys.verify_signature(key, signature, data, "")
-    except VerificationError:
-        return False
-    return True

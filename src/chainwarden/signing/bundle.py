@@ -279,7 +279,7 @@ def verify_with_key(
         raise VerificationError(f"{where}: bundle is signed with a certificate; verify it keyless, not with a key")
     if bundle.envelope is not None:
         envelope = bundle.envelope
-        if not any(_verifies(key, sig, envelope.pae()) for sig, _ in envelope.signatures):
+        if not any(keys.signature_verifies(key, sig, envelope.pae()) for sig, _ in envelope.signatures):
             raise VerificationError(f"{where}: DSSE signature does not verify with the given key")
         if artifact is not None:
             check_statement_subject(envelope, artifact, where)
@@ -328,14 +328,6 @@ def parse_statement(envelope: Envelope, where: str) -> dict[str, Any]:
     if not isinstance(statement.get("predicateType"), str):
         raise VerificationError(f"{where}: in-toto statement has no predicateType")
     return statement
-
-
-def _verifies(key: keys.PublicKey, signature: bytes, data: bytes) -> bool:
-    try:
-        keys.verify_signature(key, signature, data, "")
-    except VerificationError:
-        return False
-    return True
 
 
 def _verify_tlog_entry(
@@ -546,7 +538,7 @@ def verify_checkpoint(envelope: str, log: LogKey, size: int, root: bytes, label:
             raw = base64.b64decode(encoded, validate=True)
         except (binascii.Error, ValueError):
             continue
-        if raw[:4] == hint and _verifies(log.key, raw[4:], signed):
+        if raw[:4] == hint and keys.signature_verifies(log.key, raw[4:], signed):
             return
     raise VerificationError(f"{label}: checkpoint carries no valid signature of the log key")
 
@@ -803,7 +795,7 @@ def _verify_keyless_own(
     if not isinstance(key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey | ed25519.Ed25519PublicKey):
         raise VerificationError(f"{where}: unsupported certificate key type")
     if envelope is not None:
-        if not any(_verifies(key, sig, envelope.pae()) for sig, _ in envelope.signatures):
+        if not any(keys.signature_verifies(key, sig, envelope.pae()) for sig, _ in envelope.signatures):
             raise VerificationError(f"{where}: DSSE signature does not verify with the certificate's key")
         signature = envelope.signatures[0][0]
     else:
@@ -957,5 +949,5 @@ def _verify_sct(cert: x509.Certificate, chain: list[x509.Certificate], trusted_r
     log = trusted_root.ctlog(sct.log_id)
     if log is None:
         raise VerificationError(f"{where}: SCT from a CT log not in the trusted root")
-    if not _verifies(log.key, sct.signature, signed):
+    if not keys.signature_verifies(log.key, sct.signature, signed):
         raise VerificationError(f"{where}: SCT signature does not verify")

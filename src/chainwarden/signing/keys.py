@@ -201,6 +201,15 @@ def verify_signature(key: PublicKey, signature: bytes, data: bytes, what: str) -
         raise VerificationError(f"{what}: malformed signature ({exc})") from exc
 
 
+def signature_verifies(key: PublicKey, signature: bytes, data: bytes) -> bool:
+    """Whether ``signature`` over ``data`` verifies with ``key`` (:func:`verify_signature` as a test)."""
+    try:
+        verify_signature(key, signature, data, "")
+    except VerificationError:
+        return False
+    return True
+
+
 def verify_prehashed(key: PublicKey, signature: bytes, digest: bytes, what: str) -> None:
     """Like :func:`verify_signature` over a SHA-256 ``digest`` already computed (hashedrekord)."""
     if isinstance(key, ec.EllipticCurvePublicKey):
