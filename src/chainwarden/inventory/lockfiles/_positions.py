@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from chainwarden.inventory.lockfiles._common import LockfileFormatError
+from chainwarden.inventory.lockfiles._common import LockfileFormatError, type_name
 
 JsonPath = tuple[str | int, ...]
 
@@ -120,6 +120,34 @@ def toml_table_array_lines(text: str, table: str) -> list[int]:
             result[-1] = number
             searching = False
     return result
+
+
+def toml_package_tables(document: dict[str, Any], text: str) -> list[tuple[int, Any, int | None]]:
+    """``(position, entry, line)`` of every ``[[package]]`` of a TOML lock (poetry, uv, pdm).
+
+    The line is that of the entry's ``name = …`` key: found by header when the
+    text's headers line up with the parsed array, else by the entry's name
+    (inline tables, say); None when neither finds it.
+
+    Raises:
+        LockfileFormatError: ``package`` is not an array of tables.
+    """
+    raw_packages = document.get("package", [])
+    if not isinstance(raw_packages, list):
+        raise LockfileFormatError(f"'package' is {type_name(raw_packages)}, expected an array of tables")
+    lines = toml_table_array_lines(text, "package")
+    if len(lines) == len(raw_packages):
+        return [(position, entry, lines[position]) for position, entry in enumerate(raw_packages)]
+    index = LineIndex(text)
+    found: list[tuple[int, Any, int | None]] = []
+    for position, entry in enumerate(raw_packages):
+        name = entry.get("name") if isinstance(entry, dict) else None
+        line = None
+        if isinstance(name, str):
+            pattern = re.compile(rf"^\s*name\s*=\s*[\"']{re.escape(name)}[\"']", re.MULTILINE)
+            line = find_line(text, index, pattern, None, None)
+        found.append((position, entry, line))
+    return found
 
 
 def toml_header_offset(text: str, dotted: str) -> int | None:

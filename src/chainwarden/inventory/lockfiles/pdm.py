@@ -39,7 +39,7 @@ from chainwarden.inventory.lockfiles._common import (
     type_name,
 )
 from chainwarden.inventory.lockfiles._manifests import PythonManifest, parse_pep508, pyproject_manifest
-from chainwarden.inventory.lockfiles._positions import LineIndex, find_line, load_toml, toml_table_array_lines
+from chainwarden.inventory.lockfiles._positions import load_toml, toml_package_tables
 from chainwarden.inventory.lockfiles.poetry import file_hashes
 from chainwarden.models import Scope
 
@@ -89,15 +89,9 @@ class PdmLockCataloger(LockfileCataloger):
 
     def parse(self, source: LockfileInput) -> FileOutcome:
         document = load_toml(source.text)
-        raw_packages = document.get("package", [])
-        if not isinstance(raw_packages, list):
-            raise LockfileFormatError(f"'package' is {type_name(raw_packages)}, expected an array of tables")
         outcome = FileOutcome()
-        lines = toml_table_array_lines(source.text, "package")
-        index = LineIndex(source.text)
         locked: dict[tuple[str, str], _Locked] = {}
-        for position, entry in enumerate(raw_packages):
-            line = lines[position] if len(lines) == len(raw_packages) else None
+        for position, entry, line in toml_package_tables(document, source.text):
             if not isinstance(entry, dict):
                 outcome.skipped.append(skip_entry(source, f"package #{position + 1}", line, "not a table"))
                 continue
@@ -105,9 +99,6 @@ class PdmLockCataloger(LockfileCataloger):
             if name is None:
                 outcome.skipped.append(skip_entry(source, f"package #{position + 1}", line, "missing string 'name'"))
                 continue
-            if line is None:
-                pattern = re.compile(rf"^\s*name\s*=\s*[\"']{re.escape(name)}[\"']", re.MULTILINE)
-                line = find_line(source.text, index, pattern, None, None)
             if not isinstance(version, str):
                 outcome.skipped.append(skip_entry(source, name, line, f"version is {type_name(version)}"))
                 continue

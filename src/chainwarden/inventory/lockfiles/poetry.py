@@ -8,7 +8,6 @@ means listed in that ``pyproject.toml``.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from chainwarden.inventory.lockfiles._common import (
@@ -23,10 +22,9 @@ from chainwarden.inventory.lockfiles._common import (
     pypi_name,
     pypi_package,
     skip_entry,
-    type_name,
 )
 from chainwarden.inventory.lockfiles._manifests import PythonManifest, pyproject_manifest
-from chainwarden.inventory.lockfiles._positions import LineIndex, find_line, load_toml, toml_table_array_lines
+from chainwarden.inventory.lockfiles._positions import load_toml, toml_package_tables
 from chainwarden.models import Scope
 
 
@@ -66,15 +64,9 @@ class PoetryLockCataloger(LockfileCataloger):
 
     def parse(self, source: LockfileInput) -> FileOutcome:
         document = load_toml(source.text)
-        raw_packages = document.get("package", [])
-        if not isinstance(raw_packages, list):
-            raise LockfileFormatError(f"'package' is {type_name(raw_packages)}, expected an array of tables")
         outcome = FileOutcome()
-        lines = toml_table_array_lines(source.text, "package")
-        index = LineIndex(source.text)
         locked: list[_Locked] = []
-        for position, entry in enumerate(raw_packages):
-            line = lines[position] if len(lines) == len(raw_packages) else None
+        for position, entry, line in toml_package_tables(document, source.text):
             if not isinstance(entry, dict):
                 outcome.skipped.append(skip_entry(source, f"package #{position + 1}", line, "not a table"))
                 continue
@@ -84,9 +76,6 @@ class PoetryLockCataloger(LockfileCataloger):
                     skip_entry(source, f"package #{position + 1}", line, "missing string 'name' or 'version'")
                 )
                 continue
-            if line is None:
-                pattern = re.compile(rf"^\s*name\s*=\s*[\"']{re.escape(name)}[\"']", re.MULTILINE)
-                line = find_line(source.text, index, pattern, None, None)
             try:
                 locked.append(_Locked(pypi_name(name), version, line, as_dict(entry)))
             except LockfileFormatError as exc:

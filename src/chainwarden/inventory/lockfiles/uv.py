@@ -9,7 +9,6 @@ gets the scope of the roots that reach it.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from chainwarden.inventory.lockfiles._common import (
@@ -27,7 +26,7 @@ from chainwarden.inventory.lockfiles._common import (
     skip_entry,
     type_name,
 )
-from chainwarden.inventory.lockfiles._positions import LineIndex, find_line, load_toml, toml_table_array_lines
+from chainwarden.inventory.lockfiles._positions import load_toml, toml_package_tables
 from chainwarden.models import Scope
 
 
@@ -68,9 +67,7 @@ class UvLockCataloger(LockfileCataloger):
 
     def parse(self, source: LockfileInput) -> FileOutcome:
         document = load_toml(source.text)
-        raw_packages = document.get("package", [])
-        if not isinstance(raw_packages, list):
-            raise LockfileFormatError(f"'package' is {type_name(raw_packages)}, expected an array of tables")
+        packages = toml_package_tables(document, source.text)
         members = set()
         for raw in as_str_list(as_dict(document.get("manifest")).get("members")):
             try:
@@ -78,12 +75,9 @@ class UvLockCataloger(LockfileCataloger):
             except LockfileFormatError:
                 continue
         outcome = FileOutcome()
-        lines = toml_table_array_lines(source.text, "package")
-        index = LineIndex(source.text)
         locked: list[_Locked] = []
         roots: list[_Locked] = []
-        for position, entry in enumerate(raw_packages):
-            line = lines[position] if len(lines) == len(raw_packages) else None
+        for position, entry, line in packages:
             if not isinstance(entry, dict):
                 outcome.skipped.append(skip_entry(source, f"package #{position + 1}", line, "not a table"))
                 continue
@@ -91,9 +85,6 @@ class UvLockCataloger(LockfileCataloger):
             if name is None:
                 outcome.skipped.append(skip_entry(source, f"package #{position + 1}", line, "missing string 'name'"))
                 continue
-            if line is None:
-                pattern = re.compile(rf"^\s*name\s*=\s*[\"']{re.escape(name)}[\"']", re.MULTILINE)
-                line = find_line(source.text, index, pattern, None, None)
             try:
                 canonical = pypi_name(name)
             except LockfileFormatError as exc:
