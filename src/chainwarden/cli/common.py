@@ -195,23 +195,10 @@ def use_color(output: Path | None) -> bool:
 
 def emit(text: str, output: Path | None) -> None:
     """Write a report to ``output`` or stdout; an I/O failure is a :class:`ReportError` (exit 2)."""
-    if output is None:
-        try:
-            sys.stdout.write(text)
-            if text and not text.endswith("\n"):
-                sys.stdout.write("\n")
-            sys.stdout.flush()
-        except BrokenPipeError:
-            raise
-        except OSError as exc:
-            raise ReportError(f"cannot write to standard output: {exc.strerror or exc}") from exc
-    else:
-        try:
-            from chainwarden._internal.files import write_text_atomically
-
-            write_text_atomically(output, text if text.endswith("\n") else text + "\n")
-        except OSError as exc:
-            raise ReportError(f"cannot write {output}: {exc.strerror or exc}") from exc
+    # a report ends with a newline; an empty one on the terminal stays empty
+    if not text.endswith("\n") and (text or output is not None):
+        text += "\n"
+    emit_pieces((text,), output)
 
 
 def emit_pieces(pieces: Iterable[str], output: Path | None) -> None:
