@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 from packageurl import PackageURL
 
+from chainwarden.inventory.bounds import go_module_path_problem, package_name_problem
 from chainwarden.inventory.interface import CatalogContext, Cataloger, CatalogResult
 from chainwarden.models import Digest, Ecosystem, Location, Package, Skipped
 from chainwarden.sources.interface import MAX_FILE_BODY, EntryType, FileSystemView
@@ -381,6 +382,19 @@ def golang_purl(path: str, version: str) -> str:
     return PackageURL(type="golang", namespace=namespace or None, name=name, version=version or None).to_string()
 
 
+def cargo_purl(name: str, version: str) -> str:
+    return PackageURL(type="cargo", name=name, version=version or None).to_string()
+
+
+def binary_purl(name: str, sha256: str) -> str:
+    """``pkg:generic/NAME?checksum=sha256:…``: an executable known by its file name and content only.
+
+    packageurl strips the name's surrounding white space; a file named by
+    nothing else is still listed, as ``unnamed``."""
+    qualifiers = {"checksum": f"sha256:{sha256}"}
+    return PackageURL(type="generic", name=name.strip() or "unnamed", qualifiers=qualifiers).to_string()
+
+
 # -- Rust (cargo auditable) -------------------------------------------------------------------------
 
 
@@ -498,10 +512,10 @@ class BinaryCataloger(Cataloger):
             result.skipped.append(Skipped(f"executable {path}", where, str(exc)))
             go, rust, elf = None, None, None
         if go is not None:
-            result.packages.extend(self._go_packages(go, where))
+            result.packages.extend(self._go_packages(go, where, result))
             return
         if rust is not None:
-            result.packages.extend(self._rust_packages(rust, where))
+            result.packages.extend(self._rust_packages(rust, where, result))
             return
         name = posixpath.basename(path)
         # ET_EXEC, or ET_DYN with a loader (PIE) or, for static-pie, an executable bit on a non-library name
@@ -518,7 +532,7 @@ class BinaryCataloger(Cataloger):
                 ecosystem=Ecosystem.BINARY,
                 name=name,
                 version="",
-                purl=PackageURL(type="generic", name=name, qualifiers={"checksum": f"sha256:{digest}"}).to_string(),
+                purl=binary_purl(name, digest),
                 found_by="binary-unknown",
                 locations=(where,),
                 files=(path,),
@@ -526,7 +540,7 @@ class BinaryCataloger(Cataloger):
             )
         )
 
-    def _go_packages(self, info: GoBuildInfo, where: Location) -> Iterator[Package]:
+    def _go_packages(self, info: GoBuildInfo, where: Location, result: CatalogResult) -> Iterator[Package]:
         stdlib = go_stdlib_version(info.go_version)
         yield Package(
             ecosystem=Ecosystem.GOLANG,
@@ -538,7 +552,10 @@ class BinaryCataloger(Cataloger):
             files=(where.path,),  # compiled into the binary: it runs when the binary does
             direct=True,
         )
-        if info.main is not None:
+        main_problem = go_module_path_problem(info.main.path) if info.main is not None else None
+        if main_problem is not None:
+            result.skipped.append(Skipped(f"main module of {where.path}", where, main_problem))
+        elif info.main is not None:
             main = info.main.replaced_by or info.main
             yield Package(
                 ecosystem=Ecosystem.GOLANG,
@@ -554,6 +571,10 @@ class BinaryCataloger(Cataloger):
         for dep in info.deps:
             # what was compiled is the replacement, when it is a module (a directory has no version)
             module = dep.replaced_by if dep.replaced_by is not None and dep.replaced_by.version else dep
+            problem = go_module_path_problem(module.path)
+            if problem is not None:
+                result.skipped.append(Skipped(f"module in {where.path}", where, problem))
+                continue
             yield Package(
                 ecosystem=Ecosystem.GOLANG,
                 name=module.path,
@@ -565,15 +586,19 @@ class BinaryCataloger(Cataloger):
                 hashes=(module.sum,) if module.sum else (),
             )
 
-    def _rust_packages(self, crates: list[RustCrate], where: Location) -> Iterator[Package]:
+    def _rust_packages(self, crates: list[RustCrate], where: Location, result: CatalogResult) -> Iterator[Package]:
         for crate in crates:
             if crate.root or crate.source not in ("crates.io", "registry"):
                 continue  # the binary's own crate, path and git dependencies are not on crates.io
+            problem = package_name_problem(crate.name, "Rust crate")
+            if problem is not None:
+                result.skipped.append(Skipped(f"crate in {where.path}", where, problem))
+                continue
             yield Package(
                 ecosystem=Ecosystem.CARGO,
                 name=crate.name,
                 version=crate.version,
-                purl=PackageURL(type="cargo", name=crate.name, version=crate.version).to_string(),
+                purl=cargo_purl(crate.name, crate.version),
                 found_by="rust-cargo-auditable",
                 locations=(where,),
                 files=(where.path,),

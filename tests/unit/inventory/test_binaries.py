@@ -108,6 +108,7 @@ def test_rust_cargo_auditable_section(tmp_path: Path) -> None:
             {"name": "app", "version": "0.1.0", "source": "local", "root": True, "dependencies": [1, 2]},
             {"name": "smallvec", "version": "1.6.0", "source": "crates.io", "kind": "runtime"},
             {"name": "mylib", "version": "0.2.0", "source": "git"},
+            {"name": "serde/evil", "version": "1.0.0", "source": "crates.io"},  # no crate name holds a "/"
         ]
     }
     payload = tmp_path / "dep-v0"
@@ -117,11 +118,12 @@ def test_rust_cargo_auditable_section(tmp_path: Path) -> None:
     # the section cargo auditable adds, added the same way (an ELF section named .dep-v0)
     subprocess.run(["objcopy", "--add-section", f".dep-v0={payload}", str(binary)], check=True)
     crates = read_rust_audit(parse_elf(binary.read_bytes()))
-    assert crates is not None and [c.name for c in crates] == ["app", "smallvec", "mylib"]
+    assert crates is not None and [c.name for c in crates] == ["app", "smallvec", "mylib", "serde/evil"]
     root = make_rootfs(tmp_path / "root", {"usr/bin/rusty": binary.read_bytes()})
     inventory = build_inventory(f"dir:{root}")
     cargo = [p for p in inventory.packages if p.ecosystem is Ecosystem.CARGO]
     assert [(p.name, p.version, p.purl) for p in cargo] == [("smallvec", "1.6.0", "pkg:cargo/smallvec@1.6.0")]
+    assert [s.reason for s in inventory.skipped] == ["invalid Rust crate package name 'serde/evil'"]
     assert not [p for p in inventory.packages if p.ecosystem is Ecosystem.BINARY]
 
 
