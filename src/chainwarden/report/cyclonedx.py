@@ -35,7 +35,7 @@ from uuid import UUID
 
 from packageurl import PackageURL
 
-from chainwarden._internal.jsontext import LazyList, Prerendered, escape, iter_indented
+from chainwarden._internal.jsontext import ITEM_NEWLINE, LazyList, Placed, dumps_at, escape, iter_indented
 from chainwarden.models import (
     ADVISORY_RULE_IDS,
     CATALOGER_IDS,
@@ -71,6 +71,15 @@ _HASH_ALGORITHMS = {
     "sha3-256": "SHA3-256",
     "sha3-512": "SHA3-512",
 }
+
+# Where the parts of a package component stand: the component is an item of the
+# document's "components" list; its members, their items, and theirs, each two
+# spaces deeper (an occurrence's fields are one level deeper still, in "evidence").
+_COMPONENT = ITEM_NEWLINE
+_MEMBER = _COMPONENT + "  "
+_ITEM = _MEMBER + "  "
+_FIELD = _ITEM + "  "
+_OCCURRENCE = _FIELD + "  "
 
 # "registry.example.com", "localhost:5000": a first path segment that names a
 # registry, as opposed to a local path such as "./build/image".
@@ -131,7 +140,7 @@ def iter_cyclonedx(
 
         vulnerabilities = vulnerabilities_json(findings, package_refs, refs.claim)
 
-    def components() -> Iterator[dict[str, Any]]:
+    def components() -> Iterator[dict[str, Any] | Placed]:
         licences = _LicenceCache()
         for _, package, bom_ref in placed:
             if package is not None:
@@ -289,7 +298,7 @@ def _property_set(properties: Iterable[dict[str, str]]) -> list[dict[str, str]]:
     return [{"name": name, "value": value} for name, value in sorted({(p["name"], p["value"]) for p in properties})]
 
 
-def _package_component(package: Package, bom_ref: str, licences: _LicenceCache) -> dict[str, Any]:
+def _package_component(package: Package, bom_ref: str, licences: _LicenceCache) -> Placed:
     purl: str | None = package.purl or None
     if purl is not None and package.found_by not in CATALOGER_IDS:
         # chainwarden's catalogers write canonical purls (CATALOGER_IDS); anyone else's is normalised
@@ -338,11 +347,27 @@ def _package_component(package: Package, bom_ref: str, licences: _LicenceCache) 
         component["hashes"] = [hashes[key] for key in sorted(hashes)]
     if package.scope is not None:
         component["scope"] = _SCOPE[package.scope]
-    component["properties"] = _property_set(properties)
+    # Written here as text, laid out for where it stands, as the writer would
+    # lay out the same dicts: properties and file occurrences are most of an
+    # image's SBOM, and building dicts only to have them walked again was the cost.
+    members = {key: dumps_at(value, _MEMBER) for key, value in component.items()}
+    members["properties"] = (
+        "["
+        + _ITEM
+        + ("," + _ITEM).join(
+            [
+                "{" + _FIELD + '"name": ' + escape(name) + "," + _FIELD + '"value": ' + escape(value) + _ITEM + "}"
+                for name, value in sorted({(p["name"], p["value"]) for p in properties})
+            ]
+        )
+        + _MEMBER
+        + "]"
+    )
     occurrences = _occurrences(package, bom_ref)
     if occurrences is not None:
-        component["evidence"] = {"occurrences": occurrences}
-    return component
+        members["evidence"] = "{" + _ITEM + '"occurrences": ' + occurrences + _MEMBER + "}"
+    body = ("," + _MEMBER).join([escape(key) + ": " + members[key] for key in sorted(members)])
+    return Placed("{" + _MEMBER + body + _COMPONENT + "}")
 
 
 def canonical_purl(purl: str) -> str:
@@ -369,13 +394,13 @@ def _canonical_qualifiers(qualifiers: str) -> str:
     return str(canonical.partition("?")[2])
 
 
-def _occurrences(package: Package, component_ref: str) -> Prerendered | None:
-    """Where the package was found, then the files it owns, as occurrences.
+def _occurrences(package: Package, component_ref: str) -> str | None:
+    """Where the package was found, then the files it owns, as the text of its
+    ``evidence.occurrences``.
 
     Each occurrence gets a bom-ref derived from its component and path, and
     occurrences are ordered by it, as the library orders them: without one the
-    order (and so the document's bytes) would change from run to run. Written
-    as text directly: they are most of an image's SBOM.
+    order (and so the document's bytes) would change from run to run.
     """
     # Every bom-ref starts with the component's, so the order is that of what
     # follows it: "#found-at:…" before "#owns:…", each by path. As JSON escapes
@@ -385,19 +410,20 @@ def _occurrences(package: Package, component_ref: str) -> Prerendered | None:
     for loc in package.locations:
         suffix = f"#found-at:{loc.path}" + (f":{loc.line}" if loc.line is not None else "")
         if suffix not in found:
-            context = f'"additionalContext": {escape(f"layer {loc.layer}")},\n    ' if loc.layer else ""
-            line = f'"line": {loc.line},\n    ' if loc.line is not None else ""
+            context = f'"additionalContext": {escape(f"layer {loc.layer}")},{_OCCURRENCE}' if loc.layer else ""
+            line = f'"line": {loc.line},{_OCCURRENCE}' if loc.line is not None else ""
             found[suffix] = (
-                f'{{\n    {context}"bom-ref": {escape(component_ref + suffix)},\n    {line}'
-                f'"location": {escape(loc.path)}\n  }}'
+                f'{{{_OCCURRENCE}{context}"bom-ref": {escape(component_ref + suffix)},{_OCCURRENCE}{line}'
+                f'"location": {escape(loc.path)}{_FIELD}}}'
             )
     if not found and not package.files:
         return None
-    owns = '{\n    "additionalContext": "owned file",\n    "bom-ref": ' + escape(f"{component_ref}#owns:")[:-1]
+    owns = "{" + _OCCURRENCE + '"additionalContext": "owned file",' + _OCCURRENCE + '"bom-ref": '
+    owns += escape(f"{component_ref}#owns:")[:-1]
+    location = "," + _OCCURRENCE + '"location": '
     texts = [found[suffix] for suffix in sorted(found)]
-    owned = map(escape, sorted(set(package.files)))
-    texts += [owns + path[1:] + ',\n    "location": ' + path + "\n  }" for path in owned]
-    return Prerendered("[\n  " + ",\n  ".join(texts) + "\n]")
+    texts += [owns + path[1:] + location + path + _FIELD + "}" for path in map(escape, sorted(set(package.files)))]
+    return "[" + _FIELD + ("," + _FIELD).join(texts) + _ITEM + "]"
 
 
 class _LicenceCache:
