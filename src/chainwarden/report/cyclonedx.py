@@ -326,12 +326,11 @@ def _package_component(package: Package, bom_ref: str, licences: _LicenceCache) 
 
     hashes: dict[tuple[str, str], dict[str, str]] = {}
     for pin in package.hashes:
-        parsed = parse_hash_pin(pin)
-        if parsed is None or parsed[0] not in _HASH_ALGORITHMS:
+        entry = _hash(pin)
+        if entry is None:
             properties.append(_property("hash", pin))
         else:
-            alg = _HASH_ALGORITHMS[parsed[0]]
-            hashes[alg, parsed[1]] = {"alg": alg, "content": parsed[1]}
+            hashes[entry["alg"], entry["content"]] = entry
 
     component: dict[str, Any] = {"bom-ref": bom_ref, "name": package.name, "type": _component_type(package)}
     if package.supplier:
