@@ -227,6 +227,24 @@ def _image_name(target: TargetInfo) -> tuple[str, str | None, str | None]:
     return name.lower(), repository or None, tag or None
 
 
+def image_purl(target: TargetInfo) -> str | None:
+    """``pkg:oci/NAME@DIGEST?arch=…&repository_url=…&tag=…`` of an image target, or None without a digest."""
+    name, repository, tag = _image_name(target)
+    digest = target.digest or target.config_digest
+    if not digest:
+        return None
+    qualifiers = {}
+    # A repository_url is only meaningful for registry-style names; a local
+    # layout path would be noise in the purl.
+    if repository and _REGISTRY_HOST.match(repository.split("/", 1)[0]) and "/" in repository:
+        qualifiers["repository_url"] = repository
+    if tag:
+        qualifiers["tag"] = tag
+    if target.platform:
+        qualifiers["arch"] = target.platform.split("/")[-1]
+    return str(PackageURL(type="oci", name=name, version=digest, qualifiers=qualifiers).to_string())
+
+
 def _root_component(target: TargetInfo, refs: _BomRefs) -> dict[str, Any]:
     properties = [_property("target-kind", target.kind)]
     if target.kind == "dir":
@@ -236,24 +254,14 @@ def _root_component(target: TargetInfo, refs: _BomRefs) -> dict[str, Any]:
             "properties": properties,
             "type": "application",
         }
-    name, repository, tag = _image_name(target)
+    name, _, tag = _image_name(target)
     digest = target.digest or target.config_digest
     component: dict[str, Any] = {"name": name, "type": "container"}
-    purl: str | None = None
-    if digest:
-        digest_hash = _hash(digest)
-        if digest_hash is not None:
-            component["hashes"] = [digest_hash]
-        qualifiers = {}
-        # A repository_url is only meaningful for registry-style names; a local
-        # layout path would be noise in the purl.
-        if repository and _REGISTRY_HOST.match(repository.split("/", 1)[0]) and "/" in repository:
-            qualifiers["repository_url"] = repository
-        if tag:
-            qualifiers["tag"] = tag
-        if target.platform:
-            qualifiers["arch"] = target.platform.split("/")[-1]
-        purl = str(PackageURL(type="oci", name=name, version=digest, qualifiers=qualifiers).to_string())
+    digest_hash = _hash(digest) if digest else None
+    if digest_hash is not None:
+        component["hashes"] = [digest_hash]
+    purl = image_purl(target)
+    if purl is not None:
         component["purl"] = purl
     if tag or digest:
         component["version"] = tag or digest

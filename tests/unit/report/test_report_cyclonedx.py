@@ -302,7 +302,7 @@ def _library_document(
     from packageurl import PackageURL
 
     from chainwarden._internal.jsontext import iter_indented
-    from chainwarden.report.cyclonedx import _REGISTRY_HOST, _image_name  # naming is chainwarden's own
+    from chainwarden.report.cyclonedx import _image_name, image_purl
     from chainwarden.report.cyclonedx_vulnerabilities import _vulnerabilities
 
     taken: set[str] = set()
@@ -325,18 +325,10 @@ def _library_document(
             properties=root_properties,
         )
     else:
-        name, repository, tag = _image_name(target)
+        name, _, tag = _image_name(target)
         digest = target.digest or target.config_digest
-        purl = None
-        if digest:
-            qualifiers = {}
-            if repository and _REGISTRY_HOST.match(repository.split("/", 1)[0]) and "/" in repository:
-                qualifiers["repository_url"] = repository
-            if tag:
-                qualifiers["tag"] = tag
-            if target.platform:
-                qualifiers["arch"] = target.platform.split("/")[-1]
-            purl = PackageURL(type="oci", name=name, version=digest, qualifiers=qualifiers)
+        purl_text = image_purl(target)  # how an image is named is chainwarden's; how it is written, the library's
+        purl = PackageURL.from_string(purl_text) if purl_text else None
         for key, value in (
             ("image-digest", target.digest),
             ("image-id", target.config_digest),
