@@ -554,6 +554,7 @@ def executable_facts(body: BinaryIO, *, with_sha256: bool) -> ExecutableFacts:
     script or data file is read no further); then headers, and the build info
     sections by their offsets. ``with_sha256``: hash the whole body when it
     carries no build info (an executable that may turn out unknown)."""
+    body.seek(0)
     if body.read(len(ELF_MAGIC)) != ELF_MAGIC:
         return ExecutableFacts(elf=False)
     elf: ElfFile | None = None
