@@ -68,12 +68,12 @@ def make_certificate(directory: Path) -> tuple[Path, Path]:
     return cert, key
 
 
-def start_server(policy: Path, cert: Path, key: Path, log: Path) -> Server:
+def start_server(policy: Path, cert: Path, key: Path, log: Path, *extra: str) -> Server:
     port = free_port()
     with log.open("wb") as handle:
         process = subprocess.Popen(
             [sys.executable, "-c", CLI, "admit", "serve", "--policy", str(policy), "--tls-cert", str(cert),
-             "--tls-key", str(key), "--host", "127.0.0.1", "--port", str(port)],
+             "--tls-key", str(key), "--host", "127.0.0.1", "--port", str(port), *extra],
             stdout=handle,
             stderr=subprocess.STDOUT,
         )  # fmt: skip

@@ -463,6 +463,7 @@ class ImageDecision:
 class ContentReport:
     findings: tuple[Finding, ...]
     skipped: tuple[str, ...] = ()
+    in_use_note: str | None = None  # why the in-use levels of the policy's profile were not applied
 
 
 class ContentScanner(Protocol):
@@ -776,6 +777,8 @@ def _content_gates(subject: str, decider: Decider) -> list[RuleResult]:
             message = f"{len(bad)} vulnerabilities ≥ {threshold.value}{scope}: {shown}{more}"
         else:
             message = f"no vulnerability ≥ {threshold.value}{scope}"
+        if gates.vulnerabilities.in_use_only and report.in_use_note:
+            message += f" ({report.in_use_note})"
         results.append(RuleResult("vulnerabilities", not bad, mode, message))
     if gates.malicious:
         bad = [f for f in report.findings if f.rule_id != "vuln" and f.severity.at_least(Severity.HIGH)]
