@@ -274,7 +274,8 @@ class Webhook:
         self.decider = decider
         self.metrics = Metrics()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="chainwarden-admit")
-        self._verdicts = VerdictCache(decider.cache.now if decider.cache is not None else time.monotonic)
+        self._clock = decider.cache.now if decider.cache is not None else time.monotonic
+        self._verdicts = VerdictCache(self._clock)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -319,8 +320,13 @@ class Webhook:
             self.metrics.count_images(verdict.outcomes, (True,) * len(verdict.outcomes))
             return verdict
         images = sorted({image.image for image in parsed.images})
-        if any(self.decider.cached_until(image) is None for image in images):
-            return None
+        # a second of margin: an entry expiring between this check and decide() would make it
+        # ask the registry on the event loop
+        soon = self._clock() + 1.0
+        for image in images:
+            until = self.decider.cached_until(image)
+            if until is None or until < soon:
+                return None
         decisions = {image: self.decider.decide(image) for image in images}
         return self._settle(parsed, key, decisions, complete=True)
 
