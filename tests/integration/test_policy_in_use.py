@@ -26,6 +26,7 @@ from integration.policy_registry import push_image
 from integration.registry_server import PushClient, RunningRegistry, missing_tools, start_registry
 from integration.test_policy_webhook import make_certificate, review, start_server, stop
 from support.images import Content, Symlink, dpkg_status_entry
+from support.osv import import_records
 
 pytestmark = pytest.mark.integration
 
@@ -98,15 +99,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         assert shutil.which(tool), f"{tool} is required for the in-use admission tests"
     assert Path("/bin/busybox").is_file(), "busybox-static is required for the in-use admission tests"
     root = tmp_path_factory.mktemp("in-use")
-    advisories = root / "advisories"
-    advisories.mkdir()
-    for record in (
-        _advisory("DEBIAN-CVE-2024-2001", "used-tool", CVSS_HIGH),
-        _advisory("DEBIAN-CVE-2024-2002", "unused-data", CVSS_CRITICAL),
-    ):
-        (advisories / f"{record['id']}.json").write_text(json.dumps(record))
-    db = root / "osv.sqlite3"
-    assert main(["db", "import", str(advisories), "--db", str(db)]) == 0
+    db = import_records(
+        root,
+        [
+            _advisory("DEBIAN-CVE-2024-2001", "used-tool", CVSS_HIGH),
+            _advisory("DEBIAN-CVE-2024-2002", "unused-data", CVSS_CRITICAL),
+        ],
+    )
     registry = start_registry(root / "registry")
     pusher = PushClient(registry.address)
     try:
