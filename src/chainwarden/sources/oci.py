@@ -22,7 +22,6 @@ from chainwarden.sources.image import (
     MEDIA_OCI_INDEX,
     Descriptor,
     ImageSource,
-    LayerRef,
     file_fingerprint,
     layer_infos,
     layers_from_manifest,
@@ -30,6 +29,7 @@ from chainwarden.sources.image import (
     select_manifest,
     verify_bytes,
 )
+from chainwarden.sources.layers import LayerRef
 
 REF_NAME = "org.opencontainers.image.ref.name"
 MAX_INDEX_DEPTH = 4
