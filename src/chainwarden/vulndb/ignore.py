@@ -34,7 +34,7 @@ from packaging.utils import canonicalize_name
 
 from chainwarden.errors import ConfigError
 from chainwarden.models import Package
-from chainwarden.vulndb.match import ScanResult, Suppression, VulnMatch
+from chainwarden.vulndb.results import ScanResult, Suppression, VulnMatch
 
 MAX_FILE_BYTES = 8 * 1024 * 1024
 DEFAULT_IGNORE_FILE = ".chainwarden-ignore.yaml"
