@@ -25,6 +25,7 @@ from chainwarden._internal.cachefile import write_json_atomically
 from chainwarden.errors import DigestMismatchError, HostileArchiveError, InvalidImageError, SourceError, UsageError
 from chainwarden.models import Digest, LayerInfo, Location, Skipped, TargetInfo
 from chainwarden.sources.interface import (
+    DEFAULT_PLATFORM,
     MAX_FILE_BODY,
     EntryType,
     FileEntry,
@@ -44,7 +45,6 @@ MEDIA_DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 INDEX_TYPES = {MEDIA_OCI_INDEX, MEDIA_DOCKER_LIST}
 MANIFEST_TYPES = {MEDIA_OCI_MANIFEST, MEDIA_DOCKER_MANIFEST}
 MAX_JSON_BLOB = 8 * 1024 * 1024
-DEFAULT_PLATFORM = "linux/amd64"
 CACHE_FORMAT = 1
 
 

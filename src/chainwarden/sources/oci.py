@@ -16,7 +16,6 @@ from typing import IO, Any
 from chainwarden.errors import InvalidImageError, SourceError
 from chainwarden.models import Digest, TargetInfo
 from chainwarden.sources.image import (
-    DEFAULT_PLATFORM,
     INDEX_TYPES,
     MAX_JSON_BLOB,
     MEDIA_OCI_INDEX,
@@ -29,6 +28,7 @@ from chainwarden.sources.image import (
     select_manifest,
     verify_bytes,
 )
+from chainwarden.sources.interface import DEFAULT_PLATFORM
 from chainwarden.sources.layers import LayerRef
 
 REF_NAME = "org.opencontainers.image.ref.name"

@@ -36,7 +36,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 import httpx
 
@@ -64,10 +64,8 @@ from chainwarden.sources.image import (
     parse_json_blob,
     verify_bytes,
 )
+from chainwarden.sources.interface import SourceOptions
 from chainwarden.sources.oci import REF_NAME, _BlobReader, _ResolvedImage
-
-if TYPE_CHECKING:
-    from chainwarden.sources import SourceOptions
 
 DOCKER_HUB_REGISTRY = "registry-1.docker.io"
 #: Names docker treats as Docker Hub; credentials may be stored under any of them.
