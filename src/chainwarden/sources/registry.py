@@ -65,7 +65,7 @@ from chainwarden.sources.image import (
     verify_bytes,
 )
 from chainwarden.sources.interface import SourceOptions
-from chainwarden.sources.oci import REF_NAME, _BlobReader, _ResolvedImage
+from chainwarden.sources.oci import REF_NAME, BlobReader, ResolvedImage
 
 DOCKER_HUB_REGISTRY = "registry-1.docker.io"
 #: Names docker treats as Docker Hub; credentials may be stored under any of them.
@@ -827,7 +827,7 @@ def _index_manifests(body: bytes, label: str) -> list[dict[str, Any]]:
 # -- the source -------------------------------------------------------------
 
 
-class _RegistryBlobReader(_BlobReader):
+class _RegistryBlobReader(BlobReader):
     """Manifests from ``/manifests/``, other blobs from ``/blobs/``, into a temp dir."""
 
     def __init__(self, where: str, client: RegistryClient, cache_dir: Path | None) -> None:
@@ -886,7 +886,7 @@ class _RegistryBlobReader(_BlobReader):
             self._tmp = None
 
 
-class RegistrySource(_ResolvedImage):
+class RegistrySource(ResolvedImage):
     """``registry:HOST[:PORT]/REPO[:TAG|@sha256:…]`` — an image pulled from a registry.
 
     Nothing is fetched until :attr:`info` or :meth:`view` is used; layers are
@@ -912,7 +912,7 @@ class RegistrySource(_ResolvedImage):
         return info
 
     def _top_index(self) -> dict[str, Any]:
-        """The tag's (or digest's) manifest, as a one-entry layout index for ``_BlobReader.resolve``."""
+        """The tag's (or digest's) manifest, as a one-entry layout index for ``BlobReader.resolve``."""
         body, content_type, digest = self._client.get_manifest(self.ref.manifest_reference)
         manifest = parse_json_blob(body, f"{self._reference}: manifest")
         if manifest.get("schemaVersion") == 1:
