@@ -844,16 +844,7 @@ class Matcher:
         ordered, sorted_keys = self._fix_universe(lookup, scheme, candidates)
         entries = [e for e in self._entries_for(lookup, candidates) if e.vuln_id in record_ids]
         fixes = frozenset(ordered[i] for i in _fixing_indices(entries, ordered, sorted_keys, scheme, self.keys))
-        own: dict[str, Any] = {}
-        for entry in entries:
-            for version_range in entry.ranges:
-                for event in version_range.events:
-                    if event.kind == "fixed" and event.version not in own:
-                        try:
-                            own[event.version] = self.keys.key(scheme, event.version)
-                        except UncomparableVersion:
-                            continue
-        result = (fixes, tuple(own.items()))
+        result = (fixes, tuple(_fixed_versions(entries, scheme, self.keys).items()))
         self._fix_cache[cache_key] = result
         return result
 
@@ -865,19 +856,25 @@ class Matcher:
         cached = self._universes.get(cache_key)
         if cached is not None:
             return cached
-        versions: dict[str, Any] = {}
-        for entry in self._entries_for(lookup, candidates):
-            for version_range in entry.ranges:
-                for event in version_range.events:
-                    if event.kind == "fixed" and event.version not in versions:
-                        try:
-                            versions[event.version] = self.keys.key(scheme, event.version)
-                        except UncomparableVersion:
-                            continue
+        versions = _fixed_versions(self._entries_for(lookup, candidates), scheme, self.keys)
         ordered = sorted(versions, key=lambda v: versions[v])
         result = (ordered, [versions[v] for v in ordered])
         self._universes[cache_key] = result
         return result
+
+
+def _fixed_versions(entries: Iterable[AffectedEntry], scheme: VersionScheme, keys: VersionKeys) -> dict[str, Any]:
+    """Every ``fixed`` event version of ``entries`` that ``scheme`` can order, with its key, first seen first."""
+    versions: dict[str, Any] = {}
+    for entry in entries:
+        for version_range in entry.ranges:
+            for event in version_range.events:
+                if event.kind == "fixed" and event.version not in versions:
+                    try:
+                        versions[event.version] = keys.key(scheme, event.version)
+                    except UncomparableVersion:
+                        continue
+    return versions
 
 
 def _fix_at_or_below(entry: AffectedEntry, version: str, keys: VersionKeys) -> str | None:
