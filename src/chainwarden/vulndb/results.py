@@ -85,14 +85,9 @@ class SkippedPackage:
     vuln_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        location = str(self.package.locations[0]) if self.package.locations else None
         return {
-            "package": {
-                "ecosystem": self.package.ecosystem.value,
-                "name": self.package.name,
-                "version": self.package.version,
-                "purl": self.package.purl,
-                "location": str(self.package.locations[0]) if self.package.locations else None,
-            },
+            "package": {**_package_json(self.package), "location": location},
             "vuln_id": self.vuln_id,
             "reason": self.reason,
         }
@@ -119,12 +114,7 @@ class BestUpgrade:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "package": {
-                "ecosystem": self.package.ecosystem.value,
-                "name": self.package.name,
-                "version": self.package.version,
-                "purl": self.package.purl,
-            },
+            "package": _package_json(self.package),
             "upgrade_to": self.version,
             "fixes": list(self.fixes),
             "remaining": list(self.remaining),
@@ -218,3 +208,13 @@ class ScanResult:
             "warnings": list(self.warnings),
             **({"in_use": dict(self.in_use)} if self.in_use is not None else {}),
         }
+
+
+def _package_json(package: Package) -> dict[str, Any]:
+    """How the JSON report's ``skipped`` and ``best_upgrades`` name a package."""
+    return {
+        "ecosystem": package.ecosystem.value,
+        "name": package.name,
+        "version": package.version,
+        "purl": package.purl,
+    }
