@@ -878,25 +878,21 @@ def _fixed_versions(entries: Iterable[AffectedEntry], scheme: VersionScheme, key
 
 
 def _fix_at_or_below(entry: AffectedEntry, version: str, keys: VersionKeys) -> str | None:
-    """The highest ``fixed`` event of ``entry`` at or below ``version``, or None."""
+    """The highest ``fixed`` event of ``entry`` at or below ``version``, or None.
+
+    Asked only of entries that :func:`evaluate` read without problems, so every range compiles.
+    """
     best: tuple[Any, str] | None = None
-    for version_range in entry.ranges:
-        scheme = scheme_for(entry.ecosystem, version_range.type)
-        if scheme is None:
+    for scheme, compiled in keys.prepared(entry):
+        if isinstance(compiled, str):
             continue
         try:
             installed = keys.key(scheme, version)
         except UncomparableVersion:
             continue
-        for event in version_range.events:
-            if event.kind != "fixed":
-                continue
-            try:
-                at = keys.key(scheme, event.version)
-            except UncomparableVersion:
-                continue
-            if at <= installed and (best is None or at > best[0]):
-                best = (at, event.version)
+        for kind, at, text in compiled.events:
+            if kind == _FIXED and at <= installed and (best is None or at > best[0]):
+                best = (at, text)
     return best[1] if best is not None else None
 
 
