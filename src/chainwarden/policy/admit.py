@@ -52,6 +52,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from chainwarden._internal.files import read_bounded
 from chainwarden.errors import Error, UsageError
 from chainwarden.models import Digest, Finding, Severity
 from chainwarden.policy.interface import Authority, PolicyError, SignatureCheck, SignatureVerifier
@@ -373,13 +374,7 @@ def load_policy(path: Path) -> Policy:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
-    try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_POLICY + 1)
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read the policy ({exc.strerror})") from exc
-    if len(raw) > MAX_POLICY:
-        raise PolicyError(f"{path}: policy larger than {MAX_POLICY // 1024} KiB")
+    raw = read_bounded(path, MAX_POLICY, PolicyError, "policy")
     try:
         data = YAML(typ="safe", pure=True).load(raw.decode("utf-8"))
     except (YAMLError, UnicodeDecodeError) as exc:

@@ -42,7 +42,7 @@ class ImageContentScanner:
         return report
 
     def _scan(self, reference: str, gates: Gates) -> ContentReport:
-        from chainwarden.api import build_inventory
+        from chainwarden.inventory import build_inventory
         from chainwarden.sources import SourceOptions
 
         target = f"registry:{reference}"
