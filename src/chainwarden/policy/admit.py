@@ -476,21 +476,17 @@ class DecisionCache:
         self._max = max_entries
         self._entries: dict[tuple[str, str, str], tuple[float, ImageDecision]] = {}
         self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
 
     def get(self, key: tuple[str, str, str]) -> ImageDecision | None:
         with self._lock:
             entry = self._entries.get(key)
             if entry is None or self._clock() - entry[0] > self.ttl:
-                self.misses += 1
                 return None
-            self.hits += 1
             return entry[1]
 
     def fresh_until(self, key: tuple[str, str, str]) -> float | None:
         """Until when (on the cache's clock) the decision cached for ``key`` stays fresh; None
-        when none is (not counted as a hit or miss)."""
+        when none is."""
         with self._lock:
             entry = self._entries.get(key)
             if entry is None or self._clock() - entry[0] > self.ttl:
