@@ -212,6 +212,7 @@ def test_warn_mode_admits_with_warnings_and_mutates_only_on_mutate(world: World)
 def test_bad_requests(world: World) -> None:
     with world.enforce.client() as client:
         assert client.post("/validate", content=b"{not json").status_code == 400
+        assert client.post("/validate", content=b"[" * 5000 + b"]" * 5000).status_code == 400  # too deep to parse
         wrong = review("pod_creation_with_init_container.json", ["a", "b"])
         wrong["apiVersion"] = "admission.k8s.io/v1beta1"
         answer = client.post("/validate", json=wrong)
