@@ -53,6 +53,8 @@ class Behaviour:
     chunked: set[str] = field(default_factory=set)  # send without Content-Length
     declared_length: dict[str, int] = field(default_factory=dict)  # lie about the length
     delay: float = 0.0
+    #: per path, failures to give before the body: "503", or "cut" (half the body, then hang up)
+    failures: dict[str, list[str]] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
 
 
@@ -75,6 +77,16 @@ def server() -> Iterator[tuple[str, Behaviour]]:
             if behaviour.delay:
                 time.sleep(behaviour.delay)
             body = behaviour.bodies.get(self.path)
+            failures = behaviour.failures.get(self.path)
+            if body is not None and failures:
+                failure = failures.pop(0)
+                self.send_response(503 if failure == "503" else 200)
+                self.send_header("Content-Length", "0" if failure == "503" else str(len(body)))
+                self.end_headers()
+                if failure == "cut":
+                    self.wfile.write(body[: len(body) // 2])
+                self.close_connection = True
+                return
             if body is None:
                 self.send_response(404)
                 self.send_header("Content-Length", "0")
@@ -157,6 +169,26 @@ def test_failed_download_leaves_the_database(
     behaviour.bodies["/osv/npm/all.zip"] = b"<html>captive portal</html>"
     assert main(["db", "update", "--url-base", base, "--db", str(db_path)]) == 2
     assert "the download is not a zip archive" in capsys.readouterr().err
+    assert db_path.read_bytes() == before
+
+
+def test_transient_failures_start_the_download_over(
+    server: tuple[str, Behaviour], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base, behaviour = server
+    serve_all(behaviour)
+    behaviour.failures["/osv/PyPI/all.zip"] = ["503", "cut"]
+    db_path = tmp_path / "osv.sqlite3"
+    assert main(["db", "update", "-e", "PyPI", "--url-base", base, "--db", str(db_path)]) == 0
+    assert behaviour.requests == ["/osv/PyPI/all.zip"] * 3
+    with open_database(db_path) as db:
+        assert db.ids() == ["GHSA-1", "PYSEC-1"]
+    before = db_path.read_bytes()
+    behaviour.failures["/osv/PyPI/all.zip"] = ["503"] * 3
+    capsys.readouterr()
+    assert main(["db", "update", "-e", "PyPI", "--url-base", base, "--db", str(db_path)]) == 2
+    assert capsys.readouterr().err.strip() == f"chainwarden: error: {base}/PyPI/all.zip: HTTP 503 Service Unavailable"
+    assert len(behaviour.requests) == 3 + 3
     assert db_path.read_bytes() == before
 
 

@@ -15,6 +15,7 @@ from chainwarden.cli import main
 from integration.policy_registry import push_image
 from integration.registry_server import PushClient, RunningRegistry, missing_tools, start_registry
 from support.images import dpkg_status_entry, npm_package
+from support.osv import import_records
 
 pytestmark = pytest.mark.integration
 
@@ -48,22 +49,20 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     if missing_tools():
         pytest.skip("needs docker-registry and skopeo")
     root = tmp_path_factory.mktemp("admit")
-    advisories = root / "advisories"
-    advisories.mkdir()
-    for record in (
-        _advisory(
-            "DEBIAN-CVE-2024-1001",
-            "Debian:12",
-            "openssl",
-            "3.0.11-1~deb12u2",
-            aliases=["CVE-2024-1001"],
-            severity=[{"type": "CVSS_V3", "score": CVSS_CRITICAL}],
-        ),
-        _advisory("MAL-2024-9999", "npm", "evil-pkg", None, database_specific={"malicious-packages-origins": []}),
-    ):
-        (advisories / f"{record['id']}.json").write_text(json.dumps(record))
-    db = root / "osv.sqlite3"
-    assert main(["db", "import", str(advisories), "--db", str(db)]) == 0
+    db = import_records(
+        root,
+        [
+            _advisory(
+                "DEBIAN-CVE-2024-1001",
+                "Debian:12",
+                "openssl",
+                "3.0.11-1~deb12u2",
+                aliases=["CVE-2024-1001"],
+                severity=[{"type": "CVSS_V3", "score": CVSS_CRITICAL}],
+            ),
+            _advisory("MAL-2024-9999", "npm", "evil-pkg", None, database_specific={"malicious-packages-origins": []}),
+        ],
+    )
     running = start_registry(root / "registry")
     pusher = PushClient(running.address)
     try:

@@ -68,12 +68,12 @@ def make_certificate(directory: Path) -> tuple[Path, Path]:
     return cert, key
 
 
-def start_server(policy: Path, cert: Path, key: Path, log: Path) -> Server:
+def start_server(policy: Path, cert: Path, key: Path, log: Path, *extra: str) -> Server:
     port = free_port()
     with log.open("wb") as handle:
         process = subprocess.Popen(
             [sys.executable, "-c", CLI, "admit", "serve", "--policy", str(policy), "--tls-cert", str(cert),
-             "--tls-key", str(key), "--host", "127.0.0.1", "--port", str(port)],
+             "--tls-key", str(key), "--host", "127.0.0.1", "--port", str(port), *extra],
             stdout=handle,
             stderr=subprocess.STDOUT,
         )  # fmt: skip
@@ -212,6 +212,7 @@ def test_warn_mode_admits_with_warnings_and_mutates_only_on_mutate(world: World)
 def test_bad_requests(world: World) -> None:
     with world.enforce.client() as client:
         assert client.post("/validate", content=b"{not json").status_code == 400
+        assert client.post("/validate", content=b"[" * 5000 + b"]" * 5000).status_code == 400  # too deep to parse
         wrong = review("pod_creation_with_init_container.json", ["a", "b"])
         wrong["apiVersion"] = "admission.k8s.io/v1beta1"
         answer = client.post("/validate", json=wrong)
@@ -279,3 +280,59 @@ def test_sigterm_stops_the_server(world: World, tmp_path: Path) -> None:
     policy.write_text("gates:\n  digestPinned: true\n")
     server = start_server(policy, world.enforce.cert, world.enforce.cert.with_name("key.pem"), tmp_path / "log")
     assert stop(server) in (0, -signal.SIGTERM, 143)
+
+
+def running(pid: str) -> bool:
+    """Whether ``pid`` is still a live process (an exited one may wait as a zombie for init to reap it)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "State:\tZ" not in status
+
+
+def test_workers_share_the_port_and_add_up_their_metrics(world: World, tmp_path: Path) -> None:
+    policy = tmp_path / "p.yaml"
+    policy.write_text("gates:\n  allowedRegistries: ['127.0.0.1:*']\n")
+    cert = world.enforce.cert
+    server = start_server(policy, cert, cert.with_name("key.pem"), tmp_path / "log", "--workers", "2")
+    children = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children").read_text().split()
+    environ = next(
+        dict(item.split("=", 1) for item in Path(f"/proc/{pid}/environ").read_text().split("\0") if "=" in item)
+        for pid in children
+        if "CHAINWARDEN_ADMIT_SERVE=" in Path(f"/proc/{pid}/environ").read_text()
+    )
+    metrics_dir = Path(environ["PROMETHEUS_MULTIPROC_DIR"])
+    body = review("deployment_creation_unsigned.json", [f"{world.registry.address}/team/app:1"])
+
+    def metric(text: str, name: str) -> float:
+        return float(next(line for line in text.splitlines() if line.startswith(name + " ")).split()[-1])
+
+    async def burst() -> None:  # new connections, so that the kernel hands them to both workers
+        async def one() -> None:
+            async with httpx.AsyncClient(base_url=server.url, verify=server.tls(), timeout=30) as client:
+                answer = await client.post("/validate", json=body)
+                assert answer.status_code == 200 and answer.json()["response"]["allowed"]
+
+        await asyncio.gather(*(one() for _ in range(20)))
+
+    try:
+        sent = 0
+        deadline = time.monotonic() + 60
+        while True:
+            asyncio.run(burst())
+            sent += 20
+            with server.client() as client:
+                text = client.get("/metrics").text
+            # each worker decides the image once for its own cache: two misses once both answered
+            if metric(text, "chainwarden_admission_cache_misses_total") >= 2 or time.monotonic() > deadline:
+                break
+        assert metric(text, "chainwarden_admission_cache_misses_total") == 2
+        assert metric(text, "chainwarden_admission_cache_hits_total") == sent - 2
+        assert 'chainwarden_admission_requests_total{endpoint="validate",outcome="allowed"} ' + f"{sent}.0" in text
+        assert metric(text, "chainwarden_admission_request_duration_seconds_count") == sent
+        assert len(list(metrics_dir.glob("*.db"))) >= 2  # one file set per worker process
+    finally:
+        assert stop(server) in (0, -signal.SIGTERM, 143)
+    assert not [pid for pid in children if running(pid)]  # workers (and multiprocessing's tracker) stopped
+    assert not metrics_dir.exists()  # the private metrics directory goes with the server

@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from chainwarden.cli import main
+from chainwarden.errors import NetworkError
 from chainwarden.signing.provenance import (
     NPM_PUBLISH_PREDICATE,
     ProvenanceChecker,
@@ -91,6 +92,8 @@ def project_page(name: str, filename: str, sha256: str, provenance: str | None) 
 class Server:
     def __init__(self) -> None:
         self.routes: dict[str, tuple[int, bytes, str]] = {}
+        #: per path, failures to give first: a status (503), or 0 to hang up without a word
+        self.failures: dict[str, list[int]] = {}
         self.requests: list[str] = []
         server = self
 
@@ -100,6 +103,15 @@ class Server:
 
             def do_GET(self) -> None:
                 server.requests.append(self.path)
+                failures = server.failures.get(self.path)
+                if failures:
+                    failure = failures.pop(0)
+                    self.close_connection = True
+                    if failure:
+                        self.send_response(failure)
+                        self.send_header("Content-Length", "0")
+                        self.end_headers()
+                    return
                 status, body, content_type = server.routes.get(
                     self.path, (404, b'{"error":"Not found"}', "application/json")
                 )
@@ -168,6 +180,16 @@ def test_npm_provenance_verified(checker: ProvenanceChecker, server: Server) -> 
     assert result.commit == "dae8bd8eb433a4147b4655c00fe73e0f22bc0fb1"
     assert result.issuer == "https://token.actions.githubusercontent.com"
     assert "/-/npm/v1/attestations/sigstore@1.3.0" in server.requests
+
+
+def test_transient_failures_are_retried(checker: ProvenanceChecker, server: Server) -> None:
+    path = "/-/npm/v1/attestations/sigstore@1.3.0"
+    server.failures[path] = [503, 0]
+    assert checker.check_npm("sigstore", "1.3.0").status is ProvenanceStatus.VERIFIED
+    assert server.requests.count(path) == 3
+    server.failures["/sigstore"] = [502, 502, 502]
+    with pytest.raises(NetworkError, match=r"/sigstore: HTTP 502$"):
+        checker.check_npm("sigstore", "1.3.0")
 
 
 def test_npm_404_is_none_published(checker: ProvenanceChecker) -> None:

@@ -19,6 +19,7 @@ import pytest
 
 from chainwarden.cli import main
 from support.images import dist_info, dpkg_status_entry, make_oci, make_rootfs, npm_package
+from support.osv import import_records
 
 pytestmark = pytest.mark.integration
 
@@ -81,14 +82,7 @@ ADVISORIES = [
 
 @pytest.fixture(scope="module")
 def db_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("osv")
-    advisories = root / "advisories"
-    advisories.mkdir()
-    for record in ADVISORIES:
-        (advisories / f"{record['id']}.json").write_text(json.dumps(record))
-    path = root / "osv.sqlite3"
-    assert main(["db", "import", str(advisories), "--db", str(path)]) == 0
-    return path
+    return import_records(tmp_path_factory.mktemp("osv"), ADVISORIES)
 
 
 @pytest.fixture(scope="module")

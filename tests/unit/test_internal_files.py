@@ -1,4 +1,5 @@
-"""Files written for users: atomic, through symlinks, keeping modes; outputs checked before work."""
+"""Files read from users (bounded) and written for them: atomic, through symlinks, keeping modes;
+outputs checked before work."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from chainwarden._internal.files import check_output_path, write_text_atomically
+from chainwarden._internal.files import check_output_path, read_bounded, write_text_atomically
 from chainwarden.cli import main
-from chainwarden.errors import UsageError
+from chainwarden.errors import ConfigError, UsageError
 
 
 def test_report_output_keeps_symlink_and_mode(tmp_path: Path) -> None:
@@ -90,3 +91,18 @@ def test_a_report_streamed_in_pieces_replaces_the_file_only_when_complete(tmp_pa
         stream.writelines(['{"a": ', "1}\n"])
     assert target.read_text() == '{"a": 1}\n'
     assert stat.S_IMODE(target.stat().st_mode) == 0o604
+
+
+def test_bounded_reads_refuse_endless_and_oversized_inputs(tmp_path: Path) -> None:
+    # stat says 0 bytes for /dev/zero: only reading shows it never ends
+    with pytest.raises(ConfigError, match=r"^/dev/zero: ignore file is larger than 1 KiB$"):
+        read_bounded(Path("/dev/zero"), 1024, ConfigError, "ignore file")
+    exact = tmp_path / "exact"
+    exact.write_bytes(b"x" * 1000)
+    assert read_bounded(exact, 1000, ConfigError) == b"x" * 1000
+    with pytest.raises(ConfigError, match=r"exact: larger than 999 bytes$"):
+        read_bounded(exact, 999, ConfigError)
+    with pytest.raises(ConfigError, match=r"missing: cannot read policy \(No such file or directory\)$"):
+        read_bounded(tmp_path / "missing", 10, ConfigError, "policy")
+    with pytest.raises(ConfigError, match=r"cannot read \(Is a directory\)$"):
+        read_bounded(tmp_path, 10, ConfigError)

@@ -135,6 +135,7 @@ def test_tls_errors_are_recognised_through_the_chain() -> None:
     assert not is_transient(tls_failure())
     assert is_transient(httpx.ConnectError("connection refused"))
     assert is_transient(httpx.ReadTimeout("timed out"))
+    assert not is_transient(httpx.UnsupportedProtocol("Request URL has an unsupported protocol 'ftp://'."))
     assert not is_tls_error(httpx.ConnectError("connection refused"))
 
 
@@ -281,6 +282,7 @@ class Answer:
     body: bytes = b""
     headers: tuple[tuple[str, str], ...] = ()
     truncate: bool = False  # announce the full length, send half, hang up
+    hang_up: bool = False  # read the request, close the connection without a word
 
 
 @dataclass
@@ -317,6 +319,9 @@ def serve(host: str = "127.0.0.1") -> Iterator[tuple[Script, int]]:
 
         def do_GET(self) -> None:
             answer = script.next_answer(self.path)
+            if answer.hang_up:
+                self.close_connection = True
+                return
             self.send_response(answer.status)
             for name, value in answer.headers:
                 self.send_header(name, value)
@@ -437,3 +442,50 @@ def test_package_registry_client_retries_a_503_then_succeeds(server: tuple[Scrip
         with pytest.raises(RegistryClientError, match=r"/simple/tidy/: HTTP 502$"):
             client.pypi_project("tidy")
     assert len(script.hits("/simple/tidy/")) == 2 + 3  # retries=2: three attempts
+
+
+def package_client(port: int, tmp_path: Path, retries: int = 2) -> PackageRegistryClient:
+    return PackageRegistryClient(
+        pypi_url=f"http://127.0.0.1:{port}/simple", cache_dir=tmp_path, use_cache=False, retries=retries, backoff=0.01
+    )
+
+
+def test_package_download_starts_over_after_a_hang_up_a_503_and_a_cut_body(
+    server: tuple[Script, int], tmp_path: Path
+) -> None:
+    script, port = server
+    tarball = b"package bytes " * 5000
+    path = "/files/tidy-1.0.tar.gz"
+    script.answers[path] = [
+        Answer(200, hang_up=True),
+        Answer(503),
+        Answer(200, tarball, truncate=True),
+        Answer(200, tarball),
+    ]
+    url = f"http://127.0.0.1:{port}{path}"
+    with package_client(port, tmp_path, retries=3) as client:
+        got = client.download(url, tmp_path / "out" / "tidy-1.0.tar.gz", sha256=hashlib.sha256(tarball).hexdigest())
+    assert got.read_bytes() == tarball
+    assert len(script.hits(path)) == 4
+    assert sorted(p.name for p in got.parent.iterdir()) == ["tidy-1.0.tar.gz"]  # no .part left over
+
+
+def test_package_download_gives_up_after_its_attempts_and_leaves_nothing(
+    server: tuple[Script, int], tmp_path: Path
+) -> None:
+    script, port = server
+    path = "/files/tidy-1.0.tar.gz"
+    url = f"http://127.0.0.1:{port}{path}"
+    script.answers[path] = [Answer(200, b"x" * 10_000, truncate=True)]
+    with package_client(port, tmp_path) as client, pytest.raises(RegistryClientError, match="RemoteProtocolError"):
+        client.download(url, tmp_path / "out" / "a.tgz")
+    assert len(script.hits(path)) == 3  # retries=2: three attempts, not nine
+    script.answers[path] = [Answer(503)]
+    with package_client(port, tmp_path) as client, pytest.raises(RegistryClientError, match=r": HTTP 503$"):
+        client.download(url, tmp_path / "out" / "b.tgz")
+    assert len(script.hits(path)) == 3 + 3
+    script.answers[path] = [Answer(404)]
+    with package_client(port, tmp_path) as client, pytest.raises(RegistryClientError, match=r": HTTP 404$"):
+        client.download(url, tmp_path / "out" / "c.tgz")
+    assert len(script.hits(path)) == 3 + 3 + 1  # not transient: asked once
+    assert list((tmp_path / "out").iterdir()) == []

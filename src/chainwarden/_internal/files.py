@@ -1,4 +1,8 @@
-"""Writing user-visible files: atomically, through symlinks, keeping what the file was.
+"""Reading and writing user-visible files: bounded reads; atomic writes through symlinks, keeping what the file was.
+
+Every file a user names as input (a policy, an ignore file, a key, a trusted
+root) is read through :func:`read_bounded`: at most a limit's worth of bytes is
+read, so ``/dev/zero`` or a FIFO given by mistake cannot exhaust memory.
 
 Every file chainwarden writes for a user (a report given with ``-o``, a fixed
 manifest, an SBOM, refreshed data) goes through :func:`write_atomically`: the
@@ -20,7 +24,30 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from chainwarden.errors import UsageError
+from chainwarden.errors import Error, UsageError
+
+
+def read_bounded(path: Path, limit: int, error: type[Error], what: str = "") -> bytes:
+    """The bytes of ``path``, at most ``limit`` of them; anything longer is refused, not truncated.
+
+    Failures raise ``error``: ``PATH: cannot read WHAT (reason)`` or ``PATH: WHAT is larger than SIZE``.
+    The length is what was read, not what ``stat`` says: devices and FIFOs are bounded too.
+    """
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(limit + 1)
+    except OSError as exc:
+        raise error(f"{path}: cannot read{' ' + what if what else ''} ({exc.strerror or exc})") from exc
+    if len(data) > limit:
+        raise error(f"{path}: {what + ' is ' if what else ''}larger than {_size(limit)}")
+    return data
+
+
+def _size(count: int) -> str:
+    for unit, factor in (("MiB", 1024**2), ("KiB", 1024)):
+        if count >= factor and count % factor == 0:
+            return f"{count // factor} {unit}"
+    return f"{count} bytes"
 
 
 def _umask() -> int:

@@ -100,8 +100,9 @@ def is_tls_error(exc: BaseException) -> bool:
 
 
 def is_transient(exc: httpx.TransportError) -> bool:
-    """Whether another try could succeed: connection errors and timeouts, but not TLS failures."""
-    return not is_tls_error(exc)
+    """Whether another try could succeed: connection errors and timeouts, but not TLS failures
+    nor a URL scheme the client does not speak (``ftp://`` in a packument)."""
+    return not isinstance(exc, httpx.UnsupportedProtocol) and not is_tls_error(exc)
 
 
 def send_with_retries(
@@ -154,4 +155,39 @@ def retry_transport_errors(
             if attempt == policy.attempts or not is_transient(exc):
                 raise
             sleep(policy.delay(attempt))
+    raise AssertionError("unreachable")  # pragma: no cover - the last attempt returns or raises
+
+
+def read_with_retries(
+    send: Callable[[], httpx.Response],
+    read: Callable[[httpx.Response], _T],
+    policy: RetryPolicy,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> _T:
+    """Send a request and ``read`` its (streamed) answer, starting the exchange over on a transient failure.
+
+    One budget of ``policy.attempts`` covers both halves: a connection error or a
+    status in ``policy.retry_statuses`` before the answer (as :func:`send_with_retries`
+    does), and a connection dropped while ``read`` consumes the body (as
+    :func:`retry_transport_errors` does), so a dead host is tried ``attempts``
+    times, not ``attempts`` squared. On the last attempt a transient status is
+    handed to ``read``, which reports it; the last transport error, or a
+    non-transient one, is re-raised. The response is closed after ``read``.
+    """
+    for attempt in range(1, policy.attempts + 1):
+        last_attempt = attempt == policy.attempts
+        try:
+            response = send()
+            try:
+                if last_attempt or response.status_code not in policy.retry_statuses:
+                    return read(response)
+                wait = policy.delay(attempt, response)
+            finally:
+                response.close()
+        except httpx.TransportError as exc:
+            if last_attempt or not is_transient(exc):
+                raise
+            wait = policy.delay(attempt)
+        sleep(wait)
     raise AssertionError("unreachable")  # pragma: no cover - the last attempt returns or raises

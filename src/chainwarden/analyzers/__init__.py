@@ -502,7 +502,7 @@ def _inventory(
 ) -> Inventory:
     if builder is not None:
         return builder(target)
-    from chainwarden.api import build_inventory
+    from chainwarden.inventory import build_inventory
 
     return build_inventory(target, options=source_options, progress=progress)
 

@@ -4,8 +4,9 @@ Every request has a timeout, transient failures (connection errors, 429, 5xx)
 are retried with backoff (the shared :class:`~chainwarden._internal.http.RetryPolicy`,
 which also honours ``Retry-After``), and JSON answers are cached on disk under the user
 cache directory for ``cache_ttl`` seconds. ``pypi_url``/``npm_url`` point the
-client at mirrors (``--pypi-url``/``--npm-url``). Downloads are size-capped and
-checked against the hashes the registry published.
+client at mirrors (``--pypi-url``/``--npm-url``). Downloads are retried the same
+way (a connection dropped mid-body starts over), size-capped and checked against
+the hashes the registry published.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from chainwarden._internal.cachefile import write_bytes_atomically
-from chainwarden._internal.http import RetryPolicy, send_with_retries
+from chainwarden._internal.http import RetryPolicy, read_with_retries, send_with_retries
 from chainwarden.errors import NetworkError
 
 DEFAULT_PYPI: Final = "https://pypi.org/simple"
@@ -280,33 +281,55 @@ class RegistryClient:
     # -------------------------------------------------------------- download
 
     def download(self, url: str, dest: Path, *, sha256: str | None = None, integrity: str | None = None) -> Path:
-        """Stream ``url`` to ``dest``, size-capped, verifying the published hash."""
-        digest_sha256 = hashlib.sha256()
+        """Stream ``url`` to ``dest``, size-capped, verifying the published hash.
+
+        Transient failures (a connection error, 429/5xx, a connection dropped
+        mid-body) start the download over, as :attr:`retry_policy` says. The
+        file appears at ``dest`` only once it is complete and verified; a failed
+        or interrupted download leaves nothing behind.
+        """
         algorithm, _, expected_b64 = (integrity or "").partition("-")
-        digest_sri = hashlib.new(algorithm) if algorithm in ("sha512", "sha384", "sha256", "sha1") else None
-        size = 0
+        sri_algorithm = algorithm if algorithm in ("sha512", "sha384", "sha256", "sha1") else None
+        partial = dest.with_name(dest.name + ".part")
         dest.parent.mkdir(parents=True, exist_ok=True)
+
+        def read(response: httpx.Response) -> tuple[str, str | None]:
+            """(sha256 hex, SRI digest base64) of one complete download into ``partial``."""
+            if response.status_code != 200:
+                raise RegistryClientError(f"{url}: HTTP {response.status_code}")
+            digest_sha256 = hashlib.sha256()
+            digest_sri = hashlib.new(sri_algorithm) if sri_algorithm is not None else None
+            size = 0
+            with partial.open("wb") as handle:
+                for chunk in response.iter_bytes(1 << 20):
+                    size += len(chunk)
+                    if size > MAX_DOWNLOAD_BYTES:
+                        raise RegistryClientError(f"{url}: larger than {MAX_DOWNLOAD_BYTES // 1024**2} MiB")
+                    digest_sha256.update(chunk)
+                    if digest_sri is not None:
+                        digest_sri.update(chunk)
+                    handle.write(chunk)
+            sri = base64.b64encode(digest_sri.digest()).decode() if digest_sri is not None else None
+            return digest_sha256.hexdigest(), sri
+
+        def send() -> httpx.Response:
+            return self._client.send(self._client.build_request("GET", url), stream=True)
+
         try:
-            with self._client.stream("GET", url) as response:
-                if response.status_code != 200:
-                    raise RegistryClientError(f"{url}: HTTP {response.status_code}")
-                with dest.open("wb") as handle:
-                    for chunk in response.iter_bytes(1 << 20):
-                        size += len(chunk)
-                        if size > MAX_DOWNLOAD_BYTES:
-                            raise RegistryClientError(f"{url}: larger than {MAX_DOWNLOAD_BYTES // 1024**2} MiB")
-                        digest_sha256.update(chunk)
-                        if digest_sri is not None:
-                            digest_sri.update(chunk)
-                        handle.write(chunk)
-        except httpx.HTTPError as exc:
+            got_sha256, got_sri = read_with_retries(send, read, self.retry_policy)
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            partial.unlink(missing_ok=True)
             raise RegistryClientError(f"{url}: {type(exc).__name__}: {exc}") from exc
-        if sha256 and digest_sha256.hexdigest() != sha256.lower():
-            dest.unlink(missing_ok=True)
-            raise RegistryClientError(f"{url}: sha256 {digest_sha256.hexdigest()[:16]}… differs from the index's")
-        if digest_sri is not None and base64.b64encode(digest_sri.digest()).decode() != expected_b64:
-            dest.unlink(missing_ok=True)
+        except BaseException:
+            partial.unlink(missing_ok=True)  # an HTTP status, the size cap, Ctrl-C: no half file left
+            raise
+        if sha256 and got_sha256 != sha256.lower():
+            partial.unlink(missing_ok=True)
+            raise RegistryClientError(f"{url}: sha256 {got_sha256[:16]}… differs from the index's")
+        if got_sri is not None and got_sri != expected_b64:
+            partial.unlink(missing_ok=True)
             raise RegistryClientError(f"{url}: {algorithm} integrity differs from the packument's")
+        partial.replace(dest)
         return dest
 
 

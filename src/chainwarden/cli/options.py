@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from chainwarden.sources import SourceOptions
-from chainwarden.sources.image import DEFAULT_PLATFORM
+from chainwarden.sources.interface import DEFAULT_PLATFORM
 
 F = TypeVar("F", bound=Callable[..., Any])
 

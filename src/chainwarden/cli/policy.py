@@ -187,34 +187,6 @@ def _registry_options(func: Any) -> Any:
     return func
 
 
-def build_decider(policy_path: Path, insecure_registry: bool, cache: bool, *, one_attempt: bool = False) -> Any:
-    """The policy and everything its rules need: resolver, verifier, content scanner, cache."""
-    from chainwarden.policy.admit import Decider, DecisionCache, load_policy
-    from chainwarden.policy.content import ImageContentScanner
-    from chainwarden.policy.resolve import Resolver
-    from chainwarden.policy.verifier import default_verifier
-
-    policy = load_policy(policy_path)
-    verifier = (
-        default_verifier(insecure_registry=insecure_registry, timeout=policy.registry_timeout)
-        if policy.needs_verifier()
-        else None
-    )
-    scanner = None
-    if policy.gates.vulnerabilities is not None or policy.gates.malicious:
-        scanner = ImageContentScanner(insecure_registry=insecure_registry, timeout=max(policy.registry_timeout, 30))
-    from chainwarden._internal.http import RetryPolicy
-
-    resolver = Resolver(
-        timeout=policy.registry_timeout,
-        insecure=insecure_registry,
-        ttl=policy.cache_ttl if cache else None,
-        # the webhook answers within the API server's timeout: no retries that would outlast it
-        retry=RetryPolicy(attempts=1, base_delay=0.0, max_delay=0.0) if one_attempt else None,
-    )
-    return Decider(policy, resolver, verifier, scanner, DecisionCache(policy.cache_ttl) if cache else None)
-
-
 @admit.command("check")
 @click.argument("images", nargs=-1, required=True)
 @click.option(
@@ -241,8 +213,9 @@ def admit_check(
       chainwarden admit check --policy policy.yaml --format sarif -o admit.sarif IMAGE1 IMAGE2
     """
     from chainwarden.policy.admit import decision_document, decision_findings
+    from chainwarden.policy.decider import build_decider
 
-    decider = build_decider(policy_path, insecure_registry, cache=False)
+    decider = build_decider(policy_path, insecure_registry=insecure_registry)
     try:
         decisions = decider.decide_all(list(images))
     finally:
@@ -294,34 +267,54 @@ def admit_check(
 @click.option("--tls-key", required=True, type=click.Path(dir_okay=False, exists=True), help="PEM private key.")
 @click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")  # noqa: S104
 @click.option("--port", type=click.IntRange(1, 65535), default=8443, show_default=True)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Server processes sharing the port, each with its own caches; /metrics adds them up.",
+)
 @_registry_options
-def admit_serve(policy_path: Path, tls_cert: str, tls_key: str, host: str, port: int, insecure_registry: bool) -> int:
+def admit_serve(
+    policy_path: Path, tls_cert: str, tls_key: str, host: str, port: int, workers: int, insecure_registry: bool
+) -> int:
     """Run the Kubernetes validating admission webhook (HTTPS, admission.k8s.io/v1).
 
     POST /validate decides Pods, Deployments, ReplicaSets, ReplicationControllers,
     StatefulSets, DaemonSets, Jobs and CronJobs; POST /mutate pins tags to digests when the
     policy says `mutate: true`; GET /healthz; GET /metrics (Prometheus). Decisions are cached
     per image digest and policy hash for the policy's cacheTTL. Keep the policy's
-    registryTimeout below the webhook's timeoutSeconds (default 10 s). Stops on Ctrl-C/SIGTERM.
+    registryTimeout below the webhook's timeoutSeconds (default 10 s). --workers N runs N
+    processes on the port (one per core the webhook may use); each resolves and decides an
+    image once per cacheTTL, and SIGHUP replaces them one by one, re-reading the policy.
+    Stops on Ctrl-C/SIGTERM.
 
     \b
     Examples:
       chainwarden admit serve --policy policy.yaml --tls-cert tls.crt --tls-key tls.key
       chainwarden admit serve --policy policy.yaml --tls-cert tls.crt --tls-key tls.key --port 9443
+      chainwarden admit serve --policy policy.yaml --tls-cert tls.crt --tls-key tls.key --workers 2
     """
-    from chainwarden.policy.webhook import Webhook, serve
-
-    decider = build_decider(policy_path, insecure_registry, cache=True, one_attempt=True)
     import ssl
 
+    from chainwarden.errors import UsageError
+    from chainwarden.policy.admit import load_policy
+    from chainwarden.policy.decider import build_decider
+    from chainwarden.policy.webhook import ServeSettings, Webhook, check_listen, serve
+
+    policy = load_policy(policy_path)  # every worker loads it again: refuse a bad one here, once
     try:
         ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(tls_cert, tls_key)
     except (ssl.SSLError, OSError) as exc:
-        from chainwarden.errors import UsageError
-
         raise UsageError(f"--tls-cert/--tls-key: cannot load ({exc})") from exc
-    click.echo(f"chainwarden: admission webhook on https://{host}:{port} (policy {policy_path})", err=True)
-    serve(Webhook(decider), host=host, port=port, tls_cert=tls_cert, tls_key=tls_key)
+    check_listen(host, port)
+    settings = ServeSettings(policy_path, tls_cert, tls_key, host, port, workers, insecure_registry)
+    webhook = None
+    if workers == 1:
+        webhook = Webhook(build_decider(policy, insecure_registry=insecure_registry, cache=True, one_attempt=True))
+    processes = f", {workers} worker processes" if workers > 1 else ""
+    click.echo(f"chainwarden: admission webhook on https://{host}:{port} (policy {policy_path}{processes})", err=True)
+    serve(settings, webhook)
     return EXIT_CLEAN
 
 

@@ -69,14 +69,9 @@ def _load_private_key(path: Path) -> Any:
 
 
 def _read(path: Path, limit: int) -> bytes:
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(limit + 1)
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
-    if len(data) > limit:
-        raise UsageError(f"{path}: larger than {limit} bytes")
-    return data
+    from chainwarden._internal.files import read_bounded
+
+    return read_bounded(path, limit, UsageError)
 
 
 def _annotations(values: tuple[str, ...]) -> dict[str, str]:

@@ -8,7 +8,6 @@ know (written by a newer one) is refused rather than guessed at.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from alembic import command
@@ -17,9 +16,6 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from chainwarden.fleet.interface import FleetError
-
-if TYPE_CHECKING:
-    from chainwarden.fleet.store import FleetStore
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -36,40 +32,36 @@ def head_revision() -> str:
     return head
 
 
-def current_revision(store: FleetStore) -> str | None:
-    with store.engine.connect() as conn:
+def current_revision(engine: sa.Engine) -> str | None:
+    with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def upgrade(store: FleetStore) -> None:
-    """Bring the store to the newest revision (creating it when empty)."""
-    from chainwarden.fleet.store import redact
+def upgrade(engine: sa.Engine, where: str) -> None:
+    """Bring the store behind ``engine`` to the newest revision (creating it when empty).
 
+    ``where`` names the store in error messages (its URL without the password).
+    """
     script = ScriptDirectory.from_config(alembic_config())
     try:
-        current = current_revision(store)
+        current = current_revision(engine)
     except sa.exc.OperationalError as exc:
-        raise FleetError(
-            f"{redact(store.url)}: cannot open the store ({str(exc.orig).strip().splitlines()[0]})"
-        ) from exc
+        raise FleetError(f"{where}: cannot open the store ({str(exc.orig).strip().splitlines()[0]})") from exc
     except sa.exc.DatabaseError as exc:
-        raise FleetError(f"{redact(store.url)}: not a fleet store ({str(exc.orig).strip().splitlines()[0]})") from exc
+        raise FleetError(f"{where}: not a fleet store ({str(exc.orig).strip().splitlines()[0]})") from exc
     if current == script.get_current_head():
         return
     if current is not None and script.get_revision(current) is None:
         raise FleetError(
-            f"{redact(store.url)}: store schema {current} is newer than this chainwarden understands; "
-            "upgrade chainwarden"
+            f"{where}: store schema {current} is newer than this chainwarden understands; upgrade chainwarden"
         )
     config = alembic_config()
     try:
-        with store.engine.begin() as conn:
+        with engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 # two processes opening a fresh store at once: one migrates, the other waits
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(7263516)"))
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
     except sa.exc.OperationalError as exc:
-        raise FleetError(
-            f"{redact(store.url)}: cannot migrate the store ({str(exc.orig).strip().splitlines()[0]})"
-        ) from exc
+        raise FleetError(f"{where}: cannot migrate the store ({str(exc.orig).strip().splitlines()[0]})") from exc

@@ -761,7 +761,7 @@ def open_store(url: str | None = None, *, create: bool = True) -> FleetStore:
     Without ``create`` a missing SQLite file is :class:`StoreMissingError`
     (queries never create an empty store and report "nothing found").
     """
-    from chainwarden.fleet.migrate import upgrade
+    from chainwarden.fleet.migrate import upgrade  # alembic: loaded only when a store is opened
 
     raw = url or default_store_url()
     full = normalise_url(raw)
@@ -787,7 +787,7 @@ def open_store(url: str | None = None, *, create: bool = True) -> FleetStore:
         engine = sa.create_engine(full, pool_pre_ping=True)
     store = FleetStore(full, engine)
     try:
-        upgrade(store)
+        upgrade(engine, redact(full))
     except BaseException:
         store.close()
         raise

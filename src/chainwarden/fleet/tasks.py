@@ -45,7 +45,7 @@ from chainwarden.fleet.sync import (
     scan_image,
 )
 from chainwarden.sources import SourceOptions
-from chainwarden.sources.image import DEFAULT_PLATFORM
+from chainwarden.sources.interface import DEFAULT_PLATFORM
 
 TASK_NAME = "chainwarden.fleet.scan"
 QUEUE = "chainwarden-fleet"

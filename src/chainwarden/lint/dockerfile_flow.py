@@ -251,16 +251,6 @@ def _commands(pipeline: Pipeline) -> Iterator[Command]:
                 yield from substitution.commands()
 
 
-def _subpipelines(pipeline: Pipeline) -> Iterator[Pipeline]:
-    yield pipeline
-    for command in pipeline.commands:
-        for nested in command.nested:
-            yield from nested.walk()
-        for word in [*command.words, *(r.target for r in command.redirects if r.target)]:
-            for substitution in word.substitutions:
-                yield from substitution.walk()
-
-
 def operands(words: list[Word]) -> list[str]:
     """Non-option words; ``--opt=value`` contributes its value."""
     result: list[str] = []
@@ -345,7 +335,7 @@ def _hash_compared(command: Command, pipeline: Pipeline) -> bool:
 def find_checks(pipeline: Pipeline, written: dict[str, str]) -> list[tuple[tuple[str, ...] | None, bool]]:
     """The verifications in one top-level pipeline: (file names or None, passes_when_true)."""
     found: list[tuple[tuple[str, ...] | None, bool]] = []
-    for sub in _subpipelines(pipeline):
+    for sub in pipeline.walk():
         for command in sub.commands:
             result = _check(command, sub, written)
             if result is not None:

@@ -113,15 +113,20 @@ def fix_path(path: Path, config: Config, *, pin: PinOptions | None = None) -> Fi
     def skip(display: str, reason: str) -> None:
         skipped.setdefault(display, Skipped(display, Location(display), f"not fixed: {reason}"))
 
+    def read(display: str) -> str | None:
+        """The file's exact text, or None (and a skip reason) when it cannot be fixed safely."""
+        try:
+            return _read_exact(root / display)
+        except UnicodeDecodeError as exc:
+            skip(display, f"not valid UTF-8 (byte {exc.start}); left as it is")
+        except OSError as exc:
+            skip(display, f"cannot read ({exc.strerror})")
+        return None
+
     for display in result.files:
         if classify("/" + display) == "requirements":
-            try:
-                text = _read_exact(root / display)
-            except UnicodeDecodeError as exc:
-                skip(display, f"not valid UTF-8 (byte {exc.start}); left as it is")
-                continue
-            except OSError as exc:
-                skip(display, f"cannot read ({exc.strerror})")
+            text = read(display)
+            if text is None:
                 continue
             edit = require_hashes_edit(text)
             if edit is not None:
@@ -130,21 +135,15 @@ def fix_path(path: Path, config: Config, *, pin: PinOptions | None = None) -> Fi
     for display, edits in sorted(per_file.items()):
         if display in skipped:
             continue
-        host = root / display
-        try:
-            original = _read_exact(host)
-        except UnicodeDecodeError as exc:
-            skip(display, f"not valid UTF-8 (byte {exc.start}); left as it is")
-            continue
-        except OSError as exc:
-            skip(display, f"cannot read ({exc.strerror})")
+        original = read(display)
+        if original is None:
             continue
         rule_of = {(e.line, e.column): rule_id for e, rule_id in edits}
         updated, applied = apply_edits(original, [e for e, _ in edits])
         if not applied:
             continue
         try:
-            write_atomically(host, updated.encode("utf-8"))
+            write_atomically(root / display, updated.encode("utf-8"))
         except OSError as exc:
             skip(display, f"cannot write ({exc.strerror})")
             continue

@@ -90,6 +90,16 @@ class Pipeline:
     #: what ended it: "&&", "||", ";", "&", "\n", a parenthesis, or None at the end of the script
     next_operator: str | None = None
 
+    def walk(self) -> Iterator[Pipeline]:
+        """This pipeline, then the pipelines nested in it (substitutions, ``sh -c``)."""
+        yield self
+        for command in self.commands:
+            for nested in command.nested:
+                yield from nested.walk()
+            for word in [*command.words, *(r.target for r in command.redirects if r.target)]:
+                for substitution in word.substitutions:
+                    yield from substitution.walk()
+
 
 @dataclass(slots=True)
 class Script:
@@ -98,13 +108,7 @@ class Script:
     def walk(self) -> Iterator[Pipeline]:
         """Every pipeline, nested ones (substitutions, ``sh -c``) included."""
         for pipeline in self.pipelines:
-            yield pipeline
-            for command in pipeline.commands:
-                for nested in command.nested:
-                    yield from nested.walk()
-                for word in [*command.words, *(r.target for r in command.redirects if r.target)]:
-                    for substitution in word.substitutions:
-                        yield from substitution.walk()
+            yield from pipeline.walk()
 
     def commands(self) -> Iterator[Command]:
         for pipeline in self.walk():

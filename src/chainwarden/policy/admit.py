@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import math
 import re
 import threading
 import time
@@ -51,6 +52,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from chainwarden._internal.files import read_bounded
 from chainwarden.errors import Error, UsageError
 from chainwarden.models import Digest, Finding, Severity
 from chainwarden.policy.interface import Authority, PolicyError, SignatureCheck, SignatureVerifier
@@ -372,13 +374,7 @@ def load_policy(path: Path) -> Policy:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
-    try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_POLICY + 1)
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read the policy ({exc.strerror})") from exc
-    if len(raw) > MAX_POLICY:
-        raise PolicyError(f"{path}: policy larger than {MAX_POLICY // 1024} KiB")
+    raw = read_bounded(path, MAX_POLICY, PolicyError, "policy")
     try:
         data = YAML(typ="safe", pure=True).load(raw.decode("utf-8"))
     except (YAMLError, UnicodeDecodeError) as exc:
@@ -462,6 +458,7 @@ class ImageDecision:
 class ContentReport:
     findings: tuple[Finding, ...]
     skipped: tuple[str, ...] = ()
+    in_use_note: str | None = None  # why the in-use levels of the policy's profile were not applied
 
 
 class ContentScanner(Protocol):
@@ -479,23 +476,25 @@ class DecisionCache:
         self._max = max_entries
         self._entries: dict[tuple[str, str, str], tuple[float, ImageDecision]] = {}
         self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
 
     def get(self, key: tuple[str, str, str]) -> ImageDecision | None:
         with self._lock:
             entry = self._entries.get(key)
             if entry is None or self._clock() - entry[0] > self.ttl:
-                self.misses += 1
                 return None
-            self.hits += 1
             return entry[1]
 
-    def holds(self, key: tuple[str, str, str]) -> bool:
-        """Whether a fresh decision is cached for ``key`` (not counted as a hit or miss)."""
+    def fresh_until(self, key: tuple[str, str, str]) -> float | None:
+        """Until when (on the cache's clock) the decision cached for ``key`` stays fresh; None
+        when none is."""
         with self._lock:
             entry = self._entries.get(key)
-            return entry is not None and self._clock() - entry[0] <= self.ttl
+            if entry is None or self._clock() - entry[0] > self.ttl:
+                return None
+            return entry[0] + self.ttl
+
+    def now(self) -> float:
+        return self._clock()
 
     def put(self, key: tuple[str, str, str], decision: ImageDecision) -> None:
         if self.ttl <= 0:
@@ -523,21 +522,31 @@ class Decider:
     def decide(self, image: str) -> ImageDecision:
         return decide(image, self)
 
-    def answerable_from_cache(self, image: str) -> bool:
-        """Whether :meth:`decide` can answer ``image`` without any network request."""
+    def cached_until(self, image: str, decided: ImageDecision | None = None) -> float | None:
+        """Until when (on the cache's clock) :meth:`decide` answers ``image`` from the caches
+        alone, without any network request; None when it needs the registry now, or when
+        the caches no longer hold the digest ``decided`` was made on.
+
+        The tag's digest and the decision for that digest must both be cached: the earlier of
+        their expiries bounds the answer (the resolver and the cache share the monotonic clock).
+        """
         if self.cache is None:
-            return False
+            return None
         try:
             ref = parse_reference(image)
         except UsageError:
-            return True  # refused without any request
+            return math.inf  # refused without any request, now and later
+        until = math.inf
         digest = ref.digest
         if digest is None:
-            resolution = self.resolver.peek(ref)
-            if resolution is None:
-                return False
-            digest = resolution.digest
-        return self.cache.holds((f"{ref.registry}/{ref.repository}", str(digest), self.policy.digest))
+            peeked = self.resolver.peek(ref)
+            if peeked is None:
+                return None
+            digest, until = peeked[0].digest, peeked[1]
+        if decided is not None and decided.digest != digest:
+            return None
+        fresh = self.cache.fresh_until((f"{ref.registry}/{ref.repository}", str(digest), self.policy.digest))
+        return None if fresh is None else min(until, fresh)
 
     def decide_all(self, images: Sequence[str]) -> list[ImageDecision]:
         return [decide(image, self) for image in images]
@@ -759,6 +768,8 @@ def _content_gates(subject: str, decider: Decider) -> list[RuleResult]:
             message = f"{len(bad)} vulnerabilities ≥ {threshold.value}{scope}: {shown}{more}"
         else:
             message = f"no vulnerability ≥ {threshold.value}{scope}"
+        if gates.vulnerabilities.in_use_only and report.in_use_note:
+            message += f" ({report.in_use_note})"
         results.append(RuleResult("vulnerabilities", not bad, mode, message))
     if gates.malicious:
         bad = [f for f in report.findings if f.rule_id != "vuln" and f.severity.at_least(Severity.HIGH)]

@@ -5,7 +5,8 @@ it is built from the registry (layers verified against their digests, per-layer 
 matched against the offline OSV database (which also holds OpenSSF ``MAL-`` records:
 known-malicious packages), and the installed PyPI/npm packages are run through the
 malicious-code heuristics (``vet --scan-code``, offline). With ``inUseOnly``, findings
-are tagged from a stored runtime profile so that the gate counts what ran.
+are tagged from a stored runtime profile so that the gate counts what ran — only for the
+image the profile was recorded for (its digest); for any other, every finding counts.
 Results are cached per digest for the life of the scanner (an image's content cannot change).
 """
 
@@ -41,7 +42,7 @@ class ImageContentScanner:
         return report
 
     def _scan(self, reference: str, gates: Gates) -> ContentReport:
-        from chainwarden.api import build_inventory
+        from chainwarden.inventory import build_inventory
         from chainwarden.sources import SourceOptions
 
         target = f"registry:{reference}"
@@ -51,6 +52,7 @@ class ImageContentScanner:
         inventory = build_inventory(target, options=options)
         findings: list[Finding] = []
         skipped: list[str] = []
+        in_use_note = None
         vuln = gates.vulnerabilities
         if vuln is not None:
             from chainwarden.vulndb import match_inventory, open_database
@@ -61,7 +63,18 @@ class ImageContentScanner:
                 from chainwarden.runtime.profile import load_profile
                 from chainwarden.vulndb import prioritise
 
-                result = prioritise(result, load_profile(vuln.profile), target=inventory.target)
+                profile = load_profile(vuln.profile)
+                recorded = profile.target.get("digest") if isinstance(profile.target, dict) else None
+                if recorded and recorded in (inventory.target.digest, reference.rpartition("@")[2]):
+                    result = prioritise(result, profile, target=inventory.target)
+                else:
+                    # a profile shows what ran in the image it was recorded for; applied to another
+                    # (a new digest behind the same name, or another image with the same packages)
+                    # it would excuse findings nothing observed: every finding counts instead
+                    in_use_note = (
+                        f"{vuln.profile} was recorded for {recorded or 'an unknown image'}, not for this image: "
+                        "every finding counts as in use"
+                    )
             findings.extend(result.findings)
         if gates.malicious:
             from chainwarden.analyzers import VetOptions, vet
@@ -73,4 +86,4 @@ class ImageContentScanner:
             )
             findings.extend(outcome.findings)
             skipped.extend(f"{s.what}: {s.reason}" for s in outcome.skipped)
-        return ContentReport(tuple(findings), tuple(skipped))
+        return ContentReport(tuple(findings), tuple(skipped), in_use_note)

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chainwarden._internal.files import read_bounded
 from chainwarden.errors import UsageError
 from chainwarden.lint.dockerfile_parser import Instruction, parse_dockerfile
 from chainwarden.models import Digest
@@ -137,13 +138,7 @@ def discover(paths: Iterable[Path]) -> list[Path]:
 
 
 def _read_text(path: Path) -> str:
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_FILE + 1)
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read ({exc.strerror})") from exc
-    if len(data) > MAX_FILE:
-        raise UsageError(f"{path}: larger than {MAX_FILE // 1024**2} MiB")
+    data = read_bounded(path, MAX_FILE, UsageError)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -11,6 +11,7 @@ client (connection, token) is kept per repository.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -120,11 +121,16 @@ class Resolver:
                 self._cache[key] = (self._clock(), result)
             return result
 
-    def peek(self, ref: ImageReference) -> Resolution | None:
-        """A fresh cached resolution of ``ref``'s tag, without any request; None when there is none."""
+    def peek(self, ref: ImageReference) -> tuple[Resolution, float] | None:
+        """A fresh cached resolution of ``ref``'s tag, without any request, and until when (on
+        the resolver's clock) it stays fresh; None when there is none."""
+        key = f"{ref.registry}/{ref.repository}:{ref.tag or 'latest'}"
         with self._lock:
-            found = self._fresh(f"{ref.registry}/{ref.repository}:{ref.tag or 'latest'}")
-        return found if isinstance(found, Resolution) else None
+            entry = self._cache.get(key)
+            if entry is None or not isinstance(entry[1], Resolution):
+                return None
+            until = entry[0] + self.ttl if self.ttl is not None else math.inf
+            return (entry[1], until) if self._clock() <= until else None
 
     def _fresh(self, key: str) -> Resolution | ResolveFailure | None:
         entry = self._cache.get(key)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from chainwarden._internal.files import read_bounded
 from chainwarden.models import Digest
 from chainwarden.policy.interface import Authority, PolicyError, SignatureCheck, SignatureVerifier
 from chainwarden.signing import attest, cosign, keys, trustroot
@@ -42,11 +43,7 @@ class SigningVerifier:
                 public_key = keys.load_public_key(authority.key_data.encode(), authority.name)
             elif authority.key_path is not None:
                 path = Path(authority.key_path)
-                try:
-                    with path.open("rb") as handle:
-                        data = handle.read(MAX_KEY_FILE + 1)
-                except OSError as exc:
-                    raise PolicyError(f"{path}: cannot read the public key ({exc.strerror})") from exc
+                data = read_bounded(path, MAX_KEY_FILE, PolicyError, "public key")
                 public_key = keys.load_public_key(data, str(path))
             policy = cosign.VerifyPolicy(
                 self._root,

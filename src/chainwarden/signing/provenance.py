@@ -35,6 +35,7 @@ from typing import Any
 import httpx
 from cryptography import x509
 
+from chainwarden._internal.http import RetryPolicy, read_with_retries
 from chainwarden.errors import NetworkError, SigningError, VerificationError
 from chainwarden.signing import bundle as sigbundle
 from chainwarden.signing import keys
@@ -130,24 +131,39 @@ def npm_attestations_url(registry: str, name: str, version: str) -> str:
     return f"{registry.rstrip('/')}/-/npm/v1/attestations/{quoted}@{urllib.parse.quote(version)}"
 
 
-def fetch_json(client: httpx.Client, url: str, accept: str = "application/json") -> Any | None:
-    """The JSON document at ``url``; None on 404 ("none published"). Size-bounded, one line on failure."""
+def fetch_json(
+    client: httpx.Client, url: str, accept: str = "application/json", retry: RetryPolicy | None = None
+) -> Any | None:
+    """The JSON document at ``url``; None on 404 ("none published"). Size-bounded, one line on failure.
+
+    A connection error, a 429/5xx answer or a body cut mid-way is retried, as
+    ``retry`` says (the shared policy by default).
+    """
+
+    def send() -> httpx.Response:
+        return client.send(client.build_request("GET", url, headers={"Accept": accept}), stream=True)
+
+    def read(response: httpx.Response) -> bytes | None:
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise NetworkError(f"{url}: HTTP {response.status_code}")
+        chunks, total = [], 0
+        for chunk in response.iter_bytes(1 << 16):
+            total += len(chunk)
+            if total > MAX_DOCUMENT:
+                raise NetworkError(f"{url}: answer larger than {MAX_DOCUMENT} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
     try:
-        with client.stream("GET", url, headers={"Accept": accept}) as response:
-            if response.status_code == 404:
-                return None
-            if response.status_code != 200:
-                raise NetworkError(f"{url}: HTTP {response.status_code}")
-            chunks, total = [], 0
-            for chunk in response.iter_bytes(1 << 16):
-                total += len(chunk)
-                if total > MAX_DOCUMENT:
-                    raise NetworkError(f"{url}: answer larger than {MAX_DOCUMENT} bytes")
-                chunks.append(chunk)
+        body = read_with_retries(send, read, retry or RetryPolicy())
     except httpx.TransportError as exc:
         raise NetworkError(f"{url}: {type(exc).__name__}: {exc}") from exc
+    if body is None:
+        return None
     try:
-        return json.loads(b"".join(chunks))
+        return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError):
         return _MalformedDocument(url)
 

@@ -26,6 +26,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
+from chainwarden._internal.files import read_bounded
 from chainwarden.errors import SigningError
 from chainwarden.signing.keys import PublicKey
 
@@ -155,14 +156,7 @@ def load_trusted_root(path: Path | None) -> TrustedRoot:
     """``path`` parsed, or the bundled public-good root when None."""
     if path is None:
         return default_trusted_root()
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_TRUSTED_ROOT + 1)
-    except OSError as exc:
-        raise SigningError(f"{path}: cannot read trusted root ({exc.strerror})") from exc
-    if len(data) > MAX_TRUSTED_ROOT:
-        raise SigningError(f"{path}: larger than {MAX_TRUSTED_ROOT} bytes; not a trusted root")
-    return parse_trusted_root(data, str(path))
+    return parse_trusted_root(read_bounded(path, MAX_TRUSTED_ROOT, SigningError, "trusted root"), str(path))
 
 
 def parse_trusted_root(data: bytes, where: str) -> TrustedRoot:

@@ -11,30 +11,14 @@ from __future__ import annotations
 
 import os
 import tarfile
-from dataclasses import dataclass
 from pathlib import Path
 
 from chainwarden.errors import SourceError, UsageError
-from chainwarden.sources.image import DEFAULT_PLATFORM, ImageSource
+from chainwarden.sources.image import ImageSource
 from chainwarden.sources.interface import Source
+from chainwarden.sources.interface import SourceOptions as SourceOptions  # the options open_source takes
 
 SCHEMES = ("oci", "docker-archive", "oci-archive", "registry", "dir", "sbom")
-
-
-@dataclass(frozen=True, slots=True)
-class SourceOptions:
-    platform: str = DEFAULT_PLATFORM
-    cache_dir: Path | None = None
-    #: allow plain http and unverified TLS for the registry (dangerous by name)
-    insecure_registry: bool = False
-    registry_timeout: float = 30.0
-    #: the platform was asked for (``--platform``): a single-platform image of
-    #: another platform is an error instead of being scanned anyway
-    strict_platform: bool = False
-    #: fnmatch patterns (relative paths) a directory walk skips. None: take
-    #: ``exclude`` from the project's chainwarden.toml — for projects only, never
-    #: for a root filesystem, which must not be able to hide from its scanner.
-    exclude: tuple[str, ...] | None = None
 
 
 def split_scheme(target: str) -> tuple[str | None, str]:

@@ -19,7 +19,6 @@ from chainwarden.models import Digest, TargetInfo
 from chainwarden.sources.image import (
     MAX_JSON_BLOB,
     ImageSource,
-    LayerRef,
     diff_ids,
     file_fingerprint,
     history_commands,
@@ -27,6 +26,7 @@ from chainwarden.sources.image import (
     parse_json_blob,
     verify_bytes,
 )
+from chainwarden.sources.layers import LayerRef
 
 
 class DockerArchiveSource(ImageSource):

@@ -9,7 +9,6 @@ digest it was referenced by, and layers applied in order with OCI whiteouts.
 from __future__ import annotations
 
 import base64
-import contextlib
 import functools
 import hashlib
 import io
@@ -22,11 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from chainwarden._internal.archives import LayerReader, TarMember, iter_tar
+from chainwarden._internal.archives import TarMember, iter_tar
 from chainwarden._internal.cachefile import write_json_atomically
 from chainwarden.errors import DigestMismatchError, HostileArchiveError, InvalidImageError, SourceError, UsageError
 from chainwarden.models import Digest, LayerInfo, Location, Skipped, TargetInfo
 from chainwarden.sources.interface import (
+    DEFAULT_PLATFORM,
     MAX_FILE_BODY,
     BodyDigest,
     EntryType,
@@ -37,6 +37,8 @@ from chainwarden.sources.interface import (
     WantedPredicate,
     normalize_path,
 )
+from chainwarden.sources.layers import OPAQUE_WHITEOUT, WHITEOUT_PREFIX, LayerRef, verified_layer_stream
+from chainwarden.sources.materialize import materialize_layers
 
 MEDIA_OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 MEDIA_OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -45,9 +47,6 @@ MEDIA_DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 INDEX_TYPES = {MEDIA_OCI_INDEX, MEDIA_DOCKER_LIST}
 MANIFEST_TYPES = {MEDIA_OCI_MANIFEST, MEDIA_DOCKER_MANIFEST}
 MAX_JSON_BLOB = 8 * 1024 * 1024
-DEFAULT_PLATFORM = "linux/amd64"
-WHITEOUT_PREFIX = ".wh."
-OPAQUE_WHITEOUT = ".wh..wh..opq"
 #: 2: members carry the digests kept instead of bodies (BodyDigest)
 CACHE_FORMAT = 2
 
@@ -81,51 +80,6 @@ class Descriptor:
 def _valid_digest(digest: str) -> bool:
     algorithm, _, hexpart = digest.partition(":")
     return algorithm == "sha256" and len(hexpart) == 64 and all(c in "0123456789abcdef" for c in hexpart)
-
-
-@dataclass(frozen=True, slots=True)
-class LayerRef:
-    """How to read one layer blob and what it must hash to."""
-
-    digest: Digest  # digest of the blob as stored (compressed or not)
-    diff_id: Digest | None  # digest of the uncompressed tar
-    size: int
-    media_type: str
-    created_by: str
-    open: Callable[[], IO[bytes]]
-    #: cheap identity of the stored blob (stat of a local file); when a cached
-    #: result was verified against the same fingerprint the blob is not re-read.
-    #: None means: the digest alone identifies the content (registry pulls).
-    fingerprint: Callable[[], str | None]
-    #: False where only the uncompressed digest is known (docker-archive):
-    #: then ``digest`` equals ``diff_id`` and the tar stream is what is verified.
-    digest_is_of_blob: bool = True
-
-
-@contextlib.contextmanager
-def verified_layer_stream(layer: LayerRef, label: str) -> Iterator[LayerReader]:
-    """The layer's uncompressed tar stream; every known digest is checked when the
-    ``with`` body completes (an abandoned stream is closed unverified)."""
-    raw = layer.open()
-    try:
-        check_tar = layer.diff_id is not None and (layer.diff_id != layer.digest or not layer.digest_is_of_blob)
-        stream = LayerReader(raw, compressed_size=layer.size, label=label, hash_uncompressed=check_tar)
-        stream.start_background()
-        try:
-            yield stream
-            stream.verify(
-                layer.digest if layer.digest_is_of_blob else None,
-                layer.size if layer.digest_is_of_blob else None,
-                layer.diff_id if check_tar else None,
-            )
-        finally:
-            stream.close()
-    except OSError as exc:
-        if isinstance(exc, SourceError):
-            raise
-        raise InvalidImageError(f"{label}: cannot read blob ({exc})") from exc
-    finally:
-        raw.close()
 
 
 def parse_json_blob(data: bytes, where: str) -> dict[str, Any]:
@@ -331,8 +285,6 @@ class ImageSource(Source):
     # -- materialisation -------------------------------------------------
 
     def materialize(self, dest: Path, progress: ProgressCallback | None = None) -> None:
-        from chainwarden.sources.materialize import materialize_layers
-
         materialize_layers(self, dest, progress)
 
 

@@ -54,6 +54,27 @@ MAX_FILE_BODY = 64 * 1024 * 1024
 #: Symlink hops before a path is declared a loop.
 MAX_SYMLINK_HOPS = 40
 
+#: The platform picked from a multi-platform image unless ``--platform`` names another.
+DEFAULT_PLATFORM = "linux/amd64"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceOptions:
+    """How :func:`chainwarden.sources.open_source` opens a target (what the concrete sources read)."""
+
+    platform: str = DEFAULT_PLATFORM
+    cache_dir: Path | None = None
+    #: allow plain http and unverified TLS for the registry (dangerous by name)
+    insecure_registry: bool = False
+    registry_timeout: float = 30.0
+    #: the platform was asked for (``--platform``): a single-platform image of
+    #: another platform is an error instead of being scanned anyway
+    strict_platform: bool = False
+    #: fnmatch patterns (relative paths) a directory walk skips. None: take
+    #: ``exclude`` from the project's chainwarden.toml — for projects only, never
+    #: for a root filesystem, which must not be able to hide from its scanner.
+    exclude: tuple[str, ...] | None = None
+
 
 class EntryType(enum.StrEnum):
     FILE = "file"

@@ -9,8 +9,9 @@ stripped, hard links may only point at regular files already under ``dest``,
 and whiteouts only hide what lower layers wrote.
 
 Bodies are streamed from the tar straight to disk: memory use does not grow
-with the layer. Digests are verified exactly as :meth:`ImageSource._read_layer`
-does; when one mismatches, what was written stays in ``dest`` and the caller
+with the layer. Digests are verified by the same
+:func:`~chainwarden.sources.layers.verified_layer_stream` the in-memory view
+reads; when one mismatches, what was written stays in ``dest`` and the caller
 (who owns that temp directory) discards it.
 """
 
@@ -25,21 +26,27 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, cast
+from typing import IO, Protocol, cast
 
 from chainwarden._internal import archives
 from chainwarden._internal.archives import safe_member_path, symlink_escapes
 from chainwarden.errors import HostileArchiveError, InvalidImageError, SourceError
+from chainwarden.models import TargetInfo
 from chainwarden.sources.interface import ProgressCallback
+from chainwarden.sources.layers import OPAQUE_WHITEOUT, WHITEOUT_PREFIX, LayerRef, verified_layer_stream
 
-if TYPE_CHECKING:
-    from chainwarden.sources.image import ImageSource, LayerRef
-
-WHITEOUT_PREFIX = ".wh."
-OPAQUE_WHITEOUT = ".wh..wh..opq"
 CHUNK = 1 << 20
 #: setuid and setgid: a hardened sandbox copy never needs them, an attacker might.
 PRIVILEGE_BITS = stat.S_ISUID | stat.S_ISGID
+
+
+class LayeredImage(Protocol):
+    """What materialisation reads of an image: its reference and its layers (an :class:`ImageSource`)."""
+
+    @property
+    def info(self) -> TargetInfo: ...
+
+    def layers(self) -> list[LayerRef]: ...
 
 
 @dataclass(slots=True)
@@ -52,7 +59,7 @@ class MaterializeStats:
 
 
 def materialize_layers(
-    source: ImageSource,
+    source: LayeredImage,
     dest: Path,
     progress: ProgressCallback | None,
     *,
@@ -90,8 +97,6 @@ def materialize_layers(
 
 
 def _apply_layer(writer: _TreeWriter, layer: LayerRef, label: str) -> None:
-    from chainwarden.sources.image import verified_layer_stream
-
     with verified_layer_stream(layer, label) as stream:
         writer.apply_tar(cast(IO[bytes], stream), label)
 

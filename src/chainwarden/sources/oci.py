@@ -16,13 +16,11 @@ from typing import IO, Any
 from chainwarden.errors import InvalidImageError, SourceError
 from chainwarden.models import Digest, TargetInfo
 from chainwarden.sources.image import (
-    DEFAULT_PLATFORM,
     INDEX_TYPES,
     MAX_JSON_BLOB,
     MEDIA_OCI_INDEX,
     Descriptor,
     ImageSource,
-    LayerRef,
     file_fingerprint,
     layer_infos,
     layers_from_manifest,
@@ -30,13 +28,19 @@ from chainwarden.sources.image import (
     select_manifest,
     verify_bytes,
 )
+from chainwarden.sources.interface import DEFAULT_PLATFORM
+from chainwarden.sources.layers import LayerRef
 
 REF_NAME = "org.opencontainers.image.ref.name"
 MAX_INDEX_DEPTH = 4
 
 
-class _BlobReader:
-    """Resolves an image through any blob store given ``open`` by digest."""
+class BlobReader:
+    """Resolves an image through any blob store given ``open`` by digest.
+
+    Shared by the OCI layout and archive sources here and by the registry source,
+    which overrides :meth:`json_blob` to fetch manifests from ``/manifests/``.
+    """
 
     def __init__(
         self,
@@ -109,14 +113,15 @@ class _BlobReader:
         return Descriptor(MEDIA_OCI_INDEX, Digest(""), 0)
 
 
-class _ResolvedImage(ImageSource):
-    """Shared tail of every blob-store-backed image source."""
+class ResolvedImage(ImageSource):
+    """Shared tail of every blob-store-backed image source (OCI layout, oci-archive, registry):
+    index → platform → manifest → config → layers, through a :class:`BlobReader`."""
 
     def __init__(
         self,
         reference: str,
         kind: str,
-        reader: _BlobReader,
+        reader: BlobReader,
         index: dict[str, Any],
         platform: str,
         tag: str | None,
@@ -181,7 +186,7 @@ def _split_tag(path: str) -> tuple[str, str | None]:
     return path, None
 
 
-class OCILayoutSource(_ResolvedImage):
+class OCILayoutSource(ResolvedImage):
     """``oci:DIR[:TAG]``"""
 
     def __init__(
@@ -212,11 +217,11 @@ class OCILayoutSource(_ResolvedImage):
             index = parse_json_blob((root / "index.json").read_bytes(), f"{reference}: index.json")
         except OSError as exc:
             raise SourceError(f"{reference}: cannot read index.json ({exc.strerror})") from exc
-        reader = _BlobReader(reference, open_blob, lambda d: file_fingerprint(blob_path(d)))
+        reader = BlobReader(reference, open_blob, lambda d: file_fingerprint(blob_path(d)))
         super().__init__(reference, "oci", reader, index, platform, tag, cache_dir)
 
 
-class OCIArchiveSource(_ResolvedImage):
+class OCIArchiveSource(ResolvedImage):
     """``oci-archive:FILE.tar[:TAG]`` — an OCI layout packed in a tar."""
 
     def __init__(
@@ -242,7 +247,7 @@ class OCIArchiveSource(_ResolvedImage):
         handle = self._tar.extractfile(members["index.json"])
         assert handle is not None
         index = parse_json_blob(handle.read(MAX_JSON_BLOB), f"{reference}: index.json")
-        reader = _BlobReader(reference, open_blob, lambda d: f"{fingerprint}:{d}" if fingerprint else None)
+        reader = BlobReader(reference, open_blob, lambda d: f"{fingerprint}:{d}" if fingerprint else None)
         super().__init__(reference, "oci-archive", reader, index, platform, tag, cache_dir)
 
     def close(self) -> None:

@@ -35,7 +35,7 @@ import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 import httpx
 
@@ -64,10 +64,8 @@ from chainwarden.sources.image import (
     parse_json_blob,
     verify_bytes,
 )
-from chainwarden.sources.oci import REF_NAME, _BlobReader, _ResolvedImage
-
-if TYPE_CHECKING:
-    from chainwarden.sources import SourceOptions
+from chainwarden.sources.interface import SourceOptions
+from chainwarden.sources.oci import REF_NAME, BlobReader, ResolvedImage
 
 DOCKER_HUB_REGISTRY = "registry-1.docker.io"
 #: Names docker treats as Docker Hub; credentials may be stored under any of them.
@@ -826,7 +824,7 @@ def _index_manifests(body: bytes, label: str) -> list[dict[str, Any]]:
 # -- the source -------------------------------------------------------------
 
 
-class _RegistryBlobReader(_BlobReader):
+class _RegistryBlobReader(BlobReader):
     """Manifests from ``/manifests/``, other blobs from ``/blobs/``, into a temp dir."""
 
     def __init__(self, where: str, client: RegistryClient, cache_dir: Path | None) -> None:
@@ -885,7 +883,7 @@ class _RegistryBlobReader(_BlobReader):
             self._tmp = None
 
 
-class RegistrySource(_ResolvedImage):
+class RegistrySource(ResolvedImage):
     """``registry:HOST[:PORT]/REPO[:TAG|@sha256:…]`` — an image pulled from a registry.
 
     Nothing is fetched until :attr:`info` or :meth:`view` is used; layers are
@@ -911,7 +909,7 @@ class RegistrySource(_ResolvedImage):
         return info
 
     def _top_index(self) -> dict[str, Any]:
-        """The tag's (or digest's) manifest, as a one-entry layout index for ``_BlobReader.resolve``."""
+        """The tag's (or digest's) manifest, as a one-entry layout index for ``BlobReader.resolve``."""
         body, content_type, digest = self._client.get_manifest(self.ref.manifest_reference)
         manifest = parse_json_blob(body, f"{self._reference}: manifest")
         if manifest.get("schemaVersion") == 1:

@@ -18,6 +18,7 @@ filled from OSV directories, ``all.zip`` exports or OSV's bucket
 
 from __future__ import annotations
 
+from chainwarden.vulndb.debian import DEBIAN_PACKAGED_TAG
 from chainwarden.vulndb.ignore import (
     DEFAULT_IGNORE_FILE,
     IgnoreFile,
@@ -41,17 +42,7 @@ from chainwarden.vulndb.in_use import (
     prioritise_findings,
     tag_in_use,
 )
-from chainwarden.vulndb.match import (
-    DEBIAN_PACKAGED_TAG,
-    RULE_ID,
-    BestUpgrade,
-    Matcher,
-    ScanResult,
-    SkippedPackage,
-    Suppression,
-    VulnMatch,
-    match_inventory,
-)
+from chainwarden.vulndb.match import RULE_ID, Matcher, match_inventory
 from chainwarden.vulndb.osv_import import (
     DEFAULT_URL_BASE,
     SUPPORTED_ECOSYSTEMS,
@@ -61,6 +52,7 @@ from chainwarden.vulndb.osv_import import (
     import_osv,
     update_database,
 )
+from chainwarden.vulndb.results import BestUpgrade, ScanResult, SkippedPackage, Suppression, VulnMatch
 from chainwarden.vulndb.severity import SeverityInfo, severity_from_osv
 from chainwarden.vulndb.store import (
     DatabaseMissingError,

@@ -32,9 +32,10 @@ import yaml
 from packageurl import PackageURL
 from packaging.utils import canonicalize_name
 
+from chainwarden._internal.files import read_bounded
 from chainwarden.errors import ConfigError
 from chainwarden.models import Package
-from chainwarden.vulndb.match import ScanResult, Suppression, VulnMatch
+from chainwarden.vulndb.results import ScanResult, Suppression, VulnMatch
 
 MAX_FILE_BYTES = 8 * 1024 * 1024
 DEFAULT_IGNORE_FILE = ".chainwarden-ignore.yaml"
@@ -153,18 +154,9 @@ class _LineLoader(yaml.SafeLoader):
 _LineLoader.add_constructor("tag:yaml.org,2002:timestamp", _LineLoader.construct_yaml_timestamp)
 
 
-def _read_limited(path: Path, error: type[ConfigError]) -> bytes:
-    try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise error(f"{path}: larger than {MAX_FILE_BYTES // 1024**2} MiB")
-        return path.read_bytes()
-    except OSError as exc:
-        raise error(f"{path}: cannot read ({exc.strerror})") from exc
-
-
 def load_ignore_file(path: Path) -> IgnoreFile:
     """Parse and validate an ignore file; raises :class:`IgnoreFileError` with file:line."""
-    data = _read_limited(path, IgnoreFileError)
+    data = read_bounded(path, MAX_FILE_BYTES, IgnoreFileError)
     try:
         doc = yaml.load(data, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
@@ -247,7 +239,7 @@ class VexStatement:
 
 def load_openvex(path: Path) -> tuple[VexStatement, ...]:
     """Statements of an OpenVEX JSON document; raises :class:`VexError`."""
-    data = _read_limited(path, VexError)
+    data = read_bounded(path, MAX_FILE_BYTES, VexError)
     try:
         doc = json.loads(data)
     except (ValueError, RecursionError) as exc:

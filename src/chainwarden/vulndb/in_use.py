@@ -36,7 +36,7 @@ from chainwarden.models import IN_USE_TAG_PREFIX, Finding, InUse, Package, Targe
 
 if TYPE_CHECKING:
     from chainwarden.runtime.profile import PackageUse, Profile
-    from chainwarden.vulndb.match import ScanResult
+    from chainwarden.vulndb.results import ScanResult
 
 TAG_PREFIX = IN_USE_TAG_PREFIX
 #: Paths of merged-/usr systems: the profile records the real path (/usr/bin/ls),

@@ -21,8 +21,8 @@ Every finding is listed under one id, :func:`primary_id` (a CVE when one is
 known), the same id the table, SARIF and CycloneDX reporters show; Debian's
 per-CVE records ``DEBIAN-CVE-X`` are listed under ``CVE-X``. Debian advisories
 (DSA, DLA, DTSA) that fix CVEs with a per-CVE finding on the same package fold
-into those findings (see :func:`_fold_debian_advisories`), so that one CVE is
-one finding per package.
+into those findings (see :func:`chainwarden.vulndb.debian.fold_advisories`), so
+that one CVE is one finding per package.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import bisect
 import json
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
 from chainwarden.models import (
@@ -45,16 +45,36 @@ from chainwarden.models import (
     is_malicious_record_id,
     primary_vulnerability_id,
 )
-from chainwarden.vulndb.debian_ids import DebianIds, cve_of_debian_record, is_advisory
+from chainwarden.vulndb.debian import (
+    DEBIAN_NPM_FOUND_BY,
+    DEBIAN_PACKAGED_TAG,
+    DebianIds,
+    DebianOwners,
+    DebianRecords,
+    DebianRecordStatus,
+    cve_of_debian_record,
+    debian_remediation,
+    fold_advisories,
+    is_advisory_only,
+    reconcile_debian_node_modules,
+)
 from chainwarden.vulndb.os_ecosystems import OS_ECOSYSTEMS, os_lookup, scan_warnings
 from chainwarden.vulndb.osv_import import normalize_name
+from chainwarden.vulndb.results import (
+    UNTITLED,
+    GroupInfo,
+    ScanResult,
+    SkippedPackage,
+    Suppression,
+    UpgradeOption,
+    VulnMatch,
+    VulnTemplate,
+)
 from chainwarden.vulndb.severity import UNKNOWN, SeverityInfo
 from chainwarden.vulndb.store import AffectedRow, VulnDatabase, VulnInfo
 from chainwarden.vulndb.versions import UncomparableVersion, VersionScheme, scheme_for
 
 RULE_ID = VULN_RULE_ID
-#: Title of a finding whose records have neither summary nor details.
-UNTITLED = "known vulnerability"
 
 # -- parsed index entries ------------------------------------------------------------------
 
@@ -360,167 +380,6 @@ def is_affected(entries: Iterable[AffectedEntry], version: str, keys: VersionKey
     return False
 
 
-# -- results -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class VulnMatch:
-    """One vulnerability (all its aliases merged) affecting one package."""
-
-    vuln_id: str  # the primary id (see primary_id): a CVE when any record names one
-    finding: Finding
-    record_ids: tuple[str, ...]  # every OSV record that matched (PYSEC-…, GHSA-…)
-
-    @property
-    def package(self) -> Package:
-        assert self.finding.package is not None
-        return self.finding.package
-
-
-@dataclass(frozen=True, slots=True)
-class SkippedPackage:
-    """A package (or one advisory for it) that could not be evaluated, and why."""
-
-    package: Package
-    reason: str
-    vuln_id: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "package": {
-                "ecosystem": self.package.ecosystem.value,
-                "name": self.package.name,
-                "version": self.package.version,
-                "purl": self.package.purl,
-                "location": str(self.package.locations[0]) if self.package.locations else None,
-            },
-            "vuln_id": self.vuln_id,
-            "reason": self.reason,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class UpgradeOption:
-    """Upgrading ``package`` to ``version`` resolves the vulnerabilities ``fixes``."""
-
-    package: Package
-    version: str
-    fixes: frozenset[str]  # primary vuln ids (VulnMatch.vuln_id)
-    order: int  # rank of ``version`` among the options for this package (0 = lowest)
-
-
-@dataclass(frozen=True, slots=True)
-class BestUpgrade:
-    """The single upgrade of a package that resolves the most of its findings."""
-
-    package: Package
-    version: str
-    fixes: tuple[str, ...]
-    remaining: tuple[str, ...]  # findings this upgrade leaves (no fix, or fixed only later)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "package": {
-                "ecosystem": self.package.ecosystem.value,
-                "name": self.package.name,
-                "version": self.package.version,
-                "purl": self.package.purl,
-            },
-            "upgrade_to": self.version,
-            "fixes": list(self.fixes),
-            "remaining": list(self.remaining),
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Suppression:
-    """A match hidden by the ignore file, a VEX statement or a Debian backport (vulndb.debian_npm)."""
-
-    match: VulnMatch
-    by: str  # ".chainwarden-ignore.yaml:12", "vex.json" or "debian-backport"
-    reason: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "vuln_id": self.match.vuln_id,
-            "aliases": sorted(self.match.finding.aliases),
-            "package": self.match.package.purl,
-            "by": self.by,
-            "reason": self.reason,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class ScanResult:
-    """Everything a vulnerability scan found; ``findings`` is what reports show."""
-
-    matches: tuple[VulnMatch, ...]
-    skipped: tuple[SkippedPackage, ...] = ()
-    upgrade_options: tuple[UpgradeOption, ...] = field(default=(), repr=False)
-    suppressed: tuple[Suppression, ...] = ()
-    warnings: tuple[str, ...] = ()
-    packages_scanned: int = 0
-    #: set by :func:`chainwarden.vulndb.in_use.prioritise`: the profile and counts per level
-    in_use: Mapping[str, Any] | None = field(default=None, compare=False)
-
-    @property
-    def findings(self) -> tuple[Finding, ...]:
-        return tuple(match.finding for match in self.matches)
-
-    @property
-    def best_upgrades(self) -> tuple[BestUpgrade, ...]:
-        """Per vulnerable package, the upgrade fixing most of its remaining findings.
-
-        Ties go to the lowest version (the smallest change). Packages with no
-        fixed version at all have none.
-        """
-        open_ids: dict[str, list[str]] = {}
-        packages: dict[str, Package] = {}
-        for match in self.matches:
-            open_ids.setdefault(match.package.id, []).append(match.vuln_id)
-            packages[match.package.id] = match.package
-        best: dict[str, tuple[int, int, UpgradeOption]] = {}
-        for option in self.upgrade_options:
-            ids = open_ids.get(option.package.id)
-            if not ids:
-                continue
-            count = len(option.fixes.intersection(ids))
-            if count == 0:
-                continue
-            current = best.get(option.package.id)
-            if current is None or (count, -option.order) > (current[0], current[1]):
-                best[option.package.id] = (count, -option.order, option)
-        upgrades = []
-        for package_id, (_, _, option) in best.items():
-            ids = open_ids[package_id]
-            upgrades.append(
-                BestUpgrade(
-                    package=packages[package_id],
-                    version=option.version,
-                    fixes=tuple(sorted(i for i in ids if i in option.fixes)),
-                    remaining=tuple(sorted(i for i in ids if i not in option.fixes)),
-                )
-            )
-        return tuple(sorted(upgrades, key=lambda u: (u.package.name, u.package.id)))
-
-    def only_fixed(self) -> ScanResult:
-        """Without the findings that have no fixed version yet (a malicious package
-        has none, and is never hidden: removing it is its fix)."""
-        kept = (m for m in self.matches if m.finding.fixed_versions or m.finding.rule_id == MALICIOUS_PACKAGE_RULE_ID)
-        return replace(self, matches=tuple(kept))
-
-    def extra(self) -> dict[str, Any]:
-        """The additions to the JSON report (``extra`` of the JSON reporter)."""
-        return {
-            "packages_scanned": self.packages_scanned,
-            "best_upgrades": [upgrade.to_dict() for upgrade in self.best_upgrades],
-            "skipped": [skipped.to_dict() for skipped in self.skipped],
-            "suppressed": [suppression.to_dict() for suppression in self.suppressed],
-            "warnings": list(self.warnings),
-            **({"in_use": dict(self.in_use)} if self.in_use is not None else {}),
-        }
-
-
 # -- the matcher ---------------------------------------------------------------------------
 
 
@@ -586,24 +445,8 @@ def _lookup_for(
 
 
 @dataclass(slots=True)  # internal and hot: plain init is several times faster than frozen
-class _VulnTemplate:
-    """The package-independent part of a match, shared by every package with one lookup."""
-
-    info: _GroupInfo  # what the merged vulnerability shows
-    fixed_versions: tuple[str, ...]
-    #: (record id, matching range or None for "listed as affected"), turned into
-    #: evidence text per installed version by :func:`_evidence`
-    evidence_parts: tuple[tuple[str, str | None], ...]
-    #: evidence lines after the ranges (Debian advisories folded in)
-    notes: tuple[str, ...] = ()
-    #: record groups of Debian advisories folded into this finding: a version that
-    #: resolves one of them resolves the finding too (see _fold_debian_advisories)
-    extra_fix_groups: tuple[tuple[str, ...], ...] = ()
-
-
-@dataclass(slots=True)  # internal and hot: plain init is several times faster than frozen
 class _LookupResult:
-    templates: tuple[_VulnTemplate, ...]
+    templates: tuple[VulnTemplate, ...]
     reasons: tuple[tuple[str | None, str], ...]
     options: tuple[tuple[str, frozenset[str]], ...]  # (version, fixed ids), lowest version first
 
@@ -767,22 +610,21 @@ class Matcher:
             outcomes[lookup] = outcome
 
         infos = self.db.vulns({entry.vuln_id for outcome in pending for entry, _ in outcome.hits})
-        group_cache: dict[tuple[int, ...], _GroupInfo] = {}
+        group_cache: dict[tuple[int, ...], GroupInfo] = {}
         partitions: dict[frozenset[str], dict[str, int]] = {}
-        built: dict[tuple[tuple[int, tuple[str, ...], str | None], ...], _VulnTemplate] = {}
-        folded: dict[tuple[int, ...], list[_VulnTemplate]] = {}
-        debian_ids: DebianIds | None = None
+        built: dict[tuple[tuple[int, tuple[str, ...], str | None], ...], VulnTemplate] = {}
+        folded: dict[tuple[int, ...], list[VulnTemplate]] = {}
+        debian_ids = DebianIds(self.db)  # reads records only when a Debian finding needs it
 
         # pass 2: templates and upgrade options, once per outcome
         for outcome in pending:
             lookup, hits = outcome.lookup, outcome.hits
             merged = _merge_aliases(lookup, hits, infos, group_cache, self.keys, partitions, built)
-            if lookup.ecosystems[0].startswith("Debian") and any(_advisory_only(t) for t in merged):
+            if lookup.ecosystems[0].startswith("Debian") and any(is_advisory_only(t) for t in merged):
                 # templates live as long as ``built``: their ids identify the combination
                 fold_key = tuple(id(template) for template in merged)
                 if fold_key not in folded:
-                    debian_ids = debian_ids or DebianIds(self.db)
-                    folded[fold_key] = _fold_debian_advisories(merged, debian_ids, lookup, self.keys)
+                    folded[fold_key] = fold_advisories(merged, debian_ids, self._version_order(lookup))
                 merged = folded[fold_key]
             # in report order (worst first, then by id): pass 3 then emits matches sorted
             templates = tuple(sorted(merged, key=lambda t: (-t.info.severity.severity.rank, t.info.vuln_id)))
@@ -823,14 +665,11 @@ class Matcher:
         final: Sequence[VulnMatch] = matches
         suppressed: tuple[Suppression, ...] = ()
         if debian_owners.used:
-            # imported here: debian_npm builds on this module, and only scans in
-            # which a Debian-shipped node module has a finding need it
-            from chainwarden.vulndb.debian_npm import reconcile_debian_node_modules
 
             def records_of(deb: Package) -> DebianRecords | None:
                 return self._debian_records(deb, inventory, candidates)
 
-            reconciled = reconcile_debian_node_modules(matches, debian_owners, records_of, self.db, self.keys)
+            reconciled = reconcile_debian_node_modules(matches, debian_owners, records_of, debian_ids)
             final, suppressed = reconciled.matches, reconciled.suppressed
             if reconciled.renamed:
                 upgrade_options = [_renamed(option, reconciled.renamed) for option in upgrade_options]
@@ -846,12 +685,27 @@ class Matcher:
     def _debian_records(
         self, deb: Package, inventory: Inventory, candidates: Mapping[tuple[str, str], list[AffectedEntry]]
     ) -> DebianRecords | None:
-        """The records of ``deb``'s source package, or None when Debian packages are not matched here."""
+        """The records of ``deb``'s source package evaluated at its installed source version,
+        or None when Debian packages are not matched here."""
         lookup = _lookup_for(deb, inventory)
         if isinstance(lookup, str):
             return None
-        entries = tuple(self._entries_for(lookup, candidates))
-        return DebianRecords(lookup.ecosystems[0], lookup.name, lookup.version, entries)
+        statuses = tuple(self._record_status(entry, lookup.version) for entry in self._entries_for(lookup, candidates))
+        return DebianRecords(lookup.ecosystems[0], lookup.name, lookup.version, statuses)
+
+    def _record_status(self, entry: AffectedEntry, version: str) -> DebianRecordStatus:
+        try:
+            verdict = evaluate(entry, version, self.keys)
+        except UncomparableVersion:
+            return DebianRecordStatus(entry.vuln_id, not_affected=False)
+        if verdict.affected or verdict.problems:
+            return DebianRecordStatus(entry.vuln_id, not_affected=False)
+        return DebianRecordStatus(entry.vuln_id, True, _fix_at_or_below(entry, version, self.keys))
+
+    def _version_order(self, lookup: _Lookup) -> Callable[[str], Any]:
+        """The sort key of versions in ``lookup``'s ecosystem (unorderable ones last, by text)."""
+        scheme = scheme_for(lookup.ecosystems[0])
+        return lambda version: _sort_key(scheme, version, self.keys)
 
     def _entries_for(
         self, lookup: _Lookup, candidates: Mapping[tuple[str, str], list[AffectedEntry]]
@@ -925,7 +779,7 @@ class Matcher:
     def _upgrade_options(
         self,
         lookup: _Lookup,
-        templates: Sequence[_VulnTemplate],
+        templates: Sequence[VulnTemplate],
         candidates: Mapping[tuple[str, str], list[AffectedEntry]],
     ) -> tuple[tuple[str, frozenset[str]], ...]:
         scheme = scheme_for(lookup.ecosystems[0])
@@ -990,16 +844,7 @@ class Matcher:
         ordered, sorted_keys = self._fix_universe(lookup, scheme, candidates)
         entries = [e for e in self._entries_for(lookup, candidates) if e.vuln_id in record_ids]
         fixes = frozenset(ordered[i] for i in _fixing_indices(entries, ordered, sorted_keys, scheme, self.keys))
-        own: dict[str, Any] = {}
-        for entry in entries:
-            for version_range in entry.ranges:
-                for event in version_range.events:
-                    if event.kind == "fixed" and event.version not in own:
-                        try:
-                            own[event.version] = self.keys.key(scheme, event.version)
-                        except UncomparableVersion:
-                            continue
-        result = (fixes, tuple(own.items()))
+        result = (fixes, tuple(_fixed_versions(entries, scheme, self.keys).items()))
         self._fix_cache[cache_key] = result
         return result
 
@@ -1011,19 +856,44 @@ class Matcher:
         cached = self._universes.get(cache_key)
         if cached is not None:
             return cached
-        versions: dict[str, Any] = {}
-        for entry in self._entries_for(lookup, candidates):
-            for version_range in entry.ranges:
-                for event in version_range.events:
-                    if event.kind == "fixed" and event.version not in versions:
-                        try:
-                            versions[event.version] = self.keys.key(scheme, event.version)
-                        except UncomparableVersion:
-                            continue
+        versions = _fixed_versions(self._entries_for(lookup, candidates), scheme, self.keys)
         ordered = sorted(versions, key=lambda v: versions[v])
         result = (ordered, [versions[v] for v in ordered])
         self._universes[cache_key] = result
         return result
+
+
+def _fixed_versions(entries: Iterable[AffectedEntry], scheme: VersionScheme, keys: VersionKeys) -> dict[str, Any]:
+    """Every ``fixed`` event version of ``entries`` that ``scheme`` can order, with its key, first seen first."""
+    versions: dict[str, Any] = {}
+    for entry in entries:
+        for version_range in entry.ranges:
+            for event in version_range.events:
+                if event.kind == "fixed" and event.version not in versions:
+                    try:
+                        versions[event.version] = keys.key(scheme, event.version)
+                    except UncomparableVersion:
+                        continue
+    return versions
+
+
+def _fix_at_or_below(entry: AffectedEntry, version: str, keys: VersionKeys) -> str | None:
+    """The highest ``fixed`` event of ``entry`` at or below ``version``, or None.
+
+    Asked only of entries that :func:`evaluate` read without problems, so every range compiles.
+    """
+    best: tuple[Any, str] | None = None
+    for scheme, compiled in keys.prepared(entry):
+        if isinstance(compiled, str):
+            continue
+        try:
+            installed = keys.key(scheme, version)
+        except UncomparableVersion:
+            continue
+        for kind, at, text in compiled.events:
+            if kind == _FIXED and at <= installed and (best is None or at > best[0]):
+                best = (at, text)
+    return best[1] if best is not None else None
 
 
 def _fixing_indices(
@@ -1103,11 +973,11 @@ def _merge_aliases(
     lookup: _Lookup,
     hits: Sequence[tuple[AffectedEntry, Verdict]],
     infos: Mapping[str, VulnInfo],
-    cache: dict[tuple[int, ...], _GroupInfo],
+    cache: dict[tuple[int, ...], GroupInfo],
     keys: VersionKeys,
     partitions: dict[frozenset[str], dict[str, int]],
-    built: dict[tuple[tuple[int, tuple[str, ...], str | None], ...], _VulnTemplate],
-) -> list[_VulnTemplate]:
+    built: dict[tuple[tuple[int, tuple[str, ...], str | None], ...], VulnTemplate],
+) -> list[VulnTemplate]:
     """One template per vulnerability: records that alias each other (transitively) merge."""
     record_ids = frozenset(entry.vuln_id for entry, _ in hits)
     partition = partitions.get(record_ids)
@@ -1149,20 +1019,7 @@ def _alias_partition(record_ids: frozenset[str], infos: Mapping[str, VulnInfo]) 
     return {record_id: numbers.setdefault(find(record_id), len(numbers)) for record_id in sorted(record_ids)}
 
 
-@dataclass(slots=True)  # internal and hot: plain init is several times faster than frozen
-class _GroupInfo:
-    """What a merged vulnerability shows, independent of the installed version."""
-
-    vuln_id: str
-    record_ids: tuple[str, ...]
-    severity: SeverityInfo
-    title: str
-    description: str
-    references: tuple[str, ...]
-    aliases: frozenset[str]
-
-
-def _group_info(entries: Sequence[AffectedEntry], infos: Mapping[str, VulnInfo]) -> _GroupInfo:
+def _group_info(entries: Sequence[AffectedEntry], infos: Mapping[str, VulnInfo]) -> GroupInfo:
     record_ids = tuple(sorted({entry.vuln_id for entry in entries}))
     canonical = _canonical_id(record_ids)
     records = [infos[i] for i in record_ids if i in infos]
@@ -1185,7 +1042,7 @@ def _group_info(entries: Sequence[AffectedEntry], infos: Mapping[str, VulnInfo])
     references: dict[str, None] = {}
     for info in [*([main] if main else []), *records]:
         references.update(dict.fromkeys(info.references))
-    return _GroupInfo(
+    return GroupInfo(
         vuln_id=primary_id(aliases),
         record_ids=record_ids,
         severity=severity,
@@ -1201,9 +1058,9 @@ def _build_template(
     lookup: _Lookup,
     group: Sequence[tuple[AffectedEntry, Verdict]],
     infos: Mapping[str, VulnInfo],
-    cache: dict[tuple[int, ...], _GroupInfo],
+    cache: dict[tuple[int, ...], GroupInfo],
     keys: VersionKeys,
-) -> _VulnTemplate:
+) -> VulnTemplate:
     # entries are kept alive by the matcher, so their ids identify the group
     cache_key = tuple(sorted(id(entry) for entry, _ in group))
     info = cache.get(cache_key)
@@ -1216,148 +1073,14 @@ def _build_template(
             if version not in fixed:
                 fixed[version] = _sort_key(scheme, version, keys)
     parts = tuple(dict.fromkeys((entry.vuln_id, verdict.matched_range) for entry, verdict in group if verdict.affected))
-    return _VulnTemplate(
+    return VulnTemplate(
         info=info,
         fixed_versions=tuple(sorted(fixed, key=lambda v: fixed[v])) if len(fixed) > 1 else tuple(fixed),
         evidence_parts=parts,
     )
 
 
-def _advisory_only(template: _VulnTemplate) -> bool:
-    """Whether every record of a merged vulnerability is a Debian advisory (DSA, DLA, DTSA)."""
-    return all(is_advisory(record_id) for record_id in template.info.record_ids)
-
-
-def _fold_debian_advisories(
-    templates: Sequence[_VulnTemplate], debian_ids: DebianIds, lookup: _Lookup, keys: VersionKeys
-) -> list[_VulnTemplate]:
-    """One finding per CVE of a Debian source package: advisories fold into the per-CVE findings.
-
-    OSV's Debian exports report a fixed CVE twice, as ``DEBIAN-CVE-X`` and as the
-    DSA/DLA/DTSA that fixed it (named in ``upstream`` or ``related``), and neither
-    aliases the other. A finding made only of advisories is folded into the
-    per-CVE findings of its CVEs: each gains the advisory's id (an alias, so
-    ignore rules and VEX naming it apply) and an evidence line, its fixed
-    version and its severity when they are better or worse respectively; the
-    advisory finding is dropped. CVEs of the advisory without a per-CVE finding
-    keep it, reduced to those CVEs (see :func:`_kept_advisory`).
-    """
-    per_cve = [template for template in templates if not _advisory_only(template)]
-    by_cve: dict[str, list[int]] = {}
-    for position, template in enumerate(per_cve):
-        cves = {alias for alias in template.info.aliases if alias.startswith("CVE-")}
-        for record_id in template.info.record_ids:
-            # a DEBIAN-CVE record is about the CVE in its id (already an alias): its
-            # ``upstream`` says no more, and not reading it halves the reads
-            if not is_advisory(record_id) and cve_of_debian_record(record_id) is None:
-                cves.update(debian_ids.cves_of_record(record_id))
-        for cve in cves:
-            by_cve.setdefault(cve, []).append(position)
-    absorbed: dict[int, list[tuple[_VulnTemplate, tuple[str, ...]]]] = {}
-    # per set of CVEs without a per-CVE finding, the advisories that fix them
-    # (a DSA and its regression update DSA-…-2 are one finding too)
-    kept: dict[tuple[str, ...], list[tuple[_VulnTemplate, tuple[str, ...]]]] = {}
-    kept_as_is: list[_VulnTemplate] = []
-    for advisory in templates:
-        if not _advisory_only(advisory):
-            continue
-        cves = {alias for alias in advisory.info.aliases if alias.startswith("CVE-")}
-        for record_id in advisory.info.record_ids:
-            cves.update(debian_ids.cves_of_record(record_id))
-        ordered = tuple(sorted(cves))
-        covered = [cve for cve in ordered if cve in by_cve]
-        targets = dict.fromkeys(position for cve in covered for position in by_cve[cve])
-        for position in targets:
-            absorbed.setdefault(position, []).append((advisory, ordered))
-        if not ordered:
-            kept_as_is.append(advisory)  # names no CVE: nothing to fold by
-        elif len(covered) < len(ordered):
-            uncovered = tuple(cve for cve in ordered if cve not in covered)
-            kept.setdefault(uncovered, []).append((_kept_advisory(advisory, ordered, covered), ordered))
-    scheme = scheme_for(lookup.ecosystems[0])
-    folded = [
-        _absorb_advisories(template, absorbed[position], scheme, keys) if position in absorbed else template
-        for position, template in enumerate(per_cve)
-    ]
-    for (first, _), *others in kept.values():
-        folded.append(_absorb_advisories(first, others, scheme, keys) if others else first)
-    return folded + kept_as_is
-
-
-def _kept_advisory(advisory: _VulnTemplate, cves: Sequence[str], covered: Sequence[str]) -> _VulnTemplate:
-    """An advisory finding that stands only for its CVEs without a per-CVE finding.
-
-    The covered CVEs leave its aliases (they are listed as their own findings);
-    when it stands for exactly one CVE, that CVE becomes an alias and the id it
-    is listed under. With several, they are named in the evidence only, so that
-    ignoring one of them does not hide the others.
-    """
-    if not cves:
-        return advisory
-    uncovered = [cve for cve in cves if cve not in covered]
-    aliases = set(advisory.info.aliases).difference(covered)
-    if len(uncovered) == 1:
-        aliases.add(uncovered[0])
-    note = f"Debian advisory {', '.join(advisory.info.record_ids)} fixes {', '.join(uncovered)}"
-    if covered:
-        note += f" ({', '.join(covered)}: listed as separate findings)"
-    info = replace(advisory.info, aliases=frozenset(aliases), vuln_id=primary_id(aliases))
-    return replace(advisory, info=info, notes=(*advisory.notes, note))
-
-
-def _absorb_advisories(
-    template: _VulnTemplate,
-    advisories: Sequence[tuple[_VulnTemplate, tuple[str, ...]]],
-    scheme: VersionScheme | None,
-    keys: VersionKeys,
-) -> _VulnTemplate:
-    """A per-CVE finding with the Debian advisories (and the CVEs each fixes) that cover it folded in."""
-    info = template.info
-    severity, title, description = info.severity, info.title, info.description
-    aliases = set(info.aliases)
-    references = dict.fromkeys(info.references)
-    notes = list(template.notes)
-    parts = list(template.evidence_parts)
-    groups = list(template.extra_fix_groups)
-    fixed = {version: _sort_key(scheme, version, keys) for version in template.fixed_versions}
-    for advisory, cves in advisories:
-        advisory_ids = ", ".join(advisory.info.record_ids)
-        notes.append(f"also Debian advisory {advisory_ids} (fixes {', '.join(cves)})")
-        # the advisory's own ids, not the other CVEs it fixes: those are other findings
-        aliases.update(advisory.info.record_ids)
-        aliases.update(alias for alias in advisory.info.aliases if is_advisory(alias))
-        if advisory.info.severity.severity.rank > severity.severity.rank:
-            severity = advisory.info.severity  # merging never lowers what --fail-on sees
-            notes.append(f"severity {severity.severity.value} from Debian advisory {advisory_ids}")
-        references.update(dict.fromkeys(advisory.info.references))
-        if title == UNTITLED:
-            title = advisory.info.title
-        description = description or advisory.info.description
-        for version in advisory.fixed_versions:
-            if version not in fixed:
-                fixed[version] = _sort_key(scheme, version, keys)
-        parts.extend(advisory.evidence_parts)
-        groups.append(advisory.info.record_ids)
-    merged_info = replace(
-        info,
-        vuln_id=primary_id(aliases),
-        severity=severity,
-        title=title,
-        description=description,
-        references=tuple(references),
-        aliases=frozenset(aliases),
-    )
-    return _VulnTemplate(
-        info=merged_info,
-        # the smallest fix either names comes first: the remediation's upgrade
-        fixed_versions=tuple(sorted(fixed, key=lambda version: fixed[version])),
-        evidence_parts=tuple(dict.fromkeys(parts)),
-        notes=tuple(dict.fromkeys(notes)),
-        extra_fix_groups=tuple(dict.fromkeys(groups)),
-    )
-
-
-def _evidence(template: _VulnTemplate, version: str) -> tuple[str, ...]:
+def _evidence(template: VulnTemplate, version: str) -> tuple[str, ...]:
     """Why ``version`` matched, record by record, then the CVSS vector (reports recompute the score)."""
     evidence = [_range_evidence(vuln_id, version, matched) for vuln_id, matched in template.evidence_parts]
     evidence.extend(template.notes)
@@ -1366,85 +1089,12 @@ def _evidence(template: _VulnTemplate, version: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(evidence))
 
 
-#: ``Package.found_by`` of node modules that Debian ships under /usr/share/nodejs
-#: (``chainwarden.inventory.npm.DEBIAN_FOUND_BY``; not imported: the inventory
-#: package is slow to import and matching does not need it otherwise).
-DEBIAN_NPM_FOUND_BY = "npm-debian"
-#: Tag of findings on such modules: the fix comes through apt, not npm.
-DEBIAN_PACKAGED_TAG = "debian-packaged"
-
-
-@dataclass(frozen=True, slots=True)
-class DebianOwner:
-    """The .deb that ships a Debian-packaged node module."""
-
-    name: str
-    version: str
-    source_name: str
-    #: the .deb's own inventory record: its findings are the ones a module's findings merge into
-    package: Package = field(compare=False, repr=False)
-
-
-@dataclass(frozen=True, slots=True)
-class DebianRecords:
-    """Debian's records for the source package of a .deb, as the .deb's own lookup saw them."""
-
-    ecosystem: str  # "Debian:12"
-    source_name: str
-    source_version: str  # the installed source version, the one the records are evaluated at
-    entries: tuple[AffectedEntry, ...]
-
-
-class DebianOwners:
-    """File → owning .deb, built on first use (only scans with Debian-shipped node modules need it)."""
-
-    def __init__(self, inventory: Inventory) -> None:
-        self._inventory = inventory
-        self._owners: dict[str, DebianOwner] | None = None
-
-    @property
-    def used(self) -> bool:
-        """Whether any module asked for its owner, i.e. a Debian-shipped module has a finding."""
-        return self._owners is not None
-
-    def of(self, package: Package) -> DebianOwner | None:
-        """The .deb owning one of ``package``'s locations or files, if the inventory has it."""
-        if self._owners is None:
-            self._owners = {
-                path: DebianOwner(deb.name, deb.version, deb.source_name or deb.name, deb)
-                for deb in self._inventory.packages
-                if deb.ecosystem is Ecosystem.DEBIAN
-                for path in deb.files
-            }
-        paths = [location.path for location in package.locations] + list(package.files)
-        return next((self._owners[path] for path in paths if path in self._owners), None)
-
-
-def _debian_remediation(package: Package, fixed: tuple[str, ...], owner: DebianOwner | None) -> str:
-    """Remediation for an npm advisory on a module shipped (and patched) by a Debian package."""
-    upstream = f"upstream fixed it in {package.name} {fixed[0]}" if fixed else "no upstream fix is published yet"
-    if owner is not None:
-        deb = f"the Debian package {owner.name} {owner.version}".rstrip()
-        upgrade = f"`apt-get install --only-upgrade {owner.name}`"
-        tracker = f"https://security-tracker.debian.org/tracker/source-package/{owner.source_name}"
-    else:
-        where = package.locations[0].path if package.locations else package.name
-        deb = f"the Debian package that ships it (find it with `dpkg -S {where}`)"
-        upgrade = "upgrade that package with apt"
-        tracker = "the Debian security tracker"
-    return (
-        f"{package.name} is shipped by {deb}: do not upgrade it with npm, {upgrade}; "
-        f"{upstream}, and Debian may have backported the fix without changing the npm version "
-        f"(check {tracker})"
-    )
-
-
 _NO_TAGS: frozenset[str] = frozenset()
 _DEBIAN_PACKAGED_TAGS = frozenset({DEBIAN_PACKAGED_TAG})
 
 
 def _instantiate(
-    template: _VulnTemplate,
+    template: VulnTemplate,
     package: Package,
     lookup: _Lookup,
     evidence: tuple[str, ...],
@@ -1453,7 +1103,7 @@ def _instantiate(
     tags = _NO_TAGS
     if package.found_by == DEBIAN_NPM_FOUND_BY and debian_owners is not None:
         owner = debian_owners.of(package)
-        remediation = _debian_remediation(package, template.fixed_versions, owner)
+        remediation = debian_remediation(package, template.fixed_versions, owner)
         tags = _DEBIAN_PACKAGED_TAGS
         if owner is not None:
             evidence = (
@@ -1541,6 +1191,6 @@ def match_inventory(inventory: Inventory, db: VulnDatabase) -> ScanResult:
     vulnerability: an npm advisory that Debian's records for the owning .deb also
     cover merges into the .deb's finding, or, when those records say the
     installed .deb is fixed, moves to ``ScanResult.suppressed`` (see
-    :mod:`chainwarden.vulndb.debian_npm`).
+    :mod:`chainwarden.vulndb.debian`).
     """
     return Matcher(db).match(inventory)

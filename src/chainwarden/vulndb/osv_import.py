@@ -21,7 +21,7 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import quote
 
 import yaml
@@ -41,6 +41,9 @@ from chainwarden.vulndb.store import (
     record_text,
 )
 from chainwarden.vulndb.versions import scheme_for
+
+if TYPE_CHECKING:
+    from chainwarden._internal.http import RetryPolicy
 
 #: OSV's public export bucket: ``<base>/<Ecosystem>/all.zip``.
 DEFAULT_URL_BASE = "https://osv-vulnerabilities.storage.googleapis.com"
@@ -664,32 +667,44 @@ def download_export(
     timeout: float = 60.0,
     max_bytes: int = MAX_DOWNLOAD_BYTES,
     progress: ProgressCallback | None = None,
+    retry: RetryPolicy | None = None,
 ) -> int:
-    """Stream ``url`` to ``dest``; returns the byte count. Raises :class:`NetworkError`."""
+    """Stream ``url`` to ``dest``; returns the byte count. Raises :class:`NetworkError`.
+
+    A connection error, a 429/5xx answer or a connection dropped mid-body starts
+    the download over, as ``retry`` says (the shared policy by default).
+    """
     import httpx
 
-    written = 0
+    from chainwarden._internal.http import RetryPolicy, read_with_retries
+
+    def read(response: httpx.Response) -> int:
+        if response.status_code != 200:
+            raise NetworkError(f"{url}: HTTP {response.status_code} {response.reason_phrase}".rstrip())
+        declared = response.headers.get("content-length")
+        total = int(declared) if declared and declared.isdigit() else None
+        if total is not None and total > max_bytes:
+            raise NetworkError(f"{url}: {total} bytes is more than the {max_bytes}-byte limit")
+        if progress is not None:
+            progress.start(total, f"downloading {url}")  # again on a retry: the bar starts over
+        written = 0
+        with dest.open("wb") as handle:
+            for chunk in response.iter_bytes(chunk_size=1 << 16):
+                written += len(chunk)
+                if written > max_bytes:
+                    raise NetworkError(f"{url}: more than the {max_bytes}-byte limit")
+                handle.write(chunk)
+                if progress is not None:
+                    progress.advance(len(chunk))
+        return written
+
     try:
-        with (
-            httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=True) as client,
-            client.stream("GET", url, headers={"Accept": "application/zip"}) as response,
-        ):
-            if response.status_code != 200:
-                raise NetworkError(f"{url}: HTTP {response.status_code} {response.reason_phrase}".rstrip())
-            declared = response.headers.get("content-length")
-            total = int(declared) if declared and declared.isdigit() else None
-            if total is not None and total > max_bytes:
-                raise NetworkError(f"{url}: {total} bytes is more than the {max_bytes}-byte limit")
-            if progress is not None:
-                progress.start(total, f"downloading {url}")
-            with dest.open("wb") as handle:
-                for chunk in response.iter_bytes(chunk_size=1 << 16):
-                    written += len(chunk)
-                    if written > max_bytes:
-                        raise NetworkError(f"{url}: more than the {max_bytes}-byte limit")
-                    handle.write(chunk)
-                    if progress is not None:
-                        progress.advance(len(chunk))
+        with httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=True) as client:
+
+            def send() -> httpx.Response:
+                return client.send(client.build_request("GET", url, headers={"Accept": "application/zip"}), stream=True)
+
+            return read_with_retries(send, read, retry or RetryPolicy())
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
         raise NetworkError(f"{url}: {type(exc).__name__}: {exc}".rstrip(": ")) from exc
     except OSError as exc:
@@ -697,7 +712,6 @@ def download_export(
     finally:
         if progress is not None:
             progress.finish()
-    return written
 
 
 def update_database(

@@ -141,6 +141,7 @@ CASES: list[tuple[str, int]] = [
     ("admit check --policy missing.yaml 127.0.0.1:1/a:1", EXIT_ERROR),
     ("admit check --policy bad.json 127.0.0.1:1/a:1", EXIT_ERROR),
     ("admit serve --policy bad.json --tls-cert bad.json --tls-key bad.json", EXIT_ERROR),
+    ("admit serve --policy bad.json --tls-cert bad.json --tls-key bad.json --workers 0", EXIT_ERROR),
     ("mirror 127.0.0.1:1/a:1", EXIT_ERROR),
     ("mirror 127.0.0.1:1/a:1 127.0.0.1:1/b@sha256:" + "0" * 64, EXIT_ERROR),
     ("mirror --from-file emptydir 127.0.0.1:1/prefix", EXIT_ERROR),

@@ -38,7 +38,7 @@ def options(tmp_path: Path) -> SourceOptions:
 
 
 def test_migrations_bring_an_empty_store_to_head(store: FleetStore) -> None:
-    assert current_revision(store) == head_revision()
+    assert current_revision(store.engine) == head_revision()
     with store.connect() as conn:
         names = set(sa.inspect(conn).get_table_names())
     assert {"images", "layers", "packages", "image_packages", "tags", "tag_events", "findings"} <= names

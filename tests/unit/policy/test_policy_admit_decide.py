@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from chainwarden.models import Digest
 from chainwarden.policy.admit import (
     Decider,
     DecisionCache,
+    ImageDecision,
     Mode,
     Policy,
     decide,
@@ -139,10 +141,16 @@ def test_cache_is_keyed_by_digest_and_policy(tmp_path: Path) -> None:
     now = [0.0]
     cache = DecisionCache(60, clock=lambda: now[0])
     d = decider(policy(RULES, tmp_path), verifier, cache)
-    assert not d.answerable_from_cache(f"reg.example/team/app@{DIGEST}")
-    assert not decide(f"reg.example/team/app@{DIGEST}", d).cached
-    assert d.answerable_from_cache(f"reg.example/team/app@{DIGEST}")
-    assert not d.answerable_from_cache("reg.example/team/app:1")  # the tag was never resolved
+    assert d.cached_until(f"reg.example/team/app@{DIGEST}") is None
+    first = decide(f"reg.example/team/app@{DIGEST}", d)
+    assert not first.cached
+    now[0] = 10
+    assert d.cached_until(f"reg.example/team/app@{DIGEST}") == 60  # stored at 0, kept 60 s
+    assert d.cached_until(f"reg.example/team/app@{DIGEST}", first) == 60
+    other = ImageDecision(first.image, first.resolved, Digest(OTHER), True, ())
+    assert d.cached_until(f"reg.example/team/app@{DIGEST}", other) is None  # not what is cached
+    assert d.cached_until("reg.example/team/app:1") is None  # the tag was never resolved
+    assert d.cached_until("Not A Reference") == math.inf  # refused the same way, always
     calls = verifier.calls
     again = decide(f"reg.example/team/app:1@{DIGEST}", d)
     assert again.cached and again.allowed and verifier.calls == calls

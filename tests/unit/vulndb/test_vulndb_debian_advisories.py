@@ -326,7 +326,7 @@ def test_many_source_packages(tmp_path: Path) -> None:
     assert all(len(u.fixes) == 2 for u in result.best_upgrades)  # the advisory's fix covers both
 
 
-# -- with Debian-shipped node modules (vulndb.debian_npm) --------------------------------------
+# -- with Debian-shipped node modules (vulndb.debian) ------------------------------------------
 
 
 def test_npm_advisory_merges_into_the_folded_finding(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""One finding per vulnerability for node modules that Debian ships (vulndb.debian_npm).
+"""One finding per vulnerability for node modules that Debian ships (vulndb.debian).
 
 A module under /usr/share/nodejs is matched as npm lodash and, through the
 .deb that ships it, as Debian source package node-lodash. Records are OSV
@@ -17,7 +17,7 @@ from chainwarden.cli import main
 from chainwarden.models import Distro, Ecosystem, Inventory, Location, Package, Severity, TargetInfo
 from chainwarden.vulndb import DEBIAN_PACKAGED_TAG, ScanResult, apply_suppressions, import_osv, open_database
 from chainwarden.vulndb import match_inventory as match
-from chainwarden.vulndb.debian_npm import BACKPORT_SUPPRESSOR
+from chainwarden.vulndb.debian import BACKPORT_SUPPRESSOR
 from chainwarden.vulndb.ignore import IgnoreFile, IgnoreRule
 from support.images import dpkg_status_entry, make_oci
 

@@ -15,8 +15,8 @@ from chainwarden.inventory.npm import DEBIAN_FOUND_BY
 from chainwarden.models import Distro, Ecosystem, Finding, Inventory, Location, Package, RuleId, Severity, TargetInfo
 from chainwarden.report.cyclonedx import primary_vulnerability_id
 from chainwarden.vulndb import DEBIAN_PACKAGED_TAG, ScanResult, import_osv, match_inventory, open_database
+from chainwarden.vulndb.debian import DEBIAN_NPM_FOUND_BY
 from chainwarden.vulndb.match import (
-    DEBIAN_NPM_FOUND_BY,
     AffectedEntry,
     Matcher,
     VersionKeys,

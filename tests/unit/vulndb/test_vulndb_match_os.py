@@ -18,7 +18,7 @@ from chainwarden.api import build_inventory
 from chainwarden.cli import main
 from chainwarden.models import Distro, Ecosystem, Inventory, Package, TargetInfo
 from chainwarden.vulndb import import_osv, match_inventory, open_database
-from chainwarden.vulndb.match import ScanResult
+from chainwarden.vulndb.results import ScanResult
 from support.gobuild import build_go_binary, shared_cache
 from support.images import make_oci, make_rootfs
 from support.rpmbuild import RpmFile, RpmSpec, build_rpms, install_rpms, require_rpm_tools
