@@ -11,7 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["build_inventory", "open_target"]
+__all__ = ["__version__", "build_inventory", "open_target"]
+
+#: The release, as reports name their producer; pyproject.toml's ``version``
+#: says the same (a test holds them together). Read from here rather than from
+#: the installed metadata, whose lookup imports half the standard library.
+__version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> Any:

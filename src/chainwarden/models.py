@@ -117,7 +117,7 @@ class Package:
     name: str  # normalised where it enters (PEP 503 for PyPI)
     version: str  # "" when the source pins nothing (reported as unpinned)
     purl: str
-    found_by: str  # cataloger id, e.g. "dpkg-status", "python-dist-info"
+    found_by: str  # cataloger id, e.g. "dpkg-status", "python-installed" (see CATALOGER_IDS)
     locations: tuple[Location, ...] = ()
     files: tuple[str, ...] = ()  # owned files, absolute paths in the rootfs
     source_name: str | None = None  # Debian source package
@@ -138,6 +138,36 @@ class Package:
         """Stable identity: purl plus the first location."""
         where = self.locations[0].path if self.locations else ""
         return f"{self.purl}@{where}" if where else self.purl
+
+
+#: ``Package.found_by`` of chainwarden's own catalogers. They build every purl
+#: with packageurl (``PackageURL(...).to_string()``) from names they have
+#: validated, so the text is already in the library's canonical spelling and a
+#: report may write it as it stands (a test runs every cataloger to hold them to
+#: it). A package found by anything else — an SBOM read as input, a caller of the
+#: library — may spell its purl any way, and reports normalise it.
+CATALOGER_IDS: frozenset[str] = frozenset(
+    {
+        "dpkg-status",
+        "apk-db",
+        "rpm-db",
+        "python-installed",
+        "npm-installed",
+        "npm-debian",
+        "go-binary",
+        "rust-cargo-auditable",
+        "binary-unknown",
+        "python-requirements",
+        "pyproject",
+        "pipfile-lock",
+        "poetry-lock",
+        "pdm-lock",
+        "uv-lock",
+        "npm-package-lock",
+        "pnpm-lock",
+        "yarn-lock",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)

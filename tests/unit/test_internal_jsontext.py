@@ -9,7 +9,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chainwarden._internal.jsontext import Prerendered, dumps_indented, escape
+from chainwarden._internal.jsontext import (
+    ITEM_NEWLINE,
+    LazyList,
+    Placed,
+    dumps_at,
+    dumps_indented,
+    escape,
+    iter_indented,
+)
 
 _scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text()
 _values = st.recursive(
@@ -34,12 +42,14 @@ def test_edges(value: Any) -> None:
     assert dumps_indented(value) == _stdlib(value)
 
 
-def test_prerendered_text_is_indented_where_it_stands() -> None:
-    inner = [{"bom-ref": "a#1", "location": "/x\ny"}, {"bom-ref": "a#2", "location": "/z"}]
-    text = Prerendered(_stdlib(inner))
-    document = {"components": [{"evidence": {"occurrences": text}, "name": "a"}]}
-    expected = {"components": [{"evidence": {"occurrences": inner}, "name": "a"}]}
-    assert dumps_indented(document) == _stdlib(expected)
+@given(_values)
+def test_text_laid_out_for_its_place_is_inserted_as_it_is(value: Any) -> None:
+    # a value rendered by dumps_at for where it stands: an item of a top-level lazy list, a member in it
+    member = Placed(dumps_at(value, ITEM_NEWLINE + "  "))
+    item = Placed(dumps_at({"a": value, "b": [value]}, ITEM_NEWLINE))
+    document = {"list": LazyList([item, {"m": member}, {"m": value}])}
+    expected = {"list": [{"a": value, "b": [value]}, {"m": value}, {"m": value}]}
+    assert "".join(iter_indented(document)) == _stdlib(expected)
 
 
 def test_escape_is_the_json_string_literal() -> None:

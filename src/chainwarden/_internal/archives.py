@@ -273,6 +273,8 @@ class TarMember:
     uid: int
     gid: int
     body: bytes | None
+    #: (digest name, value) kept instead of ``body`` where the wanted predicate asked only for a digest
+    digest: tuple[str, bytes] | None = None
 
 
 def safe_member_path(name: str, label: str) -> str:
@@ -317,8 +319,14 @@ def iter_tar(
     wanted: Any,
     max_body: int,
 ) -> Iterator[TarMember]:
-    """Stream members of a layer tar, keeping bodies only where ``wanted(path)``."""
+    """Stream members of a layer tar, keeping bodies only where ``wanted(path)``.
+
+    Where ``wanted.digest(path)`` names a digest (``chainwarden.sources.interface.BodyDigest``:
+    a ``name`` and ``compute(body, final)``), the member keeps that digest of its
+    body instead of the body, which is dropped as soon as the digest is made.
+    """
     paths: dict[str, str] = {}
+    digest_for = getattr(wanted, "digest", None)
 
     def keep_body(member: RawMember) -> bool:
         path = paths[member.name]
@@ -338,7 +346,10 @@ def iter_tar(
         if count > MAX_MEMBERS:
             raise HostileArchiveError(f"{label}: more than {MAX_MEMBERS} members")
         path = paths.pop(raw.name) if raw.name in paths else safe_member_path(raw.name, label)
-        yield _member(raw, path, label, body)
+        member = _member(raw, path, label, body)
+        if body is not None and digest_for is not None and (digest := digest_for(path)) is not None:
+            member.digest, member.body = (digest.name, digest.compute(io.BytesIO(body), True)), None
+        yield member
 
 
 def _remember_path(

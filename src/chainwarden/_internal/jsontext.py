@@ -14,17 +14,19 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
-__all__ = ["LazyList", "Prerendered", "dumps_indented", "escape", "iter_indented"]
+__all__ = ["ITEM_NEWLINE", "LazyList", "Placed", "dumps_at", "dumps_indented", "escape", "iter_indented"]
 
 _INDENT = "  "
 _escape: Callable[[str], str] = encode_basestring_ascii
 #: a string as a JSON string literal, as ``json.dumps`` writes it (ASCII, escaped)
 escape = _escape
+#: what starts each line of an item of a top-level :class:`LazyList` (:func:`iter_indented`)
+ITEM_NEWLINE = "\n" + 2 * _INDENT
 
 
-class Prerendered(str):
-    """JSON text a caller rendered itself, as :func:`dumps_indented` would at
-    the outermost level; inserted re-indented to where it stands.
+class Placed(str):
+    """JSON text a caller laid out itself for the place it is inserted at (as
+    :func:`dumps_at` with that place's newline would), inserted as it is.
 
     For the few shapes that are most of a large document, where building dicts
     only to have them walked again is the cost."""
@@ -59,7 +61,7 @@ def iter_indented(document: Mapping[str, Any], *, trailing: Mapping[str, Any] | 
         if isinstance(value, LazyList):
             item_separator = "["
             for item in value:
-                yield item_separator + "\n    " + _render(item, "\n    ")
+                yield item_separator + ITEM_NEWLINE + _render(item, ITEM_NEWLINE)
                 item_separator = ","
             yield "[]" if item_separator == "[" else "\n  ]"
         else:
@@ -76,13 +78,19 @@ def dumps_indented(value: Any) -> str:
     return _render(value, "\n")
 
 
+def dumps_at(value: Any, newline: str) -> str:
+    """``value`` as :func:`dumps_indented` writes it at a place inside a
+    document where each line starts with ``newline`` (a line break and that
+    place's indentation)."""
+    return _render(value, newline)
+
+
 def _render(value: Any, newline: str) -> str:
     # Strings, the most common value by far, are escaped here without a call.
     if type(value) is str:
         return _escape(value)
-    if type(value) is Prerendered:
-        # A JSON text holds no raw newline but between its tokens.
-        return value.replace("\n", newline)
+    if type(value) is Placed:
+        return value
     if isinstance(value, dict):
         if not value:
             return "{}"

@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from chainwarden import __version__
 from chainwarden.cli.common import run_guarded
 
 #: command name → "module:attribute". A module that does not exist (yet) is
@@ -64,7 +65,7 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="chainwarden")
+@click.version_option(version=__version__, package_name="chainwarden")
 def cli() -> None:
     """chainwarden — know what you run, and whether to trust it.
 

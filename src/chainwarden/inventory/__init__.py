@@ -18,10 +18,10 @@ from chainwarden.inventory.rpm import RpmCataloger
 from chainwarden.inventory.sbom_document import read_sbom
 from chainwarden.models import Inventory, Location, Package, Skipped, TargetInfo
 from chainwarden.sources import SourceOptions, detect_scheme, open_source
-from chainwarden.sources.interface import FileSystemView, ProgressCallback, Source
+from chainwarden.sources.interface import BodyDigest, FileSystemView, ProgressCallback, Source
 
 #: Bump when any cataloger's ``wants`` changes: it keys the per-layer cache.
-CATALOG_VERSION = "4"
+CATALOG_VERSION = "5"
 
 
 def installed_catalogers() -> list[Cataloger]:
@@ -52,7 +52,9 @@ def default_catalogers(*, is_image: bool) -> list[Cataloger]:
 
 
 def cache_key(catalogers: Sequence[Cataloger]) -> str:
-    return f"catalog-v{CATALOG_VERSION}:" + ",".join(sorted(c.id for c in catalogers))
+    # a digest's name changes with what it keeps, so it keys what a cached layer holds too
+    names = sorted(c.id if c.body_digest is None else f"{c.id}={c.body_digest.name}" for c in catalogers)
+    return f"catalog-v{CATALOG_VERSION}:" + ",".join(names)
 
 
 def wanted_by(catalogers: Sequence[Cataloger]) -> WantedAny:
@@ -65,9 +67,19 @@ class WantedAny:
     def __init__(self, catalogers: Sequence[Cataloger]) -> None:
         self._wants = [c.wants for c in catalogers]
         self._required = [c.wants for c in catalogers if not c.bounded_bodies]
+        self._whole = [c.wants for c in catalogers if c.body_digest is None]
+        self._digested = [(c.wants, c.body_digest) for c in catalogers if c.body_digest is not None]
 
     def __call__(self, path: str) -> bool:
         return any(wants(path) for wants in self._wants)
+
+    def digest(self, path: str) -> BodyDigest | None:
+        """The digest to keep instead of the body at a wanted ``path``: when every
+        cataloger that wants it reads it through one, and the same one."""
+        digests = {digest for wants, digest in self._digested if wants(path)}
+        if len(digests) != 1 or any(wants(path) for wants in self._whole):
+            return None
+        return digests.pop()
 
     def optional(self, path: str) -> bool:
         """Whether the body may be left out when over the size limit (no cataloger needs it whole)."""

@@ -15,6 +15,7 @@ import binascii
 
 from packageurl import PackageURL
 
+from chainwarden.inventory.bounds import clip, package_name_problem
 from chainwarden.inventory.distro import ALPINE_RELEASE
 from chainwarden.inventory.dpkg import OS_RELEASE_PATHS
 from chainwarden.inventory.interface import CatalogContext, Cataloger, CatalogResult
@@ -133,6 +134,10 @@ class ApkCataloger(Cataloger):
         if not name or not version:
             what = f"apk {name}" if name else "apk stanza"
             result.skipped.append(Skipped(what, where, "stanza has no P: (name) or V: (version)"))
+            return None
+        problem = package_name_problem(name, "apk")
+        if problem is not None:
+            result.skipped.append(Skipped(f"apk {clip(name)}", where, problem))
             return None
         arch = fields.get("A", "").strip() or None
         origin = fields.get("o", "").strip() or name

@@ -17,19 +17,24 @@ the file before use and gives up with :class:`BinaryFormatError`.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import io
 import json
 import posixpath
 import struct
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import chain
+from typing import Any, BinaryIO
 
 from packageurl import PackageURL
 
+from chainwarden.inventory.bounds import go_module_path_problem, package_name_problem
 from chainwarden.inventory.interface import CatalogContext, Cataloger, CatalogResult
 from chainwarden.models import Digest, Ecosystem, Location, Package, Skipped
-from chainwarden.sources.interface import MAX_FILE_BODY, EntryType, FileSystemView
+from chainwarden.sources.interface import MAX_FILE_BODY, BodyDigest, EntryType, FileEntry, FileSystemView
 
 #: directories whose direct children are executables (FHS), plus the top level
 BIN_DIRS = frozenset({"/", "/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin"})
@@ -129,6 +134,13 @@ class BinaryFormatError(ValueError):
 
 # -- a bounded ELF reader ---------------------------------------------------------------------------
 
+#: the most bytes one read of an ELF file takes (a section, a string): what the
+#: sources' body limit allows, far above any real build info
+MAX_ELF_READ = MAX_FILE_BODY
+#: how far into its data Go's own reader (debug/buildinfo, Go 1.22) looks for the build info header
+GO_DATA_WINDOW = 512 * 1024
+_PT_LOAD, _PT_INTERP, _PF_X, _PF_W, _SHT_NOBITS = 1, 3, 0x1, 0x2, 8
+
 
 @dataclass(frozen=True, slots=True)
 class ElfSection:
@@ -145,93 +157,116 @@ class ElfSegment:
     offset: int
     vaddr: int
     filesz: int
+    flags: int = 0
 
 
 @dataclass(slots=True)
 class ElfFile:
-    """Sections and segments of an ELF file, all bounds-checked against ``data``."""
+    """Sections and segments of an ELF file, read by offset from ``body`` and
+    bounds-checked against its ``size``: only headers and the parts asked for
+    are ever read."""
 
-    data: bytes
+    body: BinaryIO
+    size: int
     is64: bool
     order: str  # "<" or ">"
     elf_type: int
     sections: list[ElfSection] = field(default_factory=list)
     segments: list[ElfSegment] = field(default_factory=list)
 
+    def read(self, offset: int, length: int) -> bytes:
+        """``length`` bytes at file ``offset``, all inside the file."""
+        if offset < 0 or length < 0 or offset + length > self.size:
+            raise BinaryFormatError(f"{length} bytes at {offset:#x} run past the file")
+        if length > MAX_ELF_READ:
+            raise BinaryFormatError(f"{length} bytes at {offset:#x}: over the {MAX_ELF_READ} byte read limit")
+        self.body.seek(offset)
+        data = self.body.read(length)
+        if len(data) != length:
+            raise BinaryFormatError(f"file shorter than it said ({offset + len(data)} bytes)")
+        return data
+
     def section(self, name: str) -> ElfSection | None:
         return next((s for s in self.sections if s.name == name), None)
 
     def section_data(self, section: ElfSection) -> bytes:
-        if section.type == 8:  # SHT_NOBITS
+        if section.type == _SHT_NOBITS:
             return b""
-        return self.data[section.offset : section.offset + section.size]
+        return self.read(section.offset, section.size)
 
     def read_at(self, vaddr: int, size: int) -> bytes:
         """``size`` bytes at virtual address ``vaddr`` (file-backed part of a PT_LOAD segment)."""
         for segment in self.segments:
-            if segment.type == 1 and segment.vaddr <= vaddr and vaddr + size <= segment.vaddr + segment.filesz:
-                start = segment.offset + (vaddr - segment.vaddr)
-                return self.data[start : start + size]
+            if segment.type == _PT_LOAD and segment.vaddr <= vaddr and vaddr + size <= segment.vaddr + segment.filesz:
+                return self.read(segment.offset + (vaddr - segment.vaddr), size)
         raise BinaryFormatError(f"address {vaddr:#x} is in no loaded segment")
 
     @property
     def has_interpreter(self) -> bool:
-        return any(segment.type == 3 for segment in self.segments)  # PT_INTERP
+        return any(segment.type == _PT_INTERP for segment in self.segments)
 
 
-def parse_elf(data: bytes) -> ElfFile:
-    if len(data) < 52 or not data.startswith(ELF_MAGIC):
+def parse_elf(body: bytes | BinaryIO) -> ElfFile:
+    """The headers of the ELF file ``body`` (bytes, or a seekable binary stream read by offset)."""
+    if isinstance(body, bytes):
+        body = io.BytesIO(body)
+    size = body.seek(0, io.SEEK_END)
+    body.seek(0)
+    head = body.read(64)
+    if len(head) < 52 or not head.startswith(ELF_MAGIC):
         raise BinaryFormatError("not an ELF file")
-    klass, encoding = data[4], data[5]
+    klass, encoding = head[4], head[5]
     if klass not in (1, 2) or encoding not in (1, 2):
         raise BinaryFormatError("unknown ELF class or byte order")
     is64, order = klass == 2, "<" if encoding == 1 else ">"
     if is64:
-        if len(data) < 64:
+        if len(head) < 64:
             raise BinaryFormatError("truncated ELF header")
         elf_type, phoff, shoff = (
-            struct.unpack_from(f"{order}H", data, 16)[0],
-            *struct.unpack_from(f"{order}QQ", data, 32),
+            struct.unpack_from(f"{order}H", head, 16)[0],
+            *struct.unpack_from(f"{order}QQ", head, 32),
         )
-        phentsize, phnum, shentsize, shnum, shstrndx = struct.unpack_from(f"{order}5H", data, 54)
+        phentsize, phnum, shentsize, shnum, shstrndx = struct.unpack_from(f"{order}5H", head, 54)
     else:
-        elf_type = struct.unpack_from(f"{order}H", data, 16)[0]
-        phoff, shoff = struct.unpack_from(f"{order}II", data, 28)
-        phentsize, phnum, shentsize, shnum, shstrndx = struct.unpack_from(f"{order}5H", data, 42)
-    elf = ElfFile(data, is64, order, elf_type)
+        elf_type = struct.unpack_from(f"{order}H", head, 16)[0]
+        phoff, shoff = struct.unpack_from(f"{order}II", head, 28)
+        phentsize, phnum, shentsize, shnum, shstrndx = struct.unpack_from(f"{order}5H", head, 42)
+    elf = ElfFile(body, size, is64, order, elf_type)
     if phnum:
-        if phentsize < (56 if is64 else 32) or phoff + phnum * phentsize > len(data):
+        if phentsize < (56 if is64 else 32) or phoff + phnum * phentsize > size:
             raise BinaryFormatError("program headers outside the file")
+        table = elf.read(phoff, phnum * phentsize)
         for index in range(phnum):
-            at = phoff + index * phentsize
+            at = index * phentsize
             if is64:
-                p_type, _flags, offset, vaddr, _paddr, filesz = struct.unpack_from(f"{order}IIQQQQ", data, at)
+                p_type, flags, offset, vaddr, _paddr, filesz = struct.unpack_from(f"{order}IIQQQQ", table, at)
             else:
-                p_type, offset, vaddr, _paddr, filesz = struct.unpack_from(f"{order}5I", data, at)
-            if offset + filesz > len(data):
-                filesz = max(0, len(data) - offset)  # a truncated segment: keep what is in the file
-            elf.segments.append(ElfSegment(p_type, offset, vaddr, filesz))
+                p_type, offset, vaddr, _paddr, filesz, _memsz, flags = struct.unpack_from(f"{order}7I", table, at)
+            if offset + filesz > size:
+                filesz = max(0, size - offset)  # a truncated segment: keep what is in the file
+            elf.segments.append(ElfSegment(p_type, offset, vaddr, filesz, flags))
     if shnum:
-        if shentsize < (64 if is64 else 40) or shoff + shnum * shentsize > len(data):
+        if shentsize < (64 if is64 else 40) or shoff + shnum * shentsize > size:
             raise BinaryFormatError("section headers outside the file")
+        table = elf.read(shoff, shnum * shentsize)
         raw: list[tuple[int, int, int, int, int]] = []
         for index in range(shnum):
-            at = shoff + index * shentsize
+            at = index * shentsize
             if is64:
-                name, s_type, _flags, addr, offset, size = struct.unpack_from(f"{order}IIQQQQ", data, at)
+                name, s_type, _flags, addr, offset, sh_size = struct.unpack_from(f"{order}IIQQQQ", table, at)
             else:
-                name, s_type, _flags, addr, offset, size = struct.unpack_from(f"{order}6I", data, at)
-            if s_type != 8 and offset + size > len(data):
+                name, s_type, _flags, addr, offset, sh_size = struct.unpack_from(f"{order}6I", table, at)
+            if s_type != _SHT_NOBITS and offset + sh_size > size:
                 raise BinaryFormatError(f"section {index} outside the file")
-            raw.append((name, s_type, addr, offset, size))
+            raw.append((name, s_type, addr, offset, sh_size))
         names = b""
-        if shstrndx < len(raw):
+        if shstrndx < len(raw) and raw[shstrndx][1] != _SHT_NOBITS:
             _, _, _, str_offset, str_size = raw[shstrndx]
-            names = data[str_offset : str_offset + str_size]
-        for name_offset, s_type, addr, offset, size in raw:
+            names = elf.read(str_offset, str_size)
+        for name_offset, s_type, addr, offset, sh_size in raw:
             end = names.find(b"\x00", name_offset) if name_offset < len(names) else -1
             name = names[name_offset:end].decode("ascii", errors="replace") if end >= 0 else ""
-            elf.sections.append(ElfSection(name, s_type, addr, offset, size))
+            elf.sections.append(ElfSection(name, s_type, addr, offset, sh_size))
     return elf
 
 
@@ -268,11 +303,14 @@ def _uvarint(data: bytes, position: int) -> tuple[int, int]:
         shift += 7
 
 
-def _go_string_inline(data: bytes, position: int) -> tuple[bytes, int]:
-    length, position = _uvarint(data, position)
-    if position + length > len(data):
+def _go_string_inline(elf: ElfFile, offset: int, limit: int) -> tuple[bytes, int]:
+    """The varint-prefixed string at file ``offset`` that must end by ``limit``, and the offset after it."""
+    head = elf.read(offset, min(10, max(0, limit - offset)))
+    length, used = _uvarint(head, 0)
+    start = offset + used
+    if start + length > limit:
         raise BinaryFormatError("Go build info string runs past the data")
-    return data[position : position + length], position + length
+    return elf.read(start, length), start + length
 
 
 def _go_string_pointer(elf: ElfFile, address: int, ptr_size: int, order: str) -> bytes:
@@ -280,46 +318,65 @@ def _go_string_pointer(elf: ElfFile, address: int, ptr_size: int, order: str) ->
     header = elf.read_at(address, 2 * ptr_size)
     data_address = struct.unpack_from(fmt, header, 0)[0]
     length = struct.unpack_from(fmt, header, ptr_size)[0]
-    if length > len(elf.data):
+    if length > elf.size:
         raise BinaryFormatError("Go build info string longer than the file")
     return elf.read_at(data_address, length) if length else b""
 
 
-def read_go_buildinfo(elf: ElfFile) -> GoBuildInfo | None:
-    """The embedded build info, or None when the binary is not a Go binary."""
+def _go_buildinfo_raw(elf: ElfFile) -> tuple[str, bytes] | None:
+    """(toolchain version, module info) as the Go toolchain embeds them, or None when not a Go binary.
+
+    Found as Go's own reader (debug/buildinfo) finds them: in the ``.go.buildinfo``
+    section, or without section headers at the start of the first writable,
+    non-executable PT_LOAD segment, where the linker puts that section.
+    """
     section = elf.section(".go.buildinfo")
     if section is not None:
-        blob = elf.section_data(section)
-        start = blob.find(GO_BUILDINFO_MAGIC)
-        if start < 0:
+        if section.type == _SHT_NOBITS:
             return None
-        blob = blob[start:]
+        base, limit = section.offset, section.offset + section.size
+        window = elf.read(base, min(section.size, GO_DATA_WINDOW))
+        found = window.find(GO_BUILDINFO_MAGIC)
     else:
-        # section headers stripped: the header sits 16-byte aligned in a data segment
-        start = elf.data.find(GO_BUILDINFO_MAGIC)
-        while start >= 0 and start % 16:
-            start = elf.data.find(GO_BUILDINFO_MAGIC, start + 1)
-        if start < 0:
+        segment = next(
+            (p for p in elf.segments if p.type == _PT_LOAD and p.flags & (_PF_X | _PF_W) == _PF_W and p.filesz),
+            None,
+        )
+        if segment is None:
             return None
-        blob = elf.data[start : start + 64 * 1024 * 1024]
-    if len(blob) < 32:
+        base, limit = segment.offset, segment.offset + segment.filesz
+        window = elf.read(base, min(segment.filesz, GO_DATA_WINDOW))
+        found = window.find(GO_BUILDINFO_MAGIC)
+        while found >= 0 and found % 16:  # the header is 16-byte aligned
+            found = window.find(GO_BUILDINFO_MAGIC, found + 1)
+    if found < 0:
+        return None
+    start = base + found
+    if limit - start < 32:
         raise BinaryFormatError("truncated Go build info header")
-    ptr_size, flags = blob[14], blob[15]
+    header = elf.read(start, 32)
+    ptr_size, flags = header[14], header[15]
     if flags & 0x2:  # Go >= 1.18: version and module info inline after the header
-        version, position = _go_string_inline(blob, 32)
-        modinfo, _ = _go_string_inline(blob, position)
+        version, position = _go_string_inline(elf, start + 32, limit)
+        modinfo, _ = _go_string_inline(elf, position, limit)
     else:
         if ptr_size not in (4, 8):
             raise BinaryFormatError(f"Go build info pointer size {ptr_size}")
         order = ">" if flags & 0x1 else "<"
         fmt = f"{order}{'Q' if ptr_size == 8 else 'I'}"
-        version_address = struct.unpack_from(fmt, blob, 16)[0]
-        modinfo_address = struct.unpack_from(fmt, blob, 16 + ptr_size)[0]
+        version_address = struct.unpack_from(fmt, header, 16)[0]
+        modinfo_address = struct.unpack_from(fmt, header, 16 + ptr_size)[0]
         version = _go_string_pointer(elf, version_address, ptr_size, order)
         modinfo = _go_string_pointer(elf, modinfo_address, ptr_size, order)
     if not version.startswith((b"go", b"devel")):
         raise BinaryFormatError(f"Go build info version {version[:40]!r}")
-    return parse_modinfo(version.decode("utf-8", errors="replace"), modinfo)
+    return version.decode("utf-8", errors="replace"), modinfo
+
+
+def read_go_buildinfo(elf: ElfFile) -> GoBuildInfo | None:
+    """The embedded build info, or None when the binary is not a Go binary."""
+    raw = _go_buildinfo_raw(elf)
+    return parse_modinfo(*raw) if raw is not None else None
 
 
 def parse_modinfo(version: str, raw: bytes) -> GoBuildInfo:
@@ -381,6 +438,19 @@ def golang_purl(path: str, version: str) -> str:
     return PackageURL(type="golang", namespace=namespace or None, name=name, version=version or None).to_string()
 
 
+def cargo_purl(name: str, version: str) -> str:
+    return PackageURL(type="cargo", name=name, version=version or None).to_string()
+
+
+def binary_purl(name: str, sha256: str) -> str:
+    """``pkg:generic/NAME?checksum=sha256:…``: an executable known by its file name and content only.
+
+    packageurl strips the name's surrounding white space; a file named by
+    nothing else is still listed, as ``unnamed``."""
+    qualifiers = {"checksum": f"sha256:{sha256}"}
+    return PackageURL(type="generic", name=name.strip() or "unnamed", qualifiers=qualifiers).to_string()
+
+
 # -- Rust (cargo auditable) -------------------------------------------------------------------------
 
 
@@ -396,11 +466,14 @@ class RustCrate:
 def read_rust_audit(elf: ElfFile) -> list[RustCrate] | None:
     """Crates recorded by ``cargo auditable``, or None when the section is absent."""
     section = elf.section(RUST_SECTION)
-    if section is None:
-        return None
+    return parse_rust_audit(elf.section_data(section)) if section is not None else None
+
+
+def parse_rust_audit(compressed: bytes) -> list[RustCrate]:
+    """The crates of a ``.dep-v0`` section's bytes (zlib-compressed JSON)."""
     decompressor = zlib.decompressobj()
     try:
-        text = decompressor.decompress(elf.section_data(section), MAX_RUST_JSON + 1)
+        text = decompressor.decompress(compressed, MAX_RUST_JSON + 1)
     except zlib.error as exc:
         raise BinaryFormatError(f"{RUST_SECTION}: {exc}") from exc
     if len(text) > MAX_RUST_JSON or decompressor.unconsumed_tail:
@@ -428,6 +501,102 @@ def read_rust_audit(elf: ElfFile) -> list[RustCrate] | None:
     return crates
 
 
+# -- what the cataloger keeps of a file ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutableFacts:
+    """What the cataloger needs of one wanted file, read from its headers and the
+    sections they point at: an image keeps these instead of the body.
+
+    Build info is kept as embedded (parsed when cataloging), so a malformed one
+    is reported where it is met, as before.
+    """
+
+    elf: bool
+    error: str | None = None  # the ELF headers or build info could not be read
+    elf_type: int = 0
+    has_interpreter: bool = False
+    go: tuple[str, bytes] | None = None  # toolchain version, module info
+    rust: bytes | None = None  # the .dep-v0 section, compressed
+    #: the body's SHA-256, for an executable that may be unknown; left out when
+    #: the file can still be read when needed (a directory), as most are owned
+    sha256: str | None = None
+
+    def encode(self) -> bytes:
+        fields: dict[str, Any] = {"elf": self.elf}
+        if self.elf:
+            fields.update(error=self.error, type=self.elf_type, interp=self.has_interpreter, sha256=self.sha256)
+            if self.go is not None:
+                fields["go"] = [self.go[0], base64.b64encode(self.go[1]).decode()]
+            if self.rust is not None:
+                fields["rust"] = base64.b64encode(self.rust).decode()
+        return json.dumps(fields, separators=(",", ":")).encode()
+
+    @classmethod
+    def decode(cls, data: bytes) -> ExecutableFacts:
+        fields = json.loads(data)
+        go = fields.get("go")
+        rust = fields.get("rust")
+        return cls(
+            elf=fields["elf"],
+            error=fields.get("error"),
+            elf_type=fields.get("type", 0),
+            has_interpreter=fields.get("interp", False),
+            go=(go[0], base64.b64decode(go[1])) if go is not None else None,
+            rust=base64.b64decode(rust) if rust is not None else None,
+            sha256=fields.get("sha256"),
+        )
+
+
+def executable_facts(body: BinaryIO, *, with_sha256: bool) -> ExecutableFacts:
+    """The facts of the file ``body``: its first bytes say whether it is ELF (a
+    script or data file is read no further); then headers, and the build info
+    sections by their offsets. ``with_sha256``: hash the whole body when it
+    carries no build info (an executable that may turn out unknown)."""
+    body.seek(0)
+    if body.read(len(ELF_MAGIC)) != ELF_MAGIC:
+        return ExecutableFacts(elf=False)
+    elf: ElfFile | None = None
+    go: tuple[str, bytes] | None = None
+    rust: bytes | None = None
+    error: str | None = None
+    try:
+        elf = parse_elf(body)
+        go = _go_buildinfo_raw(elf)
+        if go is None and (section := elf.section(RUST_SECTION)) is not None:
+            rust = elf.section_data(section)
+    except BinaryFormatError as exc:
+        elf, error = None, str(exc)
+    sha256 = None
+    if with_sha256 and go is None and rust is None:
+        sha256 = _hash_body(body)
+    return ExecutableFacts(
+        elf=True,
+        error=error,
+        elf_type=elf.elf_type if elf is not None else 0,
+        has_interpreter=elf.has_interpreter if elf is not None else False,
+        go=go,
+        rust=rust,
+        sha256=sha256,
+    )
+
+
+def _hash_body(body: BinaryIO) -> str:
+    """SHA-256 of the whole of ``body``, read a block at a time."""
+    body.seek(0)
+    digest = hashlib.sha256()
+    while block := body.read(1024 * 1024):
+        digest.update(block)
+    return digest.hexdigest()
+
+
+#: the digest of a wanted file the cataloger reads (see :class:`~chainwarden.sources.interface.BodyDigest`)
+EXECUTABLE_FACTS = BodyDigest(
+    "executable-facts-1", lambda body, final: executable_facts(body, with_sha256=final).encode()
+)
+
+
 # -- the cataloger ----------------------------------------------------------------------------------
 
 
@@ -440,6 +609,11 @@ def _merged_usr_aliases(path: str) -> Iterator[str]:
             yield path[4:]
 
 
+def _sha256(view: FileSystemView, path: str) -> str:
+    with view.open(path) as body:
+        return _hash_body(body)
+
+
 class BinaryCataloger(Cataloger):
     """Go modules and Rust crates compiled into executables; other unowned executables as unknown."""
 
@@ -447,6 +621,8 @@ class BinaryCataloger(Cataloger):
     needs_owned_files = True
     #: bodies over the source's limit are not fatal here: the file is listed without them
     bounded_bodies = True
+    #: headers and build info sections, never a whole executable (see ExecutableFacts)
+    body_digest: BodyDigest | None = EXECUTABLE_FACTS
 
     def wants(self, path: str) -> bool:
         directory, _, name = path.rpartition("/")
@@ -458,11 +634,22 @@ class BinaryCataloger(Cataloger):
 
     def catalog(self, view: FileSystemView, context: CatalogContext) -> CatalogResult:
         result = CatalogResult()
-        for entry in view.walk_files("/"):
-            if entry.type is not EntryType.FILE or not self.wants(entry.path):
-                continue
-            self._catalog_file(view, entry.path, entry.size, entry.mode, entry.layer, context, result)
+        for entry in self._candidates(view):
+            if entry.type is EntryType.FILE and self.wants(entry.path):
+                self._catalog_file(view, entry.path, entry.size, entry.mode, entry.layer, context, result)
         return result
+
+    @staticmethod
+    def _candidates(view: FileSystemView) -> Iterator[FileEntry]:
+        """The entries ``wants`` may take, without walking the whole tree: the top
+        level, the binary directories and the application trees, each once."""
+        binaries = (view.walk_files(directory, depth=1) for directory in sorted(BIN_DIRS))
+        applications = (view.walk_files(tree.rstrip("/")) for tree in APP_TREES)
+        seen: set[str] = set()
+        for entry in chain(*binaries, *applications):
+            if entry.path not in seen:
+                seen.add(entry.path)
+                yield entry
 
     def _catalog_file(
         self,
@@ -483,42 +670,51 @@ class BinaryCataloger(Cataloger):
                 )
             return
         try:
-            data = view.read(path)
+            facts = ExecutableFacts.decode(view.digest(path, EXECUTABLE_FACTS))
         except Exception as exc:
             if not owned and mode & 0o111:
                 result.skipped.append(Skipped(f"executable {path}", where, f"cannot read: {exc}"))
             return
-        if not data.startswith(ELF_MAGIC):
+        if not facts.elf:
             return  # scripts and data files: other catalogers (or none) speak for them
-        try:
-            elf = parse_elf(data)
-            go = read_go_buildinfo(elf)
-            rust = read_rust_audit(elf) if go is None else None
-        except BinaryFormatError as exc:
-            result.skipped.append(Skipped(f"executable {path}", where, str(exc)))
-            go, rust, elf = None, None, None
+        error = facts.error
+        go: GoBuildInfo | None = None
+        rust: list[RustCrate] | None = None
+        if error is None:
+            try:
+                go = parse_modinfo(*facts.go) if facts.go is not None else None
+                rust = parse_rust_audit(facts.rust) if facts.rust is not None else None
+            except BinaryFormatError as exc:
+                error = str(exc)
+        if error is not None:
+            result.skipped.append(Skipped(f"executable {path}", where, error))
         if go is not None:
-            result.packages.extend(self._go_packages(go, where))
+            result.packages.extend(self._go_packages(go, where, result))
             return
         if rust is not None:
-            result.packages.extend(self._rust_packages(rust, where))
+            result.packages.extend(self._rust_packages(rust, where, result))
             return
         name = posixpath.basename(path)
-        # ET_EXEC, or ET_DYN with a loader (PIE) or, for static-pie, an executable bit on a non-library name
+        # ET_EXEC, or ET_DYN with a loader (PIE) or, for static-pie, an executable bit on a non-library name;
+        # a file whose headers could not be read may be anything
         is_executable = (
-            elf is None
-            or elf.elf_type == 2
-            or (elf.elf_type == 3 and (elf.has_interpreter or (bool(mode & 0o111) and ".so" not in name)))
+            error is not None
+            or facts.elf_type == 2
+            or (facts.elf_type == 3 and (facts.has_interpreter or (bool(mode & 0o111) and ".so" not in name)))
         )
         if owned or not is_executable:
             return  # an OS package speaks for it, or it is a shared library
-        digest = hashlib.sha256(data).hexdigest()
+        try:
+            digest = facts.sha256 or _sha256(view, path)
+        except Exception as exc:
+            result.skipped.append(Skipped(f"executable {path}", where, f"cannot read: {exc}"))
+            return
         result.packages.append(
             Package(
                 ecosystem=Ecosystem.BINARY,
                 name=name,
                 version="",
-                purl=PackageURL(type="generic", name=name, qualifiers={"checksum": f"sha256:{digest}"}).to_string(),
+                purl=binary_purl(name, digest),
                 found_by="binary-unknown",
                 locations=(where,),
                 files=(path,),
@@ -526,7 +722,7 @@ class BinaryCataloger(Cataloger):
             )
         )
 
-    def _go_packages(self, info: GoBuildInfo, where: Location) -> Iterator[Package]:
+    def _go_packages(self, info: GoBuildInfo, where: Location, result: CatalogResult) -> Iterator[Package]:
         stdlib = go_stdlib_version(info.go_version)
         yield Package(
             ecosystem=Ecosystem.GOLANG,
@@ -538,7 +734,10 @@ class BinaryCataloger(Cataloger):
             files=(where.path,),  # compiled into the binary: it runs when the binary does
             direct=True,
         )
-        if info.main is not None:
+        main_problem = go_module_path_problem(info.main.path) if info.main is not None else None
+        if main_problem is not None:
+            result.skipped.append(Skipped(f"main module of {where.path}", where, main_problem))
+        elif info.main is not None:
             main = info.main.replaced_by or info.main
             yield Package(
                 ecosystem=Ecosystem.GOLANG,
@@ -554,6 +753,10 @@ class BinaryCataloger(Cataloger):
         for dep in info.deps:
             # what was compiled is the replacement, when it is a module (a directory has no version)
             module = dep.replaced_by if dep.replaced_by is not None and dep.replaced_by.version else dep
+            problem = go_module_path_problem(module.path)
+            if problem is not None:
+                result.skipped.append(Skipped(f"module in {where.path}", where, problem))
+                continue
             yield Package(
                 ecosystem=Ecosystem.GOLANG,
                 name=module.path,
@@ -565,15 +768,19 @@ class BinaryCataloger(Cataloger):
                 hashes=(module.sum,) if module.sum else (),
             )
 
-    def _rust_packages(self, crates: list[RustCrate], where: Location) -> Iterator[Package]:
+    def _rust_packages(self, crates: list[RustCrate], where: Location, result: CatalogResult) -> Iterator[Package]:
         for crate in crates:
             if crate.root or crate.source not in ("crates.io", "registry"):
                 continue  # the binary's own crate, path and git dependencies are not on crates.io
+            problem = package_name_problem(crate.name, "Rust crate")
+            if problem is not None:
+                result.skipped.append(Skipped(f"crate in {where.path}", where, problem))
+                continue
             yield Package(
                 ecosystem=Ecosystem.CARGO,
                 name=crate.name,
                 version=crate.version,
-                purl=PackageURL(type="cargo", name=crate.name, version=crate.version).to_string(),
+                purl=cargo_purl(crate.name, crate.version),
                 found_by="rust-cargo-auditable",
                 locations=(where,),
                 files=(where.path,),

@@ -87,5 +87,33 @@ def debian_name_problem(name: str) -> str | None:
     return None
 
 
+#: what no package name holds, whatever its format: a "/" (in a purl it separates
+#: the namespace from the name, so the purl would name another package), white
+#: space or a control character
+_UNSAFE_NAME = re.compile(r"[/\s\x00-\x1f\x7f]")
+
+
+def package_name_problem(name: str, kind: str) -> str | None:
+    """Why ``name`` is no ``kind`` package name ("apk", "rpm", "Rust crate"), for
+    formats whose naming rules chainwarden does not check one by one: over the
+    length limit, or holding what :data:`_UNSAFE_NAME` refuses. None when it is one."""
+    if len(name) > MAX_NAME_CHARS:
+        return f"invalid {kind} package name {shown(name)}: over {MAX_NAME_CHARS} characters"
+    if _UNSAFE_NAME.search(name):
+        return f"invalid {kind} package name {shown(name)}"
+    return None
+
+
+def go_module_path_problem(path: str) -> str | None:
+    """Why ``path`` is no Go module path, or None: over the length limit, an
+    empty element (a leading, trailing or doubled ``/``), or white space or a
+    control character in one (Go's own rules, module.CheckPath, are stricter)."""
+    if len(path) > MAX_LINE_CHARS:
+        return f"invalid Go module path {shown(path)}: over {MAX_LINE_CHARS} characters"
+    if not all(element and not _UNSAFE_NAME.search(element) for element in path.split("/")):
+        return f"invalid Go module path {shown(path)}"
+    return None
+
+
 def is_npm_name(name: str) -> bool:
     return npm_name_problem(name) is None

@@ -129,6 +129,20 @@ def _is_dir(view: FileSystemView, path: str, resolved_dirs: dict[str, str]) -> b
     return entry is not None and entry.type is EntryType.DIR
 
 
+def deb_purl(
+    name: str, version: str, arch: str | None, distro: Distro | None, source_name: str, source_version: str
+) -> str:
+    """``pkg:deb/<distro>/NAME@VERSION?arch=…&distro=…&upstream=…``; ``name`` must be a valid Debian name."""
+    qualifiers = {"arch": arch} if arch else {}
+    if distro is not None and distro.id:
+        qualifiers["distro"] = f"{distro.id}-{distro.version_id}" if distro.version_id else distro.id
+    if source_name != name or source_version != version:
+        # syft's convention: the source package, with its version when it differs
+        qualifiers["upstream"] = source_name if source_version == version else f"{source_name}@{source_version}"
+    namespace = distro.id if distro else "debian"
+    return PackageURL(type="deb", namespace=namespace, name=name, version=version, qualifiers=qualifiers).to_string()
+
+
 class DpkgCataloger(Cataloger):
     id = "dpkg-status"
 
@@ -201,19 +215,7 @@ class DpkgCataloger(Cataloger):
         if match:
             source_name = match.group("name")
             source_version = match.group("version") or version
-        qualifiers = {"arch": arch} if arch else {}
-        if distro is not None and distro.id:
-            qualifiers["distro"] = f"{distro.id}-{distro.version_id}" if distro.version_id else distro.id
-        if source_name != name or source_version != version:
-            # syft's convention: the source package, with its version when it differs
-            qualifiers["upstream"] = source_name if source_version == version else f"{source_name}@{source_version}"
-        purl = PackageURL(
-            type="deb",
-            namespace=distro.id if distro else "debian",
-            name=name,
-            version=version,
-            qualifiers=qualifiers,
-        ).to_string()
+        purl = deb_purl(name, version, arch, distro, source_name, source_version)
         files = self._owned_files(view, name, arch, status_path)
         return Package(
             ecosystem=Ecosystem.DEBIAN,

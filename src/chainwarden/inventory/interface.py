@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from chainwarden.errors import InventoryError
 from chainwarden.models import Distro, Package, Skipped
-from chainwarden.sources.interface import FileSystemView
+from chainwarden.sources.interface import BodyDigest, FileSystemView
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +47,10 @@ class Cataloger(ABC):
     #: a wanted body over the source's size limit is left out (the file is still listed)
     #: instead of failing the whole read as a hostile archive
     bounded_bodies: bool = False
+
+    #: when set, the cataloger reads the files it wants only through this digest
+    #: (``view.digest(path, body_digest)``), so images keep the digest, not the body
+    body_digest: BodyDigest | None = None
 
     @abstractmethod
     def wants(self, path: str) -> bool:

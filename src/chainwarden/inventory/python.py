@@ -45,6 +45,11 @@ def parse_metadata(text: str) -> tuple[str, str, tuple[str, ...]]:
     return name, version, tuple(licenses)
 
 
+def pypi_purl(name: str, version: str) -> str:
+    """``pkg:pypi/NAME@VERSION`` (no version part when ``version`` is empty); ``name`` must be normalised."""
+    return PackageURL(type="pypi", name=name, version=version or None).to_string()
+
+
 class PythonInstalledCataloger(Cataloger):
     id = "python-installed"
 
@@ -99,7 +104,7 @@ class PythonInstalledCataloger(Cataloger):
                 ecosystem=Ecosystem.PYPI,
                 name=normalized,
                 version=version,
-                purl=PackageURL(type="pypi", name=normalized, version=version).to_string(),
+                purl=pypi_purl(normalized, version),
                 found_by=self.id,
                 locations=(Location(metadata_path, layer),),
                 files=files,

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from packageurl import PackageURL
 
+from chainwarden.inventory.bounds import package_name_problem
 from chainwarden.inventory.distro import REDHAT_RELEASE_PATHS
 from chainwarden.inventory.dpkg import OS_RELEASE_PATHS
 from chainwarden.inventory.interface import CatalogContext, Cataloger, CatalogResult
@@ -490,6 +491,10 @@ class RpmCataloger(Cataloger):
             return None
         if header.name == "gpg-pubkey":
             return None  # an imported signing key, recorded by rpm as a pseudo-package
+        problem = package_name_problem(header.name, "rpm")
+        if problem is not None:
+            result.skipped.append(Skipped(f"rpm header #{hnum}", where, problem))
+            return None
         source = split_source_rpm(header.source_rpm) if header.source_rpm else None
         source_name, source_version = source if source else (header.name, header.evr)
         if source is not None and header.epoch is not None:

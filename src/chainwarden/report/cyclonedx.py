@@ -1,7 +1,14 @@
 """CycloneDX 1.6 JSON: the inventory as an SBOM, vulnerability findings as VEX.
 
-Built with cyclonedx-python-lib, which owns the schema and its serialisation;
-this module only maps chainwarden's records onto the CycloneDX model.
+The document is written here, in the shape and order cyclonedx-python-lib gives
+it: the library's model took 60x the JSON report's time on an image (sorted
+sets, quadratic dependency registration) and its import alone cost half the
+JSON report's time, so the tests build the same documents through the library's
+model and hold the two to the same bytes. The library still serves what it alone
+knows, each imported only when a document needs it: the SPDX licence list and
+expression grammar (``cyclonedx.spdx``, when a package declares a licence) and
+the vulnerability model (:mod:`chainwarden.report.cyclonedx_vulnerabilities`,
+when there are findings to list).
 
 Choices a reader of the SBOM should know:
 
@@ -19,128 +26,64 @@ Choices a reader of the SBOM should know:
 from __future__ import annotations
 
 import functools
-import json
 import re
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from cyclonedx.contrib.license.factories import LicenseFactory
-from cyclonedx.exception import CycloneDxException
-from cyclonedx.model import HashAlgorithm, HashType, Property, XsUri
-from cyclonedx.model.bom import Bom, BomMetaData
-from cyclonedx.model.component import Component, ComponentScope, ComponentType
-from cyclonedx.model.impact_analysis import (
-    ImpactAnalysisAffectedStatus,
-    ImpactAnalysisJustification,
-    ImpactAnalysisState,
-)
-from cyclonedx.model.license import DisjunctiveLicense, License, LicenseExpression
-from cyclonedx.model.lifecycle import LifecyclePhase, PredefinedLifecycle
-from cyclonedx.model.vulnerability import (
-    BomTarget,
-    BomTargetVersionRange,
-    Vulnerability,
-    VulnerabilityAnalysis,
-    VulnerabilityRating,
-    VulnerabilityReference,
-    VulnerabilityScoreSource,
-    VulnerabilitySeverity,
-    VulnerabilitySource,
-)
-from cyclonedx.output.json import JsonV1Dot6
-from cyclonedx.schema.schema import SchemaVersion1Dot6
 from packageurl import PackageURL
 
-from chainwarden._internal.jsontext import LazyList, Prerendered, escape, iter_indented
+from chainwarden._internal.jsontext import ITEM_NEWLINE, LazyList, Placed, dumps_at, escape, iter_indented
 from chainwarden.models import (
     ADVISORY_RULE_IDS,
+    CATALOGER_IDS,
     Distro,
     Ecosystem,
     Finding,
     Inventory,
     Package,
     Scope,
-    Severity,
     TargetInfo,
 )
 from chainwarden.models import primary_vulnerability_id as primary_id
-from chainwarden.report.interface import ReporterError
 from chainwarden.report.json_report import parse_hash_pin, tool_version
 
 PROPERTY_PREFIX = "chainwarden:"
-
-_SEVERITY = {
-    Severity.UNKNOWN: VulnerabilitySeverity.UNKNOWN,
-    Severity.INFO: VulnerabilitySeverity.INFO,
-    Severity.LOW: VulnerabilitySeverity.LOW,
-    Severity.MEDIUM: VulnerabilitySeverity.MEDIUM,
-    Severity.HIGH: VulnerabilitySeverity.HIGH,
-    Severity.CRITICAL: VulnerabilitySeverity.CRITICAL,
-}
+SCHEMA_URI = "http://cyclonedx.org/schema/bom-1.6.schema.json"
+SPEC_VERSION = "1.6"
 
 _SCOPE = {
-    Scope.PROD: ComponentScope.REQUIRED,
-    Scope.OPTIONAL: ComponentScope.OPTIONAL,
+    Scope.PROD: "required",
+    Scope.OPTIONAL: "optional",
     # "excluded" is CycloneDX's word for test/build-only components.
-    Scope.DEV: ComponentScope.EXCLUDED,
+    Scope.DEV: "excluded",
 }
 
-# VEX states as chainwarden tags them: CycloneDX's own names plus the OpenVEX /
-# CSAF status names, so a statement imported from either keeps its meaning.
-_VEX_STATES = {
-    "not_affected": ImpactAnalysisState.NOT_AFFECTED,
-    "affected": ImpactAnalysisState.EXPLOITABLE,
-    "exploitable": ImpactAnalysisState.EXPLOITABLE,
-    "fixed": ImpactAnalysisState.RESOLVED,
-    "resolved": ImpactAnalysisState.RESOLVED,
-    "under_investigation": ImpactAnalysisState.IN_TRIAGE,
-    "in_triage": ImpactAnalysisState.IN_TRIAGE,
-    "false_positive": ImpactAnalysisState.FALSE_POSITIVE,
-}
-# OpenVEX justifications mapped as CISA's "VEX status justifications" maps them.
-_VEX_JUSTIFICATIONS = {
-    **{j.value: j for j in ImpactAnalysisJustification},
-    "component_not_present": ImpactAnalysisJustification.CODE_NOT_PRESENT,
-    "vulnerable_code_not_present": ImpactAnalysisJustification.CODE_NOT_PRESENT,
-    "vulnerable_code_not_in_execute_path": ImpactAnalysisJustification.CODE_NOT_REACHABLE,
-    "vulnerable_code_cannot_be_controlled_by_adversary": ImpactAnalysisJustification.REQUIRES_ENVIRONMENT,
-    "inline_mitigations_already_exist": ImpactAnalysisJustification.PROTECTED_BY_MITIGATING_CONTROL,
-}
-_UNAFFECTED_STATES = {
-    ImpactAnalysisState.NOT_AFFECTED,
-    ImpactAnalysisState.RESOLVED,
-    ImpactAnalysisState.FALSE_POSITIVE,
-}
-
+#: digest algorithm of a pin → CycloneDX ``hashes[].alg``
 _HASH_ALGORITHMS = {
-    "md5": HashAlgorithm.MD5,
-    "sha1": HashAlgorithm.SHA_1,
-    "sha256": HashAlgorithm.SHA_256,
-    "sha384": HashAlgorithm.SHA_384,
-    "sha512": HashAlgorithm.SHA_512,
-    "sha3-256": HashAlgorithm.SHA3_256,
-    "sha3-512": HashAlgorithm.SHA3_512,
+    "md5": "MD5",
+    "sha1": "SHA-1",
+    "sha256": "SHA-256",
+    "sha384": "SHA-384",
+    "sha512": "SHA-512",
+    "sha3-256": "SHA3-256",
+    "sha3-512": "SHA3-512",
 }
 
-# Where each advisory namespace publishes its records, for ``source``/``references``.
-_ADVISORY_SOURCES: tuple[tuple[str, str, str], ...] = (
-    ("CVE-", "NVD", "https://nvd.nist.gov/vuln/detail/{id}"),
-    ("GHSA-", "GitHub Advisories", "https://github.com/advisories/{id}"),
-    ("PYSEC-", "PyPA Advisory Database", "https://osv.dev/vulnerability/{id}"),
-    ("DSA-", "Debian Security Tracker", "https://security-tracker.debian.org/tracker/{id}"),
-    ("DLA-", "Debian Security Tracker", "https://security-tracker.debian.org/tracker/{id}"),
-    ("DEBIAN-", "Debian Security Tracker", "https://osv.dev/vulnerability/{id}"),
-    ("MAL-", "OpenSSF Malicious Packages", "https://osv.dev/vulnerability/{id}"),
-)
+# Where the parts of a package component stand: the component is an item of the
+# document's "components" list; its members, their items, and theirs, each two
+# spaces deeper (an occurrence's fields are one level deeper still, in "evidence").
+_COMPONENT = ITEM_NEWLINE
+_MEMBER = _COMPONENT + "  "
+_ITEM = _MEMBER + "  "
+_FIELD = _ITEM + "  "
+_OCCURRENCE = _FIELD + "  "
+
 # "registry.example.com", "localhost:5000": a first path segment that names a
 # registry, as opposed to a local path such as "./build/image".
 _REGISTRY_HOST = re.compile(r"^(localhost|[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+)(:\d+)?$")
-_OSV_SOURCE = ("OSV", "https://osv.dev/vulnerability/{id}")
 
 
 def render_cyclonedx(
@@ -157,7 +100,7 @@ def render_cyclonedx(
     have no place in an SBOM.
 
     Raises:
-        ReporterError: the CycloneDX library rejected the document.
+        ReporterError: the CycloneDX library rejected a vulnerability.
     """
     return "".join(iter_cyclonedx(inventory, findings, timestamp=timestamp, serial=serial))
 
@@ -175,24 +118,6 @@ def iter_cyclonedx(
     """
     refs = _BomRefs()
     root = _root_component(inventory.target, refs)
-    lifecycles = [PredefinedLifecycle(LifecyclePhase.POST_BUILD)] if inventory.target.kind != "dir" else []
-    metadata = BomMetaData(
-        timestamp=timestamp or datetime.now(UTC),
-        component=root,
-        lifecycles=lifecycles,
-        properties=_target_properties(inventory),
-    )
-    metadata.tools.components.add(
-        Component(type=ComponentType.APPLICATION, name="chainwarden", version=tool_version(), bom_ref="chainwarden")
-    )
-    bom = Bom(serial_number=serial or uuid.uuid4(), metadata=metadata)
-
-    # Packages and their file evidence are most of an image's SBOM (2,000
-    # components, 50,000 occurrences): built through the library's model they
-    # took 60x the JSON report's time (sorted sets, quadratic dependency
-    # registration), so chainwarden writes them itself, in the order and shape
-    # the library gives them (a test holds the two to the same output), and
-    # one at a time. The library still owns the rest: metadata, vulnerabilities, VEX.
     os_component = _os_component(inventory.distro, refs) if inventory.distro is not None else None
     package_refs: dict[Package, str] = {}
     # in the library's order: type, name, version (absent last), then bom-ref
@@ -209,15 +134,13 @@ def iter_cyclonedx(
         order = (_component_type(package), package.name, not package.version, package.version, bom_ref)
         placed.append((order, package, bom_ref))
     placed.sort(key=lambda entry: entry[0])
-    for vulnerability in _vulnerabilities(findings, package_refs, refs):
-        bom.vulnerabilities.add(vulnerability)
+    vulnerabilities: list[dict[str, Any]] = []
+    if any(finding.rule_id in ADVISORY_RULE_IDS for finding in findings):
+        from chainwarden.report.cyclonedx_vulnerabilities import vulnerabilities_json
 
-    try:
-        document: dict[str, Any] = json.loads(JsonV1Dot6(bom).output_as_string())
-    except (CycloneDxException, ValueError) as exc:
-        raise ReporterError(f"CycloneDX: cannot serialise the SBOM for {inventory.target.reference}: {exc}") from exc
+        vulnerabilities = vulnerabilities_json(findings, package_refs, refs.claim)
 
-    def components() -> Iterator[dict[str, Any]]:
+    def components() -> Iterator[dict[str, Any] | Placed]:
         licences = _LicenceCache()
         for _, package, bom_ref in placed:
             if package is not None:
@@ -225,11 +148,18 @@ def iter_cyclonedx(
             elif os_component is not None:
                 yield os_component
 
+    document: dict[str, Any] = {
+        "metadata": _metadata(inventory, root, timestamp or datetime.now(UTC)),
+        "serialNumber": (serial or uuid.uuid4()).urn,
+        "version": 1,
+    }
+    if vulnerabilities:
+        document["vulnerabilities"] = vulnerabilities
     # The target contains every component. chainwarden does not resolve the
     # dependency graph between packages, so the per-package entries stay empty
     # rather than guessed.
     component_refs = sorted(bom_ref for _, _, bom_ref in placed)
-    root_dependency: dict[str, Any] = {"ref": str(root.bom_ref.value)}
+    root_dependency: dict[str, Any] = {"ref": root["bom-ref"]}
     if component_refs:
         root_dependency["dependsOn"] = component_refs
         document["components"] = LazyList(components())
@@ -237,9 +167,32 @@ def iter_cyclonedx(
         [root_dependency, *({"ref": ref} for ref in component_refs)], key=lambda dependency: dependency["ref"]
     )
     # The library writes the document's own keys last, after the sorted body.
-    core = {key: document.pop(key) for key in ("$schema", "bomFormat", "specVersion")}
+    core = {"$schema": SCHEMA_URI, "bomFormat": "CycloneDX", "specVersion": SPEC_VERSION}
     yield from iter_indented(document, trailing=core)
     yield "\n"
+
+
+def _metadata(inventory: Inventory, root: dict[str, Any], timestamp: datetime) -> dict[str, Any]:
+    metadata: dict[str, Any] = {
+        "component": root,
+        # the library writes an ISO 8601 time with its offset (a naive time is taken as local)
+        "timestamp": (timestamp if timestamp.tzinfo is not None else timestamp.astimezone()).isoformat(),
+        "tools": {
+            "components": [
+                {"bom-ref": "chainwarden", "name": "chainwarden", "type": "application", "version": tool_version()}
+            ]
+        },
+    }
+    if inventory.target.kind != "dir":
+        metadata["lifecycles"] = [{"phase": "post-build"}]
+    properties = [_property("target", inventory.target.reference)]
+    for number, layer in enumerate(inventory.target.layers):
+        properties.append(_property(f"layer:{number}", layer.digest))
+    for skipped in inventory.skipped:
+        where = f" at {skipped.location}" if skipped.location else ""
+        properties.append(_property("skipped", f"{skipped.what}{where}: {skipped.reason}"))
+    metadata["properties"] = _property_set(properties)
+    return metadata
 
 
 class _BomRefs:
@@ -274,74 +227,66 @@ def _image_name(target: TargetInfo) -> tuple[str, str | None, str | None]:
     return name.lower(), repository or None, tag or None
 
 
-def _root_component(target: TargetInfo, refs: _BomRefs) -> Component:
-    properties = [Property(name=f"{PROPERTY_PREFIX}target-kind", value=target.kind)]
-    if target.kind == "dir":
-        return Component(
-            type=ComponentType.APPLICATION,
-            name=target.reference,
-            bom_ref=refs.claim(f"target:{target.reference}"),
-            properties=properties,
-        )
+def image_purl(target: TargetInfo) -> str | None:
+    """``pkg:oci/NAME@DIGEST?arch=…&repository_url=…&tag=…`` of an image target, or None without a digest."""
     name, repository, tag = _image_name(target)
     digest = target.digest or target.config_digest
-    hashes = []
-    purl: PackageURL | None = None
-    if digest:
-        digest_hash = _hash_type(digest)
-        if digest_hash is not None:
-            hashes.append(digest_hash)
-        qualifiers = {}
-        # A repository_url is only meaningful for registry-style names; a local
-        # layout path would be noise in the purl.
-        if repository and _REGISTRY_HOST.match(repository.split("/", 1)[0]) and "/" in repository:
-            qualifiers["repository_url"] = repository
-        if tag:
-            qualifiers["tag"] = tag
-        if target.platform:
-            qualifiers["arch"] = target.platform.split("/")[-1]
-        purl = PackageURL(type="oci", name=name, version=digest, qualifiers=qualifiers)
-    if target.digest:
-        properties.append(Property(name=f"{PROPERTY_PREFIX}image-digest", value=target.digest))
-    if target.config_digest:
-        properties.append(Property(name=f"{PROPERTY_PREFIX}image-id", value=target.config_digest))
+    if not digest:
+        return None
+    qualifiers = {}
+    # A repository_url is only meaningful for registry-style names; a local
+    # layout path would be noise in the purl.
+    if repository and _REGISTRY_HOST.match(repository.split("/", 1)[0]) and "/" in repository:
+        qualifiers["repository_url"] = repository
+    if tag:
+        qualifiers["tag"] = tag
     if target.platform:
-        properties.append(Property(name=f"{PROPERTY_PREFIX}platform", value=target.platform))
-    properties.extend(Property(name=f"{PROPERTY_PREFIX}repo-tag", value=t) for t in target.repo_tags)
-    return Component(
-        type=ComponentType.CONTAINER,
-        name=name,
-        version=tag or digest,
-        purl=purl,
-        hashes=hashes,
-        bom_ref=refs.claim(purl.to_string() if purl else f"target:{target.reference}"),
-        properties=properties,
-    )
+        qualifiers["arch"] = target.platform.split("/")[-1]
+    return str(PackageURL(type="oci", name=name, version=digest, qualifiers=qualifiers).to_string())
 
 
-def _target_properties(inventory: Inventory) -> list[Property]:
-    properties = [
-        Property(name=f"{PROPERTY_PREFIX}target", value=inventory.target.reference),
-    ]
-    for number, layer in enumerate(inventory.target.layers):
-        properties.append(Property(name=f"{PROPERTY_PREFIX}layer:{number}", value=layer.digest))
-    for skipped in inventory.skipped:
-        where = f" at {skipped.location}" if skipped.location else ""
-        properties.append(Property(name=f"{PROPERTY_PREFIX}skipped", value=f"{skipped.what}{where}: {skipped.reason}"))
-    return properties
+def _root_component(target: TargetInfo, refs: _BomRefs) -> dict[str, Any]:
+    properties = [_property("target-kind", target.kind)]
+    if target.kind == "dir":
+        return {
+            "bom-ref": refs.claim(f"target:{target.reference}"),
+            "name": target.reference,
+            "properties": properties,
+            "type": "application",
+        }
+    name, _, tag = _image_name(target)
+    digest = target.digest or target.config_digest
+    component: dict[str, Any] = {"name": name, "type": "container"}
+    digest_hash = _hash(digest) if digest else None
+    if digest_hash is not None:
+        component["hashes"] = [digest_hash]
+    purl = image_purl(target)
+    if purl is not None:
+        component["purl"] = purl
+    if tag or digest:
+        component["version"] = tag or digest
+    if target.digest:
+        properties.append(_property("image-digest", target.digest))
+    if target.config_digest:
+        properties.append(_property("image-id", target.config_digest))
+    if target.platform:
+        properties.append(_property("platform", target.platform))
+    properties.extend(_property("repo-tag", t) for t in target.repo_tags)
+    component["properties"] = _property_set(properties)
+    component["bom-ref"] = refs.claim(purl or f"target:{target.reference}")
+    return component
 
 
 def _component_type(package: Package) -> str:
     # an unknown executable is an application; everything else chainwarden catalogs is a library
-    kind = ComponentType.APPLICATION if package.ecosystem is Ecosystem.BINARY else ComponentType.LIBRARY
-    return str(kind.value)
+    return "application" if package.ecosystem is Ecosystem.BINARY else "library"
 
 
 def _os_component(distro: Distro, refs: _BomRefs) -> dict[str, Any]:
     component: dict[str, Any] = {
         "bom-ref": refs.claim(f"os:{distro.id}@{distro.version_id}"),
         "name": distro.id,
-        "type": ComponentType.OPERATING_SYSTEM.value,
+        "type": "operating-system",
     }
     if distro.version_id:
         component["version"] = distro.version_id
@@ -356,12 +301,19 @@ def _property(name: str, value: str) -> dict[str, str]:
     return {"name": f"{PROPERTY_PREFIX}{name}", "value": value}
 
 
-def _package_component(package: Package, bom_ref: str, licences: _LicenceCache) -> dict[str, Any]:
-    purl: str | None
-    try:
-        purl = canonical_purl(package.purl) if package.purl else None
-    except ValueError:
-        purl = None  # a malformed purl is kept as a property rather than dropped with the package
+def _property_set(properties: Iterable[dict[str, str]]) -> list[dict[str, str]]:
+    """Properties as the library writes every set it models: sorted, without repeats."""
+    return [{"name": name, "value": value} for name, value in sorted({(p["name"], p["value"]) for p in properties})]
+
+
+def _package_component(package: Package, bom_ref: str, licences: _LicenceCache) -> Placed:
+    purl: str | None = package.purl or None
+    if purl is not None and package.found_by not in CATALOGER_IDS:
+        # chainwarden's catalogers write canonical purls (CATALOGER_IDS); anyone else's is normalised
+        try:
+            purl = canonical_purl(purl)
+        except ValueError:
+            purl = None  # a malformed purl is kept as a property rather than dropped with the package
     properties = [_property("found-by", package.found_by)]
     if purl is None and package.purl:
         properties.append(_property("purl", package.purl))
@@ -382,12 +334,11 @@ def _package_component(package: Package, bom_ref: str, licences: _LicenceCache) 
 
     hashes: dict[tuple[str, str], dict[str, str]] = {}
     for pin in package.hashes:
-        parsed = parse_hash_pin(pin)
-        if parsed is None or parsed[0] not in _HASH_ALGORITHMS:
+        entry = _hash(pin)
+        if entry is None:
             properties.append(_property("hash", pin))
         else:
-            alg = _HASH_ALGORITHMS[parsed[0]].value
-            hashes[alg, parsed[1]] = {"alg": alg, "content": parsed[1]}
+            hashes[entry["alg"], entry["content"]] = entry
 
     component: dict[str, Any] = {"bom-ref": bom_ref, "name": package.name, "type": _component_type(package)}
     if package.supplier:
@@ -402,15 +353,28 @@ def _package_component(package: Package, bom_ref: str, licences: _LicenceCache) 
     if hashes:
         component["hashes"] = [hashes[key] for key in sorted(hashes)]
     if package.scope is not None:
-        component["scope"] = _SCOPE[package.scope].value
-    # Properties, like every set the library models, come out sorted and without repeats.
-    component["properties"] = [
-        {"name": name, "value": value} for name, value in sorted({(p["name"], p["value"]) for p in properties})
-    ]
+        component["scope"] = _SCOPE[package.scope]
+    # Written here as text, laid out for where it stands, as the writer would
+    # lay out the same dicts: properties and file occurrences are most of an
+    # image's SBOM, and building dicts only to have them walked again was the cost.
+    members = {key: dumps_at(value, _MEMBER) for key, value in component.items()}
+    members["properties"] = (
+        "["
+        + _ITEM
+        + ("," + _ITEM).join(
+            [
+                "{" + _FIELD + '"name": ' + escape(name) + "," + _FIELD + '"value": ' + escape(value) + _ITEM + "}"
+                for name, value in sorted({(p["name"], p["value"]) for p in properties})
+            ]
+        )
+        + _MEMBER
+        + "]"
+    )
     occurrences = _occurrences(package, bom_ref)
     if occurrences is not None:
-        component["evidence"] = {"occurrences": occurrences}
-    return component
+        members["evidence"] = "{" + _ITEM + '"occurrences": ' + occurrences + _MEMBER + "}"
+    body = ("," + _MEMBER).join([escape(key) + ": " + members[key] for key in sorted(members)])
+    return Placed("{" + _MEMBER + body + _COMPONENT + "}")
 
 
 def canonical_purl(purl: str) -> str:
@@ -437,233 +401,91 @@ def _canonical_qualifiers(qualifiers: str) -> str:
     return str(canonical.partition("?")[2])
 
 
-def _occurrences(package: Package, component_ref: str) -> Prerendered | None:
-    """Where the package was found, then the files it owns, as occurrences.
+def _occurrences(package: Package, component_ref: str) -> str | None:
+    """Where the package was found, then the files it owns, as the text of its
+    ``evidence.occurrences``.
 
     Each occurrence gets a bom-ref derived from its component and path, and
     occurrences are ordered by it, as the library orders them: without one the
-    order (and so the document's bytes) would change from run to run. Written
-    as text directly: they are most of an image's SBOM.
+    order (and so the document's bytes) would change from run to run.
     """
-    occurrences: dict[str, str] = {}
+    # Every bom-ref starts with the component's, so the order is that of what
+    # follows it: "#found-at:…" before "#owns:…", each by path. As JSON escapes
+    # character by character, each owned path is escaped once, for its bom-ref
+    # and its location both.
+    found: dict[str, str] = {}
     for loc in package.locations:
-        ref = f"{component_ref}#found-at:{loc.path}" + (f":{loc.line}" if loc.line is not None else "")
-        if ref not in occurrences:
-            context = f'"additionalContext": {escape(f"layer {loc.layer}")},\n    ' if loc.layer else ""
-            line = f'"line": {loc.line},\n    ' if loc.line is not None else ""
-            occurrences[ref] = (
-                f'{{\n    {context}"bom-ref": {escape(ref)},\n    {line}"location": {escape(loc.path)}\n  }}'
+        suffix = f"#found-at:{loc.path}" + (f":{loc.line}" if loc.line is not None else "")
+        if suffix not in found:
+            context = f'"additionalContext": {escape(f"layer {loc.layer}")},{_OCCURRENCE}' if loc.layer else ""
+            line = f'"line": {loc.line},{_OCCURRENCE}' if loc.line is not None else ""
+            found[suffix] = (
+                f'{{{_OCCURRENCE}{context}"bom-ref": {escape(component_ref + suffix)},{_OCCURRENCE}{line}'
+                f'"location": {escape(loc.path)}{_FIELD}}}'
             )
-    for path in package.files:
-        ref = f"{component_ref}#owns:{path}"
-        if ref not in occurrences:
-            occurrences[ref] = (
-                f'{{\n    "additionalContext": "owned file",\n    "bom-ref": {escape(ref)},\n'
-                f'    "location": {escape(path)}\n  }}'
-            )
-    if not occurrences:
+    if not found and not package.files:
         return None
-    return Prerendered("[\n  " + ",\n  ".join([occurrences[ref] for ref in sorted(occurrences)]) + "\n]")
+    owns = "{" + _OCCURRENCE + '"additionalContext": "owned file",' + _OCCURRENCE + '"bom-ref": '
+    owns += escape(f"{component_ref}#owns:")[:-1]
+    location = "," + _OCCURRENCE + '"location": '
+    texts = [found[suffix] for suffix in sorted(found)]
+    texts += [owns + path[1:] + location + path + _FIELD + "}" for path in map(escape, sorted(set(package.files)))]
+    return "[" + _FIELD + ("," + _FIELD).join(texts) + _ITEM + "]"
 
 
 class _LicenceCache:
-    """A package's declared licences as CycloneDX JSON, serialised by the
-    library once per distinct declaration (an image has a few hundred)."""
+    """A package's declared licences as CycloneDX JSON, worked out once per
+    distinct declaration (an image has a few hundred)."""
 
     def __init__(self) -> None:
-        self._seen: dict[tuple[str, ...], list[Any]] = {}
+        self._seen: dict[tuple[str, ...], list[dict[str, Any]]] = {}
 
-    def get(self, values: tuple[str, ...]) -> list[Any]:
+    def get(self, values: tuple[str, ...]) -> list[dict[str, Any]]:
         cached = self._seen.get(values)
         if cached is None:
-            licenses = _licenses(values)
-            cached = []
-            if licenses:
-                holder = Component(type=ComponentType.LIBRARY, name="licences", licenses=licenses)
-                cached = json.loads(holder.as_json(view_=SchemaVersion1Dot6))["licenses"]  # type: ignore[attr-defined]
-            self._seen[values] = cached
+            cached = self._seen[values] = _licenses(values) if values else []
         return cached
 
 
-def _licenses(values: Iterable[str]) -> list[License]:
-    factory = LicenseFactory()
-    licenses = [factory.make_from_string(value) for value in dict.fromkeys(v.strip() for v in values) if value]
-    # CycloneDX allows an expression only as the sole license entry; with
-    # several declared licenses, keep each one's text as a named license.
-    if len(licenses) > 1 and any(isinstance(lic, LicenseExpression) for lic in licenses):
-        licenses = [
-            DisjunctiveLicense(name=lic.value) if isinstance(lic, LicenseExpression) else lic for lic in licenses
-        ]
-    return licenses
+def _licenses(values: Iterable[str]) -> list[dict[str, Any]]:
+    """Declared licences as the library's ``LicenseFactory`` makes them and its
+    serialiser writes them: an SPDX id (its case fixed), else an SPDX expression,
+    else a name."""
+    # the SPDX licence list and expression grammar load in tens of milliseconds:
+    # only for an inventory that declares licences
+    from cyclonedx.spdx import fixup_id, is_expression
+
+    ids: set[str] = set()
+    names: set[str] = set()
+    expressions: list[str] = []
+    texts = [text for text in dict.fromkeys(value.strip() for value in values) if text]
+    for text in texts:
+        spdx_id = fixup_id(text)
+        if spdx_id is not None:
+            ids.add(spdx_id)
+        elif len(texts) == 1 and is_expression(text):
+            expressions.append(text)
+        else:
+            # CycloneDX allows an expression only as the sole license entry; with
+            # several declared licenses, each one's text is kept as a named license.
+            names.add(text)
+    if expressions:
+        return [{"expression": expressions[0]}]
+    # ids before names, each in order: the order of the library's licence set
+    return [{"license": {"id": spdx_id}} for spdx_id in sorted(ids)] + [
+        {"license": {"name": name}} for name in sorted(names)
+    ]
 
 
-def _hash_type(pin: str) -> HashType | None:
+def _hash(pin: str) -> dict[str, str] | None:
+    """A ``hashes`` entry for a digest pin, or None when it is no digest CycloneDX names."""
     parsed = parse_hash_pin(pin)
     if parsed is None or parsed[0] not in _HASH_ALGORITHMS:
         return None
-    return HashType(alg=_HASH_ALGORITHMS[parsed[0]], content=parsed[1])
+    return {"alg": _HASH_ALGORITHMS[parsed[0]], "content": parsed[1]}
 
 
 def primary_vulnerability_id(finding: Finding) -> str:
     """The id a vulnerability finding is listed under: a CVE when known (the
     other ids stay attached as references)."""
     return primary_id(finding.aliases) if finding.aliases else finding.title
-
-
-def _advisory_source(vuln_id: str) -> VulnerabilitySource:
-    for prefix, name, url in _ADVISORY_SOURCES:
-        if vuln_id.startswith(prefix):
-            return VulnerabilitySource(name=name, url=XsUri(url.format(id=vuln_id)))
-    name, url = _OSV_SOURCE
-    return VulnerabilitySource(name=name, url=XsUri(url.format(id=vuln_id)))
-
-
-def _vex(finding: Finding) -> tuple[ImpactAnalysisState | None, ImpactAnalysisJustification | None]:
-    state: ImpactAnalysisState | None = None
-    justification: ImpactAnalysisJustification | None = None
-    for tag in sorted(finding.tags):
-        key, _, value = tag.partition(":")
-        if key == "vex" and value in _VEX_STATES:
-            state = _VEX_STATES[value]
-        elif key == "vex-justification" and value in _VEX_JUSTIFICATIONS:
-            justification = _VEX_JUSTIFICATIONS[value]
-    return state, justification
-
-
-@dataclass
-class _VulnGroup:
-    """Findings of one vulnerability sharing one VEX analysis."""
-
-    vuln_id: str
-    state: ImpactAnalysisState | None
-    justification: ImpactAnalysisJustification | None
-    findings: list[Finding] = field(default_factory=list)
-
-
-def _vulnerabilities(
-    findings: Sequence[Finding], package_refs: dict[Package, str], refs: _BomRefs
-) -> list[Vulnerability]:
-    groups: dict[tuple[str, str, str], _VulnGroup] = {}
-    for finding in findings:
-        if finding.rule_id not in ADVISORY_RULE_IDS:
-            continue
-        vuln_id = primary_vulnerability_id(finding)
-        state, justification = _vex(finding)
-        key = (vuln_id, state.value if state else "", justification.value if justification else "")
-        groups.setdefault(key, _VulnGroup(vuln_id, state, justification)).findings.append(finding)
-
-    vulnerabilities = []
-    for key in sorted(groups):
-        group = groups[key]
-        vulnerabilities.append(_vulnerability(group, package_refs, refs))
-    return vulnerabilities
-
-
-def _vulnerability(group: _VulnGroup, package_refs: dict[Package, str], refs: _BomRefs) -> Vulnerability:
-    findings = group.findings
-    worst = max(findings, key=lambda f: f.severity.rank)
-    aliases = sorted({alias for f in findings for alias in f.aliases} - {group.vuln_id})
-    urls = sorted({url for f in findings for url in f.references})
-    status = (
-        ImpactAnalysisAffectedStatus.UNAFFECTED
-        if group.state in _UNAFFECTED_STATES
-        else ImpactAnalysisAffectedStatus.AFFECTED
-    )
-
-    affects: dict[str, BomTarget] = {}
-    advice: list[str] = []
-    for finding in findings:
-        package = finding.package
-        if package is None:
-            continue
-        ref = package_refs.get(package)
-        if ref is None:
-            # The finding names a package the inventory does not hold (e.g. a
-            # lockfile entry scanned without an SBOM): reference it by purl.
-            ref = package.purl or package.id
-        if ref not in affects:
-            versions = [BomTargetVersionRange(version=package.version, status=status)] if package.version else []
-            affects[ref] = BomTarget(ref=ref, versions=versions)
-        if group.state in _UNAFFECTED_STATES:
-            continue  # nothing to do about a vulnerability that does not apply
-        if finding.remediation:
-            advice.append(finding.remediation)
-        elif finding.fixed_versions:
-            advice.append(f"Upgrade {package.name} to {' or '.join(finding.fixed_versions)} or later.")
-
-    ratings = [VulnerabilityRating(severity=_SEVERITY[worst.severity], method=VulnerabilityScoreSource.OTHER)]
-    for finding in findings:
-        ratings.extend(_cvss_ratings(finding))
-
-    analysis = None
-    if group.state is not None or group.justification is not None:
-        analysis = VulnerabilityAnalysis(state=group.state, justification=group.justification)
-
-    ref_suffix = f"#{group.state.value}" if group.state else ""
-    tags = sorted({tag for f in findings for tag in f.tags})
-    evidence = dict.fromkeys(item for f in findings for item in f.evidence)
-    properties = [Property(name=f"{PROPERTY_PREFIX}tag", value=tag) for tag in tags]
-    properties.extend(Property(name=f"{PROPERTY_PREFIX}evidence", value=item) for item in evidence)
-    return Vulnerability(
-        bom_ref=refs.claim(f"vuln:{group.vuln_id}{ref_suffix}"),
-        id=group.vuln_id,
-        source=_advisory_source(group.vuln_id),
-        references=[VulnerabilityReference(id=alias, source=_advisory_source(alias)) for alias in aliases],
-        ratings=ratings,
-        description=worst.title,
-        detail=worst.description or None,
-        recommendation=" ".join(dict.fromkeys(advice)) or None,
-        advisories=[],
-        analysis=analysis,
-        affects=list(affects.values()),
-        properties=properties + [Property(name=f"{PROPERTY_PREFIX}reference", value=url) for url in urls],
-    )
-
-
-_CVSS_METHODS = {
-    "CVSS:3.0/": VulnerabilityScoreSource.CVSS_V3,
-    "CVSS:3.1/": VulnerabilityScoreSource.CVSS_V3_1,
-    "CVSS:4.0/": VulnerabilityScoreSource.CVSS_V4,
-}
-
-
-def _cvss_ratings(finding: Finding) -> list[VulnerabilityRating]:
-    """A rating per CVSS vector the finding carries in its evidence, scored with ``cvss``."""
-    ratings = []
-    for item in finding.evidence:
-        for prefix, method in _CVSS_METHODS.items():
-            if item.startswith(prefix):
-                score = _cvss_score(item)
-                ratings.append(
-                    VulnerabilityRating(
-                        score=score,
-                        severity=_severity_from_score(score) if score is not None else None,
-                        method=method,
-                        vector=item,
-                    )
-                )
-    return ratings
-
-
-def _cvss_score(vector: str) -> Decimal | None:
-    from cvss import CVSS3, CVSS4
-    from cvss.exceptions import CVSSError
-
-    try:
-        if vector.startswith("CVSS:4.0/"):
-            return Decimal(str(CVSS4(vector).base_score))
-        return Decimal(str(CVSS3(vector).base_score))
-    except CVSSError:
-        return None
-
-
-def _severity_from_score(score: Decimal) -> VulnerabilitySeverity:
-    if score >= Decimal("9.0"):
-        return VulnerabilitySeverity.CRITICAL
-    if score >= Decimal("7.0"):
-        return VulnerabilitySeverity.HIGH
-    if score >= Decimal("4.0"):
-        return VulnerabilitySeverity.MEDIUM
-    if score > 0:
-        return VulnerabilitySeverity.LOW
-    return VulnerabilitySeverity.NONE

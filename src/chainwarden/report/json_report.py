@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from chainwarden import __version__
 from chainwarden.models import MALICIOUS_PACKAGE_RULE_ID, Coverage, Finding, InUse, Inventory, Severity
 from chainwarden.report.interface import (
     JSON_SCHEMA_VERSION,
@@ -46,13 +47,8 @@ _HEX = re.compile(r"[0-9a-fA-F]+")
 
 
 def tool_version() -> str:
-    """chainwarden's installed version, as reports name their producer."""
-    import importlib.metadata  # pulls in email and socket: only when a report names its producer
-
-    try:
-        return importlib.metadata.version("chainwarden")
-    except importlib.metadata.PackageNotFoundError:
-        return "0+unknown"
+    """chainwarden's version, as reports name their producer."""
+    return __version__
 
 
 def parse_hash_pin(pin: str) -> tuple[str, str] | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import io
 import json
 import posixpath
 import re
@@ -27,6 +28,7 @@ from chainwarden.models import Digest, LayerInfo, Location, Skipped, TargetInfo
 from chainwarden.sources.interface import (
     DEFAULT_PLATFORM,
     MAX_FILE_BODY,
+    BodyDigest,
     EntryType,
     FileEntry,
     FileSystemView,
@@ -45,7 +47,8 @@ MEDIA_DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 INDEX_TYPES = {MEDIA_OCI_INDEX, MEDIA_DOCKER_LIST}
 MANIFEST_TYPES = {MEDIA_OCI_MANIFEST, MEDIA_DOCKER_MANIFEST}
 MAX_JSON_BLOB = 8 * 1024 * 1024
-CACHE_FORMAT = 1
+#: 2: members carry the digests kept instead of bodies (BodyDigest)
+CACHE_FORMAT = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,8 +241,18 @@ class ImageSource(Source):
             if data.get("fingerprint") != layer.fingerprint():
                 return None
             return [
-                TarMember(p, k, s, m, lt, u, g, base64.b64decode(b) if b is not None else None)
-                for p, k, s, m, lt, u, g, b in data["members"]
+                TarMember(
+                    p,
+                    k,
+                    s,
+                    m,
+                    lt,
+                    u,
+                    g,
+                    base64.b64decode(b) if b is not None else None,
+                    (d[0], base64.b64decode(d[1])) if d is not None else None,
+                )
+                for p, k, s, m, lt, u, g, b, d in data["members"]
             ]
         except (OSError, ValueError, KeyError, TypeError):
             return None  # a damaged cache entry is rebuilt, never trusted
@@ -262,6 +275,7 @@ class ImageSource(Source):
                     m.uid,
                     m.gid,
                     base64.b64encode(m.body).decode() if m.body is not None else None,
+                    [m.digest[0], base64.b64encode(m.digest[1]).decode()] if m.digest is not None else None,
                 ]
                 for m in members
             ],
@@ -280,6 +294,8 @@ class LayeredView(FileSystemView):
     def __init__(self) -> None:
         self._entries: dict[str, FileEntry] = {"/": FileEntry("/", EntryType.DIR, mode=0o755)}
         self._bodies: dict[str, bytes] = {}
+        #: path -> (digest name, value), for the bodies kept only as a digest
+        self._digests: dict[str, tuple[str, bytes]] = {}
         self._children: dict[str, set[str]] = {"/": set()}
 
     # FileSystemView ------------------------------------------------------
@@ -294,6 +310,18 @@ class LayeredView(FileSystemView):
         found = self._children.get(path)
         return sorted(found if found is not None else self._children.get(normalize_path(path), ()))
 
+    def walk_files(self, top: str = "/", *, depth: int | None = None) -> Iterator[FileEntry]:
+        # below one directory only, rather than through every entry of the image
+        stack = [(normalize_path(top), 1)]
+        while stack:
+            directory, level = stack.pop()
+            for name in self._children.get(directory, ()):
+                entry = self._entries[f"{directory}/{name}" if directory != "/" else f"/{name}"]
+                if entry.type is not EntryType.DIR:
+                    yield entry
+                elif depth is None or level < depth:
+                    stack.append((entry.path, level + 1))
+
     def read(self, path: str) -> bytes:
         resolved = self.resolve(path)
         entry = self._entries.get(resolved)
@@ -306,12 +334,24 @@ class LayeredView(FileSystemView):
             raise SourceError(f"{path}: body was not captured while reading layers")
         return body
 
+    def digest(self, path: str, digest: BodyDigest) -> bytes:
+        resolved = self.resolve(path)
+        kept = self._digests.get(resolved)
+        if kept is not None and kept[0] == digest.name:
+            return kept[1]
+        entry = self._entries.get(resolved)
+        body = self._bodies.get(resolved)
+        if entry is None or entry.type is not EntryType.FILE or body is None:
+            return super().digest(path, digest)  # says why there is no body
+        return digest.compute(io.BytesIO(body), True)  # the body is all there will ever be of it
+
     # squashing -----------------------------------------------------------
     def _remove(self, path: str) -> None:
         entry = self._entries.pop(path, None)
         if entry is None:
             return
         self._bodies.pop(path, None)
+        self._digests.pop(path, None)
         parent, name = _split(path)
         self._children.get(parent, set()).discard(name)
         for child in list(self._children.pop(path, ())):
@@ -329,7 +369,7 @@ class LayeredView(FileSystemView):
         self._children.setdefault(path, set())
         self._children[parent].add(name)
 
-    def _put(self, entry: FileEntry, body: bytes | None) -> None:
+    def _put(self, entry: FileEntry, body: bytes | None, digest: tuple[str, bytes] | None = None) -> None:
         path = entry.path
         existing = self._entries.get(path)
         if existing is not None and not (existing.type is EntryType.DIR and entry.type is EntryType.DIR):
@@ -347,6 +387,10 @@ class LayeredView(FileSystemView):
             self._bodies[path] = body
         else:
             self._bodies.pop(path, None)
+        if digest is not None:
+            self._digests[path] = digest
+        else:
+            self._digests.pop(path, None)
 
     def apply_layer(self, members: list[TarMember], layer: Digest, label: str, skipped: list[Skipped]) -> None:
         """Apply whiteouts first (they only hide lower layers), then entries."""
@@ -373,6 +417,7 @@ class LayeredView(FileSystemView):
                         member.path, kind, member.size, member.mode, member.link_target, layer, member.uid, member.gid
                     ),
                     member.body,
+                    member.digest,
                 )
             in_layer[member.path] = member
 
@@ -386,9 +431,11 @@ class LayeredView(FileSystemView):
             )
         source = in_layer.get(target_path)
         body = source.body if source is not None and source.body is not None else self._bodies.get(target_path)
+        digest = source.digest if source is not None and source.digest is not None else self._digests.get(target_path)
         self._put(
             FileEntry(member.path, EntryType.FILE, target.size, target.mode, None, layer, target.uid, target.gid),
             body,
+            digest,
         )
 
 

@@ -3,17 +3,22 @@
 A source turns a target string into a :class:`FileSystemView`. Images are never
 extracted to disk for inventory: their layers are streamed once and squashed
 into metadata plus the bodies of the few files some cataloger asked for (the
-*wanted* predicate), so scanning a 1 GB image touches almost no disk.
+*wanted* predicate), so scanning a 1 GB image touches almost no disk. Of the
+files a cataloger needs only a few facts about (an executable's build info), the
+wanted predicate may name a :class:`BodyDigest` instead: images keep that digest
+of each such body, computed as it streams by, never the body.
 """
 
 from __future__ import annotations
 
 import enum
+import io
 import posixpath
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from chainwarden.errors import SourceError
 from chainwarden.models import Digest, Skipped, TargetInfo
@@ -21,6 +26,26 @@ from chainwarden.models import Digest, Skipped, TargetInfo
 #: Decides, from an absolute path inside the target, whether a file body is
 #: needed. Called once per file; it must be cheap.
 WantedPredicate = Callable[[str], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class BodyDigest:
+    """What a cataloger keeps of a file body instead of the body.
+
+    ``compute(body, final)`` reads the body, a seekable binary stream, as far as
+    it needs (a header, a section at its offset) and returns a few bytes.
+    ``final`` says the body cannot be read again (an image layer streaming by),
+    so the digest must hold all that may be asked of the file later; otherwise
+    the file stays readable (:meth:`FileSystemView.open`) and costly facts (a
+    hash of the whole body) may be left for when they are needed. A wanted
+    predicate names the digest a path needs by a ``digest(path)`` method; images
+    keep it in their per-layer cache under ``name``, which must change whenever
+    what ``compute`` returns does.
+    """
+
+    name: str
+    compute: Callable[[BinaryIO, bool], bytes]
+
 
 #: Largest single file body chainwarden keeps in memory (dpkg status files of
 #: big images are a few MB; anything near this is hostile).
@@ -125,6 +150,22 @@ class FileSystemView(ABC):
     def read_text(self, path: str) -> str:
         return self.read(path).decode("utf-8", errors="replace")
 
+    def open(self, path: str) -> BinaryIO:
+        """The body of the regular file at ``path`` (symlinks followed) as a seekable
+        stream, for readers that take parts of it by offset; close it after use.
+
+        Raises :class:`SourceError` as :meth:`read` does.
+        """
+        return io.BytesIO(self.read(path))
+
+    def digest(self, path: str, digest: BodyDigest) -> bytes:
+        """What ``digest`` keeps of the regular file at ``path`` (symlinks followed).
+
+        Raises :class:`SourceError` as :meth:`read` does.
+        """
+        with self.open(path) as body:
+            return digest.compute(body, False)
+
     def resolve(self, path: str) -> str:
         """Follow symlinks in every component, clamped at the root like chroot."""
         parts = [p for p in normalize_path(path).split("/") if p]
@@ -146,11 +187,13 @@ class FileSystemView(ABC):
             resolved = candidate
         return resolved
 
-    def walk_files(self, top: str = "/") -> Iterator[FileEntry]:
-        """Regular files and symlinks below ``top`` (no symlink following)."""
+    def walk_files(self, top: str = "/", *, depth: int | None = None) -> Iterator[FileEntry]:
+        """Regular files and symlinks below ``top`` (no symlink following);
+        ``depth=1``: only those directly in it."""
         top = normalize_path(top).rstrip("/") + "/"
         for entry in self.entries():
-            if entry.type is not EntryType.DIR and (top == "/" or entry.path.startswith(top)):
+            below = entry.type is not EntryType.DIR and (top == "/" or entry.path.startswith(top))
+            if below and (depth is None or entry.path.count("/") - top.count("/") < depth):
                 yield entry
 
 

@@ -34,12 +34,12 @@ import tempfile
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import IO, Any
 
 import httpx
 
+from chainwarden import __version__
 from chainwarden._internal.archives import MAX_DECOMPRESSED
 from chainwarden._internal.cachefile import write_bytes_atomically
 from chainwarden._internal.http import RetryPolicy, caused_by, retry_transport_errors, send_with_retries
@@ -298,10 +298,7 @@ def _printable(text: str, limit: int = 200) -> str:
 
 
 def _user_agent() -> str:
-    try:
-        return f"chainwarden/{metadata.version('chainwarden')}"
-    except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
-        return "chainwarden"
+    return f"chainwarden/{__version__}"
 
 
 def _transport_reason(exc: httpx.TransportError) -> str:

@@ -12,6 +12,7 @@ import stat
 from collections.abc import Iterator
 from fnmatch import fnmatchcase
 from pathlib import Path
+from typing import BinaryIO
 
 from chainwarden.errors import SourceError
 from chainwarden.models import Location, Skipped, TargetInfo
@@ -78,9 +79,35 @@ class DirectoryView(FileSystemView):
 
     def entries(self) -> Iterator[FileEntry]:
         yield FileEntry("/", EntryType.DIR, mode=0o755)
-        stack = ["/"]
+        yield from self._walk("/")
+
+    def walk_files(self, top: str = "/", *, depth: int | None = None) -> Iterator[FileEntry]:
+        top = normalize_path(top)
+        if top != "/" and not self._is_real_dir(top):
+            return  # absent, a file, or reached through a symlink: nothing below it in this tree
+        for entry in self._walk(top, depth):
+            if entry.type is not EntryType.DIR:
+                yield entry
+
+    def _is_real_dir(self, path: str) -> bool:
+        """Whether every component of ``path`` is a directory, none a symlink (which the host would follow)."""
+        current = ""
+        for part in path.strip("/").split("/"):
+            current += "/" + part
+            if part in SKIP_DIRS or (current == "/" + part and part in SKIP_ROOT_DIRS):
+                return False  # never walked (entries() leaves it out)
+            if self.exclude and (self._excluded(current) or self._excluded(current + "/")):
+                return False
+            entry = self.entry(current)
+            if entry is None or entry.type is not EntryType.DIR:
+                return False
+        return True
+
+    def _walk(self, top: str, depth: int | None = None) -> Iterator[FileEntry]:
+        """Every entry below directory ``top`` (``depth`` levels down at most), never following a symlink."""
+        stack = [(top, 1)]
         while stack:
-            directory = stack.pop()
+            directory, level = stack.pop()
             try:
                 with os.scandir(self._host(directory)) as it:
                     items = sorted(it, key=lambda e: e.name)
@@ -102,8 +129,8 @@ class DirectoryView(FileSystemView):
                     self._unreadable[path] = Skipped("entry", Location(path), f"cannot stat ({exc.strerror or exc})")
                     continue
                 yield entry
-                if entry.type is EntryType.DIR:
-                    stack.append(path)
+                if entry.type is EntryType.DIR and (depth is None or level < depth):
+                    stack.append((path, level + 1))
 
     def children(self, path: str) -> list[str]:
         try:
@@ -112,19 +139,24 @@ class DirectoryView(FileSystemView):
             return []
 
     def read(self, path: str) -> bytes:
+        with self.open(path) as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > MAX_FILE_BODY:
+                raise SourceError(f"{path}: {size} bytes, over the {MAX_FILE_BODY} byte limit")
+            return handle.read(MAX_FILE_BODY + 1)
+
+    def open(self, path: str) -> BinaryIO:
         resolved = self.resolve(path)
         host = self._host(resolved)
         try:
             fd = os.open(host, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
         except OSError as exc:
             raise SourceError(f"{path}: cannot open ({exc.strerror})") from exc
-        with os.fdopen(fd, "rb") as handle:
-            st = os.fstat(handle.fileno())
-            if not stat.S_ISREG(st.st_mode):
-                raise SourceError(f"{path}: not a regular file")
-            if st.st_size > MAX_FILE_BODY:
-                raise SourceError(f"{path}: {st.st_size} bytes, over the {MAX_FILE_BODY} byte limit")
-            return handle.read(MAX_FILE_BODY + 1)
+        handle = os.fdopen(fd, "rb")
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            handle.close()
+            raise SourceError(f"{path}: not a regular file")
+        return handle
 
 
 class DirectorySource(Source):

@@ -70,12 +70,13 @@ def test_image_layers_are_read_for_the_apk_database(tmp_path: Path) -> None:
 def test_malformed_stanzas_become_skipped_records(tmp_path: Path) -> None:
     text = (
         "P:nover\nA:x86_64\n\nV:1.0-r0\n\nP:ok\nV:1.0-r0\nF:usr/bin\nR:ok\nZ:Q1" + "A" * 27 + "=\nR:../../etc/passwd\n"
+        "\nP:musl/evil\nV:1.0-r0\n"  # its purl would name package "evil" in namespace "alpine/musl"
     )
     root = make_rootfs(tmp_path / "root", {"lib/apk/db/installed": text})
     inventory = build_inventory(f"dir:{root}")
     assert [p.name for p in inventory.packages] == ["ok"]
     assert inventory.packages[0].files == ("/usr/bin/ok",)  # a name with a slash is not a file name
-    assert sorted(s.what for s in inventory.skipped) == ["apk nover", "apk stanza"]
+    assert sorted(s.what for s in inventory.skipped) == ["apk musl/evil", "apk nover", "apk stanza"]
 
 
 def test_checksums() -> None:

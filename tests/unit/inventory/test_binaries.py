@@ -10,24 +10,32 @@ import shutil
 import subprocess
 import zlib
 from pathlib import Path
+from typing import BinaryIO, cast
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chainwarden.api import build_inventory
+from chainwarden.errors import SourceError
+from chainwarden.inventory import default_catalogers, wanted_by
 from chainwarden.inventory.binaries import (
+    EXECUTABLE_FACTS,
     BinaryCataloger,
     BinaryFormatError,
+    ExecutableFacts,
     go_stdlib_version,
     parse_elf,
     read_go_buildinfo,
     read_rust_audit,
 )
+from chainwarden.inventory.interface import CatalogContext
 from chainwarden.models import Ecosystem
+from chainwarden.sources import SourceOptions, open_source
 from chainwarden.sources.interface import MAX_FILE_BODY
+from chainwarden.sources.rootfs import DirectoryView
 from support.gobuild import PROXIED, PROXIED_VERSION, REPLACED, build_go_binary, build_go_binary_with_sums, shared_cache
-from support.images import make_oci, make_rootfs
+from support.images import Content, Hardlink, make_oci, make_rootfs
 
 APK_DB = Path(__file__).parents[2] / "fixtures" / "apk-installed" / "alpine-3.16-installed"
 
@@ -108,6 +116,7 @@ def test_rust_cargo_auditable_section(tmp_path: Path) -> None:
             {"name": "app", "version": "0.1.0", "source": "local", "root": True, "dependencies": [1, 2]},
             {"name": "smallvec", "version": "1.6.0", "source": "crates.io", "kind": "runtime"},
             {"name": "mylib", "version": "0.2.0", "source": "git"},
+            {"name": "serde/evil", "version": "1.0.0", "source": "crates.io"},  # no crate name holds a "/"
         ]
     }
     payload = tmp_path / "dep-v0"
@@ -117,11 +126,12 @@ def test_rust_cargo_auditable_section(tmp_path: Path) -> None:
     # the section cargo auditable adds, added the same way (an ELF section named .dep-v0)
     subprocess.run(["objcopy", "--add-section", f".dep-v0={payload}", str(binary)], check=True)
     crates = read_rust_audit(parse_elf(binary.read_bytes()))
-    assert crates is not None and [c.name for c in crates] == ["app", "smallvec", "mylib"]
+    assert crates is not None and [c.name for c in crates] == ["app", "smallvec", "mylib", "serde/evil"]
     root = make_rootfs(tmp_path / "root", {"usr/bin/rusty": binary.read_bytes()})
     inventory = build_inventory(f"dir:{root}")
     cargo = [p for p in inventory.packages if p.ecosystem is Ecosystem.CARGO]
     assert [(p.name, p.version, p.purl) for p in cargo] == [("smallvec", "1.6.0", "pkg:cargo/smallvec@1.6.0")]
+    assert [s.reason for s in inventory.skipped] == ["invalid Rust crate package name 'serde/evil'"]
     assert not [p for p in inventory.packages if p.ecosystem is Ecosystem.BINARY]
 
 
@@ -184,3 +194,133 @@ def test_random_elf_like_bytes(tail: bytes) -> None:
             elf = parse_elf(data)
             read_go_buildinfo(elf)
             read_rust_audit(elf)
+
+
+# -- what is read of an executable, and what is kept -------------------------------------------------
+
+
+def test_images_keep_the_facts_of_executables_never_their_bodies(go_app: Path, tmp_path: Path) -> None:
+    c_binary = Path(shutil.which("true") or "/bin/true").read_bytes()
+    files: dict[str, Content] = {
+        "usr/local/bin/app": go_app.read_bytes(),
+        "usr/local/bin/mystery": c_binary,
+        "usr/local/bin/twin": Hardlink("usr/local/bin/mystery"),
+        "usr/bin/run": "#!/bin/sh\nexec app\n",
+    }
+    image = make_oci(tmp_path / "img", [files])
+    with open_source(f"oci:{image}") as source:
+        view = source.view(wanted_by(default_catalogers(is_image=True)))
+        facts = {}
+        for path in ("/usr/local/bin/app", "/usr/local/bin/mystery", "/usr/local/bin/twin", "/usr/bin/run"):
+            with pytest.raises(SourceError, match="not captured"):
+                view.read(path)  # the body went by and was not kept
+            facts[path] = ExecutableFacts.decode(view.digest(path, EXECUTABLE_FACTS))
+    assert facts["/usr/local/bin/app"].go is not None and facts["/usr/local/bin/app"].sha256 is None
+    assert facts["/usr/local/bin/mystery"].sha256 == hashlib.sha256(c_binary).hexdigest()
+    assert facts["/usr/local/bin/twin"] == facts["/usr/local/bin/mystery"]
+    assert facts["/usr/bin/run"] == ExecutableFacts(elf=False)
+    # the same packages as from the same files in a directory, read there by offset
+    root = make_rootfs(tmp_path / "root", files | {"usr/local/bin/twin": c_binary})
+    for name in ("app", "mystery", "twin"):
+        (root / "usr/local/bin" / name).chmod(0o755)
+
+    def found(target: str) -> list[tuple[str, str, str, str]]:
+        packages = build_inventory(target, options=SourceOptions(cache_dir=tmp_path / "cache")).packages
+        return sorted((p.found_by, p.name, p.purl, p.locations[0].path) for p in packages)
+
+    from_image = found(f"oci:{image}")
+    assert from_image == found(f"dir:{root}")
+    assert {name for _, name, _, _ in from_image} >= {"stdlib", "mystery", "twin"}
+    # the per-layer cache holds the facts, not the executables
+    (tmp_path / "cache" / "inventories").rename(tmp_path / "inventories-aside")
+    assert found(f"oci:{image}") == from_image
+    cached = sum(f.stat().st_size for f in (tmp_path / "cache" / "layers").iterdir())
+    assert cached < len(c_binary) + go_app.stat().st_size // 10
+
+
+class _CountingView(DirectoryView):
+    """A rootfs that counts the bytes read of each file."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.bytes_read: dict[str, int] = {}
+
+    def open(self, path: str) -> BinaryIO:
+        handle = super().open(path)
+        view = self
+
+        class Counting:
+            def __enter__(self) -> Counting:
+                return self
+
+            def __exit__(self, *exc: object) -> None:
+                handle.close()
+
+            def read(self, size: int = -1) -> bytes:
+                data = handle.read(size)
+                view.bytes_read[path] = view.bytes_read.get(path, 0) + len(data)
+                return data
+
+            def seek(self, offset: int, whence: int = 0) -> int:
+                return handle.seek(offset, whence)
+
+        return cast(BinaryIO, Counting())
+
+
+def test_a_directory_is_read_by_offset(go_app: Path, tmp_path: Path) -> None:
+    """Headers first; a script or an executable a package owns is read no further, an unknown one is hashed."""
+    c_binary = Path(shutil.which("true") or "/bin/true").read_bytes()
+    root = make_rootfs(
+        tmp_path / "root",
+        {
+            "bin/owned": c_binary,
+            "usr/local/bin/mystery": c_binary,
+            "usr/local/bin/app": go_app.read_bytes(),
+            "usr/bin/run": "#!/bin/sh\n" + "# padding\n" * 10_000,
+        },
+    )
+    for path in ("bin/owned", "usr/local/bin/mystery", "usr/local/bin/app"):
+        (root / path).chmod(0o755)
+    view = _CountingView(root)
+    context = CatalogContext(is_image=True, owned_files=frozenset({"/bin/owned"}))
+    result = BinaryCataloger().catalog(view, context)
+    assert {p.name for p in result.packages} >= {"mystery", "stdlib"} and "owned" not in {
+        p.name for p in result.packages
+    }
+    assert view.bytes_read["/usr/bin/run"] == 4  # not ELF: its first bytes say so
+    assert view.bytes_read["/bin/owned"] < 16 * 1024 < len(c_binary)  # headers and section names only
+    assert view.bytes_read["/usr/local/bin/mystery"] > len(c_binary)  # headers, then the whole body for its hash
+    assert view.bytes_read["/usr/local/bin/app"] < go_app.stat().st_size // 20  # headers and the build info
+
+
+def test_go_build_info_without_section_headers_is_found_as_go_finds_it(go_app: Path, tmp_path: Path) -> None:
+    """No section headers: the build info is at the start of the first writable segment, where
+    Go's own reader (``go version -m``) looks for it."""
+    data = bytearray(go_app.read_bytes())
+    assert data[4] == 2 and data[5] == 1  # 64-bit little-endian, as Debian's toolchain builds
+    data[0x28:0x30] = bytes(8)  # e_shoff
+    data[0x3C:0x40] = bytes(4)  # e_shnum, e_shstrndx
+    stripped = tmp_path / "stripped"
+    stripped.write_bytes(bytes(data))
+    stripped.chmod(0o755)
+    assert parse_elf(bytes(data)).sections == []
+    assert read_go_buildinfo(parse_elf(bytes(data))) == read_go_buildinfo(parse_elf(go_app.read_bytes()))
+    printed = subprocess.run(["go", "version", "-m", str(stripped)], capture_output=True, text=True, check=True)
+    assert "github.com/gogo/protobuf\tv1.3.1" in printed.stdout
+
+
+def test_a_body_another_cataloger_reads_whole_is_kept_and_digested_from(tmp_path: Path) -> None:
+    class WholeBodies(BinaryCataloger):
+        id = "test-whole"
+        body_digest = None
+
+    c_binary = Path(shutil.which("true") or "/bin/true").read_bytes()
+    assert wanted_by([BinaryCataloger()]).digest("/usr/bin/x") is EXECUTABLE_FACTS
+    assert wanted_by([BinaryCataloger(), WholeBodies()]).digest("/usr/bin/x") is None
+    assert wanted_by([BinaryCataloger()]).digest("/etc/passwd") is None  # not wanted at all
+    image = make_oci(tmp_path / "img", [{"usr/bin/x": c_binary}])
+    with open_source(f"oci:{image}") as source:
+        view = source.view(wanted_by([BinaryCataloger(), WholeBodies()]))
+        assert view.read("/usr/bin/x") == c_binary
+        facts = ExecutableFacts.decode(view.digest("/usr/bin/x", EXECUTABLE_FACTS))
+    assert facts.sha256 == hashlib.sha256(c_binary).hexdigest()  # an image's body is never read again

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
-from chainwarden.models import Ecosystem, Finding, Inventory, Location, Package, RuleId, Severity, TargetInfo
+from chainwarden.models import Distro, Ecosystem, Finding, Inventory, Location, Package, RuleId, Severity, TargetInfo
 from chainwarden.report.cyclonedx import primary_vulnerability_id, render_cyclonedx
 from chainwarden.report.json_report import tool_version
 from unit.report.report_samples import (
@@ -20,6 +24,7 @@ from unit.report.report_samples import (
     FIXED_SERIAL,
     FIXED_TIME,
     INVENTORY,
+    LAYER_BASE,
     LIBSSL,
     REQUESTS_SYSTEM,
     REQUESTS_VENDORED,
@@ -280,87 +285,182 @@ def test_many_packages_with_many_files() -> None:
 
 
 # --- the library as the oracle ------------------------------------------------
-# Components are written by chainwarden itself (the library's model was 60x too
-# slow on an image); here the library builds the same components from its own
-# model, and both must come out the same.
+# chainwarden writes the document itself (the library's model was 60x too slow
+# on an image, and its import alone half the JSON report's time); here the
+# library builds the same document from its own model, and both must come out
+# byte for byte the same.
 
 
-def _library_components(packages: tuple[Package, ...]) -> list[dict[str, Any]]:
+def _library_document(
+    inventory: Inventory, findings: tuple[Finding, ...] = (), timestamp: datetime = FIXED_TIME
+) -> str:
+    from cyclonedx.model import HashAlgorithm, HashType, Property
+    from cyclonedx.model.bom import Bom, BomMetaData
+    from cyclonedx.model.component import Component, ComponentType
+    from cyclonedx.model.lifecycle import LifecyclePhase, PredefinedLifecycle
+    from cyclonedx.output.json import JsonV1Dot6
+    from packageurl import PackageURL
+
+    from chainwarden._internal.jsontext import iter_indented
+    from chainwarden.report.cyclonedx import _image_name, image_purl
+    from chainwarden.report.cyclonedx_vulnerabilities import _vulnerabilities
+
+    taken: set[str] = set()
+
+    def claim(wanted: str) -> str:
+        ref, counter = wanted, 1
+        while ref in taken:
+            counter += 1
+            ref = f"{wanted}#{counter}"
+        taken.add(ref)
+        return ref
+
+    target = inventory.target
+    root_properties = [Property(name="chainwarden:target-kind", value=target.kind)]
+    if target.kind == "dir":
+        root = Component(
+            type=ComponentType.APPLICATION,
+            name=target.reference,
+            bom_ref=claim(f"target:{target.reference}"),
+            properties=root_properties,
+        )
+    else:
+        name, _, tag = _image_name(target)
+        digest = target.digest or target.config_digest
+        purl_text = image_purl(target)  # how an image is named is chainwarden's; how it is written, the library's
+        purl = PackageURL.from_string(purl_text) if purl_text else None
+        for key, value in (
+            ("image-digest", target.digest),
+            ("image-id", target.config_digest),
+            ("platform", target.platform),
+            *(("repo-tag", t) for t in target.repo_tags),
+        ):
+            if value:
+                root_properties.append(Property(name=f"chainwarden:{key}", value=value))
+        root = Component(
+            type=ComponentType.CONTAINER,
+            name=name,
+            version=tag or digest,
+            purl=purl,
+            hashes=[HashType(alg=HashAlgorithm.SHA_256, content=digest.split(":")[1])] if digest else [],
+            bom_ref=claim(purl.to_string() if purl else f"target:{target.reference}"),
+            properties=root_properties,
+        )
+    metadata_properties = [Property(name="chainwarden:target", value=target.reference)]
+    metadata_properties += [
+        Property(name=f"chainwarden:layer:{n}", value=x.digest) for n, x in enumerate(target.layers)
+    ]
+    for skipped in inventory.skipped:
+        where = f" at {skipped.location}" if skipped.location else ""
+        metadata_properties.append(
+            Property(name="chainwarden:skipped", value=f"{skipped.what}{where}: {skipped.reason}")
+        )
+    metadata = BomMetaData(
+        timestamp=timestamp,
+        component=root,
+        lifecycles=[PredefinedLifecycle(LifecyclePhase.POST_BUILD)] if target.kind != "dir" else [],
+        properties=metadata_properties,
+    )
+    metadata.tools.components.add(
+        Component(type=ComponentType.APPLICATION, name="chainwarden", version=tool_version(), bom_ref="chainwarden")
+    )
+    bom = Bom(serial_number=FIXED_SERIAL, metadata=metadata)
+    components = []
+    if inventory.distro is not None:
+        distro = inventory.distro
+        codename = [Property(name="chainwarden:distro-codename", value=distro.codename)] if distro.codename else []
+        components.append(
+            Component(
+                type=ComponentType.OPERATING_SYSTEM,
+                name=distro.id,
+                version=distro.version_id or None,
+                description=distro.pretty_name or None,
+                bom_ref=claim(f"os:{distro.id}@{distro.version_id}"),
+                properties=codename,
+            )
+        )
+    package_refs: dict[Package, str] = {}
+    for package in inventory.packages:
+        ref = claim(package.id or f"{package.ecosystem.value}:{package.name}")
+        package_refs.setdefault(package, ref)
+        components.append(_library_component(package, ref))
+    for component in components:
+        bom.components.add(component)
+    bom.register_dependency(root, components)
+    for vulnerability in _vulnerabilities(findings, package_refs, claim):
+        bom.vulnerabilities.add(vulnerability)
+    document = json.loads(JsonV1Dot6(bom).output_as_string())
+    core = {key: document.pop(key) for key in ("$schema", "bomFormat", "specVersion")}
+    return "".join(iter_indented(document, trailing=core)) + "\n"
+
+
+def _library_component(package: Package, ref: str) -> Any:
     from cyclonedx.contrib.license.factories import LicenseFactory
     from cyclonedx.model import HashAlgorithm, HashType, Property
-    from cyclonedx.model.bom import Bom
     from cyclonedx.model.component import Component, ComponentScope, ComponentType
     from cyclonedx.model.component_evidence import ComponentEvidence, Occurrence
     from cyclonedx.model.contact import OrganizationalEntity
     from cyclonedx.model.license import DisjunctiveLicense, LicenseExpression
-    from cyclonedx.output.json import JsonV1Dot6
     from packageurl import PackageURL
 
     from chainwarden.report.json_report import parse_hash_pin
 
     scopes = {"prod": ComponentScope.REQUIRED, "optional": ComponentScope.OPTIONAL, "dev": ComponentScope.EXCLUDED}
     algorithms = {"sha1": HashAlgorithm.SHA_1, "sha256": HashAlgorithm.SHA_256, "sha512": HashAlgorithm.SHA_512}
-    bom = Bom()
-    for package in packages:
-        try:
-            purl = PackageURL.from_string(package.purl) if package.purl else None
-        except ValueError:
-            purl = None
-        props = [("found-by", package.found_by)]
-        if purl is None and package.purl:
-            props.append(("purl", package.purl))
-        props += [("layer", layer) for layer in dict.fromkeys(loc.layer for loc in package.locations if loc.layer)]
-        if package.source_name:
-            props.append(("source-name", package.source_name))
-            if package.source_version:
-                props.append(("source-version", package.source_version))
-        if package.arch:
-            props.append(("arch", package.arch))
-        if package.direct is not None:
-            props.append(("direct", str(package.direct).lower()))
-        if package.scope is not None:
-            props.append(("scope", package.scope.value))
-        if not package.pinned:
-            props.append(("pinned", "false"))
-        hashes = []
-        for pin in package.hashes:
-            parsed = parse_hash_pin(pin)
-            if parsed is None or parsed[0] not in algorithms:
-                props.append(("hash", pin))
-            else:
-                hashes.append(HashType(alg=algorithms[parsed[0]], content=parsed[1]))
-        factory = LicenseFactory()
-        licenses = [factory.make_from_string(v) for v in dict.fromkeys(v.strip() for v in package.licenses) if v]
-        if len(licenses) > 1 and any(isinstance(lic, LicenseExpression) for lic in licenses):
-            licenses = [DisjunctiveLicense(name=x.value) if isinstance(x, LicenseExpression) else x for x in licenses]
-        ref = package.id or f"{package.ecosystem.value}:{package.name}"
-        occurrences: dict[str, Occurrence] = {}
-        for loc in package.locations:
-            oref = f"{ref}#found-at:{loc.path}" + (f":{loc.line}" if loc.line is not None else "")
-            context = f"layer {loc.layer}" if loc.layer else None
-            occurrences.setdefault(
-                oref, Occurrence(bom_ref=oref, location=loc.path, line=loc.line, additional_context=context)
-            )
-        for path in package.files:
-            oref = f"{ref}#owns:{path}"
-            occurrences.setdefault(oref, Occurrence(bom_ref=oref, location=path, additional_context="owned file"))
-        bom.components.add(
-            Component(
-                type=ComponentType.APPLICATION if package.ecosystem is Ecosystem.BINARY else ComponentType.LIBRARY,
-                supplier=OrganizationalEntity(name=package.supplier) if package.supplier else None,
-                name=package.name,
-                version=package.version or None,
-                purl=purl,
-                bom_ref=ref,
-                licenses=licenses,
-                hashes=hashes,
-                scope=scopes[package.scope.value] if package.scope else None,
-                properties=[Property(name=f"chainwarden:{k}", value=v) for k, v in props],
-                evidence=ComponentEvidence(occurrences=occurrences.values()) if occurrences else None,
-            )
+    try:
+        purl = PackageURL.from_string(package.purl) if package.purl else None
+    except ValueError:
+        purl = None
+    props = [("found-by", package.found_by)]
+    if purl is None and package.purl:
+        props.append(("purl", package.purl))
+    props += [("layer", layer) for layer in dict.fromkeys(loc.layer for loc in package.locations if loc.layer)]
+    if package.source_name:
+        props.append(("source-name", package.source_name))
+        if package.source_version:
+            props.append(("source-version", package.source_version))
+    if package.arch:
+        props.append(("arch", package.arch))
+    if package.direct is not None:
+        props.append(("direct", str(package.direct).lower()))
+    if package.scope is not None:
+        props.append(("scope", package.scope.value))
+    if not package.pinned:
+        props.append(("pinned", "false"))
+    hashes = []
+    for pin in package.hashes:
+        parsed = parse_hash_pin(pin)
+        if parsed is None or parsed[0] not in algorithms:
+            props.append(("hash", pin))
+        else:
+            hashes.append(HashType(alg=algorithms[parsed[0]], content=parsed[1]))
+    factory = LicenseFactory()
+    licenses = [factory.make_from_string(v) for v in dict.fromkeys(v.strip() for v in package.licenses) if v]
+    if len(licenses) > 1 and any(isinstance(lic, LicenseExpression) for lic in licenses):
+        licenses = [DisjunctiveLicense(name=x.value) if isinstance(x, LicenseExpression) else x for x in licenses]
+    occurrences: dict[str, Occurrence] = {}
+    for loc in package.locations:
+        oref = f"{ref}#found-at:{loc.path}" + (f":{loc.line}" if loc.line is not None else "")
+        context = f"layer {loc.layer}" if loc.layer else None
+        occurrences.setdefault(
+            oref, Occurrence(bom_ref=oref, location=loc.path, line=loc.line, additional_context=context)
         )
-    components: list[dict[str, Any]] = json.loads(JsonV1Dot6(bom).output_as_string())["components"]
-    return components
+    for path in package.files:
+        oref = f"{ref}#owns:{path}"
+        occurrences.setdefault(oref, Occurrence(bom_ref=oref, location=path, additional_context="owned file"))
+    return Component(
+        type=ComponentType.APPLICATION if package.ecosystem is Ecosystem.BINARY else ComponentType.LIBRARY,
+        supplier=OrganizationalEntity(name=package.supplier) if package.supplier else None,
+        name=package.name,
+        version=package.version or None,
+        purl=purl,
+        bom_ref=ref,
+        licenses=licenses,
+        hashes=hashes,
+        scope=scopes[package.scope.value] if package.scope else None,
+        properties=[Property(name=f"chainwarden:{k}", value=v) for k, v in props],
+        evidence=ComponentEvidence(occurrences=occurrences.values()) if occurrences else None,
+    )
 
 
 _ORACLE_PACKAGES = (
@@ -372,12 +472,81 @@ _ORACLE_PACKAGES = (
     Package(Ecosystem.PYPI, "a", "2", "pkg:pypi/a@2?Repository_URL=https://x.example/simple%20y", "x"),
     Package(Ecosystem.BINARY, "tool", "", "", "binary", locations=(Location("/usr/local/bin/tool"),)),
     Package(Ecosystem.DEBIAN, "zlib1g", "1:1.2.13", "pkg:deb/debian/zlib1g@1:1.2.13", "dpkg", supplier="Debian"),
+    # what chainwarden's own catalogers write (purls trusted as canonical), and licences of every kind
+    Package(
+        Ecosystem.DEBIAN,
+        "libc6",
+        "2.36-9+deb12u4",
+        "pkg:deb/debian/libc6@2.36-9%2Bdeb12u4?arch=amd64&distro=debian-12&upstream=glibc",
+        "dpkg-status",
+        locations=(
+            Location("/var/lib/dpkg/status", LAYER_BASE, line=7),
+            Location("/var/lib/dpkg/status", LAYER_BASE, line=7),
+        ),
+        files=(
+            "/usr/lib/x86_64-linux-gnu/libc.so.6",
+            "/etc/ld.so.conf.d/x86_64-linux-gnu.conf",
+            "/usr/lib/x86_64-linux-gnu/libc.so.6",
+        ),
+        licenses=("GPL-2+", "LGPL-2.1+"),
+    ),
+    Package(
+        Ecosystem.DEBIAN, "base-files", "12.4", "pkg:deb/debian/base-files@12.4", "dpkg-status", licenses=("LGPL-2.1+",)
+    ),
+    Package(Ecosystem.APK, "musl", "1.2.4-r2", "pkg:apk/alpine/musl@1.2.4-r2?arch=x86_64", "apk-db", licenses=("mit",)),
+    Package(Ecosystem.NPM, "x", "1", "pkg:npm/x@1", "npm-installed", licenses=("MIT OR Apache-2.0",)),
+    Package(
+        Ecosystem.NPM, "y", "1", "pkg:npm/y@1", "npm-installed", licenses=("Apache-2.0", "MIT OR Apache-2.0", "MIT")
+    ),
+    Package(Ecosystem.NPM, "z", "1", "pkg:npm/z@1", "npm-installed", licenses=(" MIT ", "mit", "", "  ", "Zlib")),
+    Package(Ecosystem.PYPI, "w", "1", "pkg:pypi/w@1", "python-installed", licenses=("GPL-3+ or Artistic", "Expat")),
+    Package(Ecosystem.PYPI, "v", "1", "pkg:pypi/v@1", "python-installed", licenses=("Licence publique générale",)),
+    Package(
+        Ecosystem.GOLANG,
+        "github.com/BurntSushi/toml",
+        "v1.3.2",
+        "pkg:golang/github.com/BurntSushi/toml@v1.3.2",
+        "go-binary",
+    ),
 )
 
 
-def test_components_are_those_the_library_writes() -> None:
-    ours = json.loads(render_cyclonedx(Inventory(INVENTORY.target, _ORACLE_PACKAGES)))["components"]
-    assert ours == _library_components(_ORACLE_PACKAGES)
+@pytest.mark.parametrize(
+    ("inventory", "findings"),
+    [
+        (INVENTORY, FINDINGS),
+        (Inventory(INVENTORY.target, _ORACLE_PACKAGES, distro=INVENTORY.distro, skipped=INVENTORY.skipped), FINDINGS),
+        (DIR_INVENTORY, ()),
+        (Inventory(TargetInfo("oci", "oci:./x"), ()), ()),  # no packages, no digest, no distro
+        (Inventory(replace(INVENTORY.target, digest=None, repo_tags=(), platform=None), ()), ()),
+        (Inventory(INVENTORY.target, (), distro=Distro("alpine", "", "", ""), skipped=INVENTORY.skipped * 2), ()),
+    ],
+    ids=["sample", "tricky", "directory", "empty", "config-digest-only", "bare-distro"],
+)
+def test_document_is_the_one_the_library_writes(inventory: Inventory, findings: tuple[Finding, ...]) -> None:
+    ours = render_cyclonedx(inventory, findings, timestamp=FIXED_TIME, serial=FIXED_SERIAL)
+    assert ours == _library_document(inventory, findings)
+    _validate(ours)
+
+
+def test_a_naive_timestamp_is_written_as_the_library_writes_it() -> None:
+    naive = datetime(2024, 5, 1, 12, 0, 0, 123456)
+    ours = render_cyclonedx(DIR_INVENTORY, timestamp=naive, serial=FIXED_SERIAL)
+    assert ours == _library_document(DIR_INVENTORY, timestamp=naive)
+
+
+def test_an_sbom_without_findings_does_not_load_the_library() -> None:
+    """Only the SPDX licence list is the library's to give; its model and serialiser stay unloaded."""
+    code = (
+        "import sys; from chainwarden.report.cyclonedx import render_cyclonedx;"
+        "from unit.report.report_samples import INVENTORY;"
+        "render_cyclonedx(INVENTORY);"
+        "print(sorted(m for m in sys.modules if m.startswith('cyclonedx.') and not m.startswith('cyclonedx.spdx')"
+        " and not m.startswith('cyclonedx.schema')))"
+    )
+    tests_dir = Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tests_dir)
+    assert result.stdout.strip() == "[]"
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
-from packageurl import PackageURL
 from packaging.utils import InvalidName, canonicalize_name
 
 from chainwarden.errors import InventoryError, SourceError
@@ -28,6 +27,7 @@ from chainwarden.inventory.bounds import (
 )
 from chainwarden.inventory.interface import CatalogContext, Cataloger, CatalogResult
 from chainwarden.inventory.npm import npm_purl
+from chainwarden.inventory.python import pypi_purl
 from chainwarden.models import Ecosystem, Location, Package, Scope, Skipped
 from chainwarden.sources.interface import MAX_FILE_BODY, FileEntry, FileSystemView
 
@@ -278,12 +278,11 @@ def pypi_package(
     pinned: bool = True,
 ) -> Package:
     """A PyPI package declared in ``source``; ``name`` must already be normalised."""
-    purl = PackageURL(type="pypi", name=name, version=version or None).to_string()
     return Package(
         ecosystem=Ecosystem.PYPI,
         name=name,
         version=version,
-        purl=purl,
+        purl=pypi_purl(name, version),
         found_by=source.found_by,
         locations=(source.location(line),),
         direct=direct,
