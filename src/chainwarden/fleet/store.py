@@ -327,6 +327,10 @@ class FleetStore:
     def __init__(self, url: str, engine: Engine) -> None:
         self.url = url
         self.engine = engine
+        # ids of package versions and layers, which are never deleted nor renumbered: an image of
+        # 500 packages on a known base looks none up (filled only from committed transactions)
+        self._package_id_of: dict[tuple[str, str, str], int] = {}
+        self._layer_id_of: dict[str, int] = {}
 
     @property
     def dialect(self) -> str:
@@ -428,6 +432,8 @@ class FleetStore:
 
         Idempotent by digest: two workers storing the same digest at once leave one image.
         """
+        new_layer_ids: dict[str, int] = {}
+        new_package_ids: dict[tuple[str, str, str], int] = {}
         with self.begin() as conn:
             if conn.scalar(sa.select(images.c.id).where(images.c.digest == record.digest)) is not None:
                 return False
@@ -452,7 +458,7 @@ class FleetStore:
                 sa.select(sa.func.count()).select_from(image_layers).where(image_layers.c.image_id == image_id)
             ):
                 return False
-            layer_ids = self._layer_ids(conn, record.layers)
+            layer_ids = self._layer_ids(conn, record.layers, new_layer_ids)
             if record.layers:
                 conn.execute(
                     image_layers.insert(),
@@ -466,7 +472,7 @@ class FleetStore:
                         for position, layer in enumerate(record.layers)
                     ],
                 )
-            package_ids = self._package_ids(conn, record.packages)
+            package_ids = self._package_ids(conn, record.packages, new_package_ids)
             placements: dict[tuple[int, str], dict[str, Any]] = {}
             for pkg in record.packages:
                 key = (package_ids[(pkg.ecosystem, pkg.name, pkg.version)], pkg.path)
@@ -482,39 +488,51 @@ class FleetStore:
                 )
             if placements:
                 conn.execute(image_packages.insert(), list(placements.values()))
+        self._layer_id_of.update(new_layer_ids)
+        self._package_id_of.update(new_package_ids)
         return True
 
-    def _layer_ids(self, conn: Connection, records: Sequence[LayerRecord]) -> dict[str, int]:
+    def _layer_ids(self, conn: Connection, records: Sequence[LayerRecord], found_now: dict[str, int]) -> dict[str, int]:
+        """Layer digest → id, inserting unknown layers; ids read from the database go to ``found_now``."""
+        ids = {r.digest: self._layer_id_of[r.digest] for r in records if r.digest in self._layer_id_of}
         rows = {
             r.digest: {"digest": r.digest, "diff_id": r.diff_id, "size": r.size, "media_type": r.media_type}
             for r in records
+            if r.digest not in ids
         }
         _insert_ignore(conn, layers, list(rows.values()), ["digest"])
-        ids: dict[str, int] = {}
         wanted = sorted(rows)
         for start in range(0, len(wanted), _CHUNK):
             chunk = wanted[start : start + _CHUNK]
-            ids.update(
+            found_now.update(
                 (row.digest, row.id)
                 for row in conn.execute(sa.select(layers.c.id, layers.c.digest).where(layers.c.digest.in_(chunk)))
             )
+        ids.update(found_now)
         return ids
 
-    def _package_ids(self, conn: Connection, placements: Sequence[PackagePlacement]) -> dict[tuple[str, str, str], int]:
+    def _package_ids(
+        self, conn: Connection, placements: Sequence[PackagePlacement], found_now: dict[tuple[str, str, str], int]
+    ) -> dict[tuple[str, str, str], int]:
+        """(ecosystem, name, version) → id, inserting unknown ones; ids read from the database go to ``found_now``."""
+        ids: dict[tuple[str, str, str], int] = {}
         rows: dict[tuple[str, str, str], dict[str, Any]] = {}
         for p in placements:
-            rows.setdefault(
-                (p.ecosystem, p.name, p.version),
-                {
-                    "ecosystem": p.ecosystem,
-                    "name": p.name,
-                    "version": p.version,
-                    "purl": p.purl,
-                    "source_name": p.source_name,
-                    "source_version": p.source_version,
-                },
-            )
-        ids: dict[tuple[str, str, str], int] = {}
+            key = (p.ecosystem, p.name, p.version)
+            if key in ids or key in rows:
+                continue
+            known = self._package_id_of.get(key)
+            if known is not None:
+                ids[key] = known
+                continue
+            rows[key] = {
+                "ecosystem": p.ecosystem,
+                "name": p.name,
+                "version": p.version,
+                "purl": p.purl,
+                "source_name": p.source_name,
+                "source_version": p.source_version,
+            }
         keys = sorted(rows)
         for start in range(0, len(keys), _CHUNK):
             chunk = keys[start : start + _CHUNK]
@@ -523,7 +541,8 @@ class FleetStore:
             if missing:
                 _insert_ignore(conn, packages, missing, ["ecosystem", "name", "version"])
                 found = self._select_package_ids(conn, chunk)
-            ids.update(found)
+            found_now.update(found)
+        ids.update(found_now)
         return ids
 
     @staticmethod

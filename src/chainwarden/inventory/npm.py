@@ -83,6 +83,10 @@ class NpmInstalledCataloger(Cataloger):
     def wants(self, path: str) -> bool:
         return path.endswith("/package.json") and is_manifest(path)
 
+    def walks(self, path: str) -> bool:
+        # every file under a package directory is one of its files
+        return package_root(path) is not None
+
     def catalog(self, view: FileSystemView, context: CatalogContext) -> CatalogResult:
         result = CatalogResult()
         owned: dict[str, list[str]] = {}
