@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from chainwarden.errors import Error, UsageError
@@ -31,9 +31,11 @@ from chainwarden.fleet.store import (
     LayerRecord,
     PackageKey,
     PackagePlacement,
+    split_match_key,
 )
 from chainwarden.inventory import catalog_source
-from chainwarden.models import Distro, Ecosystem, Inventory, Package, TargetInfo
+from chainwarden.inventory.npm import DEBIAN_FOUND_BY
+from chainwarden.models import Distro, Ecosystem, Inventory, Location, Package, TargetInfo
 from chainwarden.sources import SourceOptions, open_source
 from chainwarden.sources.registry import ImageReference, RegistryClient
 from chainwarden.vulndb.store import VulnDatabase
@@ -179,7 +181,18 @@ def image_record(
     if isinstance(label_map, dict):
         base_name = base_name or _str_or_none(label_map.get(BASE_NAME_ANNOTATION))
         base_digest = base_digest or _str_or_none(label_map.get(BASE_DIGEST_ANNOTATION))
+    from chainwarden.vulndb.match import DebianOwners
+
     created = config.get("created")
+    owners = DebianOwners(inventory)
+
+    def debian_owner(package: Package) -> tuple[str, str, str] | None:
+        # a node module Debian ships is matched with its .deb, as a scan of the image does
+        if package.found_by != DEBIAN_FOUND_BY or package.ecosystem is not Ecosystem.NPM:
+            return None
+        owner = owners.of(package)
+        return (Ecosystem.DEBIAN.value, owner.name, owner.version) if owner is not None else None
+
     placements = tuple(
         PackagePlacement(
             ecosystem=p.ecosystem.value,
@@ -191,6 +204,7 @@ def image_record(
             source_name=p.source_name,
             source_version=p.source_version,
             in_use=in_use(p) if in_use else None,
+            debian_owner=debian_owner(p),
         )
         for p in inventory.packages
     )
@@ -284,30 +298,69 @@ def _distro_of(key: str) -> Distro | None:
     return Distro(distro_id, version)
 
 
-def match_packages(keys: Sequence[PackageKey], db: VulnDatabase) -> list[FindingRecord]:
-    """Findings for package versions, grouped per Debian release (one synthetic inventory each)."""
-    from chainwarden.vulndb import match_inventory
-
-    records: list[FindingRecord] = []
-    by_distro: dict[str, list[PackageKey]] = {}
+def _match_groups(keys: Sequence[PackageKey]) -> list[tuple[str, list[tuple[Package, PackageKey]]]]:
+    """The inventories to match, as (release key, packages with their keys): one per .deb that ships
+    node modules, holding the .deb and its modules as a scan of an image sees them, then one per
+    match key for the rest."""
+    by_key: dict[str, list[PackageKey]] = {}
     for key in keys:
-        by_distro.setdefault(key.distro, []).append(key)
-    for distro, group in sorted(by_distro.items()):
+        by_key.setdefault(key.distro, []).append(key)
+    groups: list[tuple[str, list[tuple[Package, PackageKey]]]] = []
+    grouped: set[tuple[int, str]] = set()
+    for group_key, modules in sorted(by_key.items()):
+        distro, owner_id = split_match_key(group_key)
+        if owner_id is None:
+            continue
+        deb_key = next((k for k in by_key.get(distro, ()) if k.id == owner_id and k.ecosystem == "deb"), None)
+        if deb_key is None:
+            continue  # no such .deb in the store any more: the modules are matched alone
+        members: list[tuple[Package, PackageKey]] = []
+        for module in modules:
+            # DebianOwners pairs a module with the .deb that lists its manifest among its files
+            path = f"/usr/share/nodejs/{module.name}/package.json"
+            package = replace(_package_of(module), found_by=DEBIAN_FOUND_BY, locations=(Location(path),), files=(path,))
+            members.append((package, module))
+        paths = tuple(package.locations[0].path for package, _ in members)
+        members.append((replace(_package_of(deb_key), files=paths), deb_key))
+        grouped.update((key.id, key.distro) for _, key in members)
+        groups.append((distro, members))
+    for group_key, group in sorted(by_key.items()):
+        plain = [(_package_of(k), k) for k in group if (k.id, k.distro) not in grouped]
+        if plain:
+            groups.append((split_match_key(group_key)[0], plain))
+    return groups
+
+
+def match_packages(
+    store: FleetStore, keys: Sequence[PackageKey], db: VulnDatabase
+) -> tuple[list[PackageKey], list[FindingRecord]]:
+    """Findings for package versions, and the keys they were computed for: ``keys`` and what is
+    matched with them (a .deb and the node modules it ships, see :meth:`FleetStore.with_debian_modules`).
+
+    Each group goes through the matcher ``scan`` uses, so that an image's findings in the fleet
+    are the ones a scan of it reports (Debian-shipped node modules included).
+    """
+    from chainwarden.vulndb import Matcher
+
+    expanded = store.with_debian_modules(keys)
+    matcher = Matcher(db)
+    records: list[FindingRecord] = []
+    for distro, members in _match_groups(expanded):
         inventory = Inventory(
             target=TargetInfo(kind="fleet", reference=f"fleet packages ({distro or 'no distro'})"),
-            packages=tuple(_package_of(k) for k in group),
+            packages=tuple(package for package, _ in members),
             distro=_distro_of(distro),
         )
-        result = match_inventory(inventory, db)
-        for vuln_match in result.matches:
+        key_of = {id(package): key for package, key in members}
+        for vuln_match in matcher.match(inventory).matches:
             finding = vuln_match.finding
-            package = vuln_match.package
+            key = key_of[id(vuln_match.package)]
             records.append(
                 FindingRecord(
-                    ecosystem=package.ecosystem.value,
-                    name=package.name,
-                    version=package.version,
-                    distro=distro,
+                    ecosystem=key.ecosystem,
+                    name=key.name,
+                    version=key.version,
+                    distro=key.distro,
                     vuln_id=vuln_match.vuln_id,
                     rule_id=str(finding.rule_id),
                     severity=finding.severity.value,
@@ -316,19 +369,20 @@ def match_packages(keys: Sequence[PackageKey], db: VulnDatabase) -> list[Finding
                     fixed=finding.fixed_versions,
                 )
             )
-    return records
+    return expanded, records
 
 
 def match_pending(store: FleetStore, db: VulnDatabase, digests: Iterable[str] | None = None) -> int:
     """Match every package version not yet matched against this database version; new findings count."""
     version = db.version()
     keys = store.unmatched_packages(version, digests)
-    if not store.advisory_states():
+    if not store.has_advisory_states():
         # the baseline ``fleet rematch`` compares the next database with
         store.save_advisory_states(db.record_states())
     if not keys:
         return 0
-    return len(store.replace_findings(keys, match_packages(keys, db), version))
+    matched_keys, records = match_packages(store, keys, db)
+    return len(store.replace_findings(matched_keys, records, version))
 
 
 def open_vulndb(path: Path | None) -> VulnDatabase | None:

@@ -165,10 +165,11 @@ def _owned_unchanged(cataloger: Cataloger, runs: Sequence[CatalogerRun], previou
         before = previous.run_of(run.cataloger)
         if before is run:
             continue  # reused: the same files
-        now.update(f for p in run.packages for f in p.files if cataloger.uses_owned(f))
+        now.update(f for p in run.packages for f in p.files)
         if before is not None:
-            then.update(f for p in before.packages for f in p.files if cataloger.uses_owned(f))
-    return now == then
+            then.update(f for p in before.packages for f in p.files)
+    # the files it cares about are the same when none of those owned on one side only is one of them
+    return not any(cataloger.uses_owned(path) for path in now.symmetric_difference(then))
 
 
 def assemble(

@@ -7,16 +7,18 @@ of their own).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import posixpath
 import re
+from dataclasses import replace
 from typing import Any
 
 from packageurl import PackageURL
 
 from chainwarden.inventory.bounds import npm_name_problem
 from chainwarden.inventory.interface import CatalogContext, Cataloger, CatalogResult
-from chainwarden.models import Ecosystem, Location, Package, Skipped
+from chainwarden.models import Digest, Ecosystem, Location, Package, Skipped
 from chainwarden.sources.interface import EntryType, FileSystemView
 
 NODE_MODULES = "/node_modules/"
@@ -25,6 +27,10 @@ NODE_MODULES = "/node_modules/"
 DEBIAN_NODE_DIRS = ("/usr/share/nodejs/", "/usr/lib/nodejs/")
 DEBIAN_ARCH_NODE_DIR = re.compile(r"^/usr/lib/[a-z0-9_]+-linux-[a-z0-9_]+/nodejs/")
 DEBIAN_FOUND_BY = "npm-debian"
+#: (path, layer, digest of the manifest) -> what it declares (see NpmInstalledCataloger._manifest)
+_READ: dict[tuple[str, str | None, bytes], object] = {}
+_READ_MAX = 50_000
+_UNREAD = object()
 
 
 def _modules_end(path: str) -> int:
@@ -110,21 +116,40 @@ class NpmInstalledCataloger(Cataloger):
         entry = view.entry(path)
         layer = entry.layer if entry else None
         try:
-            manifest = json.loads(view.read(path))
+            body = view.read(path)
         except Exception as exc:
             result.skipped.append(Skipped("npm package.json", Location(path, layer), f"unreadable: {exc}"))
             return None
-        if not isinstance(manifest, dict):
-            result.skipped.append(Skipped("npm package.json", Location(path, layer), "not a JSON object"))
+        # the same module in many images (a base's global modules) is read once
+        key = (path, layer, hashlib.sha256(body).digest())
+        known = _READ.get(key, _UNREAD)
+        if known is _UNREAD:
+            known = self._manifest(path, layer, body)
+            if len(_READ) >= _READ_MAX:
+                _READ.clear()
+            _READ[key] = known
+        if isinstance(known, Skipped):
+            result.skipped.append(known)
             return None
+        if not isinstance(known, Package):
+            return None
+        return replace(known, files=tuple(sorted(files)))
+
+    def _manifest(self, path: str, layer: Digest | None, body: bytes) -> Package | Skipped | None:
+        """The package a manifest declares (without files), why it is skipped, or None for a placeholder."""
+        try:
+            manifest = json.loads(body)
+        except Exception as exc:
+            return Skipped("npm package.json", Location(path, layer), f"unreadable: {exc}")
+        if not isinstance(manifest, dict):
+            return Skipped("npm package.json", Location(path, layer), "not a JSON object")
         name, version = manifest.get("name"), manifest.get("version")
         if not isinstance(name, str) or not isinstance(version, str) or not name or not version:
             # placeholder manifests (npm writes some without name/version) are not packages
             return None
         problem = npm_name_problem(name)
         if problem is not None:
-            result.skipped.append(Skipped("npm package.json", Location(path, layer), problem))
-            return None
+            return Skipped("npm package.json", Location(path, layer), problem)
         return Package(
             ecosystem=Ecosystem.NPM,
             name=name,
@@ -133,6 +158,5 @@ class NpmInstalledCataloger(Cataloger):
             # a Debian-shipped module is updated (and patched) through its .deb
             found_by=self.id if NODE_MODULES in path else DEBIAN_FOUND_BY,
             locations=(Location(path, layer),),
-            files=tuple(sorted(files)),
             licenses=licenses_of(manifest),
         )
