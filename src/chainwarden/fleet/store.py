@@ -356,13 +356,18 @@ def _insert_ignore(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str
 
 
 def _insert_rows(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """A plain bulk INSERT; on PostgreSQL through COPY (an image's ~1,000 placements in one round trip)."""
+    """A plain bulk INSERT of an image's ~1,000 placements: on PostgreSQL through COPY (one round
+    trip), on SQLite the driver's executemany with tuples (no per-row statement parameters to build)."""
     if not rows:
         return
-    if conn.dialect.name != "postgresql":
-        conn.execute(table.insert(), list(rows))
-        return
     names = list(rows[0])
+    if conn.dialect.name != "postgresql":
+        columns = ", ".join(f'"{name}"' for name in names)
+        marks = ", ".join("?" for _ in names)
+        # names come from the schema; every value is a parameter
+        statement = f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks})'  # noqa: S608
+        conn.exec_driver_sql(statement, [tuple(row[n] for n in names) for row in rows])
+        return
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         columns = ", ".join(f'"{name}"' for name in names)
@@ -484,80 +489,97 @@ class FleetStore:
 
         Idempotent by digest: two workers storing the same digest at once leave one image.
         """
+        return self.store_images([record])[0]
+
+    def store_images(self, records: Sequence[ImageRecord]) -> list[bool]:
+        """Store images in one transaction; for each, False when its digest was stored already.
+
+        An in-process sync stores its images in batches: the index pages of a base's
+        package versions are then written once per batch instead of once per image.
+        """
         new_layer_ids: dict[str, int] = {}
         new_package_ids: dict[tuple[str, str, str], int] = {}
         with self.begin() as conn:
-            if conn.scalar(sa.select(images.c.id).where(images.c.digest == record.digest)) is not None:
-                return False
-            row = {
-                "digest": record.digest,
-                "config_digest": record.config_digest,
-                "created": record.created,
-                "platform": record.platform,
-                "distro": record.distro,
-                "base_name": record.base_name,
-                "base_digest": record.base_digest,
-                "base_source": "annotation" if record.base_name or record.base_digest else None,
-                "reference": record.reference,
-                "scanned_at": now_text(),
-                "profiled": record.profiled,
-            }
-            _insert_ignore(conn, images, [row], ["digest"])
-            image_id = conn.scalar(sa.select(images.c.id).where(images.c.digest == record.digest))
-            assert image_id is not None
-            # a concurrent writer that won the race committed first: ours is a no-op
-            if conn.scalar(
-                sa.select(sa.func.count()).select_from(image_layers).where(image_layers.c.image_id == image_id)
-            ):
-                return False
-            layer_ids = self._layer_ids(conn, record.layers, new_layer_ids)
-            if record.layers:
-                conn.execute(
-                    image_layers.insert(),
-                    [
-                        {
-                            "image_id": image_id,
-                            "position": position,
-                            "layer_id": layer_ids[layer.digest],
-                            "created_by": layer.created_by,
-                        }
-                        for position, layer in enumerate(record.layers)
-                    ],
-                )
-            owners = [p.debian_owner for p in record.packages if p.debian_owner is not None]
-            package_ids = self._package_ids(conn, record.packages, new_package_ids, owners)
-            placements: dict[tuple[int, str], dict[str, Any]] = {}
-            modules: set[tuple[int, int]] = set()
-            for pkg in record.packages:
-                key = (package_ids[(pkg.ecosystem, pkg.name, pkg.version)], pkg.path)
-                owner_id = package_ids.get(pkg.debian_owner) if pkg.debian_owner is not None else None
-                if owner_id is not None:
-                    modules.add((owner_id, key[0]))
-                placements.setdefault(
-                    key,
-                    {
-                        "image_id": image_id,
-                        "package_id": key[0],
-                        "layer_id": layer_ids.get(pkg.layer) if pkg.layer else None,
-                        "path": pkg.path,
-                        "in_use": pkg.in_use,
-                        "match_key": match_key(record.distro, pkg.ecosystem, owner_id),
-                    },
-                )
-            _insert_rows(conn, image_packages, list(placements.values()))
-            _insert_ignore(
-                conn,
-                debian_modules,
-                [{"distro": record.distro, "owner_id": o, "module_id": m} for o, m in sorted(modules)],
-                ["distro", "owner_id", "module_id"],
-            )
+            stored = [self._store_one(conn, record, new_layer_ids, new_package_ids) for record in records]
         self._layer_id_of.update(new_layer_ids)
         self._package_id_of.update(new_package_ids)
+        return stored
+
+    def _store_one(
+        self,
+        conn: Connection,
+        record: ImageRecord,
+        new_layer_ids: dict[str, int],
+        new_package_ids: dict[tuple[str, str, str], int],
+    ) -> bool:
+        if conn.scalar(sa.select(images.c.id).where(images.c.digest == record.digest)) is not None:
+            return False
+        row = {
+            "digest": record.digest,
+            "config_digest": record.config_digest,
+            "created": record.created,
+            "platform": record.platform,
+            "distro": record.distro,
+            "base_name": record.base_name,
+            "base_digest": record.base_digest,
+            "base_source": "annotation" if record.base_name or record.base_digest else None,
+            "reference": record.reference,
+            "scanned_at": now_text(),
+            "profiled": record.profiled,
+        }
+        _insert_ignore(conn, images, [row], ["digest"])
+        image_id = conn.scalar(sa.select(images.c.id).where(images.c.digest == record.digest))
+        assert image_id is not None
+        # a concurrent writer that won the race committed first: ours is a no-op
+        if conn.scalar(sa.select(sa.func.count()).select_from(image_layers).where(image_layers.c.image_id == image_id)):
+            return False
+        layer_ids = self._layer_ids(conn, record.layers, new_layer_ids)
+        if record.layers:
+            conn.execute(
+                image_layers.insert(),
+                [
+                    {
+                        "image_id": image_id,
+                        "position": position,
+                        "layer_id": layer_ids[layer.digest],
+                        "created_by": layer.created_by,
+                    }
+                    for position, layer in enumerate(record.layers)
+                ],
+            )
+        owners = [p.debian_owner for p in record.packages if p.debian_owner is not None]
+        package_ids = self._package_ids(conn, record.packages, new_package_ids, owners)
+        placements: dict[tuple[int, str], dict[str, Any]] = {}
+        modules: set[tuple[int, int]] = set()
+        for pkg in record.packages:
+            key = (package_ids[(pkg.ecosystem, pkg.name, pkg.version)], pkg.path)
+            owner_id = package_ids.get(pkg.debian_owner) if pkg.debian_owner is not None else None
+            if owner_id is not None:
+                modules.add((owner_id, key[0]))
+            placements.setdefault(
+                key,
+                {
+                    "image_id": image_id,
+                    "package_id": key[0],
+                    "layer_id": layer_ids.get(pkg.layer) if pkg.layer else None,
+                    "path": pkg.path,
+                    "in_use": pkg.in_use,
+                    "match_key": match_key(record.distro, pkg.ecosystem, owner_id),
+                },
+            )
+        _insert_rows(conn, image_packages, list(placements.values()))
+        _insert_ignore(
+            conn,
+            debian_modules,
+            [{"distro": record.distro, "owner_id": o, "module_id": m} for o, m in sorted(modules)],
+            ["distro", "owner_id", "module_id"],
+        )
         return True
 
     def _layer_ids(self, conn: Connection, records: Sequence[LayerRecord], found_now: dict[str, int]) -> dict[str, int]:
         """Layer digest → id, inserting unknown layers; ids read from the database go to ``found_now``."""
-        ids = {r.digest: self._layer_id_of[r.digest] for r in records if r.digest in self._layer_id_of}
+        known = {**self._layer_id_of, **found_now} if found_now else self._layer_id_of
+        ids = {r.digest: known[r.digest] for r in records if r.digest in known}
         rows = {
             r.digest: {"digest": r.digest, "diff_id": r.diff_id, "size": r.size, "media_type": r.media_type}
             for r in records
@@ -588,7 +610,7 @@ class FleetStore:
             key = (p.ecosystem, p.name, p.version)
             if key in ids or key in rows:
                 continue
-            known = self._package_id_of.get(key)
+            known = self._package_id_of.get(key) or found_now.get(key)
             if known is not None:
                 ids[key] = known
                 continue

@@ -19,6 +19,7 @@ shared by 500 images is matched once.
 from __future__ import annotations
 
 import fnmatch
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -40,6 +41,9 @@ from chainwarden.sources import SourceOptions, open_source
 from chainwarden.sources.registry import ImageReference, RegistryClient
 from chainwarden.vulndb.store import VulnDatabase
 
+#: an in-process sync stores this many images per transaction, or what it has every STORE_EVERY seconds
+STORE_BATCH = 25
+STORE_EVERY = 2.0
 BASE_NAME_ANNOTATION = "org.opencontainers.image.base.name"
 BASE_DIGEST_ANNOTATION = "org.opencontainers.image.base.digest"
 
@@ -51,6 +55,9 @@ class Discovered:
     digest: str
     reference: str  # "registry:HOST/REPO@sha256:…", what a scan opens
     tags: tuple[tuple[str, str], ...]  # (repository, tag)
+    #: the manifest (or index) the listing fetched, and its media type: handed to the scan
+    manifest: bytes | None = None
+    media_type: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +135,7 @@ def discover(
         repositories = sorted(r for r in catalog_client.catalog() if fnmatch.fnmatchcase(r, glob))
     by_digest: dict[str, list[tuple[str, str]]] = {}
     first_repo: dict[str, str] = {}
+    manifests: dict[str, tuple[bytes, str]] = {}
     if progress:
         progress.phase(f"listing tags of {len(repositories)} repositories", len(repositories))
     for repository in repositories:
@@ -139,16 +147,24 @@ def discover(
                 continue
             for tag in tag_names:
                 try:
-                    _, _, digest = client.get_manifest(tag)
+                    body, media_type, digest = client.get_manifest(tag)
                 except Error as exc:
                     failures.append(Failure(f"{registry}/{repository}:{tag}", exc.diagnostics()))
                     continue
                 by_digest.setdefault(digest, []).append((repository, tag))
-                first_repo.setdefault(digest, repository)
+                if digest not in first_repo:
+                    first_repo[digest] = repository
+                    manifests[digest] = (body, media_type)
         if progress:
             progress.step(repository)
     found = [
-        Discovered(digest, f"registry:{registry}/{first_repo[digest]}@{digest}", tuple(sorted(pairs)))
+        Discovered(
+            digest,
+            f"registry:{registry}/{first_repo[digest]}@{digest}",
+            tuple(sorted(pairs)),
+            manifest=manifests[digest][0],
+            media_type=manifests[digest][1],
+        )
         for digest, pairs in sorted(by_digest.items())
     ]
     return found, failures
@@ -230,15 +246,17 @@ def _str_or_none(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def scan_image(
+def read_image(
     store: FleetStore,
     reference: str,
     options: SourceOptions,
     *,
     digest: str | None = None,
     profile: Path | None = None,
-) -> tuple[str, bool]:
-    """Scan ``reference`` into the store: (digest, whether it was new).
+    skip_known: bool = True,
+) -> tuple[str, ImageRecord | None]:
+    """What the store would keep of ``reference``: (digest, record), the record None when
+    ``skip_known`` and the store holds the digest already (then nothing is catalogued).
 
     ``digest`` is the identity the registry listing saw (the tag's manifest or
     index digest); without it the resolved manifest digest is used.
@@ -258,8 +276,8 @@ def scan_image(
         identity = digest or info.digest
         if identity is None:
             raise UsageError(f"{reference}: not an image (fleet holds images; use 'scan' for directories)")
-        if store.known_digests([identity]) and profile is None:
-            return identity, False
+        if skip_known and profile is None and store.known_digests([identity]):
+            return identity, None
         inventory = catalog_source(source)
         config_of = getattr(source, "image_config", None)
         annotations_of = getattr(source, "manifest_annotations", None)
@@ -273,7 +291,20 @@ def scan_image(
             annotations=annotations if isinstance(annotations, dict) else {},
             in_use=in_use,
         )
-    return identity, store.store_image(record)
+    return identity, record
+
+
+def scan_image(
+    store: FleetStore,
+    reference: str,
+    options: SourceOptions,
+    *,
+    digest: str | None = None,
+    profile: Path | None = None,
+) -> tuple[str, bool]:
+    """Scan ``reference`` into the store: (digest, whether it was new). See :func:`read_image`."""
+    identity, record = read_image(store, reference, options, digest=digest, profile=profile)
+    return identity, record is not None and store.store_image(record)
 
 
 # -- matching ------------------------------------------------------------------------
@@ -407,21 +438,49 @@ def scan_discovered(
     summary: SyncSummary,
     progress: SyncProgress | None = None,
 ) -> None:
-    """Scan, in this process, every discovered digest the store does not hold yet."""
+    """Scan, in this process, every discovered digest the store does not hold yet.
+
+    Images are stored in batches (:data:`STORE_BATCH` images or :data:`STORE_EVERY`
+    seconds, one transaction each): what an interrupted sync scanned but did not
+    store yet is scanned again by the next one.
+    """
     known = store.known_digests(d.digest for d in found)
     todo = [d for d in found if d.digest not in known]
     summary.unchanged.extend(d.digest for d in found if d.digest in known)
     if progress:
         progress.phase(f"scanning {len(todo)} new images", len(todo))
-    for item in todo:
+    batch: list[tuple[Discovered, ImageRecord]] = []
+    last_store = time.monotonic()
+
+    def store_batch() -> None:
+        if not batch:
+            return
         try:
-            _, new = scan_image(store, item.reference, options, digest=item.digest)
+            stored = store.store_images([record for _, record in batch])
         except Error as exc:
-            summary.failed.append(Failure(item.reference, exc.diagnostics()))
+            summary.failed.extend(Failure(item.reference, exc.diagnostics()) for item, _ in batch)
         else:
-            (summary.new if new else summary.unchanged).append(item.digest)
-        if progress:
-            progress.step(item.reference)
+            for (item, _), new in zip(batch, stored, strict=True):
+                (summary.new if new else summary.unchanged).append(item.digest)
+        batch.clear()
+
+    try:
+        for item in todo:
+            try:
+                # the listing just checked the store: a digest stored meanwhile is a no-op when stored
+                _, record = read_image(store, item.reference, options, digest=item.digest, skip_known=False)
+            except Error as exc:
+                summary.failed.append(Failure(item.reference, exc.diagnostics()))
+            else:
+                assert record is not None
+                batch.append((item, record))
+            if len(batch) >= STORE_BATCH or time.monotonic() - last_store > STORE_EVERY:
+                store_batch()
+                last_store = time.monotonic()
+            if progress:
+                progress.step(item.reference)
+    finally:
+        store_batch()
 
 
 def sync_registry(

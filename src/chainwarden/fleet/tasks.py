@@ -46,6 +46,7 @@ from chainwarden.fleet.sync import (
 )
 from chainwarden.sources import SourceOptions
 from chainwarden.sources.image import DEFAULT_PLATFORM
+from chainwarden.sources.registry import parse_reference, remember_manifest
 
 TASK_NAME = "chainwarden.fleet.scan"
 QUEUE = "chainwarden-fleet"
@@ -80,6 +81,16 @@ def _options_from_json(data: dict[str, Any]) -> SourceOptions:
     )
 
 
+def _text(body: bytes | None) -> str | None:
+    """A manifest as job argument (JSON text), or None when it is not UTF-8 or too large to carry."""
+    if body is None or len(body) > 64 * 1024:
+        return None
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
 class FleetJobs:
     """The procrastinate app of one store, with the scan task registered."""
 
@@ -92,7 +103,19 @@ class FleetJobs:
 
     # -- the tasks (run by workers) ------------------------------------------------
 
-    def _scan(self, context: procrastinate.JobContext, reference: str, digest: str, options: dict[str, Any]) -> None:
+    def _scan(
+        self,
+        context: procrastinate.JobContext,
+        reference: str,
+        digest: str,
+        options: dict[str, Any],
+        manifest: str | None = None,
+        media_type: str = "",
+    ) -> None:
+        if manifest is not None and reference.startswith("registry:"):
+            # what the sync fetched while listing: used only if it hashes to the digest
+            ref = parse_reference(reference.removeprefix("registry:"))
+            remember_manifest(ref.registry, ref.repository, digest, manifest.encode(), media_type)
         try:
             _, new = scan_image(self.store, reference, _options_from_json(options), digest=digest)
         except Error as exc:
@@ -156,9 +179,11 @@ class FleetJobs:
                     queued.append(item.digest)
                     continue
                 # another sync queued it already: it is still one job
+                manifest = _text(item.manifest)
+                extra: dict[str, Any] = {"manifest": manifest, "media_type": item.media_type} if manifest else {}
                 with contextlib.suppress(procrastinate.exceptions.AlreadyEnqueued):
                     self.scan.configure(queueing_lock=item.digest).defer(
-                        reference=item.reference, digest=item.digest, options=payload
+                        reference=item.reference, digest=item.digest, options=payload, **extra
                     )
                 queued.append(item.digest)
         return queued

@@ -31,7 +31,9 @@ import os
 import re
 import ssl
 import tempfile
+import threading
 import urllib.parse
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -324,6 +326,46 @@ def _verified_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+class _RecentManifests:
+    """Manifests fetched lately, by (registry, repository, digest): a scan of ``REPO@DIGEST`` right
+    after a listing fetched ``REPO:TAG`` (``fleet sync``) asks the registry once, not twice.
+
+    Only digest-addressed lookups are answered here, and a body is kept only once its
+    sha256 was checked against that digest: the content cannot differ from the registry's.
+    """
+
+    SIZE = 4096
+
+    def __init__(self) -> None:
+        self._items: OrderedDict[tuple[str, str, str], tuple[bytes, str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str, str]) -> tuple[bytes, str] | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[str, str, str], body: bytes, media_type: str) -> None:
+        if "sha256:" + hashlib.sha256(body).hexdigest() != key[2]:
+            return
+        with self._lock:
+            self._items[key] = (body, media_type)
+            self._items.move_to_end(key)
+            while len(self._items) > self.SIZE:
+                self._items.popitem(last=False)
+
+
+_recent_manifests = _RecentManifests()
+
+
+def remember_manifest(registry: str, repository: str, digest: str, body: bytes, media_type: str) -> None:
+    """Let a later ``REPO@DIGEST`` lookup in this process use ``body`` (checked against ``digest``)
+    instead of asking the registry again: a ``fleet worker`` is handed what the sync fetched."""
+    _recent_manifests.put((registry, repository, digest), body, media_type)
+
+
 class RegistryClient:
     """Client for one repository: manifests, blobs, pushes, referrers, token auth, retries.
 
@@ -385,6 +427,10 @@ class RegistryClient:
         sends one, and the requested digest when ``reference`` is a digest.
         """
         what = f"manifest {reference[:19]}" if reference.startswith("sha256:") else "manifest"
+        if reference.startswith("sha256:"):
+            known = _recent_manifests.get((self.ref.registry, self.ref.repository, reference))
+            if known is not None:
+                return known[0], known[1], Digest(reference)
         path = f"/v2/{self.ref.repository}/manifests/{reference}"
         with contextlib.closing(self._request("GET", path, {"Accept": MANIFEST_ACCEPT})) as response:
             self._check_status(response, what)
@@ -401,6 +447,7 @@ class RegistryClient:
             raise DigestMismatchError(
                 f"{self.where}: {what}: content digest {digest[:23]}… does not match the requested {reference[:23]}…"
             )
+        _recent_manifests.put((self.ref.registry, self.ref.repository, digest), body, content_type)
         return body, content_type, digest
 
     def list_tags(self) -> list[str]:
