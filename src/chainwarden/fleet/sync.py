@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import fnmatch
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -41,7 +43,9 @@ from chainwarden.sources import SourceOptions, open_source
 from chainwarden.sources.registry import ImageReference, RegistryClient
 from chainwarden.vulndb.store import VulnDatabase
 
-#: an in-process sync stores this many images per transaction, or what it has every STORE_EVERY seconds
+#: an in-process sync reads this many images at once, and stores them this many per transaction
+#: (or what it has every STORE_EVERY seconds)
+SCAN_THREADS = 2
 STORE_BATCH = 25
 STORE_EVERY = 2.0
 BASE_NAME_ANNOTATION = "org.opencontainers.image.base.name"
@@ -464,23 +468,37 @@ def scan_discovered(
                 (summary.new if new else summary.unchanged).append(item.digest)
         batch.clear()
 
-    try:
-        for item in todo:
-            try:
-                # the listing just checked the store: a digest stored meanwhile is a no-op when stored
-                _, record = read_image(store, item.reference, options, digest=item.digest, skip_known=False)
-            except Error as exc:
-                summary.failed.append(Failure(item.reference, exc.diagnostics()))
-            else:
-                assert record is not None
-                batch.append((item, record))
-            if len(batch) >= STORE_BATCH or time.monotonic() - last_store > STORE_EVERY:
-                store_batch()
-                last_store = time.monotonic()
-            if progress:
-                progress.step(item.reference)
-    finally:
-        store_batch()
+    def read(item: Discovered) -> ImageRecord | None:
+        # the listing just checked the store: a digest stored meanwhile is a no-op when stored
+        return read_image(store, item.reference, options, digest=item.digest, skip_known=False)[1]
+
+    # two images are read at once: one's registry and cache waits overlap the other's cataloguing
+    with ThreadPoolExecutor(max_workers=SCAN_THREADS, thread_name_prefix="fleet-scan") as pool:
+        pending: deque[tuple[Discovered, Future[ImageRecord | None]]] = deque()
+        items = iter(todo)
+        try:
+            while True:
+                while len(pending) < 2 * SCAN_THREADS and (next_item := next(items, None)) is not None:
+                    pending.append((next_item, pool.submit(read, next_item)))
+                if not pending:
+                    break
+                item, future = pending.popleft()
+                try:
+                    record = future.result()
+                except Error as exc:
+                    summary.failed.append(Failure(item.reference, exc.diagnostics()))
+                else:
+                    assert record is not None
+                    batch.append((item, record))
+                if len(batch) >= STORE_BATCH or time.monotonic() - last_store > STORE_EVERY:
+                    store_batch()
+                    last_store = time.monotonic()
+                if progress:
+                    progress.step(item.reference)
+        finally:
+            for _, waiting in pending:
+                waiting.cancel()
+            store_batch()
 
 
 def sync_registry(

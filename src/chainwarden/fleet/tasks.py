@@ -258,7 +258,7 @@ class FleetJobs:
     def run_worker(
         self,
         *,
-        concurrency: int = 1,
+        concurrency: int = 2,
         name: str | None = None,
         wait: bool = True,
         heartbeat: float = 10.0,

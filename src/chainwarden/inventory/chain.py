@@ -97,10 +97,10 @@ class RecordingView(FileSystemView):
     def entry(self, path: str) -> FileEntry | None:
         self.looked_up.add(path)
         found = self._inner.entry(path)
-        if found is not None and found.path != path:
-            self.looked_up.add(found.path)
-        elif found is None and not path.startswith("/"):
-            self.looked_up.add(normalize_path(path))
+        # changes are noted under normalised paths
+        normal = found.path if found is not None else normalize_path(path)
+        if normal != path:
+            self.looked_up.add(normal)
         return found
 
     def children(self, path: str) -> list[str]:

@@ -326,6 +326,30 @@ def _verified_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+_http_clients: dict[tuple[bool, float], httpx.Client] = {}
+_http_clients_lock = threading.Lock()
+
+
+def _http_client(insecure: bool, timeout: float) -> httpx.Client:
+    """The process's HTTP client for these settings: its connections are kept alive across
+    registry clients (a fleet sync opens one per image; a new connection costs both sides).
+
+    It holds no credentials: every request carries its client's own Authorization header.
+    """
+    key = (insecure, timeout)
+    with _http_clients_lock:
+        client = _http_clients.get(key)
+        if client is None or client.is_closed:
+            client = httpx.Client(
+                timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+                verify=_verified_context() if not insecure else False,
+                follow_redirects=False,
+                headers={"User-Agent": _user_agent()},
+            )
+            _http_clients[key] = client
+        return client
+
+
 class _RecentManifests:
     """Manifests fetched lately, by (registry, repository, digest): a scan of ``REPO@DIGEST`` right
     after a listing fetched ``REPO:TAG`` (``fleet sync``) asks the registry once, not twice.
@@ -397,12 +421,7 @@ class RegistryClient:
         self._authorization: str | None = None
         self._credentials: Credentials | None = None
         self._credentials_loaded = False
-        self._client = httpx.Client(
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-            verify=_verified_context() if not insecure else False,
-            follow_redirects=False,
-            headers={"User-Agent": _user_agent()},
-        )
+        self._client = _http_client(insecure, timeout)
 
     @property
     def base_url(self) -> str:
@@ -410,7 +429,7 @@ class RegistryClient:
         return self._url("")
 
     def close(self) -> None:
-        self._client.close()
+        """Nothing to release: connections stay in the process's pool for the next client."""
 
     def __enter__(self) -> RegistryClient:
         return self
