@@ -82,7 +82,9 @@ def test_a_store_from_before_match_keys_is_upgraded(tmp_path: Path) -> None:
     with open_store(url) as store:
         assert current_revision(store) == head_revision()
         with store.connect() as conn:
-            keys = dict(conn.execute(sa.select(image_packages.c.package_id, image_packages.c.match_key)).all())
+            keys: dict[int, str] = dict(
+                conn.execute(sa.select(image_packages.c.package_id, image_packages.c.match_key)).all()
+            )
     assert keys == {1: "debian:12", 2: ""}
 
 
