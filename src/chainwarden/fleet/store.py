@@ -341,18 +341,21 @@ class StoreStats:
     extra: dict[str, int] = field(default_factory=dict)
 
 
-def _insert_ignore(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> None:
-    """INSERT … ON CONFLICT DO NOTHING on either engine: concurrent writers never fail on a duplicate."""
-    if not rows:
-        return
+def _insert_ignoring(conn: Connection, table: sa.Table, keys: Sequence[str]) -> Any:
+    """INSERT … ON CONFLICT (keys) DO NOTHING for the connection's engine."""
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        conn.execute(pg_insert(table).on_conflict_do_nothing(index_elements=list(keys)), list(rows))
-    else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+        return pg_insert(table).on_conflict_do_nothing(index_elements=list(keys))
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        conn.execute(sqlite_insert(table).on_conflict_do_nothing(index_elements=list(keys)), list(rows))
+    return sqlite_insert(table).on_conflict_do_nothing(index_elements=list(keys))
+
+
+def _insert_ignore(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> None:
+    """INSERT … ON CONFLICT DO NOTHING on either engine: concurrent writers never fail on a duplicate."""
+    if rows:
+        conn.execute(_insert_ignoring(conn, table, keys), list(rows))
 
 
 def _insert_rows(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -527,12 +530,20 @@ class FleetStore:
             "scanned_at": now_text(),
             "profiled": record.profiled,
         }
-        _insert_ignore(conn, images, [row], ["digest"])
-        image_id = conn.scalar(sa.select(images.c.id).where(images.c.digest == record.digest))
-        assert image_id is not None
-        # a concurrent writer that won the race committed first: ours is a no-op
-        if conn.scalar(sa.select(sa.func.count()).select_from(image_layers).where(image_layers.c.image_id == image_id)):
-            return False
+        if conn.dialect.insert_returning:
+            # one round trip: no row back means a concurrent writer stored the digest first
+            image_id = conn.scalar(_insert_ignoring(conn, images, ["digest"]).values(row).returning(images.c.id))
+            if image_id is None:
+                return False
+        else:
+            _insert_ignore(conn, images, [row], ["digest"])
+            image_id = conn.scalar(sa.select(images.c.id).where(images.c.digest == record.digest))
+            assert image_id is not None
+            # a concurrent writer that won the race committed first: ours is a no-op
+            if conn.scalar(
+                sa.select(sa.func.count()).select_from(image_layers).where(image_layers.c.image_id == image_id)
+            ):
+                return False
         layer_ids = self._layer_ids(conn, record.layers, new_layer_ids)
         if record.layers:
             conn.execute(

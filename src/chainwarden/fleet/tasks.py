@@ -122,7 +122,8 @@ class FleetJobs:
             attempts = context.job.attempts + 1 if context.job else 1
             self._record_failure(digest, reference, f"attempt {attempts}: {exc.diagnostics()}")
             raise
-        self._clear_failure(digest)
+        if context.job is not None and context.job.attempts:
+            self._clear_failure(digest)  # an earlier attempt failed; the sync cleared older reasons when queueing
         if new:
             db = open_vulndb(self.db_path)
             if db is not None:
@@ -173,6 +174,11 @@ class FleetJobs:
                     {"task": TASK_NAME},
                 )
             )
+        fresh = sorted({item.digest for item in found} - pending)
+        with self.store.begin() as conn:
+            # the reasons of a digest's earlier jobs belong to them, not to the job queued now
+            for start in range(0, len(fresh), 500):
+                conn.execute(scan_failures.delete().where(scan_failures.c.digest.in_(fresh[start : start + 500])))
         with self.app.open():
             for item in found:
                 if item.digest in pending:
