@@ -19,7 +19,8 @@ import json
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from typing import Any
 from chainwarden._internal.cachefile import write_bytes_atomically, write_json_atomically
 from chainwarden.models import Digest, Distro, Ecosystem, Location, Package, Scope, Skipped
 
-FORMAT = 3
+FORMAT = 4
 #: loaded entries kept in memory per process (each image of a fleet loads its base's)
 ENTRIES_IN_MEMORY = 32
 #: an entry names at most this many bases below it (each a lookup when loading)
@@ -38,7 +39,7 @@ MAX_BASE_DEPTH = 64
 class Dependencies:
     """What one cataloger run read of its view."""
 
-    looked_up: frozenset[str]  # paths whose entry it asked for (each component of a symlink walk)
+    looked_up: AbstractSet[str]  # paths whose entry it asked for (each component of a symlink walk)
     listed: frozenset[str]  # directories whose children it listed
     walked: bool  # it walked every entry (then Cataloger.walks says which entries matter)
 
@@ -151,25 +152,59 @@ def _unskipped(rows: list[Any]) -> tuple[Skipped, ...]:
 
 def _run(run: CatalogerRun) -> dict[str, Any]:
     depends = run.depends
+    if depends is not None:
+        # a run looks most of its packages' files up (dpkg: every listed path): those are not repeated
+        owned = {f for p in run.packages for f in p.files}
+        extra = sorted(path for path in depends.looked_up if path not in owned)
     return {
         "id": run.cataloger,
         "packages": [_package(p) for p in run.packages],
         "skipped": _skipped(run.skipped),
         "depends": None
         if depends is None
-        else {"looked_up": sorted(depends.looked_up), "listed": sorted(depends.listed), "walked": depends.walked},
+        else {"looked_up_besides_files": extra, "listed": sorted(depends.listed), "walked": depends.walked},
     }
+
+
+class _LookedUpWithFiles(AbstractSet[str]):
+    """The paths a run read back from the cache depends on: those stored, and all its packages' files
+    (more than it may have looked up, never less), joined when first asked (a whole-image hit never asks)."""
+
+    __slots__ = ("_all", "_extra", "_packages")
+
+    def __init__(self, extra: frozenset[str], packages: tuple[Package, ...]) -> None:
+        self._extra = extra
+        self._packages = packages
+        self._all: frozenset[str] | None = None
+
+    def _paths(self) -> frozenset[str]:
+        if self._all is None:
+            self._all = self._extra.union(f for p in self._packages for f in p.files)
+        return self._all
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._paths()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._paths())
+
+    def __len__(self) -> int:
+        return len(self._paths())
+
+    def isdisjoint(self, other: Iterable[Any]) -> bool:
+        return self._paths().isdisjoint(other)
 
 
 def _unrun(data: dict[str, Any]) -> CatalogerRun:
     depends = data["depends"]
+    packages = tuple(_unpackage(row) for row in data["packages"])
+    if depends is not None:
+        looked_up = _LookedUpWithFiles(frozenset(depends["looked_up_besides_files"]), packages)
     return CatalogerRun(
         str(data["id"]),
-        tuple(_unpackage(row) for row in data["packages"]),
+        packages,
         _unskipped(data["skipped"]),
-        None
-        if depends is None
-        else Dependencies(frozenset(depends["looked_up"]), frozenset(depends["listed"]), bool(depends["walked"])),
+        None if depends is None else Dependencies(looked_up, frozenset(depends["listed"]), bool(depends["walked"])),
     )
 
 

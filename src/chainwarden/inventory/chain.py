@@ -98,9 +98,11 @@ class RecordingView(FileSystemView):
         self.looked_up.add(path)
         found = self._inner.entry(path)
         # changes are noted under normalised paths
-        normal = found.path if found is not None else normalize_path(path)
-        if normal != path:
-            self.looked_up.add(normal)
+        if found is not None:
+            if found.path != path:
+                self.looked_up.add(found.path)
+        elif not path.startswith("/") or "//" in path or "/." in path or path.endswith("/"):
+            self.looked_up.add(normalize_path(path))
         return found
 
     def children(self, path: str) -> list[str]:

@@ -214,7 +214,7 @@ def test_damaged_prefix_entry_is_rebuilt(layout: Path, cache: Path) -> None:
     forget_views()
     inventory_cache.forget_loaded()
     for entry in (cache / "inventories").glob("*.json"):
-        entry.write_text('{"format": 3, "runs": [')
+        entry.write_text('{"format": 4, "runs": [')
     inventory, stats = _catalogue_with_inventory(layout, "v1", cache)
     assert not stats.whole
     _same(inventory, _whole(layout, "v1"))
