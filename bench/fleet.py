@@ -423,7 +423,7 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="chainwarden-bench-fleet-"))
     registry = start_registry(work / "registry")
-    results: dict[str, Any] = {}
+    results: dict[str, Any] = {"load": os.getloadavg()[0]}
     try:
         results["push"] = push_fleet(registry.address, args.images)
         db = advisory_db(work, new=False)
@@ -505,7 +505,7 @@ def report(args: argparse.Namespace, r: dict[str, Any]) -> None:
     n = args.images
     print(
         f"\nfleet: {n} images on {BASES} shared bases in docker-registry on 127.0.0.1 (pushed in {r['push']:.1f} s); "
-        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end\n"
+        f"{os.cpu_count()} CPUs, load average {r['load']:.1f} at the start, {os.getloadavg()[0]:.1f} at the end\n"
     )
     print(f"| {'measure':<58} | {'value':>14} | {'goal':>10} | {'ok':<4} |")
     print(f"|{'-' * 60}|{'-' * 16}|{'-' * 12}|{'-' * 6}|")
