@@ -197,6 +197,16 @@ scan_failures = sa.Table(
 )
 
 _CHUNK = 500
+#: what a PackageKey holds of a package version (its match key comes from a placement)
+_PACKAGE_KEY_COLUMNS = (
+    packages.c.id,
+    packages.c.ecosystem,
+    packages.c.name,
+    packages.c.version,
+    packages.c.purl,
+    packages.c.source_name,
+    packages.c.source_version,
+)
 
 
 def default_store_url() -> str:
@@ -714,15 +724,7 @@ class FleetStore:
                 rows.update(
                     (int(row.id), row)
                     for row in conn.execute(
-                        sa.select(
-                            packages.c.id,
-                            packages.c.ecosystem,
-                            packages.c.name,
-                            packages.c.version,
-                            packages.c.purl,
-                            packages.c.source_name,
-                            packages.c.source_version,
-                        ).where(packages.c.id.in_(missing[start : start + _CHUNK]))
+                        sa.select(*_PACKAGE_KEY_COLUMNS).where(packages.c.id.in_(missing[start : start + _CHUNK]))
                     )
                 )
         for package_id, key_text in sorted(wanted):
@@ -911,16 +913,7 @@ class FleetStore:
 def _package_keys_query() -> sa.Select[Any]:
     """Every stored package version with what matching needs, per match key of its placements."""
     return (
-        sa.select(
-            packages.c.id,
-            packages.c.ecosystem,
-            packages.c.name,
-            packages.c.version,
-            packages.c.purl,
-            packages.c.source_name,
-            packages.c.source_version,
-            image_packages.c.match_key.label("distro"),
-        )
+        sa.select(*_PACKAGE_KEY_COLUMNS, image_packages.c.match_key.label("distro"))
         .distinct()
         .select_from(packages.join(image_packages).join(images))
     )

@@ -9,11 +9,13 @@ A sync has three steps:
    (SQLite, or ``--in-process``) or as procrastinate jobs (``fleet.tasks``)
    picked up by ``chainwarden fleet worker`` processes.
 
-Scanning an image reuses the per-layer and whole-image inventory caches of
-:mod:`chainwarden.sources` / :mod:`chainwarden.inventory.cache`, so a base layer
-shared by 500 images is read once. Findings are computed per package version
-that the store has not matched against the current database version: a package
-shared by 500 images is matched once.
+Scanning an image goes through the layer-chain inventory cache
+(:mod:`chainwarden.inventory.chain`): a base shared by 500 images is read and
+catalogued once, and each image on it reads its own layers and reruns only the
+catalogers they concern. Findings are computed per package version (and match
+key, see :func:`chainwarden.fleet.store.match_key`) that the store has not
+matched against the current database version: a package shared by 500 images
+is matched once.
 """
 
 from __future__ import annotations

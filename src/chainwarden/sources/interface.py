@@ -234,8 +234,9 @@ class Source(ABC):
         progress: ProgressCallback | None = None,
         cache_key: str | None = None,
     ) -> Squashed:
-        """Layers ``[0, stop)`` squashed, reusing ``onto`` (a squash of fewer layers of this
-        source, made with the same ``wanted`` and ``cache_key``) for the layers below it.
+        """Layers ``[0, stop)`` squashed, reusing ``onto`` for the layers below it: a squash of
+        this source's first ``onto.stop`` layers, or of any source whose :meth:`layer_chain`
+        starts with the same identities, made with the same ``wanted`` and ``cache_key``.
 
         ``onto`` is left as it was. Only sources with :meth:`layer_chain` support this.
         """
