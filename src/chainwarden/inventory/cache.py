@@ -17,8 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
@@ -26,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from chainwarden._internal.cachefile import write_bytes_atomically, write_json_atomically
+from chainwarden._internal.recent import Recent
 from chainwarden.models import Digest, Distro, Ecosystem, Location, Package, Scope, Skipped
 
 FORMAT = 4
@@ -211,35 +210,8 @@ def _unrun(data: dict[str, Any]) -> CatalogerRun:
 # -- the entries of one cache directory and cataloger set ---------------------------------
 
 
-class _Loaded:
-    """Entries read from disk, by path and file identity (a rewritten file is read again)."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._items: OrderedDict[Path, tuple[tuple[int, int, int], ChainInventory]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, path: Path, stamp: tuple[int, int, int]) -> ChainInventory | None:
-        with self._lock:
-            item = self._items.get(path)
-            if item is None or item[0] != stamp:
-                return None
-            self._items.move_to_end(path)
-            return item[1]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-    def put(self, path: Path, stamp: tuple[int, int, int], entry: ChainInventory) -> None:
-        with self._lock:
-            self._items[path] = (stamp, entry)
-            self._items.move_to_end(path)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-
-
-_loaded = _Loaded(ENTRIES_IN_MEMORY)
+#: entries read from disk, by path, with the file identity they were read at (a rewritten file is read again)
+_loaded: Recent[Path, tuple[tuple[int, int, int], ChainInventory]] = Recent(ENTRIES_IN_MEMORY)
 
 
 def forget_loaded() -> None:
@@ -281,9 +253,9 @@ class ChainEntries:
         stamp = _stamp(path)
         if stamp is None or depth <= 0:
             return None
-        cached = _loaded.get(path, stamp)
-        if cached is not None:
-            return cached
+        cached = _loaded.get(path)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
         try:
             data = json.loads(path.read_bytes())
             if data.get("format") != FORMAT:
@@ -309,7 +281,7 @@ class ChainEntries:
             entry = ChainInventory(distro, _unskipped(data["source_skipped"]), tuple(runs))
         except (OSError, ValueError, KeyError, TypeError):
             return None
-        _loaded.put(path, stamp, entry)
+        _loaded.put(path, (stamp, entry))
         return entry
 
     def save(
@@ -337,7 +309,7 @@ class ChainEntries:
         }
         path = self.path(chain)
         if write_json_atomically(path, payload) and (stamp := _stamp(path)) is not None:
-            _loaded.put(path, stamp, entry)
+            _loaded.put(path, (stamp, entry))
 
     def shared_prefix(self, chain: Sequence[str]) -> int:
         """The most layers ``chain`` shares with an image seen before it (0: none)."""

@@ -27,13 +27,11 @@ layers.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Generic, TypeVar
 
+from chainwarden._internal.recent import Recent
 from chainwarden.inventory.cache import CatalogerRun, ChainEntries, ChainInventory, Dependencies
 from chainwarden.inventory.distro import read_release
 from chainwarden.inventory.interface import CatalogContext, Cataloger
@@ -208,39 +206,8 @@ def catalog_chain_view(
 
 # -- chains of an image ------------------------------------------------------------------
 
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-class _Recent(Generic[K, V]):
-    """A small thread-safe LRU map."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._items: OrderedDict[K, V] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: K) -> V | None:
-        with self._lock:
-            value = self._items.get(key)
-            if value is not None:
-                self._items.move_to_end(key)
-            return value
-
-    def put(self, key: K, value: V) -> None:
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-
 #: (cache file of a prefix's inventory) → its squashed view
-_views: _Recent[Path, Squashed] = _Recent(VIEWS_IN_MEMORY)
+_views: Recent[Path, Squashed] = Recent(VIEWS_IN_MEMORY)
 
 
 def forget_views() -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from packageurl import PackageURL
 
+from chainwarden._internal.recent import Recent
 from chainwarden.inventory.bounds import npm_name_problem
 from chainwarden.inventory.interface import CatalogContext, Cataloger, CatalogResult
 from chainwarden.models import Digest, Ecosystem, Location, Package, Skipped
@@ -27,10 +28,8 @@ NODE_MODULES = "/node_modules/"
 DEBIAN_NODE_DIRS = ("/usr/share/nodejs/", "/usr/lib/nodejs/")
 DEBIAN_ARCH_NODE_DIR = re.compile(r"^/usr/lib/[a-z0-9_]+-linux-[a-z0-9_]+/nodejs/")
 DEBIAN_FOUND_BY = "npm-debian"
-#: (path, layer, digest of the manifest) -> what it declares (see NpmInstalledCataloger._manifest)
-_READ: dict[tuple[str, str | None, bytes], object] = {}
-_READ_MAX = 50_000
-_UNREAD = object()
+#: (path, layer, digest of the manifest) -> what it declares (see NpmInstalledCataloger._manifest), in a 1-tuple
+_READ: Recent[tuple[str, str | None, bytes], tuple[Package | Skipped | None]] = Recent(50_000)
 
 
 def _modules_end(path: str) -> int:
@@ -122,12 +121,11 @@ class NpmInstalledCataloger(Cataloger):
             return None
         # the same module in many images (a base's global modules) is read once
         key = (path, layer, hashlib.sha256(body).digest())
-        known = _READ.get(key, _UNREAD)
-        if known is _UNREAD:
-            known = self._manifest(path, layer, body)
-            if len(_READ) >= _READ_MAX:
-                _READ.clear()
-            _READ[key] = known
+        remembered = _READ.get(key)
+        if remembered is None:
+            remembered = (self._manifest(path, layer, body),)
+            _READ.put(key, remembered)
+        known = remembered[0]
         if isinstance(known, Skipped):
             result.skipped.append(known)
             return None

@@ -13,6 +13,7 @@ from dataclasses import replace
 
 from packageurl import PackageURL
 
+from chainwarden._internal.recent import Recent
 from chainwarden.inventory.bounds import pypi_name_problem
 from chainwarden.inventory.interface import CatalogContext, Cataloger, CatalogResult
 from chainwarden.models import Ecosystem, Location, Package, Skipped
@@ -25,8 +26,7 @@ METADATA_SUFFIXES = ("/METADATA", "/PKG-INFO", ".egg-info")
 _HEADERS_END = re.compile(r"\n\r?\n")
 _Parsed = tuple[tuple[Package, ...], tuple[Skipped, ...]]
 #: (path, layer, METADATA digest, record path, record digest) -> what _distribution made of them
-_PARSED: dict[tuple[str, str | None, bytes, str | None, bytes | None], _Parsed] = {}
-_PARSED_MAX = 20_000
+_PARSED: Recent[tuple[str, str | None, bytes, str | None, bytes | None], _Parsed] = Recent(20_000)
 
 
 def parse_metadata(text: str) -> tuple[str, str, tuple[str, ...]]:
@@ -111,10 +111,11 @@ class PythonInstalledCataloger(Cataloger):
                 record,
                 hashlib.sha256(record_body).digest() if record_body is not None else None,
             )
-            found = _PARSED.get(key) or self._distribution(where, metadata, info_dir, record, record_body)
-            if len(_PARSED) >= _PARSED_MAX:
-                _PARSED.clear()
-            _PARSED[key] = found
+            remembered = _PARSED.get(key)
+            if remembered is None:
+                remembered = self._distribution(where, metadata, info_dir, record, record_body)
+                _PARSED.put(key, remembered)
+            found = remembered
         result.packages.extend(found[0])
         result.skipped.extend(found[1])
 

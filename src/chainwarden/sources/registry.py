@@ -33,7 +33,6 @@ import ssl
 import tempfile
 import threading
 import urllib.parse
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -45,6 +44,7 @@ import httpx
 from chainwarden._internal.archives import MAX_DECOMPRESSED
 from chainwarden._internal.cachefile import write_bytes_atomically
 from chainwarden._internal.http import RetryPolicy, caused_by, retry_transport_errors, send_with_retries
+from chainwarden._internal.recent import Recent
 from chainwarden.errors import (
     ConfigError,
     DigestMismatchError,
@@ -350,44 +350,21 @@ def _http_client(insecure: bool, timeout: float) -> httpx.Client:
         return client
 
 
-class _RecentManifests:
-    """Manifests fetched lately, by (registry, repository, digest): a scan of ``REPO@DIGEST`` right
-    after a listing fetched ``REPO:TAG`` (``fleet sync``) asks the registry once, not twice.
-
-    Only digest-addressed lookups are answered here, and a body is kept only once its
-    sha256 was checked against that digest: the content cannot differ from the registry's.
-    """
-
-    SIZE = 4096
-
-    def __init__(self) -> None:
-        self._items: OrderedDict[tuple[str, str, str], tuple[bytes, str]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[str, str, str]) -> tuple[bytes, str] | None:
-        with self._lock:
-            found = self._items.get(key)
-            if found is not None:
-                self._items.move_to_end(key)
-            return found
-
-    def put(self, key: tuple[str, str, str], body: bytes, media_type: str) -> None:
-        if "sha256:" + hashlib.sha256(body).hexdigest() != key[2]:
-            return
-        with self._lock:
-            self._items[key] = (body, media_type)
-            self._items.move_to_end(key)
-            while len(self._items) > self.SIZE:
-                self._items.popitem(last=False)
+#: manifests fetched lately, by (registry, repository, digest), only once their sha256 was checked against
+#: that digest: a scan of ``REPO@DIGEST`` right after a listing fetched ``REPO:TAG`` (``fleet sync``) asks
+#: the registry once, not twice, and gets the very content the registry sent
+_recent_manifests: Recent[tuple[str, str, str], tuple[bytes, str]] = Recent(4096)
 
 
-_recent_manifests = _RecentManifests()
+def _remember(key: tuple[str, str, str], body: bytes, media_type: str) -> None:
+    if "sha256:" + hashlib.sha256(body).hexdigest() == key[2]:
+        _recent_manifests.put(key, (body, media_type))
 
 
 def remember_manifest(registry: str, repository: str, digest: str, body: bytes, media_type: str) -> None:
     """Let a later ``REPO@DIGEST`` lookup in this process use ``body`` (checked against ``digest``)
     instead of asking the registry again: a ``fleet worker`` is handed what the sync fetched."""
-    _recent_manifests.put((registry, repository, digest), body, media_type)
+    _remember((registry, repository, digest), body, media_type)
 
 
 class RegistryClient:
@@ -466,7 +443,7 @@ class RegistryClient:
             raise DigestMismatchError(
                 f"{self.where}: {what}: content digest {digest[:23]}… does not match the requested {reference[:23]}…"
             )
-        _recent_manifests.put((self.ref.registry, self.ref.repository, digest), body, content_type)
+        _remember((self.ref.registry, self.ref.repository, digest), body, content_type)
         return body, content_type, digest
 
     def list_tags(self) -> list[str]:
