@@ -348,7 +348,13 @@ def affected(query: str, store_url: str | None, output_format: str, fail_on_any:
 @fleet.command()
 @store_option
 @db_option
-@click.option("--concurrency", type=click.IntRange(min=1), default=1, show_default=True, help="Jobs run at once.")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Jobs run at once (a scan mostly waits for the registry and the database: two overlap the waits).",
+)
 @click.option("--name", default=None, help="Worker name shown in the job table.")
 @click.option("--once", is_flag=True, help="Stop when the queue is empty instead of waiting for more jobs.")
 @click.option(
@@ -383,13 +389,15 @@ def worker(
     \b
     Examples:
       chainwarden fleet worker --store postgresql://fleet@127.0.0.1/fleet
-      chainwarden fleet worker --store postgresql://fleet@127.0.0.1/fleet --concurrency 2 --once
+      chainwarden fleet worker --store postgresql://fleet@127.0.0.1/fleet --concurrency 4 --once
     """
     import logging
 
     from chainwarden.fleet.tasks import open_jobs
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # one line per job is the worker's log; a line per HTTP request would bury it
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     jobs = open_jobs(store_url, db_path)
     try:
         jobs.run_worker(

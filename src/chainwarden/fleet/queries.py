@@ -105,7 +105,7 @@ def _placements(store: FleetStore, condition: sa.ColumnElement[bool], with_findi
             findings,
             sa.and_(
                 findings.c.package_id == packages.c.id,
-                sa.or_(findings.c.distro == "", findings.c.distro == images.c.distro),
+                findings.c.distro == image_packages.c.match_key,
             ),
         )
     with store.connect() as conn:
@@ -268,7 +268,7 @@ def list_images(store: FleetStore) -> list[ImageRow]:
                     findings,
                     sa.and_(
                         findings.c.package_id == image_packages.c.package_id,
-                        sa.or_(findings.c.distro == "", findings.c.distro == images.c.distro),
+                        findings.c.distro == image_packages.c.match_key,
                     ),
                 )
             )

@@ -110,7 +110,8 @@ def rematch(store: FleetStore, db: VulnDatabase) -> RematchReport:
         keys.setdefault((key.id, key.distro), key)
     chosen = list(keys.values())
     if chosen:
-        store.replace_findings(chosen, match_packages(chosen, db), version)
+        chosen, records = match_packages(store, chosen, db)
+        store.replace_findings(chosen, records, version)
     # what no changed advisory names is as current as if it had been matched again
     store.mark_all_matched(version)
     _save_states(store, previous, current, changed)
@@ -148,7 +149,7 @@ def new_findings(store: FleetStore, since: str | None) -> list[AffectedRow]:
             images,
             sa.and_(
                 image_packages.c.image_id == images.c.id,
-                sa.or_(findings.c.distro == "", findings.c.distro == images.c.distro),
+                findings.c.distro == image_packages.c.match_key,
             ),
         )
         .outerjoin(layers, image_packages.c.layer_id == layers.c.id)

@@ -227,7 +227,7 @@ def _image_findings(store: FleetStore, digest: str, layer_digests: Iterable[str]
                 findings,
                 sa.and_(
                     findings.c.package_id == packages.c.id,
-                    sa.or_(findings.c.distro == "", findings.c.distro == images.c.distro),
+                    findings.c.distro == image_packages.c.match_key,
                 ),
             )
             .outerjoin(layers, layers.c.id == image_packages.c.layer_id)

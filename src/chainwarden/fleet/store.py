@@ -11,9 +11,11 @@ SQLAlchemy Core 2 over one schema that Alembic migrations create and upgrade
   runtime profile gave them).
 - ``repositories`` / ``tags`` / ``tag_events``: where each digest is published,
   and every move of a tag (a tag that moved is an event, never an overwrite).
-- ``findings``: per package version (and Debian release), never per image, with
-  the vulnerability database version that produced them; ``matched`` says which
-  package versions were matched against which database version.
+- ``findings``: per package version and match key (see :func:`match_key`: the
+  Debian release of a .deb, the release and owning .deb of a node module that
+  Debian ships), never per image, with the vulnerability database version that
+  produced them; ``matched`` says which were matched against which database
+  version; ``debian_modules`` which .deb ships which node module.
 - ``advisories``: the state of every advisory at the last match, so that
   ``fleet rematch`` recomputes only package versions named by advisories that changed.
 
@@ -108,7 +110,17 @@ image_packages = sa.Table(
     sa.Column("layer_id", sa.Integer, sa.ForeignKey("layers.id")),
     sa.Column("path", sa.Text, nullable=False),
     sa.Column("in_use", sa.String(16)),
+    # the findings this placement reads (findings.distro): see match_key()
+    sa.Column("match_key", sa.String(96), nullable=False, server_default=""),
     sa.PrimaryKeyConstraint("image_id", "package_id", "path", name="pk_image_packages"),
+)
+
+debian_modules = sa.Table(
+    "debian_modules",
+    metadata,
+    sa.Column("distro", sa.String(64), primary_key=True),
+    sa.Column("owner_id", sa.Integer, sa.ForeignKey("packages.id"), primary_key=True),
+    sa.Column("module_id", sa.Integer, sa.ForeignKey("packages.id"), primary_key=True),
 )
 
 tags = sa.Table(
@@ -185,6 +197,16 @@ scan_failures = sa.Table(
 )
 
 _CHUNK = 500
+#: what a PackageKey holds of a package version (its match key comes from a placement)
+_PACKAGE_KEY_COLUMNS = (
+    packages.c.id,
+    packages.c.ecosystem,
+    packages.c.name,
+    packages.c.version,
+    packages.c.purl,
+    packages.c.source_name,
+    packages.c.source_version,
+)
 
 
 def default_store_url() -> str:
@@ -233,6 +255,28 @@ class PackagePlacement:
     source_name: str | None = None
     source_version: str | None = None
     in_use: str | None = None
+    #: for a node module that Debian ships: (ecosystem, name, version) of the .deb shipping it in this image
+    debian_owner: tuple[str, str, str] | None = None
+
+
+def match_key(distro: str, ecosystem: str, debian_owner_id: int | None = None) -> str:
+    """Which findings a package placement reads, as one scan of its image would report them.
+
+    "" for ecosystem packages (matched alone), the release (``debian:12``) for a
+    .deb, and ``debian:12>ID`` for a node module that the .deb with package id ID
+    ships: such a module and its .deb are matched together (an npm advisory
+    that Debian's records also cover is merged into the .deb's finding or
+    suppressed as backported, see :mod:`chainwarden.vulndb.debian`).
+    """
+    if debian_owner_id is not None:
+        return f"{distro}>{debian_owner_id}"
+    return distro if ecosystem == "deb" else ""
+
+
+def split_match_key(key: str) -> tuple[str, int | None]:
+    """(release, owning .deb's package id or None) of a match key."""
+    distro, sep, owner = key.partition(">")
+    return distro, int(owner) if sep and owner.isdigit() else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,7 +330,7 @@ class PackageKey:
     purl: str
     source_name: str | None
     source_version: str | None
-    distro: str
+    distro: str  # the match key of its placements (see match_key): a release, with an owning .deb for a module
 
 
 @dataclass(slots=True)
@@ -307,18 +351,44 @@ class StoreStats:
     extra: dict[str, int] = field(default_factory=dict)
 
 
-def _insert_ignore(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> None:
-    """INSERT … ON CONFLICT DO NOTHING on either engine: concurrent writers never fail on a duplicate."""
-    if not rows:
-        return
+def _insert_ignoring(conn: Connection, table: sa.Table, keys: Sequence[str]) -> Any:
+    """INSERT … ON CONFLICT (keys) DO NOTHING for the connection's engine."""
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        conn.execute(pg_insert(table).on_conflict_do_nothing(index_elements=list(keys)), list(rows))
-    else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+        return pg_insert(table).on_conflict_do_nothing(index_elements=list(keys))
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        conn.execute(sqlite_insert(table).on_conflict_do_nothing(index_elements=list(keys)), list(rows))
+    return sqlite_insert(table).on_conflict_do_nothing(index_elements=list(keys))
+
+
+def _insert_ignore(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> None:
+    """INSERT … ON CONFLICT DO NOTHING on either engine: concurrent writers never fail on a duplicate."""
+    if rows:
+        conn.execute(_insert_ignoring(conn, table, keys), list(rows))
+
+
+def _insert_rows(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """A plain bulk INSERT of an image's ~1,000 placements: on PostgreSQL through COPY (one round
+    trip), on SQLite the driver's executemany with tuples (no per-row statement parameters to build)."""
+    if not rows:
+        return
+    names = list(rows[0])
+    if conn.dialect.name != "postgresql":
+        columns = ", ".join(f'"{name}"' for name in names)
+        marks = ", ".join("?" for _ in names)
+        # names come from the schema; every value is a parameter
+        statement = f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks})'  # noqa: S608
+        conn.exec_driver_sql(statement, [tuple(row[n] for n in names) for row in rows])
+        return
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        columns = ", ".join(f'"{name}"' for name in names)
+        with cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
+            for row in rows:
+                copy.write_row(tuple(row[name] for name in names))
+    finally:
+        cursor.close()
 
 
 class FleetStore:
@@ -327,6 +397,10 @@ class FleetStore:
     def __init__(self, url: str, engine: Engine) -> None:
         self.url = url
         self.engine = engine
+        # ids of package versions and layers, which are never deleted nor renumbered: an image of
+        # 500 packages on a known base looks none up (filled only from committed transactions)
+        self._package_id_of: dict[tuple[str, str, str], int] = {}
+        self._layer_id_of: dict[str, int] = {}
 
     @property
     def dialect(self) -> str:
@@ -428,22 +502,50 @@ class FleetStore:
 
         Idempotent by digest: two workers storing the same digest at once leave one image.
         """
+        return self.store_images([record])[0]
+
+    def store_images(self, records: Sequence[ImageRecord]) -> list[bool]:
+        """Store images in one transaction; for each, False when its digest was stored already.
+
+        An in-process sync stores its images in batches: the index pages of a base's
+        package versions are then written once per batch instead of once per image.
+        """
+        new_layer_ids: dict[str, int] = {}
+        new_package_ids: dict[tuple[str, str, str], int] = {}
         with self.begin() as conn:
-            if conn.scalar(sa.select(images.c.id).where(images.c.digest == record.digest)) is not None:
+            stored = [self._store_one(conn, record, new_layer_ids, new_package_ids) for record in records]
+        self._layer_id_of.update(new_layer_ids)
+        self._package_id_of.update(new_package_ids)
+        return stored
+
+    def _store_one(
+        self,
+        conn: Connection,
+        record: ImageRecord,
+        new_layer_ids: dict[str, int],
+        new_package_ids: dict[tuple[str, str, str], int],
+    ) -> bool:
+        if conn.scalar(sa.select(images.c.id).where(images.c.digest == record.digest)) is not None:
+            return False
+        row = {
+            "digest": record.digest,
+            "config_digest": record.config_digest,
+            "created": record.created,
+            "platform": record.platform,
+            "distro": record.distro,
+            "base_name": record.base_name,
+            "base_digest": record.base_digest,
+            "base_source": "annotation" if record.base_name or record.base_digest else None,
+            "reference": record.reference,
+            "scanned_at": now_text(),
+            "profiled": record.profiled,
+        }
+        if conn.dialect.insert_returning:
+            # one round trip: no row back means a concurrent writer stored the digest first
+            image_id = conn.scalar(_insert_ignoring(conn, images, ["digest"]).values(row).returning(images.c.id))
+            if image_id is None:
                 return False
-            row = {
-                "digest": record.digest,
-                "config_digest": record.config_digest,
-                "created": record.created,
-                "platform": record.platform,
-                "distro": record.distro,
-                "base_name": record.base_name,
-                "base_digest": record.base_digest,
-                "base_source": "annotation" if record.base_name or record.base_digest else None,
-                "reference": record.reference,
-                "scanned_at": now_text(),
-                "profiled": record.profiled,
-            }
+        else:
             _insert_ignore(conn, images, [row], ["digest"])
             image_id = conn.scalar(sa.select(images.c.id).where(images.c.digest == record.digest))
             assert image_id is not None
@@ -452,69 +554,95 @@ class FleetStore:
                 sa.select(sa.func.count()).select_from(image_layers).where(image_layers.c.image_id == image_id)
             ):
                 return False
-            layer_ids = self._layer_ids(conn, record.layers)
-            if record.layers:
-                conn.execute(
-                    image_layers.insert(),
-                    [
-                        {
-                            "image_id": image_id,
-                            "position": position,
-                            "layer_id": layer_ids[layer.digest],
-                            "created_by": layer.created_by,
-                        }
-                        for position, layer in enumerate(record.layers)
-                    ],
-                )
-            package_ids = self._package_ids(conn, record.packages)
-            placements: dict[tuple[int, str], dict[str, Any]] = {}
-            for pkg in record.packages:
-                key = (package_ids[(pkg.ecosystem, pkg.name, pkg.version)], pkg.path)
-                placements.setdefault(
-                    key,
+        layer_ids = self._layer_ids(conn, record.layers, new_layer_ids)
+        if record.layers:
+            conn.execute(
+                image_layers.insert(),
+                [
                     {
                         "image_id": image_id,
-                        "package_id": key[0],
-                        "layer_id": layer_ids.get(pkg.layer) if pkg.layer else None,
-                        "path": pkg.path,
-                        "in_use": pkg.in_use,
-                    },
-                )
-            if placements:
-                conn.execute(image_packages.insert(), list(placements.values()))
+                        "position": position,
+                        "layer_id": layer_ids[layer.digest],
+                        "created_by": layer.created_by,
+                    }
+                    for position, layer in enumerate(record.layers)
+                ],
+            )
+        owners = [p.debian_owner for p in record.packages if p.debian_owner is not None]
+        package_ids = self._package_ids(conn, record.packages, new_package_ids, owners)
+        placements: dict[tuple[int, str], dict[str, Any]] = {}
+        modules: set[tuple[int, int]] = set()
+        for pkg in record.packages:
+            key = (package_ids[(pkg.ecosystem, pkg.name, pkg.version)], pkg.path)
+            owner_id = package_ids.get(pkg.debian_owner) if pkg.debian_owner is not None else None
+            if owner_id is not None:
+                modules.add((owner_id, key[0]))
+            placements.setdefault(
+                key,
+                {
+                    "image_id": image_id,
+                    "package_id": key[0],
+                    "layer_id": layer_ids.get(pkg.layer) if pkg.layer else None,
+                    "path": pkg.path,
+                    "in_use": pkg.in_use,
+                    "match_key": match_key(record.distro, pkg.ecosystem, owner_id),
+                },
+            )
+        _insert_rows(conn, image_packages, list(placements.values()))
+        _insert_ignore(
+            conn,
+            debian_modules,
+            [{"distro": record.distro, "owner_id": o, "module_id": m} for o, m in sorted(modules)],
+            ["distro", "owner_id", "module_id"],
+        )
         return True
 
-    def _layer_ids(self, conn: Connection, records: Sequence[LayerRecord]) -> dict[str, int]:
+    def _layer_ids(self, conn: Connection, records: Sequence[LayerRecord], found_now: dict[str, int]) -> dict[str, int]:
+        """Layer digest → id, inserting unknown layers; ids read from the database go to ``found_now``."""
+        known = {**self._layer_id_of, **found_now} if found_now else self._layer_id_of
+        ids = {r.digest: known[r.digest] for r in records if r.digest in known}
         rows = {
             r.digest: {"digest": r.digest, "diff_id": r.diff_id, "size": r.size, "media_type": r.media_type}
             for r in records
+            if r.digest not in ids
         }
         _insert_ignore(conn, layers, list(rows.values()), ["digest"])
-        ids: dict[str, int] = {}
         wanted = sorted(rows)
         for start in range(0, len(wanted), _CHUNK):
             chunk = wanted[start : start + _CHUNK]
-            ids.update(
+            found_now.update(
                 (row.digest, row.id)
                 for row in conn.execute(sa.select(layers.c.id, layers.c.digest).where(layers.c.digest.in_(chunk)))
             )
+        ids.update(found_now)
         return ids
 
-    def _package_ids(self, conn: Connection, placements: Sequence[PackagePlacement]) -> dict[tuple[str, str, str], int]:
+    def _package_ids(
+        self,
+        conn: Connection,
+        placements: Sequence[PackagePlacement],
+        found_now: dict[tuple[str, str, str], int],
+        also: Sequence[tuple[str, str, str]] = (),
+    ) -> dict[tuple[str, str, str], int]:
+        """(ecosystem, name, version) → id, inserting unknown ones; ids read from the database go to ``found_now``."""
+        ids: dict[tuple[str, str, str], int] = {}
         rows: dict[tuple[str, str, str], dict[str, Any]] = {}
         for p in placements:
-            rows.setdefault(
-                (p.ecosystem, p.name, p.version),
-                {
-                    "ecosystem": p.ecosystem,
-                    "name": p.name,
-                    "version": p.version,
-                    "purl": p.purl,
-                    "source_name": p.source_name,
-                    "source_version": p.source_version,
-                },
-            )
-        ids: dict[tuple[str, str, str], int] = {}
+            key = (p.ecosystem, p.name, p.version)
+            if key in ids or key in rows:
+                continue
+            known = self._package_id_of.get(key) or found_now.get(key)
+            if known is not None:
+                ids[key] = known
+                continue
+            rows[key] = {
+                "ecosystem": p.ecosystem,
+                "name": p.name,
+                "version": p.version,
+                "purl": p.purl,
+                "source_name": p.source_name,
+                "source_version": p.source_version,
+            }
         keys = sorted(rows)
         for start in range(0, len(keys), _CHUNK):
             chunk = keys[start : start + _CHUNK]
@@ -523,7 +651,12 @@ class FleetStore:
             if missing:
                 _insert_ignore(conn, packages, missing, ["ecosystem", "name", "version"])
                 found = self._select_package_ids(conn, chunk)
-            ids.update(found)
+            found_now.update(found)
+        ids.update(found_now)
+        # a module's .deb is one of the image's own packages: its id is known by now
+        unknown = sorted({key for key in also if key not in ids})
+        if unknown:
+            ids.update(self._select_package_ids(conn, unknown))
         return ids
 
     @staticmethod
@@ -544,17 +677,61 @@ class FleetStore:
     # -- matching bookkeeping ---------------------------------------------------
 
     def unmatched_packages(self, db_version: str | None, digests: Iterable[str] | None = None) -> list[PackageKey]:
-        """Package versions (per Debian release) not yet matched against ``db_version`` (None: never matched)."""
-        query = _package_keys_query()
-        if digests is not None:
-            query = query.where(images.c.digest.in_(sorted(set(digests))))
-        keys = [_key(row) for row in self._rows(query)]
-        done_query = sa.select(matched.c.package_id, matched.c.distro)
+        """Package versions (per match key) not yet matched against ``db_version`` (None: never matched)."""
+        done = sa.select(matched.c.package_id).where(
+            matched.c.package_id == packages.c.id, matched.c.distro == image_packages.c.match_key
+        )
         if db_version is not None:
-            done_query = done_query.where(matched.c.db_version == db_version)
+            done = done.where(matched.c.db_version == db_version)
+        query = _package_keys_query().where(~sa.exists(done))
+        if digests is None:
+            return [_key(row) for row in self._rows(query)]
+        wanted = sorted(set(digests))
+        keys: dict[tuple[int, str], PackageKey] = {}
+        for start in range(0, len(wanted), _CHUNK):
+            for row in self._rows(query.where(images.c.digest.in_(wanted[start : start + _CHUNK]))):
+                key = _key(row)
+                keys[(key.id, key.distro)] = key
+        return list(keys.values())
+
+    def with_debian_modules(self, keys: Sequence[PackageKey]) -> list[PackageKey]:
+        """``keys``, and what is matched with them: the node modules each .deb among them ships
+        (in some image of the fleet), and the .deb shipping each such module."""
+        found = {(k.id, k.distro): k for k in keys}
+        # (package id, release) of every .deb concerned: those among the keys, those shipping a module among them
+        debs = {(k.id, k.distro) for k in keys if k.ecosystem == "deb"}
+        for key in keys:
+            distro, owner = split_match_key(key.distro)
+            if owner is not None:
+                debs.add((owner, distro))
+        if not debs:
+            return list(found.values())
+        wanted = set(debs)
         with self.connect() as conn:
-            done = {(row.package_id, row.distro) for row in conn.execute(done_query)}
-        return [k for k in keys if (k.id, k.distro) not in done]
+            for distro in sorted({d for _, d in debs}):
+                ids = sorted(i for i, d in debs if d == distro)
+                for start in range(0, len(ids), _CHUNK):
+                    for row in conn.execute(
+                        sa.select(debian_modules.c.owner_id, debian_modules.c.module_id).where(
+                            debian_modules.c.distro == distro,
+                            debian_modules.c.owner_id.in_(ids[start : start + _CHUNK]),
+                        )
+                    ):
+                        wanted.add((int(row.module_id), match_key(distro, "npm", int(row.owner_id))))
+            missing = sorted({package_id for package_id, key in wanted if (package_id, key) not in found})
+            rows: dict[int, sa.Row[Any]] = {}
+            for start in range(0, len(missing), _CHUNK):
+                rows.update(
+                    (int(row.id), row)
+                    for row in conn.execute(
+                        sa.select(*_PACKAGE_KEY_COLUMNS).where(packages.c.id.in_(missing[start : start + _CHUNK]))
+                    )
+                )
+        for package_id, key_text in sorted(wanted):
+            package_row = rows.get(package_id)
+            if (package_id, key_text) not in found and package_row is not None:
+                found[(package_id, key_text)] = _key((*package_row, key_text))
+        return list(found.values())
 
     def packages_named(self, names: Iterable[tuple[str, str]]) -> list[PackageKey]:
         """Package versions of the fleet whose (ecosystem, name or Debian source name) is in ``names``."""
@@ -652,8 +829,11 @@ class FleetStore:
             )
             for start in range(0, len(keys), _CHUNK):
                 chunk_keys = keys[start : start + _CHUNK]
-                for k in chunk_keys:
-                    conn.execute(matched.delete().where(matched.c.package_id == k.id, matched.c.distro == k.distro))
+                conn.execute(
+                    matched.delete().where(
+                        sa.tuple_(matched.c.package_id, matched.c.distro).in_([(k.id, k.distro) for k in chunk_keys])
+                    )
+                )
                 conn.execute(
                     matched.insert(),
                     [{"package_id": k.id, "distro": k.distro, "db_version": db_version} for k in chunk_keys],
@@ -664,6 +844,10 @@ class FleetStore:
         """Every matched package version is now current with ``db_version`` (after a rematch)."""
         with self.begin() as conn:
             conn.execute(matched.update().values(db_version=db_version))
+
+    def has_advisory_states(self) -> bool:
+        with self.connect() as conn:
+            return conn.scalar(sa.select(advisories.c.id).limit(1)) is not None
 
     def advisory_states(self) -> dict[str, str]:
         with self.connect() as conn:
@@ -727,19 +911,9 @@ class FleetStore:
 
 
 def _package_keys_query() -> sa.Select[Any]:
-    """Every stored package version with what matching needs, per Debian release of the images holding it."""
-    distro = sa.case((packages.c.ecosystem == "deb", sa.func.coalesce(images.c.distro, "")), else_="")
+    """Every stored package version with what matching needs, per match key of its placements."""
     return (
-        sa.select(
-            packages.c.id,
-            packages.c.ecosystem,
-            packages.c.name,
-            packages.c.version,
-            packages.c.purl,
-            packages.c.source_name,
-            packages.c.source_version,
-            distro.label("distro"),
-        )
+        sa.select(*_PACKAGE_KEY_COLUMNS, image_packages.c.match_key.label("distro"))
         .distinct()
         .select_from(packages.join(image_packages).join(images))
     )

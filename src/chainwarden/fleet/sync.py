@@ -9,18 +9,23 @@ A sync has three steps:
    (SQLite, or ``--in-process``) or as procrastinate jobs (``fleet.tasks``)
    picked up by ``chainwarden fleet worker`` processes.
 
-Scanning an image reuses the per-layer and whole-image inventory caches of
-:mod:`chainwarden.sources` / :mod:`chainwarden.inventory.cache`, so a base layer
-shared by 500 images is read once. Findings are computed per package version
-that the store has not matched against the current database version: a package
-shared by 500 images is matched once.
+Scanning an image goes through the layer-chain inventory cache
+(:mod:`chainwarden.inventory.chain`): a base shared by 500 images is read and
+catalogued once, and each image on it reads its own layers and reruns only the
+catalogers they concern. Findings are computed per package version (and match
+key, see :func:`chainwarden.fleet.store.match_key`) that the store has not
+matched against the current database version: a package shared by 500 images
+is matched once.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from chainwarden.errors import Error, UsageError
@@ -31,13 +36,20 @@ from chainwarden.fleet.store import (
     LayerRecord,
     PackageKey,
     PackagePlacement,
+    split_match_key,
 )
 from chainwarden.inventory import catalog_source
-from chainwarden.models import Distro, Ecosystem, Inventory, Package, TargetInfo
+from chainwarden.inventory.npm import DEBIAN_FOUND_BY
+from chainwarden.models import Distro, Ecosystem, Inventory, Location, Package, TargetInfo
 from chainwarden.sources import SourceOptions, open_source
 from chainwarden.sources.registry import ImageReference, RegistryClient
 from chainwarden.vulndb.store import VulnDatabase
 
+#: an in-process sync reads this many images at once, and stores them this many per transaction
+#: (or what it has every STORE_EVERY seconds)
+SCAN_THREADS = 2
+STORE_BATCH = 25
+STORE_EVERY = 2.0
 BASE_NAME_ANNOTATION = "org.opencontainers.image.base.name"
 BASE_DIGEST_ANNOTATION = "org.opencontainers.image.base.digest"
 
@@ -49,6 +61,9 @@ class Discovered:
     digest: str
     reference: str  # "registry:HOST/REPO@sha256:…", what a scan opens
     tags: tuple[tuple[str, str], ...]  # (repository, tag)
+    #: the manifest (or index) the listing fetched, and its media type: handed to the scan
+    manifest: bytes | None = None
+    media_type: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +141,7 @@ def discover(
         repositories = sorted(r for r in catalog_client.catalog() if fnmatch.fnmatchcase(r, glob))
     by_digest: dict[str, list[tuple[str, str]]] = {}
     first_repo: dict[str, str] = {}
+    manifests: dict[str, tuple[bytes, str]] = {}
     if progress:
         progress.phase(f"listing tags of {len(repositories)} repositories", len(repositories))
     for repository in repositories:
@@ -137,16 +153,24 @@ def discover(
                 continue
             for tag in tag_names:
                 try:
-                    _, _, digest = client.get_manifest(tag)
+                    body, media_type, digest = client.get_manifest(tag)
                 except Error as exc:
                     failures.append(Failure(f"{registry}/{repository}:{tag}", exc.diagnostics()))
                     continue
                 by_digest.setdefault(digest, []).append((repository, tag))
-                first_repo.setdefault(digest, repository)
+                if digest not in first_repo:
+                    first_repo[digest] = repository
+                    manifests[digest] = (body, media_type)
         if progress:
             progress.step(repository)
     found = [
-        Discovered(digest, f"registry:{registry}/{first_repo[digest]}@{digest}", tuple(sorted(pairs)))
+        Discovered(
+            digest,
+            f"registry:{registry}/{first_repo[digest]}@{digest}",
+            tuple(sorted(pairs)),
+            manifest=manifests[digest][0],
+            media_type=manifests[digest][1],
+        )
         for digest, pairs in sorted(by_digest.items())
     ]
     return found, failures
@@ -179,7 +203,18 @@ def image_record(
     if isinstance(label_map, dict):
         base_name = base_name or _str_or_none(label_map.get(BASE_NAME_ANNOTATION))
         base_digest = base_digest or _str_or_none(label_map.get(BASE_DIGEST_ANNOTATION))
+    from chainwarden.vulndb.debian import DebianOwners
+
     created = config.get("created")
+    owners = DebianOwners(inventory)
+
+    def debian_owner(package: Package) -> tuple[str, str, str] | None:
+        # a node module Debian ships is matched with its .deb, as a scan of the image does
+        if package.found_by != DEBIAN_FOUND_BY or package.ecosystem is not Ecosystem.NPM:
+            return None
+        owner = owners.of(package)
+        return (Ecosystem.DEBIAN.value, owner.name, owner.version) if owner is not None else None
+
     placements = tuple(
         PackagePlacement(
             ecosystem=p.ecosystem.value,
@@ -191,6 +226,7 @@ def image_record(
             source_name=p.source_name,
             source_version=p.source_version,
             in_use=in_use(p) if in_use else None,
+            debian_owner=debian_owner(p),
         )
         for p in inventory.packages
     )
@@ -216,15 +252,17 @@ def _str_or_none(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def scan_image(
+def read_image(
     store: FleetStore,
     reference: str,
     options: SourceOptions,
     *,
     digest: str | None = None,
     profile: Path | None = None,
-) -> tuple[str, bool]:
-    """Scan ``reference`` into the store: (digest, whether it was new).
+    skip_known: bool = True,
+) -> tuple[str, ImageRecord | None]:
+    """What the store would keep of ``reference``: (digest, record), the record None when
+    ``skip_known`` and the store holds the digest already (then nothing is catalogued).
 
     ``digest`` is the identity the registry listing saw (the tag's manifest or
     index digest); without it the resolved manifest digest is used.
@@ -244,8 +282,8 @@ def scan_image(
         identity = digest or info.digest
         if identity is None:
             raise UsageError(f"{reference}: not an image (fleet holds images; use 'scan' for directories)")
-        if store.known_digests([identity]) and profile is None:
-            return identity, False
+        if skip_known and profile is None and store.known_digests([identity]):
+            return identity, None
         inventory = catalog_source(source)
         config_of = getattr(source, "image_config", None)
         annotations_of = getattr(source, "manifest_annotations", None)
@@ -259,7 +297,20 @@ def scan_image(
             annotations=annotations if isinstance(annotations, dict) else {},
             in_use=in_use,
         )
-    return identity, store.store_image(record)
+    return identity, record
+
+
+def scan_image(
+    store: FleetStore,
+    reference: str,
+    options: SourceOptions,
+    *,
+    digest: str | None = None,
+    profile: Path | None = None,
+) -> tuple[str, bool]:
+    """Scan ``reference`` into the store: (digest, whether it was new). See :func:`read_image`."""
+    identity, record = read_image(store, reference, options, digest=digest, profile=profile)
+    return identity, record is not None and store.store_image(record)
 
 
 # -- matching ------------------------------------------------------------------------
@@ -284,30 +335,69 @@ def _distro_of(key: str) -> Distro | None:
     return Distro(distro_id, version)
 
 
-def match_packages(keys: Sequence[PackageKey], db: VulnDatabase) -> list[FindingRecord]:
-    """Findings for package versions, grouped per Debian release (one synthetic inventory each)."""
-    from chainwarden.vulndb import match_inventory
-
-    records: list[FindingRecord] = []
-    by_distro: dict[str, list[PackageKey]] = {}
+def _match_groups(keys: Sequence[PackageKey]) -> list[tuple[str, list[tuple[Package, PackageKey]]]]:
+    """The inventories to match, as (release key, packages with their keys): one per .deb that ships
+    node modules, holding the .deb and its modules as a scan of an image sees them, then one per
+    match key for the rest."""
+    by_key: dict[str, list[PackageKey]] = {}
     for key in keys:
-        by_distro.setdefault(key.distro, []).append(key)
-    for distro, group in sorted(by_distro.items()):
+        by_key.setdefault(key.distro, []).append(key)
+    groups: list[tuple[str, list[tuple[Package, PackageKey]]]] = []
+    grouped: set[tuple[int, str]] = set()
+    for group_key, modules in sorted(by_key.items()):
+        distro, owner_id = split_match_key(group_key)
+        if owner_id is None:
+            continue
+        deb_key = next((k for k in by_key.get(distro, ()) if k.id == owner_id and k.ecosystem == "deb"), None)
+        if deb_key is None:
+            continue  # no such .deb in the store any more: the modules are matched alone
+        members: list[tuple[Package, PackageKey]] = []
+        for module in modules:
+            # DebianOwners pairs a module with the .deb that lists its manifest among its files
+            path = f"/usr/share/nodejs/{module.name}/package.json"
+            package = replace(_package_of(module), found_by=DEBIAN_FOUND_BY, locations=(Location(path),), files=(path,))
+            members.append((package, module))
+        paths = tuple(package.locations[0].path for package, _ in members)
+        members.append((replace(_package_of(deb_key), files=paths), deb_key))
+        grouped.update((key.id, key.distro) for _, key in members)
+        groups.append((distro, members))
+    for group_key, group in sorted(by_key.items()):
+        plain = [(_package_of(k), k) for k in group if (k.id, k.distro) not in grouped]
+        if plain:
+            groups.append((split_match_key(group_key)[0], plain))
+    return groups
+
+
+def match_packages(
+    store: FleetStore, keys: Sequence[PackageKey], db: VulnDatabase
+) -> tuple[list[PackageKey], list[FindingRecord]]:
+    """Findings for package versions, and the keys they were computed for: ``keys`` and what is
+    matched with them (a .deb and the node modules it ships, see :meth:`FleetStore.with_debian_modules`).
+
+    Each group goes through the matcher ``scan`` uses, so that an image's findings in the fleet
+    are the ones a scan of it reports (Debian-shipped node modules included).
+    """
+    from chainwarden.vulndb import Matcher
+
+    expanded = store.with_debian_modules(keys)
+    matcher = Matcher(db)
+    records: list[FindingRecord] = []
+    for distro, members in _match_groups(expanded):
         inventory = Inventory(
             target=TargetInfo(kind="fleet", reference=f"fleet packages ({distro or 'no distro'})"),
-            packages=tuple(_package_of(k) for k in group),
+            packages=tuple(package for package, _ in members),
             distro=_distro_of(distro),
         )
-        result = match_inventory(inventory, db)
-        for vuln_match in result.matches:
+        key_of = {id(package): key for package, key in members}
+        for vuln_match in matcher.match(inventory).matches:
             finding = vuln_match.finding
-            package = vuln_match.package
+            key = key_of[id(vuln_match.package)]
             records.append(
                 FindingRecord(
-                    ecosystem=package.ecosystem.value,
-                    name=package.name,
-                    version=package.version,
-                    distro=distro,
+                    ecosystem=key.ecosystem,
+                    name=key.name,
+                    version=key.version,
+                    distro=key.distro,
                     vuln_id=vuln_match.vuln_id,
                     rule_id=str(finding.rule_id),
                     severity=finding.severity.value,
@@ -316,19 +406,20 @@ def match_packages(keys: Sequence[PackageKey], db: VulnDatabase) -> list[Finding
                     fixed=finding.fixed_versions,
                 )
             )
-    return records
+    return expanded, records
 
 
 def match_pending(store: FleetStore, db: VulnDatabase, digests: Iterable[str] | None = None) -> int:
     """Match every package version not yet matched against this database version; new findings count."""
     version = db.version()
     keys = store.unmatched_packages(version, digests)
-    if not store.advisory_states():
+    if not store.has_advisory_states():
         # the baseline ``fleet rematch`` compares the next database with
         store.save_advisory_states(db.record_states())
     if not keys:
         return 0
-    return len(store.replace_findings(keys, match_packages(keys, db), version))
+    matched_keys, records = match_packages(store, keys, db)
+    return len(store.replace_findings(matched_keys, records, version))
 
 
 def open_vulndb(path: Path | None) -> VulnDatabase | None:
@@ -353,21 +444,63 @@ def scan_discovered(
     summary: SyncSummary,
     progress: SyncProgress | None = None,
 ) -> None:
-    """Scan, in this process, every discovered digest the store does not hold yet."""
+    """Scan, in this process, every discovered digest the store does not hold yet.
+
+    Images are stored in batches (:data:`STORE_BATCH` images or :data:`STORE_EVERY`
+    seconds, one transaction each): what an interrupted sync scanned but did not
+    store yet is scanned again by the next one.
+    """
     known = store.known_digests(d.digest for d in found)
     todo = [d for d in found if d.digest not in known]
     summary.unchanged.extend(d.digest for d in found if d.digest in known)
     if progress:
         progress.phase(f"scanning {len(todo)} new images", len(todo))
-    for item in todo:
+    batch: list[tuple[Discovered, ImageRecord]] = []
+    last_store = time.monotonic()
+
+    def store_batch() -> None:
+        if not batch:
+            return
         try:
-            _, new = scan_image(store, item.reference, options, digest=item.digest)
+            stored = store.store_images([record for _, record in batch])
         except Error as exc:
-            summary.failed.append(Failure(item.reference, exc.diagnostics()))
+            summary.failed.extend(Failure(item.reference, exc.diagnostics()) for item, _ in batch)
         else:
-            (summary.new if new else summary.unchanged).append(item.digest)
-        if progress:
-            progress.step(item.reference)
+            for (item, _), new in zip(batch, stored, strict=True):
+                (summary.new if new else summary.unchanged).append(item.digest)
+        batch.clear()
+
+    def read(item: Discovered) -> ImageRecord | None:
+        # the listing just checked the store: a digest stored meanwhile is a no-op when stored
+        return read_image(store, item.reference, options, digest=item.digest, skip_known=False)[1]
+
+    # two images are read at once: one's registry and cache waits overlap the other's cataloguing
+    with ThreadPoolExecutor(max_workers=SCAN_THREADS, thread_name_prefix="fleet-scan") as pool:
+        pending: deque[tuple[Discovered, Future[ImageRecord | None]]] = deque()
+        items = iter(todo)
+        try:
+            while True:
+                while len(pending) < 2 * SCAN_THREADS and (next_item := next(items, None)) is not None:
+                    pending.append((next_item, pool.submit(read, next_item)))
+                if not pending:
+                    break
+                item, future = pending.popleft()
+                try:
+                    record = future.result()
+                except Error as exc:
+                    summary.failed.append(Failure(item.reference, exc.diagnostics()))
+                else:
+                    assert record is not None
+                    batch.append((item, record))
+                if len(batch) >= STORE_BATCH or time.monotonic() - last_store > STORE_EVERY:
+                    store_batch()
+                    last_store = time.monotonic()
+                if progress:
+                    progress.step(item.reference)
+        finally:
+            for _, waiting in pending:
+                waiting.cancel()
+            store_batch()
 
 
 def sync_registry(

@@ -46,6 +46,7 @@ from chainwarden.fleet.sync import (
 )
 from chainwarden.sources import SourceOptions
 from chainwarden.sources.interface import DEFAULT_PLATFORM
+from chainwarden.sources.registry import parse_reference, remember_manifest
 
 TASK_NAME = "chainwarden.fleet.scan"
 QUEUE = "chainwarden-fleet"
@@ -80,6 +81,16 @@ def _options_from_json(data: dict[str, Any]) -> SourceOptions:
     )
 
 
+def _text(body: bytes | None) -> str | None:
+    """A manifest as job argument (JSON text), or None when it is not UTF-8 or too large to carry."""
+    if body is None or len(body) > 64 * 1024:
+        return None
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
 class FleetJobs:
     """The procrastinate app of one store, with the scan task registered."""
 
@@ -92,14 +103,27 @@ class FleetJobs:
 
     # -- the tasks (run by workers) ------------------------------------------------
 
-    def _scan(self, context: procrastinate.JobContext, reference: str, digest: str, options: dict[str, Any]) -> None:
+    def _scan(
+        self,
+        context: procrastinate.JobContext,
+        reference: str,
+        digest: str,
+        options: dict[str, Any],
+        manifest: str | None = None,
+        media_type: str = "",
+    ) -> None:
+        if manifest is not None and reference.startswith("registry:"):
+            # what the sync fetched while listing: used only if it hashes to the digest
+            ref = parse_reference(reference.removeprefix("registry:"))
+            remember_manifest(ref.registry, ref.repository, digest, manifest.encode(), media_type)
         try:
             _, new = scan_image(self.store, reference, _options_from_json(options), digest=digest)
         except Error as exc:
             attempts = context.job.attempts + 1 if context.job else 1
             self._record_failure(digest, reference, f"attempt {attempts}: {exc.diagnostics()}")
             raise
-        self._clear_failure(digest)
+        if context.job is not None and context.job.attempts:
+            self._clear_failure(digest)  # an earlier attempt failed; the sync cleared older reasons when queueing
         if new:
             db = open_vulndb(self.db_path)
             if db is not None:
@@ -150,15 +174,22 @@ class FleetJobs:
                     {"task": TASK_NAME},
                 )
             )
+        fresh = sorted({item.digest for item in found} - pending)
+        with self.store.begin() as conn:
+            # the reasons of a digest's earlier jobs belong to them, not to the job queued now
+            for start in range(0, len(fresh), 500):
+                conn.execute(scan_failures.delete().where(scan_failures.c.digest.in_(fresh[start : start + 500])))
         with self.app.open():
             for item in found:
                 if item.digest in pending:
                     queued.append(item.digest)
                     continue
                 # another sync queued it already: it is still one job
+                manifest = _text(item.manifest)
+                extra: dict[str, Any] = {"manifest": manifest, "media_type": item.media_type} if manifest else {}
                 with contextlib.suppress(procrastinate.exceptions.AlreadyEnqueued):
                     self.scan.configure(queueing_lock=item.digest).defer(
-                        reference=item.reference, digest=item.digest, options=payload
+                        reference=item.reference, digest=item.digest, options=payload, **extra
                     )
                 queued.append(item.digest)
         return queued
@@ -233,7 +264,7 @@ class FleetJobs:
     def run_worker(
         self,
         *,
-        concurrency: int = 1,
+        concurrency: int = 2,
         name: str | None = None,
         wait: bool = True,
         heartbeat: float = 10.0,

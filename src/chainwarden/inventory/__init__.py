@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
-from chainwarden.inventory import cache as inventory_cache
 from chainwarden.inventory.apk import ApkCataloger
 from chainwarden.inventory.binaries import BinaryCataloger
+from chainwarden.inventory.chain import assemble, catalog_layers, run_catalogers
 from chainwarden.inventory.distro import read_release
 from chainwarden.inventory.dpkg import DpkgCataloger
-from chainwarden.inventory.interface import CatalogContext, Cataloger, CatalogResult
+from chainwarden.inventory.interface import CatalogContext, Cataloger
 from chainwarden.inventory.npm import NpmInstalledCataloger
 from chainwarden.inventory.python import PythonInstalledCataloger
 from chainwarden.inventory.rpm import RpmCataloger
 from chainwarden.inventory.sbom_document import read_sbom
-from chainwarden.models import Inventory, Location, Package, Skipped, TargetInfo
+from chainwarden.models import Inventory, Location, Skipped, TargetInfo
 from chainwarden.sources import SourceOptions, detect_scheme, open_source
 from chainwarden.sources.interface import BodyDigest, FileSystemView, ProgressCallback, Source
 
@@ -96,22 +95,15 @@ def catalog_view(
 ) -> Inventory:
     """Run ``catalogers`` over an already opened view."""
     context = CatalogContext(is_image=is_image, distro=read_release(view))
-    packages: list[Package] = []
-    all_skipped = list(skipped)
-    # catalogers that judge files by their owners run last, with the owned files known
-    ordered = sorted(catalogers, key=lambda c: c.needs_owned_files)
-    for cataloger in ordered:
-        if cataloger.needs_owned_files:
-            context = replace(context, owned_files=frozenset(f for p in packages for f in p.files))
-        result: CatalogResult = cataloger.catalog(view, context)
-        packages.extend(result.packages)
-        all_skipped.extend(result.skipped)
-    for gap in view.unreadable():
-        # project paths are relative to the project, as every other location of a directory scan
-        where = gap.location if is_image or gap.location is None else Location(gap.location.path.lstrip("/") or ".")
-        all_skipped.append(Skipped(gap.what, where, gap.reason))
-    packages.sort(key=lambda p: (p.ecosystem.value, p.name, p.version, p.locations[0].path if p.locations else ""))
-    return Inventory(target=target, packages=tuple(packages), distro=context.distro, skipped=tuple(all_skipped))
+    runs = run_catalogers(view, catalogers, context)
+    # project paths are relative to the project, as every other location of a directory scan
+    gaps = [
+        Skipped(gap.what, gap.location, gap.reason)
+        if is_image or gap.location is None
+        else Skipped(gap.what, Location(gap.location.path.lstrip("/") or "."), gap.reason)
+        for gap in view.unreadable()
+    ]
+    return assemble(target, context.distro, runs, skipped, gaps)
 
 
 def catalog_source(
@@ -120,20 +112,21 @@ def catalog_source(
     catalogers: Sequence[Cataloger] | None = None,
     progress: ProgressCallback | None = None,
 ) -> Inventory:
-    """Inventory of an opened source."""
+    """Inventory of an opened source.
+
+    An image with a cache directory is catalogued through
+    :func:`chainwarden.inventory.chain.catalog_layers`: the whole image from the
+    cache when it was catalogued before, else on top of the longest prefix of its
+    layers whose inventory is known, rerunning only the catalogers whose paths
+    its own layers change.
+    """
     is_image = source.info.kind != "dir"
     chosen = list(catalogers) if catalogers is not None else default_catalogers(is_image=is_image)
     key = cache_key(chosen)
-    identity = source.cache_identity() if source.cache_dir is not None else None
-    cached_at = inventory_cache.entry_path(source.cache_dir, identity, key) if source.cache_dir and identity else None
-    if cached_at is not None and (hit := inventory_cache.load(cached_at)) is not None:
-        packages, distro, skipped = hit
-        return Inventory(target=source.info, packages=packages, distro=distro, skipped=skipped)
+    if source.cache_dir is not None and is_image and source.layer_chain():
+        return catalog_layers(source, chosen, key, wanted_by(chosen), cache_dir=source.cache_dir, progress=progress)
     view = source.view(wanted_by(chosen), progress, key)
-    inventory = catalog_view(view, source.info, chosen, is_image=is_image, skipped=source.skipped)
-    if cached_at is not None:
-        inventory_cache.store(cached_at, inventory.packages, inventory.distro, inventory.skipped)
-    return inventory
+    return catalog_view(view, source.info, chosen, is_image=is_image, skipped=source.skipped)
 
 
 def build_inventory(

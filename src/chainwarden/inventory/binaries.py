@@ -632,6 +632,10 @@ class BinaryCataloger(Cataloger):
             return True
         return path.startswith(APP_TREES) and not any(tree in path for tree in _LANGUAGE_TREES)
 
+    def uses_owned(self, path: str) -> bool:
+        # only executables it reads are judged by their owner, under either merged-/usr name
+        return any(self.wants(alias) for alias in _merged_usr_aliases(path))
+
     def catalog(self, view: FileSystemView, context: CatalogContext) -> CatalogResult:
         result = CatalogResult()
         for entry in self._candidates(view):

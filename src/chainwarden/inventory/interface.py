@@ -58,7 +58,25 @@ class Cataloger(ABC):
 
     @abstractmethod
     def catalog(self, view: FileSystemView, context: CatalogContext) -> CatalogResult:
-        """Every package found. Unparseable files become ``Skipped`` records."""
+        """Every package found. Unparseable files become ``Skipped`` records.
+
+        The result may depend only on what ``view`` answers (entries, children,
+        bodies; a directory's own mode, owner or layer excepted) and on
+        ``context``: an image's upper layers that change none of the paths it
+        looked at, and none that :meth:`walks` accepts when it walked the whole
+        view, leave it as it was (``chainwarden.inventory.chain`` reuses it).
+        """
+
+    def walks(self, path: str) -> bool:
+        """When :meth:`catalog` walks every entry (``entries()``, ``walk_files()``), whether
+        an entry at ``path`` can change its result. A walk passes over directory entries
+        themselves (their content is entries of its own). Default: the paths it :meth:`wants`."""
+        return self.wants(path)
+
+    def uses_owned(self, path: str) -> bool:
+        """For ``needs_owned_files`` catalogers: whether ``path`` being owned or not can
+        change the result. Default: any path."""
+        return True
 
 
 class CatalogerError(InventoryError):

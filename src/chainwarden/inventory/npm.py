@@ -7,16 +7,19 @@ of their own).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import posixpath
 import re
+from dataclasses import replace
 from typing import Any
 
 from packageurl import PackageURL
 
+from chainwarden._internal.recent import Recent
 from chainwarden.inventory.bounds import npm_name_problem
 from chainwarden.inventory.interface import CatalogContext, Cataloger, CatalogResult
-from chainwarden.models import Ecosystem, Location, Package, Skipped
+from chainwarden.models import Digest, Ecosystem, Location, Package, Skipped
 from chainwarden.sources.interface import EntryType, FileSystemView
 
 NODE_MODULES = "/node_modules/"
@@ -25,6 +28,8 @@ NODE_MODULES = "/node_modules/"
 DEBIAN_NODE_DIRS = ("/usr/share/nodejs/", "/usr/lib/nodejs/")
 DEBIAN_ARCH_NODE_DIR = re.compile(r"^/usr/lib/[a-z0-9_]+-linux-[a-z0-9_]+/nodejs/")
 DEBIAN_FOUND_BY = "npm-debian"
+#: (path, layer, digest of the manifest) -> what it declares (see NpmInstalledCataloger._manifest), in a 1-tuple
+_READ: Recent[tuple[str, str | None, bytes], tuple[Package | Skipped | None]] = Recent(50_000)
 
 
 def _modules_end(path: str) -> int:
@@ -83,6 +88,10 @@ class NpmInstalledCataloger(Cataloger):
     def wants(self, path: str) -> bool:
         return path.endswith("/package.json") and is_manifest(path)
 
+    def walks(self, path: str) -> bool:
+        # every file under a package directory is one of its files
+        return package_root(path) is not None
+
     def catalog(self, view: FileSystemView, context: CatalogContext) -> CatalogResult:
         result = CatalogResult()
         owned: dict[str, list[str]] = {}
@@ -106,21 +115,39 @@ class NpmInstalledCataloger(Cataloger):
         entry = view.entry(path)
         layer = entry.layer if entry else None
         try:
-            manifest = json.loads(view.read(path))
+            body = view.read(path)
         except Exception as exc:
             result.skipped.append(Skipped("npm package.json", Location(path, layer), f"unreadable: {exc}"))
             return None
-        if not isinstance(manifest, dict):
-            result.skipped.append(Skipped("npm package.json", Location(path, layer), "not a JSON object"))
+        # the same module in many images (a base's global modules) is read once
+        key = (path, layer, hashlib.sha256(body).digest())
+        remembered = _READ.get(key)
+        if remembered is None:
+            remembered = (self._manifest(path, layer, body),)
+            _READ.put(key, remembered)
+        known = remembered[0]
+        if isinstance(known, Skipped):
+            result.skipped.append(known)
             return None
+        if not isinstance(known, Package):
+            return None
+        return replace(known, files=tuple(sorted(files)))
+
+    def _manifest(self, path: str, layer: Digest | None, body: bytes) -> Package | Skipped | None:
+        """The package a manifest declares (without files), why it is skipped, or None for a placeholder."""
+        try:
+            manifest = json.loads(body)
+        except Exception as exc:
+            return Skipped("npm package.json", Location(path, layer), f"unreadable: {exc}")
+        if not isinstance(manifest, dict):
+            return Skipped("npm package.json", Location(path, layer), "not a JSON object")
         name, version = manifest.get("name"), manifest.get("version")
         if not isinstance(name, str) or not isinstance(version, str) or not name or not version:
             # placeholder manifests (npm writes some without name/version) are not packages
             return None
         problem = npm_name_problem(name)
         if problem is not None:
-            result.skipped.append(Skipped("npm package.json", Location(path, layer), problem))
-            return None
+            return Skipped("npm package.json", Location(path, layer), problem)
         return Package(
             ecosystem=Ecosystem.NPM,
             name=name,
@@ -129,6 +156,5 @@ class NpmInstalledCataloger(Cataloger):
             # a Debian-shipped module is updated (and patched) through its .deb
             found_by=self.id if NODE_MODULES in path else DEBIAN_FOUND_BY,
             locations=(Location(path, layer),),
-            files=tuple(sorted(files)),
             licenses=licenses_of(manifest),
         )

@@ -6,10 +6,14 @@ attacker's copy of a library in a forgotten venv runs just as well.
 
 from __future__ import annotations
 
+import hashlib
 import posixpath
+import re
+from dataclasses import replace
 
 from packageurl import PackageURL
 
+from chainwarden._internal.recent import Recent
 from chainwarden.inventory.bounds import pypi_name_problem
 from chainwarden.inventory.interface import CatalogContext, Cataloger, CatalogResult
 from chainwarden.models import Ecosystem, Location, Package, Skipped
@@ -19,13 +23,20 @@ DIST_INFO_FILES = frozenset({"METADATA", "RECORD", "INSTALLER", "direct_url.json
 EGG_INFO_FILES = frozenset({"PKG-INFO", "installed-files.txt"})
 LICENSE_CLASSIFIER = "License :: "
 METADATA_SUFFIXES = ("/METADATA", "/PKG-INFO", ".egg-info")
+_HEADERS_END = re.compile(r"\n\r?\n")
+_Parsed = tuple[tuple[Package, ...], tuple[Skipped, ...]]
+#: (path, layer, METADATA digest, record path, record digest) -> what _distribution made of them
+_PARSED: Recent[tuple[str, str | None, bytes, str | None, bytes | None], _Parsed] = Recent(20_000)
 
 
 def parse_metadata(text: str) -> tuple[str, str, tuple[str, ...]]:
     """(name, version, licenses) from core metadata (METADATA / PKG-INFO)."""
     from email.parser import HeaderParser  # costs ~70 ms to import; most scans never need it
 
-    headers = HeaderParser().parsestr(text, headersonly=True)
+    # the headers end at the first empty line; the description after it is
+    # often most of the file and the parser would read it line by line for nothing
+    end = _HEADERS_END.search(text)
+    headers = HeaderParser().parsestr(text[: end.start() + 1] if end else text, headersonly=True)
     name = (headers.get("Name") or "").strip()
     version = (headers.get("Version") or "").strip()
     licenses: list[str] = []
@@ -81,51 +92,88 @@ class PythonInstalledCataloger(Cataloger):
     ) -> None:
         entry = view.entry(metadata_path)
         layer = entry.layer if entry else None
+        where = Location(metadata_path, layer)
         try:
-            name, version, licenses = parse_metadata(view.read_text(metadata_path))
+            metadata = view.read(metadata_path)
         except Exception as exc:
-            result.skipped.append(Skipped("python metadata", Location(metadata_path, layer), str(exc)))
+            result.skipped.append(Skipped("python metadata", where, str(exc)))
             return
-        if not name or not version:
-            result.skipped.append(
-                Skipped("python metadata", Location(metadata_path, layer), "no Name or Version header")
+        try:
+            record_body = view.read(record) if record else None
+        except Exception:
+            record_body = None
+        if record is not None and record_body is None:
+            # no record: the files are what the directory holds (not worth remembering)
+            found = self._distribution(where, metadata, info_dir, None, None)
+            files = tuple(sorted(posixpath.join(info_dir, name) for name in view.children(info_dir)))
+            found = (tuple(replace(p, files=files) for p in found[0]), found[1])
+        else:
+            # the same distribution in many images (a base's site-packages) is parsed once
+            key = (
+                metadata_path,
+                layer,
+                hashlib.sha256(metadata).digest(),
+                record,
+                hashlib.sha256(record_body).digest() if record_body is not None else None,
             )
-            return
+            remembered = _PARSED.get(key)
+            if remembered is None:
+                remembered = self._distribution(where, metadata, info_dir, record, record_body)
+                _PARSED.put(key, remembered)
+            found = remembered
+        result.packages.extend(found[0])
+        result.skipped.extend(found[1])
+
+    def _distribution(
+        self, where: Location, metadata: bytes, info_dir: str, record: str | None, record_body: bytes | None
+    ) -> _Parsed:
+        try:
+            name, version, licenses = parse_metadata(metadata.decode("utf-8", errors="replace"))
+        except Exception as exc:
+            return (), (Skipped("python metadata", where, str(exc)),)
+        if not name or not version:
+            return (), (Skipped("python metadata", where, "no Name or Version header"),)
         problem = pypi_name_problem(name)
         if problem is not None:
-            result.skipped.append(Skipped("python metadata", Location(metadata_path, layer), problem))
-            return
+            return (), (Skipped("python metadata", where, problem),)
         from packaging.utils import canonicalize_name  # packaging costs ~20 ms to import
 
         normalized = canonicalize_name(name)
-        files = self._owned_files(view, info_dir, record) if record else (metadata_path,)
-        result.packages.append(
-            Package(
-                ecosystem=Ecosystem.PYPI,
-                name=normalized,
-                version=version,
-                purl=pypi_purl(normalized, version),
-                found_by=self.id,
-                locations=(Location(metadata_path, layer),),
-                files=files,
-                licenses=licenses,
-            )
-        )
-
-    @staticmethod
-    def _owned_files(view: FileSystemView, info_dir: str, record: str) -> tuple[str, ...]:
-        try:
-            text = view.read_text(record)
-        except Exception:
-            return tuple(sorted(posixpath.join(info_dir, name) for name in view.children(info_dir)))
-        if record.endswith("installed-files.txt"):
-            base = info_dir  # egg-info paths are relative to the egg-info directory
-            names = [line.strip() for line in text.splitlines() if line.strip()]
+        if record is None:
+            files: tuple[str, ...] = (where.path,)
+        elif record_body is None:
+            files = ()
         else:
-            base = posixpath.dirname(info_dir)  # RECORD paths are relative to site-packages
-            names = [_record_path(line) for line in text.splitlines() if line.strip()]
-        files = {posixpath.normpath(posixpath.join(base, name)) for name in names if name}
-        return tuple(sorted(files))
+            files = _owned_files(info_dir, record, record_body.decode("utf-8", errors="replace"))
+        package = Package(
+            ecosystem=Ecosystem.PYPI,
+            name=normalized,
+            version=version,
+            purl=pypi_purl(normalized, version),
+            found_by=self.id,
+            locations=(where,),
+            files=files,
+            licenses=licenses,
+        )
+        return (package,), ()
+
+
+def _owned_files(info_dir: str, record: str, text: str) -> tuple[str, ...]:
+    if record.endswith("installed-files.txt"):
+        base = info_dir  # egg-info paths are relative to the egg-info directory
+        names = [line.strip() for line in text.splitlines() if line.strip()]
+    else:
+        base = posixpath.dirname(info_dir)  # RECORD paths are relative to site-packages
+        names = [_record_path(line) for line in text.splitlines() if line.strip()]
+    files = {_joined(base, name) for name in names if name}
+    return tuple(sorted(files))
+
+
+def _joined(base: str, name: str) -> str:
+    """``base/name`` normalised; most names need no normalising (no ``.``/``..``, no doubled or edge slashes)."""
+    if base == "/" or name.startswith(("/", ".")) or name.endswith("/") or "/." in name or "//" in name:
+        return posixpath.normpath(posixpath.join(base, name))
+    return f"{base}/{name}"
 
 
 def _record_path(line: str) -> str:

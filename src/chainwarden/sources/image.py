@@ -34,6 +34,7 @@ from chainwarden.sources.interface import (
     FileSystemView,
     ProgressCallback,
     Source,
+    Squashed,
     WantedPredicate,
     normalize_path,
 )
@@ -176,7 +177,10 @@ class ImageSource(Source):
         return self._cache_dir
 
     def cache_identity(self) -> str | None:
-        return "\n".join(f"{layer.digest} {layer.diff_id} {layer.fingerprint()}" for layer in self.layers())
+        return "\n".join(self.layer_chain())
+
+    def layer_chain(self) -> tuple[str, ...]:
+        return tuple(f"{layer.digest} {layer.diff_id} {layer.fingerprint()}" for layer in self.layers())
 
     @abstractmethod
     def _load_info(self) -> TargetInfo:
@@ -198,12 +202,37 @@ class ImageSource(Source):
         progress: ProgressCallback | None = None,
         cache_key: str | None = None,
     ) -> FileSystemView:
+        squashed = self.squash(wanted, len(self.layers()), progress=progress, cache_key=cache_key)
+        self._skipped.extend(squashed.skipped)
+        return squashed.view
+
+    def squash(
+        self,
+        wanted: WantedPredicate,
+        stop: int,
+        *,
+        onto: Squashed | None = None,
+        progress: ProgressCallback | None = None,
+        cache_key: str | None = None,
+    ) -> Squashed:
         layers = self.layers()
-        fs = LayeredView()
-        total = sum(max(layer.size, 0) for layer in layers)
+        start = 0 if onto is None else onto.stop
+        if not 0 <= start <= stop <= len(layers):
+            raise ValueError(f"cannot squash layers {start}..{stop} of {len(layers)}")
+        if onto is None:
+            fs = LayeredView()
+        elif isinstance(onto.view, LayeredView):
+            fs = onto.view.copy()
+        else:
+            raise TypeError("onto must be a squash of this image's lower layers")
+        changes = _Changes()
+        if onto is not None:
+            fs.record_changes(changes)
+        skipped: list[Skipped] = []
+        todo = layers[start:stop]
         if progress:
-            progress.start(total, f"reading {len(layers)} layers")
-        for number, layer in enumerate(layers, 1):
+            progress.start(sum(max(layer.size, 0) for layer in todo), f"reading {len(todo)} layers")
+        for number, layer in enumerate(todo, start + 1):
             label = f"{self._reference}: layer {number} {layer.digest[:19]}"
             if progress:
                 progress.note(f"layer {number}/{len(layers)} {layer.digest[7:19]}")
@@ -211,12 +240,15 @@ class ImageSource(Source):
             if members is None:
                 members = list(self._read_layer(layer, wanted, label))
                 self._store_members(layer, cache_key, members)
-            fs.apply_layer(members, layer.digest, label, self._skipped)
+            fs.apply_layer(members, layer.digest, label, skipped)
             if progress:
                 progress.advance(max(layer.size, 0))
         if progress:
             progress.finish()
-        return fs
+        fs.record_changes(None)
+        return Squashed(
+            fs, stop, tuple(skipped), frozenset(changes.paths), frozenset(changes.directories - changes.others)
+        )
 
     def _read_layer(self, layer: LayerRef, wanted: WantedPredicate, label: str) -> Iterator[TarMember]:
         with verified_layer_stream(layer, label) as stream:
@@ -288,8 +320,24 @@ class ImageSource(Source):
         materialize_layers(self, dest, progress)
 
 
+class _Changes:
+    """Paths whose entry changed while layers were applied, and which of them only as directories."""
+
+    def __init__(self) -> None:
+        self.paths: set[str] = set()
+        self.directories: set[str] = set()  # a directory appeared or went there
+        self.others: set[str] = set()  # anything else appeared or went there
+
+    def note(self, path: str, *, directory: bool) -> None:
+        self.paths.add(path)
+        (self.directories if directory else self.others).add(path)
+
+
 class LayeredView(FileSystemView):
     """The squashed result of applying layers in order, in memory."""
+
+    # a layer that writes below a symlink or a file replaces it with a directory (_ensure_dir)
+    resolves_in_place = True
 
     def __init__(self) -> None:
         self._entries: dict[str, FileEntry] = {"/": FileEntry("/", EntryType.DIR, mode=0o755)}
@@ -297,6 +345,26 @@ class LayeredView(FileSystemView):
         #: path -> (digest name, value), for the bodies kept only as a digest
         self._digests: dict[str, tuple[str, bytes]] = {}
         self._children: dict[str, set[str]] = {"/": set()}
+        #: children sets shared with the view this one was copied from: copied before a change
+        self._shared_children: set[str] = set()
+        self._changes: _Changes | None = None
+
+    def copy(self) -> LayeredView:
+        """An independent view with the same content (layers applied to it leave this one alone)."""
+        clone = LayeredView.__new__(LayeredView)
+        clone._entries = dict(self._entries)
+        clone._bodies = dict(self._bodies)
+        clone._children = dict(self._children)
+        clone._shared_children = set(self._children)
+        clone._changes = None
+        # this view's sets are now shared with the clone too
+        self._shared_children = set(self._children)
+        return clone
+
+    def record_changes(self, into: _Changes | None) -> None:
+        """Note in ``into`` every path whose entry is added, replaced or removed from now on
+        (None stops). A directory that stays a directory is no change: its children are."""
+        self._changes = into
 
     # FileSystemView ------------------------------------------------------
     def entries(self) -> Iterator[FileEntry]:
@@ -346,14 +414,25 @@ class LayeredView(FileSystemView):
         return digest.compute(io.BytesIO(body), True)  # the body is all there will ever be of it
 
     # squashing -----------------------------------------------------------
+    def _own_children(self, path: str) -> set[str]:
+        """The children set of directory ``path``, copied first when it is shared with another view."""
+        if path in self._shared_children:
+            self._shared_children.discard(path)
+            self._children[path] = set(self._children.get(path, ()))
+        return self._children.setdefault(path, set())
+
     def _remove(self, path: str) -> None:
         entry = self._entries.pop(path, None)
         if entry is None:
             return
+        if self._changes is not None:
+            self._changes.note(path, directory=entry.type is EntryType.DIR)
         self._bodies.pop(path, None)
         self._digests.pop(path, None)
         parent, name = _split(path)
-        self._children.get(parent, set()).discard(name)
+        if parent in self._children:
+            self._own_children(parent).discard(name)
+        self._shared_children.discard(path)
         for child in list(self._children.pop(path, ())):
             self._remove(f"{path}/{child}" if path != "/" else f"/{child}")
 
@@ -366,8 +445,10 @@ class LayeredView(FileSystemView):
         parent, name = _split(path)
         self._ensure_dir(parent, layer)
         self._entries[path] = FileEntry(path, EntryType.DIR, mode=0o755, layer=layer)
-        self._children.setdefault(path, set())
-        self._children[parent].add(name)
+        if self._changes is not None:
+            self._changes.note(path, directory=True)
+        self._own_children(path)
+        self._own_children(parent).add(name)
 
     def _put(self, entry: FileEntry, body: bytes | None, digest: tuple[str, bytes] | None = None) -> None:
         path = entry.path
@@ -380,9 +461,11 @@ class LayeredView(FileSystemView):
             self._entries[path] = entry  # metadata update keeps the children
             return
         self._entries[path] = entry
+        if self._changes is not None:
+            self._changes.note(path, directory=entry.type is EntryType.DIR)
         if entry.type is EntryType.DIR:
-            self._children.setdefault(path, set())
-        self._children[parent].add(name)
+            self._own_children(path)
+        self._own_children(parent).add(name)
         if body is not None:
             self._bodies[path] = body
         else:

@@ -116,6 +116,11 @@ class ProgressCallback:
 class FileSystemView(ABC):
     """A read-only filesystem: metadata for every path, bodies on request."""
 
+    #: Every entry lies under directory entries, none behind a symlink: then a path
+    #: that has an entry other than a symlink, or that is missing right under a
+    #: directory, resolves to itself without a walk through its components.
+    resolves_in_place: bool = False
+
     @abstractmethod
     def entries(self) -> Iterator[FileEntry]:
         """Every entry, in no guaranteed order."""
@@ -168,6 +173,8 @@ class FileSystemView(ABC):
 
     def resolve(self, path: str) -> str:
         """Follow symlinks in every component, clamped at the root like chroot."""
+        if self.resolves_in_place and self._resolves_to_itself(path):
+            return path
         parts = [p for p in normalize_path(path).split("/") if p]
         resolved = "/"
         hops = 0
@@ -187,6 +194,22 @@ class FileSystemView(ABC):
             resolved = candidate
         return resolved
 
+    def _resolves_to_itself(self, path: str) -> bool:
+        """With :attr:`resolves_in_place`: whether ``path`` is normalised and is an entry other than a
+        symlink, or is missing below a directory (then nothing on the way is a symlink)."""
+        probe = path
+        while probe.startswith("/"):
+            entry = self.entry(probe)
+            if entry is not None:
+                if entry.path != probe:
+                    return False  # not normalised
+                return entry.type is not EntryType.SYMLINK if probe == path else entry.type is EntryType.DIR
+            parent, _, name = probe.rpartition("/")
+            if name in ("", ".", ".."):
+                return False
+            probe = parent or "/"
+        return False
+
     def walk_files(self, top: str = "/", *, depth: int | None = None) -> Iterator[FileEntry]:
         """Regular files and symlinks below ``top`` (no symlink following);
         ``depth=1``: only those directly in it."""
@@ -195,6 +218,27 @@ class FileSystemView(ABC):
             below = entry.type is not EntryType.DIR and (top == "/" or entry.path.startswith(top))
             if below and (depth is None or entry.path.count("/") - top.count("/") < depth):
                 yield entry
+
+
+@dataclass(frozen=True, slots=True)
+class Squashed:
+    """The first ``stop`` layers of an image applied in order: one view.
+
+    ``changed`` is what the layers applied on top of a lower squash (see
+    :meth:`Source.squash`) did to it: every path whose entry they added,
+    replaced or removed (a removed directory's descendants included), so that
+    whatever was computed from the lower view and depends on none of these
+    paths still holds. A directory that stays a directory is no change: only
+    its children are. Empty for a squash from the first layer.
+    """
+
+    view: FileSystemView
+    stop: int
+    #: entries of the layers applied here that the view does not represent (device files, …)
+    skipped: tuple[Skipped, ...]
+    changed: frozenset[str] = frozenset()
+    #: the paths of ``changed`` where only a directory appeared or went (its content is in ``changed`` too)
+    only_directories: frozenset[str] = frozenset()
 
 
 class Source(ABC):
@@ -235,6 +279,32 @@ class Source(ABC):
         blob's file identity, so a blob edited on disk invalidates the cache.
         """
         return None
+
+    def layer_chain(self) -> tuple[str, ...]:
+        """The identity of each layer, bottom first; () for a source without layers.
+
+        Layer *k*'s identity is its digest (and a local blob's file identity), so
+        the first *k* identities name the filesystem of the first *k* layers
+        whichever image they belong to: images built on one base share them.
+        """
+        return ()
+
+    def squash(
+        self,
+        wanted: WantedPredicate,
+        stop: int,
+        *,
+        onto: Squashed | None = None,
+        progress: ProgressCallback | None = None,
+        cache_key: str | None = None,
+    ) -> Squashed:
+        """Layers ``[0, stop)`` squashed, reusing ``onto`` for the layers below it: a squash of
+        this source's first ``onto.stop`` layers, or of any source whose :meth:`layer_chain`
+        starts with the same identities, made with the same ``wanted`` and ``cache_key``.
+
+        ``onto`` is left as it was. Only sources with :meth:`layer_chain` support this.
+        """
+        raise SourceError(f"{self.info.reference}: this source has no layers to squash")
 
     def materialize(self, dest: Path, progress: ProgressCallback | None = None) -> None:
         """Write the full filesystem under ``dest`` (for the runtime sandbox).

@@ -31,6 +31,7 @@ import os
 import re
 import ssl
 import tempfile
+import threading
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ from chainwarden import __version__
 from chainwarden._internal.archives import MAX_DECOMPRESSED
 from chainwarden._internal.cachefile import write_bytes_atomically
 from chainwarden._internal.http import RetryPolicy, caused_by, retry_transport_errors, send_with_retries
+from chainwarden._internal.recent import Recent
 from chainwarden.errors import (
     ConfigError,
     DigestMismatchError,
@@ -317,6 +319,47 @@ def _verified_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+_http_clients: dict[tuple[bool, float], httpx.Client] = {}
+_http_clients_lock = threading.Lock()
+
+
+def _http_client(insecure: bool, timeout: float) -> httpx.Client:
+    """The process's HTTP client for these settings: its connections are kept alive across
+    registry clients (a fleet sync opens one per image; a new connection costs both sides).
+
+    It holds no credentials: every request carries its client's own Authorization header.
+    """
+    key = (insecure, timeout)
+    with _http_clients_lock:
+        client = _http_clients.get(key)
+        if client is None or client.is_closed:
+            client = httpx.Client(
+                timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+                verify=_verified_context() if not insecure else False,
+                follow_redirects=False,
+                headers={"User-Agent": _user_agent()},
+            )
+            _http_clients[key] = client
+        return client
+
+
+#: manifests fetched lately, by (registry, repository, digest), only once their sha256 was checked against
+#: that digest: a scan of ``REPO@DIGEST`` right after a listing fetched ``REPO:TAG`` (``fleet sync``) asks
+#: the registry once, not twice, and gets the very content the registry sent
+_recent_manifests: Recent[tuple[str, str, str], tuple[bytes, str]] = Recent(4096)
+
+
+def _remember(key: tuple[str, str, str], body: bytes, media_type: str) -> None:
+    if "sha256:" + hashlib.sha256(body).hexdigest() == key[2]:
+        _recent_manifests.put(key, (body, media_type))
+
+
+def remember_manifest(registry: str, repository: str, digest: str, body: bytes, media_type: str) -> None:
+    """Let a later ``REPO@DIGEST`` lookup in this process use ``body`` (checked against ``digest``)
+    instead of asking the registry again: a ``fleet worker`` is handed what the sync fetched."""
+    _remember((registry, repository, digest), body, media_type)
+
+
 class RegistryClient:
     """Client for one repository: manifests, blobs, pushes, referrers, token auth, retries.
 
@@ -348,12 +391,7 @@ class RegistryClient:
         self._authorization: str | None = None
         self._credentials: Credentials | None = None
         self._credentials_loaded = False
-        self._client = httpx.Client(
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-            verify=_verified_context() if not insecure else False,
-            follow_redirects=False,
-            headers={"User-Agent": _user_agent()},
-        )
+        self._client = _http_client(insecure, timeout)
 
     @property
     def base_url(self) -> str:
@@ -361,7 +399,7 @@ class RegistryClient:
         return self._url("")
 
     def close(self) -> None:
-        self._client.close()
+        """Nothing to release: connections stay in the process's pool for the next client."""
 
     def __enter__(self) -> RegistryClient:
         return self
@@ -378,6 +416,10 @@ class RegistryClient:
         sends one, and the requested digest when ``reference`` is a digest.
         """
         what = f"manifest {reference[:19]}" if reference.startswith("sha256:") else "manifest"
+        if reference.startswith("sha256:"):
+            known = _recent_manifests.get((self.ref.registry, self.ref.repository, reference))
+            if known is not None:
+                return known[0], known[1], Digest(reference)
         path = f"/v2/{self.ref.repository}/manifests/{reference}"
         with contextlib.closing(self._request("GET", path, {"Accept": MANIFEST_ACCEPT})) as response:
             self._check_status(response, what)
@@ -394,6 +436,7 @@ class RegistryClient:
             raise DigestMismatchError(
                 f"{self.where}: {what}: content digest {digest[:23]}… does not match the requested {reference[:23]}…"
             )
+        _remember((self.ref.registry, self.ref.repository, digest), body, content_type)
         return body, content_type, digest
 
     def list_tags(self) -> list[str]:

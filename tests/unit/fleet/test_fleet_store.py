@@ -10,15 +10,18 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from chainwarden.api import build_inventory
 from chainwarden.errors import UsageError
 from chainwarden.fleet import FleetError, FleetStore, StoreMissingError, open_store
 from chainwarden.fleet.migrate import current_revision, head_revision
-from chainwarden.fleet.queries import affected, list_images, package_usage, parse_purl_range
+from chainwarden.fleet.queries import affected, image_detail, list_images, package_usage, parse_purl_range
+from chainwarden.fleet.rematch import rematch
 from chainwarden.fleet.store import image_packages, layers, packages, tag_events
 from chainwarden.fleet.sync import add_targets, match_pending
 from chainwarden.sources import SourceOptions
-from chainwarden.vulndb import open_database
-from support.fleet import make_db, make_image
+from chainwarden.vulndb import match_inventory, open_database
+from support.fleet import OS_RELEASE, make_db, make_image, osv
+from support.images import dpkg_status_entry, make_oci, npm_package
 from support.postgres import PostgresCluster
 
 
@@ -42,6 +45,47 @@ def test_migrations_bring_an_empty_store_to_head(store: FleetStore) -> None:
     with store.connect() as conn:
         names = set(sa.inspect(conn).get_table_names())
     assert {"images", "layers", "packages", "image_packages", "tags", "tag_events", "findings"} <= names
+
+
+def test_a_store_from_before_match_keys_is_upgraded(tmp_path: Path) -> None:
+    """Revision 0003 gives existing .deb placements their release as match key: their findings still show."""
+    from alembic import command
+
+    from chainwarden.fleet.migrate import alembic_config
+
+    url = "sqlite:///" + str(tmp_path / "old.sqlite3")
+    engine = sa.create_engine(url)
+    config = alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0002")
+        conn.execute(
+            sa.text(
+                "INSERT INTO images (id, digest, reference, scanned_at, profiled, distro) "
+                "VALUES (1, 'sha256:1', 'r', 'now', 0, 'debian:12')"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO packages (id, ecosystem, name, version, purl) VALUES "
+                "(1, 'deb', 'libssl3', '3.0.11-1', 'pkg:deb/debian/libssl3@3.0.11-1'), "
+                "(2, 'npm', 'left-pad', '1.3.0', 'pkg:npm/left-pad@1.3.0')"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO image_packages (image_id, package_id, path) VALUES "
+                "(1, 1, '/var/lib/dpkg/status'), (1, 2, '/srv/node_modules/left-pad/package.json')"
+            )
+        )
+    engine.dispose()
+    with open_store(url) as store:
+        assert current_revision(store.engine) == head_revision()
+        with store.connect() as conn:
+            keys: dict[int, str] = dict(
+                conn.execute(sa.select(image_packages.c.package_id, image_packages.c.match_key)).all()
+            )
+    assert keys == {1: "debian:12", 2: ""}
 
 
 def test_shared_layers_and_package_versions_are_stored_once(store: FleetStore, tmp_path: Path) -> None:
@@ -215,3 +259,118 @@ def test_a_stored_profile_gives_in_use_levels(store: FleetStore, tmp_path: Path)
     assert levels == {("left-pad", "not-observed"), ("requests", "loaded")}
     share = in_use_share(store)
     assert share["loaded"] == 1 and share["not-observed"] == 1 and share["unknown"] == 2  # bash, libssl3
+
+
+# -- node modules that Debian ships: the fleet reports what scan reports -------------------------
+
+LODASH_DEB = "4.17.21+dfsg+~cs8.31.198.20210220-9"
+MINIMIST_DEB = "1.2.5+~cs5.3.2-1+deb12u1"
+
+
+def _debian_node_image(dest: Path, lodash_deb: str = LODASH_DEB) -> Path:
+    status = "\n".join(
+        [
+            dpkg_status_entry("node-lodash", lodash_deb, arch="all"),
+            dpkg_status_entry("node-minimist", MINIMIST_DEB, arch="all"),
+        ]
+    )
+    base = {
+        "/etc/os-release": OS_RELEASE,
+        "/var/lib/dpkg/status": status,
+        "/var/lib/dpkg/info/node-lodash.list": "/usr/share/nodejs/lodash\n/usr/share/nodejs/lodash/package.json\n",
+        "/var/lib/dpkg/info/node-minimist.list": (
+            "/usr/share/nodejs/minimist\n/usr/share/nodejs/minimist/package.json\n"
+        ),
+        "/usr/share/nodejs/lodash/package.json": '{"name": "lodash", "version": "4.17.20"}',
+        "/usr/share/nodejs/minimist/package.json": '{"name": "minimist", "version": "1.2.5"}',
+    }
+    app = npm_package("/srv/web", "lodash", "4.17.20")  # the same npm version, installed by npm
+    return make_oci(dest, [base, app])
+
+
+def _debian_node_db(tmp_path: Path) -> Path:
+    return make_db(
+        tmp_path,
+        [
+            # npm lodash: the same CVE as Debian's record for node-lodash, which the installed .deb lacks
+            osv("GHSA-35jh-r3h4-6jhm", "npm", "lodash", "4.17.21", aliases=["CVE-2021-23337"]),
+            osv("DEBIAN-CVE-2021-23337", "Debian:12", "node-lodash", LODASH_DEB + "+deb12u1",
+                upstream=["CVE-2021-23337"]),
+            # npm minimist: Debian backported the fix into the installed .deb
+            osv("GHSA-xvch-5gv4-984h", "npm", "minimist", "1.2.6", aliases=["CVE-2021-44906"]),
+            osv("DEBIAN-CVE-2021-44906", "Debian:12", "node-minimist", MINIMIST_DEB, upstream=["CVE-2021-44906"]),
+        ],
+    )  # fmt: skip
+
+
+def _scan_ids(target: str, db_path: Path) -> set[tuple[str, str, str, str]]:
+    with open_database(db_path) as db:
+        result = match_inventory(build_inventory(target), db)
+    assert any(s.by == "debian-backport" for s in result.suppressed)  # the case is exercised
+    return {(m.vuln_id, m.package.ecosystem.value, m.package.name, m.package.version) for m in result.matches}
+
+
+def _fleet_ids(store: FleetStore, digest: str) -> set[tuple[str, str, str, str]]:
+    detail = image_detail(store, digest)
+    assert detail is not None
+    return {(r.vuln_id, r.ecosystem, r.name, r.version) for r in detail.findings}
+
+
+def test_fleet_and_scan_agree_on_debian_node_modules(store: FleetStore, tmp_path: Path) -> None:
+    db_path = _debian_node_db(tmp_path)
+    old = _debian_node_image(tmp_path / "old")
+    fixed = _debian_node_image(tmp_path / "fixed", lodash_deb=LODASH_DEB + "+deb12u1")
+    with open_database(db_path) as db:
+        summary = add_targets(store, [f"oci:{old}", f"oci:{fixed}"], options(tmp_path), db=db)
+    assert not summary.failed and len(summary.new) == 2
+    for layout in (old, fixed):
+        expected = _scan_ids(f"oci:{layout}", db_path)
+        assert _fleet_ids(store, summary.new[[old, fixed].index(layout)]) == expected
+    # the old .deb: one finding for lodash's CVE, on the .deb; npm lodash from node_modules keeps its own;
+    # minimist's npm finding is suppressed (Debian backported the fix)
+    assert _scan_ids(f"oci:{old}", db_path) == {
+        ("CVE-2021-23337", "deb", "node-lodash", LODASH_DEB),
+        ("CVE-2021-23337", "npm", "lodash", "4.17.20"),
+    }
+    # the fixed .deb: the Debian-shipped module's npm finding is suppressed too
+    assert _scan_ids(f"oci:{fixed}", db_path) == {("CVE-2021-23337", "npm", "lodash", "4.17.20")}
+    # asked by the npm advisory's id: the .deb that absorbed it and the npm-installed copy, as scan lists them
+    with open_database(db_path) as db:
+        result = match_inventory(build_inventory(f"oci:{old}"), db)
+    by_scan = {
+        (m.package.name, m.package.locations[0].path)
+        for m in result.matches
+        if "GHSA-35jh-r3h4-6jhm" in m.finding.aliases or m.vuln_id == "GHSA-35jh-r3h4-6jhm"
+    }
+    by_fleet = {(r.name, r.path) for r in affected(store, "GHSA-35jh-r3h4-6jhm") if r.image_digest == summary.new[0]}
+    assert (
+        by_fleet
+        == by_scan
+        == {
+            ("node-lodash", "/var/lib/dpkg/status"),
+            ("lodash", "/srv/web/node_modules/lodash/package.json"),
+        }
+    )
+
+
+def test_rematch_matches_a_deb_with_the_node_modules_it_ships(store: FleetStore, tmp_path: Path) -> None:
+    """A Debian record published later clears the npm finding of the module its .deb ships (a backport)."""
+    full = _debian_node_db(tmp_path / "full")
+
+    before = make_db(
+        tmp_path / "before",
+        [
+            osv("GHSA-35jh-r3h4-6jhm", "npm", "lodash", "4.17.21", aliases=["CVE-2021-23337"]),
+            osv("GHSA-xvch-5gv4-984h", "npm", "minimist", "1.2.6", aliases=["CVE-2021-44906"]),
+        ],
+    )
+    image = _debian_node_image(tmp_path / "img")
+    with open_database(before) as db:
+        summary = add_targets(store, [f"oci:{image}"], options(tmp_path), db=db)
+    (digest,) = summary.new
+    assert ("CVE-2021-44906", "npm", "minimist", "1.2.5") in _fleet_ids(store, digest)
+    with open_database(full) as db:
+        report = rematch(store, db)
+    assert report.advisories_changed == 2  # the two Debian records
+    assert _fleet_ids(store, digest) == _scan_ids(f"oci:{image}", full)
+    assert ("CVE-2021-44906", "npm", "minimist", "1.2.5") not in _fleet_ids(store, digest)

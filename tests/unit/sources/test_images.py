@@ -80,6 +80,51 @@ def test_opaque_whiteout_hides_only_lower_layers(tmp_path: Path) -> None:
         assert view.entry("/opt/app/sub/deep.txt") is None
 
 
+def test_squash_onto_lower_layers_reports_changes_and_leaves_them_alone(tmp_path: Path) -> None:
+    layout = make_oci(
+        tmp_path / "img",
+        [
+            {
+                "/opt/app/old.txt": "old",
+                "/opt/app/sub/deep.txt": "deep",
+                "/etc/conf": "a",
+                "/etc/gone": "g",
+                "/usr/lib/dir/f": "f",
+            },
+            {
+                "/opt/app": Opaque(),
+                "/opt/app/new.txt": "new",
+                "/etc/conf": "b",
+                "/etc/gone": Whiteout(),
+                "/usr/lib/dir": Symlink("/elsewhere"),
+                "/srv/data/x.txt": "x",
+                "/etc": Dir(),
+            },
+        ],
+    )
+    with open_source(f"oci:{layout}") as source:
+        whole = source.view(EVERYTHING)
+        lower = source.squash(EVERYTHING, 1)
+        merged = source.squash(EVERYTHING, 2, onto=lower)
+    assert lower.changed == frozenset() and merged.stop == 2
+    # the lower squash is untouched by what was applied on top of it
+    assert lower.view.read("/etc/conf") == b"a"
+    assert lower.view.children("/opt/app") == ["old.txt", "sub"]
+    assert lower.view.entry("/usr/lib/dir") is not None and lower.view.children("/usr/lib/dir") == ["f"]
+    # the merged view is the whole image
+    for view in (merged.view, whole):
+        assert view.children("/opt/app") == ["new.txt"]
+        assert view.read("/etc/conf") == b"b"
+        assert view.entry("/etc/gone") is None
+    assert sorted(e.path for e in merged.view.entries()) == sorted(e.path for e in whole.entries())
+    assert merged.changed == {
+        "/opt/app/old.txt", "/opt/app/sub", "/opt/app/sub/deep.txt", "/opt/app/new.txt",
+        "/etc/conf", "/etc/gone", "/usr/lib/dir", "/usr/lib/dir/f", "/srv", "/srv/data", "/srv/data/x.txt",
+    }  # fmt: skip
+    # /etc stayed a directory: no change; /srv and /srv/data only appeared as directories
+    assert merged.only_directories == {"/srv", "/srv/data", "/opt/app/sub"}
+
+
 def test_file_replacing_directory_and_hardlinks(tmp_path: Path) -> None:
     layout = make_oci(
         tmp_path / "img",
