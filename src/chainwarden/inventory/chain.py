@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import BinaryIO
 
 from chainwarden._internal.recent import Recent
 from chainwarden.inventory.cache import CatalogerRun, ChainEntries, ChainInventory, Dependencies
@@ -37,6 +38,7 @@ from chainwarden.inventory.distro import read_release
 from chainwarden.inventory.interface import CatalogContext, Cataloger
 from chainwarden.models import Distro, Inventory, Skipped, TargetInfo
 from chainwarden.sources.interface import (
+    BodyDigest,
     FileEntry,
     FileSystemView,
     ProgressCallback,
@@ -110,6 +112,13 @@ class RecordingView(FileSystemView):
     def read(self, path: str) -> bytes:
         # resolved here, through entry(), so that every component on the way is recorded
         return self._inner.read(self.resolve(path))
+
+    def open(self, path: str) -> BinaryIO:
+        return self._inner.open(self.resolve(path))
+
+    def digest(self, path: str, digest: BodyDigest) -> bytes:
+        # an image keeps only the digest of some bodies (executables): ask the view that holds it
+        return self._inner.digest(self.resolve(path), digest)
 
     def unreadable(self) -> tuple[Skipped, ...]:
         return self._inner.unreadable()

@@ -354,6 +354,7 @@ class LayeredView(FileSystemView):
         clone = LayeredView.__new__(LayeredView)
         clone._entries = dict(self._entries)
         clone._bodies = dict(self._bodies)
+        clone._digests = dict(self._digests)
         clone._children = dict(self._children)
         clone._shared_children = set(self._children)
         clone._changes = None
