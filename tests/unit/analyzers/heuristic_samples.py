@@ -920,3 +920,63 @@ _add(
         {"package.json": _HOOK.format(hook="postinstall", command="node install.js || true")},
     ],
 )
+
+# -- what real popular packages do that looks like the above (the benign half of bench/vet_vs_guarddog.py) --
+
+SAMPLES["malicious-download-exec"]["benign"].extend(
+    [
+        {
+            # a binary installer that checks the download against a pinned hash before writing it (esbuild)
+            "package.json": _HOOK.format(hook="postinstall", command="node install.js"),
+            "install.js": (
+                "const https = require('https');\nconst fs = require('fs');\nconst crypto = require('crypto');\n"
+                "function check(bytes) {\n"
+                "  const hash = crypto.createHash('sha256').update(bytes).digest('hex');\n"
+                "  if (hash !== EXPECTED) throw new Error('hash mismatch');\n"
+                "}\n"
+                "async function download(url, binPath) {\n"
+                "  const bytes = await new Promise((ok) => https.get(url, (res) => ok(res)));\n"
+                "  check(bytes);\n"
+                "  fs.writeFileSync(binPath, bytes);\n"
+                "  fs.chmodSync(binPath, 493);\n"
+                "}\n"
+                "download('https://registry.example.invalid/x.tgz', 'bin/x');\n"
+            ),
+        },
+        {
+            # a timer on a bound method of a socket object (ws)
+            "lib/websocket.js": (
+                "const net = require('net');\n"
+                "const socket = net.connect(80, 'example.invalid');\n"
+                "socket.on('data', (chunk) => {\n"
+                "  const ws = chunk.owner;\n"
+                "  ws.timer = setTimeout(ws.emitClose.bind(ws), 30000);\n"
+                "});\n"
+            ),
+        },
+    ]
+)
+SAMPLES["malicious-env-exfiltration"]["benign"].append(
+    {
+        # the environment handed to a child process, whose token then goes to it over loopback (next)
+        "lib/worker.js": (
+            "const { spawn } = require('child_process');\nconst { request } = require('http');\n"
+            "const worker = spawn('./server', [], {env: {...process.env, TOKEN: 'x'}});\n"
+            "const headers = {};\nheaders['x-token'] = worker.token;\n"
+            "request({hostname: '127.0.0.1', port: 8080, headers}).end();\n"
+        ),
+    }
+)
+SAMPLES["malicious-credential-access"]["benign"].append(
+    {
+        # a bundled CLI: a crypto library in one place, a home-directory file walker far away (yarn)
+        "lib/cli.js": (
+            "const nacl = {};\nnacl.box = {keyPair: {fromSecretKey: (k) => ({secretKey: k})}};\n"
+            + "// filler\n" * 800
+            + "const fs = require('fs');\nconst os = require('os');\n"
+            "function rcFiles() { return fs.readdirSync(os.homedir()).map((f) => fs.readFileSync(f, 'utf8')); }\n"
+            "function report(x) { return fetch('https://registry.example.invalid/-/report', {body: x}); }\n"
+            "module.exports = { rcFiles, report, nacl };\n"
+        ),
+    }
+)

@@ -115,6 +115,7 @@ CRAWL_SECRET: Final = re.compile(
     r"|seed ?phrase",
     re.IGNORECASE,
 )
+CRAWL_WINDOW: Final = 4000
 CRAWL_SEND: Final = re.compile(r"\bfetch\(|\.request\(|\baxios\b|\.post\(|\bXMLHttpRequest\b")
 RECON_TEXT: Final = re.compile(r"\bos\.(?:hostname|userInfo|networkInterfaces)\(\s*\)|\b(?:hostname|userInfo)\(\s*\)")
 OBFUSCATED_IDENTIFIER: Final = re.compile(r"\b_0x[0-9a-f]{4,6}\b")
@@ -127,7 +128,9 @@ STRING_ARRAY_ROTATION: Final = re.compile(
 )
 #: JS-Confuser-style index arithmetic: ``x<0x4a?x<0x4a?x-0x3e:x-0x14:x+0x6`` (opaque predicates
 #: around every string-table lookup); minifiers write decimals and never nest such ternaries.
-HEX_TERNARY_INDEX: Final = re.compile(r"[\w$]+\s*[<>]=?\s*-?0x[0-9a-fA-F]+\s*\?\s*[\w$]+\s*[-+]\s*0x[0-9a-fA-F]+\s*:")
+HEX_TERNARY_INDEX: Final = re.compile(
+    r"(?<![\w$])[\w$]{1,40}\s*[<>]=?\s*-?0x[0-9a-fA-F]+\s*\?\s*[\w$]{1,40}\s*[-+]\s*0x[0-9a-fA-F]+\s*:"
+)
 HEX_TERNARY_THRESHOLD: Final = 8
 #: A string literal written entirely in ``\xNN``/``\uNNNN`` escapes: text spelled so a reader (and a
 #: grep for "http" or "child_process") does not see it.
@@ -243,6 +246,7 @@ class _Scope:
     run_line: int | None = None
     socket_line: int | None = None
     shell_pipe_line: int | None = None
+    verified: bool = False  # hashes what it downloaded (a pinned binary, not a payload that can change)
     listings: dict[str, str] = field(default_factory=dict)  # variable → whose directory entries it holds
     directories: dict[str, str] = field(default_factory=dict)  # variable → the directory it names
 
@@ -276,6 +280,7 @@ class JavaScriptAnalyzer:
         self._late_param_taint = False
         self._tainted_callbacks: dict[int, str] = {}  # id(callback) → what the iterated array holds
         self.hidden_globals: dict[str, str] = {}  # variable → ``this[…]`` it was read from
+        self.verifier_functions: set[str] = set()  # local functions that hash their input
 
     # ------------------------------------------------------------------ entry
 
@@ -498,9 +503,12 @@ class JavaScriptAnalyzer:
         while stack:
             current = stack.pop()
             yield current
-            if current.type == "CallExpression" and _one_way(self.qual(current.callee)):
-                stack.append(current.callee)
-                continue
+            if current.type == "CallExpression":
+                callee = self.qual(current.callee)
+                if _one_way(callee) or self._is_process(callee) or self._is_network(callee):
+                    # a signature is not the key; a child process or a request object is not its options
+                    stack.append(current.callee)
+                    continue
             stack.extend(_children(current))
 
     def _joined_path(self, call: Any, name: str | None) -> str | None:
@@ -608,6 +616,11 @@ class JavaScriptAnalyzer:
             returns = [n.argument for n in _walk(node.body) if n.type == "ReturnStatement" and n.argument is not None]
             if any(self._decoded(value) for value in returns):
                 self.decoder_functions.add(str(node.id.name))
+            if any(
+                sub.type == "CallExpression" and (self.qual(sub.callee) or "").endswith(HASH_CALLS)
+                for sub in _walk(node.body)
+            ):
+                self.verifier_functions.add(str(node.id.name))
         if kind == "VariableDeclarator" and node.init is not None:
             self._assign(node.id, node.init)
         elif kind in ("ForOfStatement", "ForInStatement") and self.may_destroy:
@@ -731,6 +744,8 @@ class JavaScriptAnalyzer:
         line = _line(node)
         args = list(node.arguments)
         self._pass_taint(node, name, args)
+        if name.endswith(HASH_CALLS) or name in self.verifier_functions:
+            self.scope.verified = True
         hidden = self._hidden_global(node.callee) or (
             self.hidden_globals.get(node.callee.name) if node.callee.type == "Identifier" else None
         )
@@ -951,8 +966,15 @@ class JavaScriptAnalyzer:
         line = _line(node)
         if not args or (args[0].type == "Literal" and name not in ("Function",)):
             return
-        if name in ("setTimeout", "setInterval") and args[0].type in ("FunctionExpression", "ArrowFunctionExpression"):
-            return
+        if name in ("setTimeout", "setInterval") and args[0].type not in (
+            "Identifier",
+            "TemplateLiteral",
+            "BinaryExpression",
+            "CallExpression",
+        ):
+            return  # a function or a method reference runs, not a string
+        if name in ("setTimeout", "setInterval") and args[0].type == "CallExpression" and not self._decoded(args[0]):
+            return  # fn.bind(x), makeHandler(): a function
         if name in ("setTimeout", "setInterval", "Function") and all(a.type == "Literal" for a in args):
             return
         payload = args[-1] if name == "Function" else args[0]
@@ -1017,11 +1039,13 @@ class JavaScriptAnalyzer:
             return
         if taint.startswith("credential variable") and self.context is not Context.INSTALL:
             return  # SDKs send their API key from the environment: only an install hook has no business to
+        if _local_destination(args):
+            return  # a request to 127.0.0.1 (a worker, a dev server) does not leave the machine
         rule_id, why, severity = egress_signal(taint)
         self._emit(rule_id, line, why, flow=flow, severity=severity)
 
     def _close(self, scope: _Scope) -> None:
-        if scope.network_line and scope.write_line and scope.run_line:
+        if scope.network_line and scope.write_line and scope.run_line and not scope.verified:
             line = max(scope.network_line, scope.write_line, scope.run_line)
             self.scopes.append(scope)
             self._emit(
@@ -1084,11 +1108,13 @@ class JavaScriptAnalyzer:
         self._emit("malicious-obfuscation", line, why, severity=severity)
 
     def _secret_crawler(self, text: str) -> None:
-        """Walks the home directory, reads the files it finds, matches keys or seed phrases, and sends."""
-        secret = CRAWL_SECRET.search(text)
-        if secret is None or not CRAWL_HOME.search(text) or not CRAWL_LIST.search(text):
-            return
-        if not CRAWL_READ.search(text) or not CRAWL_SEND.search(text):
+        """Walks the home directory, reads the files it finds, matches keys or seed phrases, and sends: all
+        within one stretch of code (a bundle holding a crypto library and a CLI's file walker is not one)."""
+        for secret in CRAWL_SECRET.finditer(text):
+            window = text[max(0, secret.start() - CRAWL_WINDOW) : secret.end() + CRAWL_WINDOW]
+            if all(pattern.search(window) for pattern in (CRAWL_HOME, CRAWL_LIST, CRAWL_READ, CRAWL_SEND)):
+                break
+        else:
             return
         line = text.count("\n", 0, secret.start()) + 1
         self._emit(
@@ -1169,11 +1195,34 @@ def capability_scan(path: str, source: str, context: Context) -> list[Signal]:
 
 
 #: Functions whose result does not reveal their input (signatures, hashes, MACs, public keys, ciphertexts).
+#: Hashing a download before writing it: an installer checking a pinned binary.
+HASH_CALLS: Final = ("createHash", "createHash()", ".digest", "ssri.checkData", "ssri.checkStream")
 ONE_WAY_NAMES: Final = frozenset({
     "sign", "signMessage", "signTransaction", "signTypedData", "signBytes", "detached", "hash", "digest",
     "createHash", "createHmac", "hmac", "sha256", "sha512", "keccak256", "keccak", "ripemd160", "blake2b",
     "getPublicKey", "publicKeyCreate", "publicKeyConvert", "derivePublicKey", "verify", "encrypt", "seal",
 })  # fmt: skip
+
+
+_LOCAL_HOSTS: Final = re.compile(r"^(?:localhost|127\.\d+\.\d+\.\d+|\[?::1\]?|0\.0\.0\.0)$", re.IGNORECASE)
+
+
+def _local_destination(args: list[Any]) -> bool:
+    """Whether the request goes to this machine: a loopback URL, or ``{hostname: '127.0.0.1'}``."""
+    if not args:
+        return False
+    first = args[0]
+    if first.type == "ObjectExpression":
+        for prop in first.properties:
+            key_node = getattr(prop, "key", None)
+            key = getattr(key_node, "name", None) or getattr(key_node, "value", None)
+            if key in ("host", "hostname"):
+                host = fold_js(getattr(prop, "value", None))
+                return host is not None and _LOCAL_HOSTS.match(host.split(":")[0]) is not None
+        return False
+    url = fold_js(first)
+    match = re.match(r"^[a-z]+://([^/:?#]+|\[[^\]]+\])", url or "", re.IGNORECASE)
+    return match is not None and _LOCAL_HOSTS.match(match.group(1)) is not None
 
 
 def _one_way(name: str | None) -> bool:
