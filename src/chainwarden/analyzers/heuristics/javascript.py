@@ -117,6 +117,8 @@ CRAWL_SECRET: Final = re.compile(
 )
 CRAWL_WINDOW: Final = 4000
 CRAWL_SEND: Final = re.compile(r"\bfetch\(|\.request\(|\baxios\b|\.post\(|\bXMLHttpRequest\b")
+#: What taint starts from: a file with none of these has nothing to pass into its helpers.
+TAINT_SOURCES: Final = re.compile(r"process\.env|hostname|userInfo|homedir|networkInterfaces|\.ssh|\.aws|\.npmrc")
 RECON_TEXT: Final = re.compile(r"\bos\.(?:hostname|userInfo|networkInterfaces)\(\s*\)|\b(?:hostname|userInfo)\(\s*\)")
 OBFUSCATED_IDENTIFIER: Final = re.compile(r"\b_0x[0-9a-f]{4,6}\b")
 OBFUSCATOR_THRESHOLD: Final = 15
@@ -281,6 +283,7 @@ class JavaScriptAnalyzer:
         self._tainted_callbacks: dict[int, str] = {}  # id(callback) → what the iterated array holds
         self.hidden_globals: dict[str, str] = {}  # variable → ``this[…]`` it was read from
         self.verifier_functions: set[str] = set()  # local functions that hash their input
+        self.hashes = "createHash" in source or ".digest(" in source or "ssri" in source
 
     # ------------------------------------------------------------------ entry
 
@@ -307,7 +310,8 @@ class JavaScriptAnalyzer:
         return self.signals
 
     def _analyze(self, tree: Any) -> None:
-        self._index_functions(tree)
+        if self.wallet.possible or TAINT_SOURCES.search(self.source):
+            self._index_functions(tree)  # only a file that reads secrets or identity can pass them to a helper
         if self.wallet.possible:
             self._find_secret_arguments(tree)
         self._visit(tree)
@@ -364,16 +368,16 @@ class JavaScriptAnalyzer:
         text = self.source
         if text.startswith("#!"):
             text = "//" + text[2:]  # keep line numbers
-        for attempt in (text, _downlevel(text)):
-            if attempt is None:
+        # Rewritten syntax is never valid ES2017, so when the rewrite changed anything the original fails
+        # anyway: parse only the rewrite.
+        text = _downlevel(text) or text
+        for parse in (esprima.parseScript, esprima.parseModule):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # esprima's own regex FutureWarnings
+                    return parse(text, {"loc": True, "tolerant": True})
+            except (esprima.Error, RecursionError, ValueError, TypeError, AttributeError, IndexError, KeyError):
                 continue
-            for parse in (esprima.parseScript, esprima.parseModule):
-                try:
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore")  # esprima's own regex FutureWarnings
-                        return parse(attempt, {"loc": True, "tolerant": True})
-                except (esprima.Error, RecursionError, ValueError, TypeError, AttributeError, IndexError, KeyError):
-                    continue
         return None
 
     def _emit(
@@ -616,7 +620,7 @@ class JavaScriptAnalyzer:
             returns = [n.argument for n in _walk(node.body) if n.type == "ReturnStatement" and n.argument is not None]
             if any(self._decoded(value) for value in returns):
                 self.decoder_functions.add(str(node.id.name))
-            if any(
+            if self.hashes and any(
                 sub.type == "CallExpression" and (self.qual(sub.callee) or "").endswith(HASH_CALLS)
                 for sub in _walk(node.body)
             ):
@@ -1110,6 +1114,8 @@ class JavaScriptAnalyzer:
     def _secret_crawler(self, text: str) -> None:
         """Walks the home directory, reads the files it finds, matches keys or seed phrases, and sends: all
         within one stretch of code (a bundle holding a crypto library and a CLI's file walker is not one)."""
+        if "homedir" not in text and "HOME" not in text and "USERPROFILE" not in text:
+            return
         for secret in CRAWL_SECRET.finditer(text):
             window = text[max(0, secret.start() - CRAWL_WINDOW) : secret.end() + CRAWL_WINDOW]
             if all(pattern.search(window) for pattern in (CRAWL_HOME, CRAWL_LIST, CRAWL_READ, CRAWL_SEND)):
