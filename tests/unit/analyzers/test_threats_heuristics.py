@@ -164,6 +164,21 @@ def test_unparsable_javascript_uses_tokenizer() -> None:
     assert {"malicious-decode-exec", "capability-subprocess"} <= {s.rule_id for s in signals}
 
 
+def test_obfuscator_io_string_array_rotation_is_high_on_its_own() -> None:
+    rotation = SAMPLES["malicious-obfuscation"]["positive"][-3]["lib.js"]
+    assert isinstance(rotation, str)
+    without_require = rotation.replace("const _0xcp=require(a0(0x1a6));", "")
+    found = findings_for({"lib.js": without_require})
+    obfuscation = next(f for f in found if f.rule_id == "malicious-obfuscation")
+    assert obfuscation.severity is Severity.HIGH
+
+
+def test_a_downloader_called_before_it_is_defined_is_still_followed() -> None:
+    # main() is read before download(): the file is read a second time with what was learnt
+    found = findings_for(SAMPLES["malicious-download-exec"]["positive"][-1])
+    assert any(f.rule_id == "malicious-download-exec" and f.severity.at_least(Severity.HIGH) for f in found)
+
+
 def test_syntax_newer_than_the_parser_is_rewritten_and_parsed() -> None:
     # optional catch binding, optional chaining, nullish coalescing: ES2019-2020, beyond esprima's ES2017
     source = (

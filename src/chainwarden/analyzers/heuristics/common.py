@@ -231,6 +231,12 @@ SHELL_BATCH_SUBSTRINGS: Final = re.compile(r"(?:%[\w$#@]+:~-?\d+,-?\d+%){4,}")
 SHELL_BACKGROUND: Final = re.compile(
     r"\bnohup\b[^;|]*&\s*(?:$|[;)'\"])|\bBUILD_ID=\S+\s+nohup\b|\bsetsid\b[^;|]*>\s*/dev/null[^;|]*&\s*(?:$|[;)'\"])"
 )
+#: ``echo … > /etc/x``, ``>> ~/.bashrc``: an install hook writing system files or shell start-up files
+#: (persistence, tampering); ``> /dev/null`` and paths inside the package are not.
+SHELL_SYSTEM_WRITE: Final = re.compile(
+    r"(?:>>?|\btee\s+(?:-a\s+)?)\s*['\"]?(?:/etc/|/usr/(?:local/)?s?bin/|/s?bin/|/boot/|/lib/systemd/"
+    r"|/var/spool/cron|/Library/Launch|(?:~|\$HOME|\$\{HOME\})/\.(?:bashrc|bash_profile|profile|zshrc|zprofile))"
+)
 SHELL_REVERSE: Final = re.compile(
     r"/dev/tcp/|\bnc(at)?\b[^|;]*\s-e\s|\bsocat\b.*exec:|bash\s+-i\s*>&|mkfifo\s+/tmp/", re.IGNORECASE
 )
@@ -411,7 +417,7 @@ JS_KEYWORDS: Final = (
     "child_process", "execa", "shelljs", "cross-spawn", "eval(", "eval (", "vm.run", "vm.Script", "._compile",
     "module.constructor", "_0x", "clipboard", "atob(", "fromCharCode", "createDecipher", "nslookup", "os.hostname",
     "hostname()", "userInfo", "curl ", "wget ", "powershell", "certutil", "chmodSync", "detached",
-    "mnemonic", "seedPhrase", "xprv", "Mnemonic", "fromSecretKey", "PRIVATE KEY", "privatekey", "nohup",
+    "mnemonic", "seedPhrase", "xprv", "Mnemonic", "fromSecretKey", "PRIVATE KEY", "privatekey", "nohup", "document.cookie",
 )  # fmt: skip
 #: Destructive writes need both a directory walk or recursive delete and a directory that is not
 #: the package's (root, home, working directory, a hidden path): most packages have at most one.
@@ -597,6 +603,10 @@ def shell_command_signals(command: str) -> list[tuple[str, str]]:
         inner = _powershell_text(encoded.group(1))
         if inner is not None and inner != command:
             found.extend((rule, f"{why} (inside the encoded PowerShell)") for rule, why in shell_command_signals(inner))
+    written = SHELL_SYSTEM_WRITE.search(command)
+    if written:
+        why = f"writes into a system or shell start-up file ({written.group(0)!r})"
+        found.append(("malicious-destructive-write", why))
     if SHELL_BACKGROUND.search(command):
         found.append(("malicious-silent-process", "starts a background process that outlives it, output discarded"))
     if SHELL_BATCH_SUBSTRINGS.search(command):

@@ -119,6 +119,16 @@ CRAWL_WINDOW: Final = 4000
 CRAWL_SEND: Final = re.compile(r"\bfetch\(|\.request\(|\baxios\b|\.post\(|\bXMLHttpRequest\b")
 #: What taint starts from: a file with none of these has nothing to pass into its helpers.
 TAINT_SOURCES: Final = re.compile(r"process\.env|hostname|userInfo|homedir|networkInterfaces|\.ssh|\.aws|\.npmrc")
+#: A form skimmer (Magecart on npm: device-mqtt, stream-combine 2019): reads the page's password and card
+#: fields and cookies when a form is submitted, encodes them and sends them away, all in one stretch.
+SKIM_FIELD: Final = re.compile(r"""['"](?:cardnumber|card_?number|cc-?number|cvc|cvv|cc-?csc)['"]""", re.IGNORECASE)
+SKIM_PARTS: Final = (
+    re.compile(r"document\.forms|addEventListener\(\s*['\"]submit['\"]|querySelectorAll\(\s*['\"](?:input|form)"),
+    re.compile(r"document\.cookie"),
+    re.compile(r"\bbtoa\(|encodeURIComponent\("),
+    re.compile(r"\.action\s*=|\.href\s*=|\.src\s*=|\bfetch\(|sendBeacon\(|XMLHttpRequest"),
+)
+SKIM_WINDOW: Final = 3000
 RECON_TEXT: Final = re.compile(r"\bos\.(?:hostname|userInfo|networkInterfaces)\(\s*\)|\b(?:hostname|userInfo)\(\s*\)")
 OBFUSCATED_IDENTIFIER: Final = re.compile(r"\b_0x[0-9a-f]{4,6}\b")
 OBFUSCATOR_THRESHOLD: Final = 15
@@ -249,6 +259,7 @@ class _Scope:
     socket_line: int | None = None
     shell_pipe_line: int | None = None
     verified: bool = False  # hashes what it downloaded (a pinned binary, not a payload that can change)
+    decoded_write_line: int | None = None  # writes decoded data to a file
     listings: dict[str, str] = field(default_factory=dict)  # variable → whose directory entries it holds
     directories: dict[str, str] = field(default_factory=dict)  # variable → the directory it names
 
@@ -284,6 +295,8 @@ class JavaScriptAnalyzer:
         self.hidden_globals: dict[str, str] = {}  # variable → ``this[…]`` it was read from
         self.verifier_functions: set[str] = set()  # local functions that hash their input
         self.hashes = "createHash" in source or ".digest(" in source or "ssri" in source
+        self.downloaders: set[str] = set()  # local functions that download and write a file
+        self._called_locals: set[str] = set()
 
     # ------------------------------------------------------------------ entry
 
@@ -302,6 +315,7 @@ class JavaScriptAnalyzer:
         if self._late_param_taint:
             again = JavaScriptAnalyzer(self.path, self.source, self.context)
             again._param_taints = self._param_taints
+            again.downloaders = self.downloaders
             again.parsed = True
             again._analyze(tree)
             again._finish()
@@ -812,6 +826,14 @@ class JavaScriptAnalyzer:
             self.scope.write_line = line
             if len(args) >= 2:
                 self._written_script(line, args[1])
+                if self._decoded(args[1]):
+                    self.scope.decoded_write_line = line
+        if node.callee.type == "Identifier":
+            self._called_locals.add(str(node.callee.name))
+        if node.callee.type == "Identifier" and node.callee.name in self.downloaders:
+            # download(url, dest) then exec(dest): the helper fetched and wrote, the caller runs
+            self.scope.network_line = self.scope.network_line or line
+            self.scope.write_line = self.scope.write_line or line
         if self.may_destroy:
             self._listing_callback(node, name, args)
             if args and name in DESTRUCTIVE_CALLS:
@@ -1049,6 +1071,22 @@ class JavaScriptAnalyzer:
         self._emit(rule_id, line, why, flow=flow, severity=severity)
 
     def _close(self, scope: _Scope) -> None:
+        if scope.network_line and scope.write_line and not scope.run_line and not scope.verified:
+            # the innermost named function: ``function download(){ return new Promise(() => …) }``
+            named = [part for part in scope.name.split(".")[1:] if not part.startswith("fn@")]
+            if named and named[-1] not in self.downloaders:
+                self.downloaders.add(named[-1])
+                if named[-1] in self._called_locals:
+                    self._late_param_taint = True  # called before it was read: read the file again
+        if scope.decoded_write_line and scope.run_line:
+            self.scopes.append(scope)
+            self._emit(
+                "malicious-decode-exec",
+                max(scope.decoded_write_line, scope.run_line),
+                f"writes decoded data to a file (line {scope.decoded_write_line}) and runs a process "
+                f"(line {scope.run_line})",
+            )
+            self.scopes.pop()
         if scope.network_line and scope.write_line and scope.run_line and not scope.verified:
             line = max(scope.network_line, scope.write_line, scope.run_line)
             self.scopes.append(scope)
@@ -1084,7 +1122,7 @@ class JavaScriptAnalyzer:
             why = f"obfuscator.io-style code ({identifiers} _0x… identifiers)"
             if rotation:
                 why += " with a rotated string array that hides every string and module name"
-            self._obfuscation(first, why, hides_strings=rotation is not None)
+            self._obfuscation(first, why, hides_strings=rotation is not None, rotated=rotation is not None)
         ternaries = len(HEX_TERNARY_INDEX.findall(text)) if "0x" in text else 0
         if ternaries >= HEX_TERNARY_THRESHOLD:
             first = next((n for n, line in enumerate(self.lines, 1) if HEX_TERNARY_INDEX.search(line)), 1)
@@ -1093,6 +1131,8 @@ class JavaScriptAnalyzer:
         if "\\x" in text or "\\u" in text:
             self._escaped_literals(text)
         self._secret_crawler(text)
+        if "document.cookie" in text:
+            self._form_skimmer(text)
         for number, line in enumerate(self.lines, 1):
             if len(line) > 150 and HIDDEN_PAST_EDGE.search(line[:20000]):
                 self._emit(
@@ -1100,16 +1140,34 @@ class JavaScriptAnalyzer:
                 )
                 break
 
-    def _obfuscation(self, line: int, why: str, *, hides_strings: bool) -> None:
-        """Obfuscated code: worse when it also loads what runs or reaches out, or hides which modules it loads."""
+    def _obfuscation(self, line: int, why: str, *, hides_strings: bool, rotated: bool = False) -> None:
+        """Obfuscated code: worse when it also loads what runs or reaches out, or hides which modules it loads.
+        obfuscator.io's rotated string array is high on its own: none of the popular packages of the benign
+        half of ``bench/vet_vs_guarddog.py`` (javascript-obfuscator itself among them) ships it."""
         text = self.source[:MAX_SCAN_BYTES]
         loads = SENSITIVE_REQUIRE.search(text)
         hidden_loads = HIDDEN_REQUIRE.search(text)
-        severity = None
+        severity = Severity.HIGH if rotated else None
         if hides_strings and (loads or hidden_loads):
             severity = Severity.HIGH
             why += f", and loads {loads.group(1) if loads else 'modules whose names it hides'}"
         self._emit("malicious-obfuscation", line, why, severity=severity)
+
+    def _form_skimmer(self, text: str) -> None:
+        """Card and CVC fields read on submit, with the cookies, encoded and sent: one stretch of code."""
+        for field_match in SKIM_FIELD.finditer(text):
+            start = max(0, field_match.start() - SKIM_WINDOW)
+            window = text[start : field_match.end() + SKIM_WINDOW]
+            if all(part.search(window) for part in SKIM_PARTS):
+                line = text.count("\n", 0, field_match.start()) + 1
+                self._emit(
+                    "malicious-credential-access",
+                    line,
+                    f"reads the page's payment fields ({field_match.group(0)}) and cookies when a form is "
+                    "submitted, encodes them and sends them away",
+                    severity=Severity.HIGH,
+                )
+                return
 
     def _secret_crawler(self, text: str) -> None:
         """Walks the home directory, reads the files it finds, matches keys or seed phrases, and sends: all
