@@ -1085,3 +1085,13 @@ _add(
         },
     ],
 )
+SAMPLES["malicious-destructive-write"]["benign"].append(
+    {
+        # a browser installer the user runs on purpose adds an apt source (playwright's reinstall_msedge_*.sh)
+        "bin/reinstall_msedge_stable_linux.sh": (
+            "#!/usr/bin/env bash\nset -e\n"
+            'sh -c \'echo "deb [arch=amd64] https://packages.example.invalid/edge stable main" '
+            "> /etc/apt/sources.list.d/edge.list'\n"
+        ),
+    }
+)

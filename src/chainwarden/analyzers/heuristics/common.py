@@ -237,6 +237,7 @@ SHELL_SYSTEM_WRITE: Final = re.compile(
     r"(?:>>?|\btee\s+(?:-a\s+)?)\s*['\"]?(?:/etc/|/usr/(?:local/)?s?bin/|/s?bin/|/boot/|/lib/systemd/"
     r"|/var/spool/cron|/Library/Launch|(?:~|\$HOME|\$\{HOME\})/\.(?:bashrc|bash_profile|profile|zshrc|zprofile))"
 )
+SYSTEM_WRITE_WHY: Final = "writes into a system or shell start-up file"
 SHELL_REVERSE: Final = re.compile(
     r"/dev/tcp/|\bnc(at)?\b[^|;]*\s-e\s|\bsocat\b.*exec:|bash\s+-i\s*>&|mkfifo\s+/tmp/", re.IGNORECASE
 )
@@ -417,7 +418,8 @@ JS_KEYWORDS: Final = (
     "child_process", "execa", "shelljs", "cross-spawn", "eval(", "eval (", "vm.run", "vm.Script", "._compile",
     "module.constructor", "_0x", "clipboard", "atob(", "fromCharCode", "createDecipher", "nslookup", "os.hostname",
     "hostname()", "userInfo", "curl ", "wget ", "powershell", "certutil", "chmodSync", "detached",
-    "mnemonic", "seedPhrase", "xprv", "Mnemonic", "fromSecretKey", "PRIVATE KEY", "privatekey", "nohup", "document.cookie",
+    "mnemonic", "seedPhrase", "xprv", "Mnemonic", "fromSecretKey", "PRIVATE KEY", "privatekey", "nohup",
+    "document.cookie",
 )  # fmt: skip
 #: Destructive writes need both a directory walk or recursive delete and a directory that is not
 #: the package's (root, home, working directory, a hidden path): most packages have at most one.
@@ -605,7 +607,7 @@ def shell_command_signals(command: str) -> list[tuple[str, str]]:
             found.extend((rule, f"{why} (inside the encoded PowerShell)") for rule, why in shell_command_signals(inner))
     written = SHELL_SYSTEM_WRITE.search(command)
     if written:
-        why = f"writes into a system or shell start-up file ({written.group(0)!r})"
+        why = f"{SYSTEM_WRITE_WHY} ({written.group(0)!r})"
         found.append(("malicious-destructive-write", why))
     if SHELL_BACKGROUND.search(command):
         found.append(("malicious-silent-process", "starts a background process that outlives it, output discarded"))
@@ -812,6 +814,8 @@ def score(signals: Iterable[Signal], package: Package | None = None) -> list[Fin
     """Judge signals into findings: one per rule and file, at the worst signal's severity."""
     by_file: dict[str, _FileView] = defaultdict(_FileView)
     for signal in signals:
+        if SYSTEM_WRITE_WHY in signal.why and signal.context is not Context.INSTALL:
+            continue  # a setup script the user runs on purpose (playwright's browser installers add apt sources)
         by_file[signal.path].signals.append(signal)
     findings: list[Finding] = []
     capability_files: dict[str, list[tuple[Signal, Severity]]] = defaultdict(list)
