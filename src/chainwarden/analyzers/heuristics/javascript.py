@@ -290,7 +290,7 @@ class JavaScriptAnalyzer:
         #: id(function) → parameter index → taint: local functions called with secrets or identity. Found
         #: while visiting, after the function was read; a second pass over the same tree applies them.
         self._param_taints: dict[int, dict[int, str]] = {}
-        self._late_param_taint = False
+        self._read_again = False
         self._tainted_callbacks: dict[int, str] = {}  # id(callback) → what the iterated array holds
         self.hidden_globals: dict[str, str] = {}  # variable → ``this[…]`` it was read from
         self.verifier_functions: set[str] = set()  # local functions that hash their input
@@ -312,7 +312,7 @@ class JavaScriptAnalyzer:
             return self.signals
         self.parsed = True
         self._analyze(tree)
-        if self._late_param_taint:
+        if self._read_again:
             again = JavaScriptAnalyzer(self.path, self.source, self.context)
             again._param_taints = self._param_taints
             again.downloaders = self.downloaders
@@ -871,7 +871,7 @@ class JavaScriptAnalyzer:
             known = self._param_taints.setdefault(id(function), {})
             if index not in known:
                 known[index] = taint
-                self._late_param_taint = True
+                self._read_again = True
 
     def _written_script(self, line: int, content: Any) -> None:
         """``fs.writeFile('x.bat', '@echo off\ncurl -o … && rundll32 …')``: a dropper writes its next stage."""
@@ -1077,7 +1077,7 @@ class JavaScriptAnalyzer:
             if named and named[-1] not in self.downloaders:
                 self.downloaders.add(named[-1])
                 if named[-1] in self._called_locals:
-                    self._late_param_taint = True  # called before it was read: read the file again
+                    self._read_again = True  # called before it was read: read the file again
         if scope.decoded_write_line and scope.run_line:
             self.scopes.append(scope)
             self._emit(
