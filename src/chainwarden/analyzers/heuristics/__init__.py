@@ -214,6 +214,8 @@ def _command_shadowing(artifact: PackageArtifact) -> list[Signal]:
 
 
 _JS_LOCAL_REQUIRE: Final = re.compile(r"""(?:require\(|import\(|from\s)\s*['"](\.{1,2}/[^'"\n]+)['"]""")
+#: ``spawn('nohup node update.js &', {shell: true})``: a hook script starting the next file itself.
+_JS_NODE_COMMAND: Final = re.compile(r"""\bnode\s+(?:-{1,2}[\w-]+\s+)*['"]?(?:\./)?([\w./-]+\.[cm]?js)\b""")
 _PY_IMPORT: Final = re.compile(r"^\s*(?:from\s+([\w.]+)\s+import|import\s+([\w.]+))", re.MULTILINE)
 _PY_OPENED: Final = re.compile(r"""(?:open|run_path|exec_module)\(\s*['"]([\w./-]+\.py)['"]""")
 MAX_INSTALL_CHAIN: Final = 64
@@ -240,6 +242,8 @@ def _install_chain(artifact: PackageArtifact, roots: Collection[str]) -> set[str
             for target in _JS_LOCAL_REQUIRE.findall(text):
                 joined = posixpath.normpath(posixpath.join(base, target))
                 found.extend((joined, f"{joined}.js", f"{joined}/index.js"))
+            if "node " in text:
+                found.extend(posixpath.normpath(posixpath.join(base, t)) for t in _JS_NODE_COMMAND.findall(text))
         elif path.endswith(".py"):
             for module in (a or b for a, b in _PY_IMPORT.findall(text)):
                 stem = posixpath.join(base, module.replace(".", "/"))

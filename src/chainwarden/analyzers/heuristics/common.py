@@ -105,8 +105,9 @@ RULES: Final[Mapping[str, HeuristicRule]] = {
               "stealers send data; libraries rarely hard-code them."),
         _rule("malicious-obfuscation", "Obfuscation", Kind.THREAT, Severity.MEDIUM,
               "Obfuscated or packed code",
-              "obfuscator.io output, PyArmor, names hidden by string building and code hidden past the edge "
-              "of the screen exist to defeat review."),
+              "obfuscator.io output (worse with its rotated string array), JS-Confuser's hex arithmetic, "
+              "PyArmor, names hidden by string building or spelled from typeof results, URLs written in "
+              "\\x escapes and code hidden past the edge of the screen exist to defeat review."),
         _rule("malicious-dns-probe", "DnsProbe", Kind.THREAT, Severity.HIGH,
               "Leaks host identity through DNS",
               "nslookup $(whoami).attacker.tld is the dependency-confusion probe (Birsan 2021, torchtriton)."),
@@ -129,8 +130,8 @@ RULES: Final[Mapping[str, HeuristicRule]] = {
               "credentials and tokens."),
         _rule("malicious-silent-process", "SilentProcess", Kind.THREAT, Severity.MEDIUM,
               "Starts hidden or detached processes",
-              "Processes started with hidden windows, detached and with output discarded are how droppers "
-              "keep running unseen."),
+              "Processes started with hidden windows, detached and with output discarded (nohup … &) are how "
+              "droppers keep running unseen after an install."),
     )
 }  # fmt: skip
 
@@ -162,7 +163,7 @@ class Signal:
 CREDENTIAL_PATTERNS: Final = tuple(
     (re.compile(pattern, re.IGNORECASE), label)
     for pattern, label in (
-        (r"\.ssh(/|\\\\?|$)|id_rsa|id_ed25519|authorized_keys", "SSH keys"),
+        (r"\.ssh(?![\w.-])|id_rsa|id_ed25519|authorized_keys", "SSH keys"),
         (r"\.aws(/|\\\\?)(credentials|config)", "AWS credentials"),
         (r"\.npmrc", "npm token file"),
         (r"\.pypirc", "PyPI token file"),
@@ -225,6 +226,18 @@ SHELL_ENCODED_POWERSHELL: Final = re.compile(
 )
 #: Batch files that spell commands from substrings of a variable: ``%x:~3,1%%x:~0,1%…``.
 SHELL_BATCH_SUBSTRINGS: Final = re.compile(r"(?:%[\w$#@]+:~-?\d+,-?\d+%){4,}")
+#: ``nohup node x.js >/dev/null 2>&1 &``: a process left running after the install, its output thrown
+#: away (``BUILD_ID=…`` keeps Jenkins from killing it with the build).
+SHELL_BACKGROUND: Final = re.compile(
+    r"\bnohup\b[^;|]*&\s*(?:$|[;)'\"])|\bBUILD_ID=\S+\s+nohup\b|\bsetsid\b[^;|]*>\s*/dev/null[^;|]*&\s*(?:$|[;)'\"])"
+)
+#: ``echo … > /etc/x``, ``>> ~/.bashrc``: an install hook writing system files or shell start-up files
+#: (persistence, tampering); ``> /dev/null`` and paths inside the package are not.
+SHELL_SYSTEM_WRITE: Final = re.compile(
+    r"(?:>>?|\btee\s+(?:-a\s+)?)\s*['\"]?(?:/etc/|/usr/(?:local/)?s?bin/|/s?bin/|/boot/|/lib/systemd/"
+    r"|/var/spool/cron|/Library/Launch|(?:~|\$HOME|\$\{HOME\})/\.(?:bashrc|bash_profile|profile|zshrc|zprofile))"
+)
+SYSTEM_WRITE_WHY: Final = "writes into a system or shell start-up file"
 SHELL_REVERSE: Final = re.compile(
     r"/dev/tcp/|\bnc(at)?\b[^|;]*\s-e\s|\bsocat\b.*exec:|bash\s+-i\s*>&|mkfifo\s+/tmp/", re.IGNORECASE
 )
@@ -405,7 +418,8 @@ JS_KEYWORDS: Final = (
     "child_process", "execa", "shelljs", "cross-spawn", "eval(", "eval (", "vm.run", "vm.Script", "._compile",
     "module.constructor", "_0x", "clipboard", "atob(", "fromCharCode", "createDecipher", "nslookup", "os.hostname",
     "hostname()", "userInfo", "curl ", "wget ", "powershell", "certutil", "chmodSync", "detached",
-    "mnemonic", "seedPhrase", "xprv",
+    "mnemonic", "seedPhrase", "xprv", "Mnemonic", "fromSecretKey", "PRIVATE KEY", "privatekey", "nohup",
+    "document.cookie",
 )  # fmt: skip
 #: Destructive writes need both a directory walk or recursive delete and a directory that is not
 #: the package's (root, home, working directory, a hidden path): most packages have at most one.
@@ -538,10 +552,18 @@ _JS_BUILT_NAME: Final = re.compile(
 )
 
 
+#: Text spelled in escapes (``"\\x68\\x74\\x74\\x70…"``) and JS-Confuser index arithmetic hide everything
+#: the keyword filter looks for.
+_JS_ESCAPED_TEXT: Final = re.compile(r"(?:\\x[0-9a-fA-F]{2}|\\u[0-9a-fA-F]{4}){8}")
+_JS_HEX_TERNARY: Final = re.compile(r"[<>]=?\s*-?0x[0-9a-fA-F]+\s*\?\s*[\w$]+\s*[-+]\s*0x")
+
+
 def js_needs_parse(text: str) -> bool:
     """Whether a JavaScript file can hold a threat (else: capabilities only)."""
     return (
         _JS_SET.search(text)
+        or ("\\" in text and _JS_ESCAPED_TEXT.search(text) is not None)
+        or ("0x" in text and _JS_HEX_TERNARY.search(text) is not None)
         or _JS_BUILT_NAME.search(text) is not None
         or ("Function" in text and _FUNCTION_CONSTRUCTOR.search(text) is not None)
         or ("process.env" in text and _ENV_DUMP.search(text) is not None)
@@ -583,6 +605,12 @@ def shell_command_signals(command: str) -> list[tuple[str, str]]:
         inner = _powershell_text(encoded.group(1))
         if inner is not None and inner != command:
             found.extend((rule, f"{why} (inside the encoded PowerShell)") for rule, why in shell_command_signals(inner))
+    written = SHELL_SYSTEM_WRITE.search(command)
+    if written:
+        why = f"{SYSTEM_WRITE_WHY} ({written.group(0)!r})"
+        found.append(("malicious-destructive-write", why))
+    if SHELL_BACKGROUND.search(command):
+        found.append(("malicious-silent-process", "starts a background process that outlives it, output discarded"))
     if SHELL_BATCH_SUBSTRINGS.search(command):
         found.append(("malicious-obfuscation", "batch command spelled from variable substrings (%v:~n,1%…)"))
     if SHELL_DOWNLOAD.search(command) and (
@@ -665,7 +693,7 @@ CREDENTIAL_ENV_NAME: Final = re.compile(
 ASSET_SUFFIXES: Final = (
     ".png", ".jpg", ".jpeg", ".gif", ".bmp", ".ico", ".svg", ".webp", ".tif", ".tiff", ".wav", ".mp3", ".mp4",
     ".ogg", ".ttf", ".otf", ".woff", ".woff2", ".eot", ".pdf", ".txt", ".md", ".csv", ".dat", ".bin", ".log",
-    ".css", ".html", ".xml",
+    ".css", ".html", ".xml", ".json",
 )  # fmt: skip
 
 
@@ -742,6 +770,15 @@ def signal_severity(signal: Signal, same_file: _FileView) -> tuple[Severity, lis
         elif in_file & egress:
             severity = _at_least(severity, Severity.MEDIUM)
             reasons.append("network access in the same file")
+    if (
+        signal.rule_id == "malicious-credential-access"
+        and signal.context is Context.INSTALL
+        and _stealer_target(signal.why)
+        and not signal.why.startswith("names ")
+    ):
+        # an install hook has no reason to read SSH keys, wallets or browser stores, sent or not
+        severity = _at_least(severity, Severity.HIGH)
+        reasons.append("reads a secret store at install time")
     if signal.rule_id == "malicious-exfil-endpoint" and in_file & {
         "malicious-credential-access",
         "malicious-env-exfiltration",
@@ -777,6 +814,8 @@ def score(signals: Iterable[Signal], package: Package | None = None) -> list[Fin
     """Judge signals into findings: one per rule and file, at the worst signal's severity."""
     by_file: dict[str, _FileView] = defaultdict(_FileView)
     for signal in signals:
+        if SYSTEM_WRITE_WHY in signal.why and signal.context is not Context.INSTALL:
+            continue  # a setup script the user runs on purpose (playwright's browser installers add apt sources)
         by_file[signal.path].signals.append(signal)
     findings: list[Finding] = []
     capability_files: dict[str, list[tuple[Signal, Severity]]] = defaultdict(list)

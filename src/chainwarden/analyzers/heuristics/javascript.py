@@ -39,6 +39,9 @@ from chainwarden.models import Severity
 
 #: esprima is pure Python (~100 KB/s): bigger files go to the tokenizer.
 MAX_PARSE_BYTES: Final = 256 * 1024
+#: Wallet libraries are where key-stealing backdoors hide (solana/web3.js 1.95.6, xrpl 4.2.1): their
+#: unminified builds run to several hundred KB, and only a parse follows a key into a request.
+MAX_WALLET_PARSE_BYTES: Final = 1024 * 1024
 MAX_SCAN_BYTES: Final = 8 * 1024 * 1024
 INSTALL_SCRIPTS: Final = ("preinstall", "install", "postinstall")
 
@@ -97,8 +100,61 @@ RECURSIVE_DELETE_CALLS: Final = frozenset(
     | {"rimraf", "rimraf.sync", "rimraf.rimrafSync", "del", "del.sync", "del.deleteSync"}
 )
 HOME_DIRECTORY_NAMES: Final = frozenset({"os.homedir()", "process.env.HOME", "process.env.USERPROFILE"})
+#: Modules that run code or reach out, required by a literal name (obfuscators leave ``require('fs')``).
+SENSITIVE_REQUIRE: Final = re.compile(
+    r"""\brequire\(\s*['"]((?:node:)?(?:child_process|net|http|https|dns|vm|dgram|tls|node-fetch|axios))['"]\s*\)"""
+)
+#: ``require(_0x1f2a(0x1b))``: the module name itself comes out of the obfuscator's string table.
+HIDDEN_REQUIRE: Final = re.compile(r"\brequire\(\s*[\w$]+\(\s*(?:0x[0-9a-fA-F]+|\d+)")
+#: A secret crawler: walks the user's home, reads what it finds, looks for keys and seed phrases, sends.
+CRAWL_HOME: Final = re.compile(r"\bhomedir\(\)|process\.env\.(?:HOME|USERPROFILE)\b")
+CRAWL_LIST: Final = re.compile(r"\breaddir(?:Sync)?\(|\bglob(?:Sync|\.sync)?\(")
+CRAWL_READ: Final = re.compile(r"\breadFile(?:Sync)?\(")
+CRAWL_SECRET: Final = re.compile(
+    r"validateMnemonic|mnemonicToSeed|fromSecretKey|['\"]privatekey=|BEGIN (?:RSA |OPENSSH |EC )?PRIVATE KEY"
+    r"|seed ?phrase",
+    re.IGNORECASE,
+)
+CRAWL_WINDOW: Final = 4000
+CRAWL_SEND: Final = re.compile(r"\bfetch\(|\.request\(|\baxios\b|\.post\(|\bXMLHttpRequest\b")
+#: What taint starts from: a file with none of these has nothing to pass into its helpers.
+TAINT_SOURCES: Final = re.compile(r"process\.env|hostname|userInfo|homedir|networkInterfaces|\.ssh|\.aws|\.npmrc")
+#: A form skimmer (Magecart on npm: device-mqtt, stream-combine 2019): reads the page's password and card
+#: fields and cookies when a form is submitted, encodes them and sends them away, all in one stretch.
+SKIM_FIELD: Final = re.compile(r"""['"](?:cardnumber|card_?number|cc-?number|cvc|cvv|cc-?csc)['"]""", re.IGNORECASE)
+SKIM_PARTS: Final = (
+    re.compile(r"document\.forms|addEventListener\(\s*['\"]submit['\"]|querySelectorAll\(\s*['\"](?:input|form)"),
+    re.compile(r"document\.cookie"),
+    re.compile(r"\bbtoa\(|encodeURIComponent\("),
+    re.compile(r"\.action\s*=|\.href\s*=|\.src\s*=|\bfetch\(|sendBeacon\(|XMLHttpRequest"),
+)
+SKIM_WINDOW: Final = 3000
+RECON_TEXT: Final = re.compile(r"\bos\.(?:hostname|userInfo|networkInterfaces)\(\s*\)|\b(?:hostname|userInfo)\(\s*\)")
 OBFUSCATED_IDENTIFIER: Final = re.compile(r"\b_0x[0-9a-f]{4,6}\b")
 OBFUSCATOR_THRESHOLD: Final = 15
+#: obfuscator.io's string-array rotation: ``while(!![]){try{…}catch(e){arr['push'](arr['shift']())}}``.
+#: It exists only to make the strings (module names, URLs, commands) unreadable.
+STRING_ARRAY_ROTATION: Final = re.compile(
+    r"""\[\s*['"]push['"]\s*\]\s*\(\s*[\w$]+\s*\[\s*['"]shift['"]\s*\]\s*\(\s*\)\s*\)"""
+    r"|\.push\(\s*[\w$]+\.shift\(\s*\)\s*\)"
+)
+#: JS-Confuser-style index arithmetic: ``x<0x4a?x<0x4a?x-0x3e:x-0x14:x+0x6`` (opaque predicates
+#: around every string-table lookup); minifiers write decimals and never nest such ternaries.
+HEX_TERNARY_INDEX: Final = re.compile(
+    r"(?<![\w$])[\w$]{1,40}\s*[<>]=?\s*-?0x[0-9a-fA-F]+\s*\?\s*[\w$]{1,40}\s*[-+]\s*0x[0-9a-fA-F]+\s*:"
+)
+HEX_TERNARY_THRESHOLD: Final = 8
+#: A string literal written entirely in ``\xNN``/``\uNNNN`` escapes: text spelled so a reader (and a
+#: grep for "http" or "child_process") does not see it.
+ESCAPED_LITERAL: Final = re.compile(r"""(['"])((?:\\x[0-9a-fA-F]{2}|\\u[0-9a-fA-F]{4}){8,})\1""")
+#: Hidden text that is a URL or names what runs code.
+HIDDEN_TEXT_MEANING: Final = re.compile(
+    r"://|^(?:node:)?(?:child_process|eval|Function|exec|execSync|spawn|require|vm|fs|net|https?|dns)$"
+)
+#: Globals reached by ``this[…]`` at module level, ``global[…]``: a computed name there hides which one.
+GLOBAL_OBJECTS: Final = frozenset({"global", "globalThis", "window", "self"})
+#: Array methods whose callback receives the elements.
+ITERATION_METHODS: Final = frozenset({"forEach", "map", "filter", "some", "every", "find", "flatMap", "reduce"})
 HIDDEN_PAST_EDGE: Final = re.compile(r"[;})\]\w][ \t]{150,}\S")
 #: exec-like call whose argument (within 120 characters) decodes: minified lines are whole files.
 TOKEN_DECODE_EXEC: Final = re.compile(
@@ -202,6 +258,8 @@ class _Scope:
     run_line: int | None = None
     socket_line: int | None = None
     shell_pipe_line: int | None = None
+    verified: bool = False  # hashes what it downloaded (a pinned binary, not a payload that can change)
+    decoded_write_line: int | None = None  # writes decoded data to a file
     listings: dict[str, str] = field(default_factory=dict)  # variable → whose directory entries it holds
     directories: dict[str, str] = field(default_factory=dict)  # variable → the directory it names
 
@@ -226,6 +284,19 @@ class JavaScriptAnalyzer:
         self.may_destroy = js_may_destroy(source)
         self._secret_arguments: dict[str, dict[int, str]] = {}  # local function → parameter index → secret
         self.decoder_functions: set[str] = set()  # local functions that return decoded data
+        self.constants: dict[str, str] = {}  # variable → the string literal it was given
+        self._method_names: dict[int, str] = {}  # id(function of a class method or object property) → its key
+        self._local_functions: dict[str, Any] = {}  # name → function node (declarations, const f = () => …)
+        #: id(function) → parameter index → taint: local functions called with secrets or identity. Found
+        #: while visiting, after the function was read; a second pass over the same tree applies them.
+        self._param_taints: dict[int, dict[int, str]] = {}
+        self._read_again = False
+        self._tainted_callbacks: dict[int, str] = {}  # id(callback) → what the iterated array holds
+        self.hidden_globals: dict[str, str] = {}  # variable → ``this[…]`` it was read from
+        self.verifier_functions: set[str] = set()  # local functions that hash their input
+        self.hashes = "createHash" in source or ".digest(" in source or "ssri" in source
+        self.downloaders: set[str] = set()  # local functions that download and write a file
+        self._called_locals: set[str] = set()
 
     # ------------------------------------------------------------------ entry
 
@@ -233,23 +304,77 @@ class JavaScriptAnalyzer:
         if len(self.source) > MAX_SCAN_BYTES:
             self.source = self.source[:MAX_SCAN_BYTES]
             self.lines = self.source.splitlines()
-        tree = self._parse() if len(self.source) <= MAX_PARSE_BYTES and not _minified(self.source) else None
+        limit = MAX_WALLET_PARSE_BYTES if self.wallet.possible else MAX_PARSE_BYTES
+        tree = self._parse() if len(self.source) <= limit and not _minified(self.source) else None
         if tree is None:
             self._tokenizer_scan()
-        else:
-            self.parsed = True
-            if self.wallet.possible:
-                self._find_secret_arguments(tree)
-            self._visit(tree)
-            self._close(self.scopes[0])
-            self._text_checks()
+            self._finish()
+            return self.signals
+        self.parsed = True
+        self._analyze(tree)
+        if self._read_again:
+            again = JavaScriptAnalyzer(self.path, self.source, self.context)
+            again._param_taints = self._param_taints
+            again.downloaders = self.downloaders
+            again.parsed = True
+            again._analyze(tree)
+            again._finish()
+            return again.signals
+        self._finish()
+        return self.signals
+
+    def _analyze(self, tree: Any) -> None:
+        if self.wallet.possible or TAINT_SOURCES.search(self.source):
+            self._index_functions(tree)  # only a file that reads secrets or identity can pass them to a helper
+        if self.wallet.possible:
+            self._find_secret_arguments(tree)
+        self._visit(tree)
+        self._close(self.scopes[0])
+        self._text_checks()
+
+    def _finish(self) -> None:
         if self.clipboard_line and self.wallet_line:
             self._emit(
                 "malicious-clipboard-hijack",
                 self.clipboard_line,
                 f"clipboard access next to a wallet-address pattern at line {self.wallet_line}",
             )
-        return self.signals
+        self._identity_to_exfil_service()
+
+    def _index_functions(self, tree: Any) -> None:
+        """Local functions by name, and the key of every method, for passing taint into their parameters."""
+        for node in _walk(tree):
+            kind = node.type
+            if kind == "FunctionDeclaration" and getattr(node, "id", None) is not None:
+                self._local_functions.setdefault(str(node.id.name), node)
+            elif (
+                kind == "VariableDeclarator"
+                and node.id.type == "Identifier"
+                and node.init is not None
+                and node.init.type in ("FunctionExpression", "ArrowFunctionExpression")
+            ):
+                self._local_functions.setdefault(str(node.id.name), node.init)
+            elif kind in ("MethodDefinition", "Property") and getattr(node, "value", None) is not None:
+                key = getattr(node.key, "name", None) or getattr(node.key, "value", None)
+                if isinstance(key, str) and node.value.type in ("FunctionExpression", "ArrowFunctionExpression"):
+                    self._method_names[id(node.value)] = key
+
+    def _identity_to_exfil_service(self) -> None:
+        """Host identity collected in a file that talks to a callback or webhook service (the
+        dependency-confusion beacon: ``os.hostname()`` → hex → DNS labels under ``*.oast.fun``)."""
+        services = [s for s in self.signals if s.rule_id == "malicious-exfil-endpoint" and "service" in s.why]
+        if not services or any(s.rule_id == "malicious-env-exfiltration" and s.flow for s in self.signals):
+            return
+        recon = RECON_TEXT.search(self.source)
+        if recon is None:
+            return
+        line = self.source.count("\n", 0, recon.start()) + 1
+        self._emit(
+            "malicious-env-exfiltration",
+            services[0].line,
+            f"collects host identity ({recon.group(0)} at line {line}) in a file that talks to an {services[0].why}",
+            severity=Severity.HIGH,
+        )
 
     def _parse(self) -> Any:
         import esprima
@@ -257,6 +382,9 @@ class JavaScriptAnalyzer:
         text = self.source
         if text.startswith("#!"):
             text = "//" + text[2:]  # keep line numbers
+        # Rewritten syntax is never valid ES2017, so when the rewrite changed anything the original fails
+        # anyway: parse only the rewrite.
+        text = _downlevel(text) or text
         for parse in (esprima.parseScript, esprima.parseModule):
             try:
                 with warnings.catch_warnings():
@@ -341,7 +469,7 @@ class JavaScriptAnalyzer:
     # ---------------------------------------------------------------- taint
 
     def _taint_of(self, node: Any) -> str | None:
-        for sub in _walk(node):
+        for sub in self._walk_taint(node):
             kind = sub.type
             if kind == "Identifier" and _secret(self.scope.taint.get(sub.name)):
                 return self.scope.taint[sub.name]
@@ -385,6 +513,21 @@ class JavaScriptAnalyzer:
                 if secret:
                     return secret
         return None
+
+    def _walk_taint(self, node: Any) -> Iterator[Any]:
+        """Sub-expressions that carry data, leaving out the arguments of one-way functions: a signature,
+        a hash or a public key made from a wallet key is not the key."""
+        stack = [node]
+        while stack:
+            current = stack.pop()
+            yield current
+            if current.type == "CallExpression":
+                callee = self.qual(current.callee)
+                if _one_way(callee) or self._is_process(callee) or self._is_network(callee):
+                    # a signature is not the key; a child process or a request object is not its options
+                    stack.append(current.callee)
+                    continue
+            stack.extend(_children(current))
 
     def _joined_path(self, call: Any, name: str | None) -> str | None:
         """``path.join(home, ".aws", "credentials")``: the secret store a path is built to reach."""
@@ -460,7 +603,13 @@ class JavaScriptAnalyzer:
                     for ident in _walk(param)
                     if ident.type == "Identifier"
                 ]
-                passed_in = self._secret_arguments.get(name, {}) if current.type == "FunctionDeclaration" else {}
+                method = self._method_names.get(id(current))
+                passed_in = dict(self._secret_arguments.get(name, {}) if current.type == "FunctionDeclaration" else {})
+                if method:
+                    passed_in.update(self._secret_arguments.get(method, {}))
+                passed_in.update(self._param_taints.get(id(current), {}))
+                if id(current) in self._tainted_callbacks:
+                    passed_in.setdefault(0, self._tainted_callbacks[id(current)])
                 for index, parameter in enumerate(parameters):
                     secret = self.wallet.label(parameter) or passed_in.get(index)
                     if secret:
@@ -485,6 +634,11 @@ class JavaScriptAnalyzer:
             returns = [n.argument for n in _walk(node.body) if n.type == "ReturnStatement" and n.argument is not None]
             if any(self._decoded(value) for value in returns):
                 self.decoder_functions.add(str(node.id.name))
+            if self.hashes and any(
+                sub.type == "CallExpression" and (self.qual(sub.callee) or "").endswith(HASH_CALLS)
+                for sub in _walk(node.body)
+            ):
+                self.verifier_functions.add(str(node.id.name))
         if kind == "VariableDeclarator" and node.init is not None:
             self._assign(node.id, node.init)
         elif kind in ("ForOfStatement", "ForInStatement") and self.may_destroy:
@@ -519,13 +673,24 @@ class JavaScriptAnalyzer:
 
     def _assign(self, target: Any, value: Any) -> None:
         names = [n.name for n in _walk(target) if n.type == "Identifier"]
-        required = self.qual(value)
+        # ``var data = process.env || {}``: the fallback does not change what the name holds
+        core = value
+        while core.type == "LogicalExpression" and core.operator in ("||", "??"):
+            core = core.left
+        required = self.qual(core)
         if (
             target.type == "Identifier"
             and required
-            and value.type in ("CallExpression", "MemberExpression", "Identifier")
+            and core.type in ("CallExpression", "MemberExpression", "Identifier")
         ):
             self.aliases[target.name] = required
+        if target.type == "Identifier":
+            text = fold_js(core)
+            if text is not None and "$(" not in text:
+                self.constants[target.name] = text
+            hidden = self._hidden_global(core)
+            if hidden:
+                self.hidden_globals[target.name] = hidden
         elif target.type == "ObjectPattern" and required:
             for prop in target.properties:
                 key = getattr(getattr(prop, "key", None), "name", None)
@@ -554,6 +719,8 @@ class JavaScriptAnalyzer:
         label = taint or (f"decoded data ({decoded})" if decoded else "network response" if network else None)
         if label is None:
             return
+        if label.startswith("host identity") and core.type in ("TemplateLiteral", "BinaryExpression"):
+            label += ", in a built name"  # `${name}.${os.hostname()}.attacker.tld`: a DNS label to leak
         for name in names:
             # Closures write to variables of enclosing functions (``let body = ''; res.on('data', d => body += d)``).
             # Over-approximated: the name is tainted in every enclosing scope.
@@ -570,10 +737,52 @@ class JavaScriptAnalyzer:
         if WALLET_ADDRESS.search(text) or re.fullmatch(r"0x[a-fA-F0-9]{40}|bc1[a-z0-9]{25,60}", text):
             self.wallet_line = self.wallet_line or line
 
+    def _hidden_global(self, node: Any) -> str | None:
+        """``this[…]``/``global[…]`` with a key that only exists at run time: which global it is, hidden."""
+        if node.type != "MemberExpression" or not node.computed:
+            return None
+        folded = fold_js(node.property)
+        if folded is not None and "$(" not in folded:
+            return None
+        owner = node.object
+        spelled = _spelled_name(node.property)
+        if owner.type == "ThisExpression" and (spelled or len(self.scopes) <= 2):
+            # this[name] in a method is dispatch; spelling "Function" out of typeof results is not
+            where = "this[…]"
+        elif owner.type == "Identifier" and owner.name in GLOBAL_OBJECTS:
+            where = f"{owner.name}[…]"
+        else:
+            return None
+        if spelled:
+            self._emit("malicious-obfuscation", _line(node), f"spells the name of a global at run time ({where})")
+        return where
+
     def _call(self, node: Any) -> None:
         name = self.qual(node.callee) or ""
         line = _line(node)
         args = list(node.arguments)
+        self._pass_taint(node, name, args)
+        if name.endswith(HASH_CALLS) or name in self.verifier_functions:
+            self.scope.verified = True
+        hidden = self._hidden_global(node.callee) or (
+            self.hidden_globals.get(node.callee.name) if node.callee.type == "Identifier" else None
+        )
+        if hidden and args:
+            payload = next((a for a in args if self._network_data(a)), None)
+            decoded = next((d for d in (self._decoded(a) for a in args) if d), None)
+            if payload is not None:
+                self._emit(
+                    "malicious-download-exec",
+                    line,
+                    f"calls a global looked up by a name computed at run time ({hidden}) on code fetched "
+                    "from the network",
+                )
+            elif decoded:
+                self._emit(
+                    "malicious-decode-exec",
+                    line,
+                    f"calls a global looked up by a name computed at run time ({hidden}) on {decoded}",
+                )
         callee_object = getattr(node.callee, "object", None)
         if self._is_network(name) or (
             callee_object is not None
@@ -615,6 +824,16 @@ class JavaScriptAnalyzer:
             self._network(node, name, args)
         if name.startswith(("fs.writeFile", "fs.createWriteStream", "fs.promises.writeFile", "fs.appendFile")):
             self.scope.write_line = line
+            if len(args) >= 2:
+                self._written_script(line, args[1])
+                if self._decoded(args[1]):
+                    self.scope.decoded_write_line = line
+        if node.callee.type == "Identifier":
+            self._called_locals.add(str(node.callee.name))
+        if node.callee.type == "Identifier" and node.callee.name in self.downloaders:
+            # download(url, dest) then exec(dest): the helper fetched and wrote, the caller runs
+            self.scope.network_line = self.scope.network_line or line
+            self.scope.write_line = self.scope.write_line or line
         if self.may_destroy:
             self._listing_callback(node, name, args)
             if args and name in DESTRUCTIVE_CALLS:
@@ -633,10 +852,48 @@ class JavaScriptAnalyzer:
         if name.startswith(("clipboardy", "navigator.clipboard")):
             self.clipboard_line = self.clipboard_line or line
 
+    def _pass_taint(self, node: Any, name: str, args: list[Any]) -> None:
+        """Carry taint into callbacks over a tainted array and into local functions given tainted data."""
+        callee = node.callee
+        if callee.type == "MemberExpression" and getattr(callee.property, "name", None) in ITERATION_METHODS:
+            taint = self._taint_of(callee.object)
+            if taint and _secret(taint):
+                for arg in args:
+                    if arg.type in ("FunctionExpression", "ArrowFunctionExpression"):
+                        self._tainted_callbacks[id(arg)] = taint
+        if callee.type != "Identifier" or callee.name not in self._local_functions:
+            return
+        function = self._local_functions[callee.name]
+        for index, arg in enumerate(args):
+            taint = self._taint_of(arg)
+            if not taint or not _secret(taint):
+                continue
+            known = self._param_taints.setdefault(id(function), {})
+            if index not in known:
+                known[index] = taint
+                self._read_again = True
+
+    def _written_script(self, line: int, content: Any) -> None:
+        """``fs.writeFile('x.bat', '@echo off\ncurl -o … && rundll32 …')``: a dropper writes its next stage."""
+        text = fold_js(content)
+        if text is None and content.type == "Identifier":
+            text = self.constants.get(content.name)
+        if not text or len(text) > 20_000:
+            return
+        for rule_id, why in shell_command_signals(text):
+            if rule_id in ("malicious-download-exec", "malicious-reverse-shell", "malicious-obfuscation"):
+                self._emit(rule_id, line, f"writes a script that {why.removeprefix('shell command ')}")
+
     def _find_secret_arguments(self, tree: Any) -> None:
         """Local functions called with a wallet secret: ``check(privateKey)`` taints ``check``'s parameter."""
         for call in _walk(tree):
-            if call.type != "CallExpression" or call.callee.type != "Identifier":
+            if call.type != "CallExpression":
+                continue
+            if call.callee.type == "Identifier":
+                callee = str(call.callee.name)
+            elif call.callee.type == "MemberExpression" and not call.callee.computed:
+                callee = str(getattr(call.callee.property, "name", ""))  # Loader.addToQueue(secretKey)
+            else:
                 continue
             for index, argument in enumerate(call.arguments):
                 if argument.type == "Identifier":
@@ -647,7 +904,7 @@ class JavaScriptAnalyzer:
                     continue
                 if secret:
                     passed = f"{secret[:-1]}, passed in at line {_line(call)})"
-                    self._secret_arguments.setdefault(str(call.callee.name), {})[index] = passed
+                    self._secret_arguments.setdefault(callee, {})[index] = passed
 
     # ------------------------------------------------------- destructive writes
 
@@ -735,8 +992,15 @@ class JavaScriptAnalyzer:
         line = _line(node)
         if not args or (args[0].type == "Literal" and name not in ("Function",)):
             return
-        if name in ("setTimeout", "setInterval") and args[0].type in ("FunctionExpression", "ArrowFunctionExpression"):
-            return
+        if name in ("setTimeout", "setInterval") and args[0].type not in (
+            "Identifier",
+            "TemplateLiteral",
+            "BinaryExpression",
+            "CallExpression",
+        ):
+            return  # a function or a method reference runs, not a string
+        if name in ("setTimeout", "setInterval") and args[0].type == "CallExpression" and not self._decoded(args[0]):
+            return  # fn.bind(x), makeHandler(): a function
         if name in ("setTimeout", "setInterval", "Function") and all(a.type == "Literal" for a in args):
             return
         payload = args[-1] if name == "Function" else args[0]
@@ -759,7 +1023,7 @@ class JavaScriptAnalyzer:
             if arg.type == "ArrayExpression":
                 parts.extend(p for p in (fold_js(e) for e in arg.elements if e is not None) if p)
             else:
-                text = fold_js(arg)
+                text = fold_js(arg) or (self.constants.get(arg.name) if arg.type == "Identifier" else None)
                 if text:
                     parts.append(text)
         command = " ".join(parts)
@@ -796,16 +1060,34 @@ class JavaScriptAnalyzer:
         dns = self._module_of(name) in ("dns",) or ".dns" in name
         flow = f"{taint} → {'DNS lookup' if dns else name + '()'}"
         if taint.startswith("host identity") and dns:
-            if args and args[0].type in ("BinaryExpression", "TemplateLiteral"):
+            if args and (args[0].type in ("BinaryExpression", "TemplateLiteral") or "in a built name" in taint):
                 self._emit("malicious-dns-probe", line, f"DNS lookup of a name built from {taint}", flow=flow)
             return
         if taint.startswith("credential variable") and self.context is not Context.INSTALL:
             return  # SDKs send their API key from the environment: only an install hook has no business to
+        if _local_destination(args):
+            return  # a request to 127.0.0.1 (a worker, a dev server) does not leave the machine
         rule_id, why, severity = egress_signal(taint)
         self._emit(rule_id, line, why, flow=flow, severity=severity)
 
     def _close(self, scope: _Scope) -> None:
-        if scope.network_line and scope.write_line and scope.run_line:
+        if scope.network_line and scope.write_line and not scope.run_line and not scope.verified:
+            # the innermost named function: ``function download(){ return new Promise(() => …) }``
+            named = [part for part in scope.name.split(".")[1:] if not part.startswith("fn@")]
+            if named and named[-1] not in self.downloaders:
+                self.downloaders.add(named[-1])
+                if named[-1] in self._called_locals:
+                    self._read_again = True  # called before it was read: read the file again
+        if scope.decoded_write_line and scope.run_line:
+            self.scopes.append(scope)
+            self._emit(
+                "malicious-decode-exec",
+                max(scope.decoded_write_line, scope.run_line),
+                f"writes decoded data to a file (line {scope.decoded_write_line}) and runs a process "
+                f"(line {scope.run_line})",
+            )
+            self.scopes.pop()
+        if scope.network_line and scope.write_line and scope.run_line and not scope.verified:
             line = max(scope.network_line, scope.write_line, scope.run_line)
             self.scopes.append(scope)
             self._emit(
@@ -832,16 +1114,94 @@ class JavaScriptAnalyzer:
     def _text_checks(self) -> None:
         if "resolveTxt" in self.source:
             self._dns_txt_commands()
-        identifiers = len(OBFUSCATED_IDENTIFIER.findall(self.source))
+        text = self.source[:MAX_SCAN_BYTES]
+        identifiers = len(OBFUSCATED_IDENTIFIER.findall(text))
         if identifiers >= OBFUSCATOR_THRESHOLD:
             first = next((n for n, line in enumerate(self.lines, 1) if OBFUSCATED_IDENTIFIER.search(line)), 1)
-            self._emit("malicious-obfuscation", first, f"obfuscator.io-style code ({identifiers} _0x… identifiers)")
+            rotation = STRING_ARRAY_ROTATION.search(text)
+            why = f"obfuscator.io-style code ({identifiers} _0x… identifiers)"
+            if rotation:
+                why += " with a rotated string array that hides every string and module name"
+            self._obfuscation(first, why, hides_strings=rotation is not None, rotated=rotation is not None)
+        ternaries = len(HEX_TERNARY_INDEX.findall(text)) if "0x" in text else 0
+        if ternaries >= HEX_TERNARY_THRESHOLD:
+            first = next((n for n, line in enumerate(self.lines, 1) if HEX_TERNARY_INDEX.search(line)), 1)
+            why = f"JS-Confuser-style code ({ternaries} string-table lookups behind hex arithmetic)"
+            self._obfuscation(first, why, hides_strings=True)
+        if "\\x" in text or "\\u" in text:
+            self._escaped_literals(text)
+        self._secret_crawler(text)
+        if "document.cookie" in text:
+            self._form_skimmer(text)
         for number, line in enumerate(self.lines, 1):
             if len(line) > 150 and HIDDEN_PAST_EDGE.search(line[:20000]):
                 self._emit(
                     "malicious-obfuscation", number, "code hidden past the right edge of the screen by whitespace"
                 )
                 break
+
+    def _obfuscation(self, line: int, why: str, *, hides_strings: bool, rotated: bool = False) -> None:
+        """Obfuscated code: worse when it also loads what runs or reaches out, or hides which modules it loads.
+        obfuscator.io's rotated string array is high on its own: none of the popular packages of the benign
+        half of ``bench/vet_vs_guarddog.py`` (javascript-obfuscator itself among them) ships it."""
+        text = self.source[:MAX_SCAN_BYTES]
+        loads = SENSITIVE_REQUIRE.search(text)
+        hidden_loads = HIDDEN_REQUIRE.search(text)
+        severity = Severity.HIGH if rotated else None
+        if hides_strings and (loads or hidden_loads):
+            severity = Severity.HIGH
+            why += f", and loads {loads.group(1) if loads else 'modules whose names it hides'}"
+        self._emit("malicious-obfuscation", line, why, severity=severity)
+
+    def _form_skimmer(self, text: str) -> None:
+        """Card and CVC fields read on submit, with the cookies, encoded and sent: one stretch of code."""
+        for field_match in SKIM_FIELD.finditer(text):
+            start = max(0, field_match.start() - SKIM_WINDOW)
+            window = text[start : field_match.end() + SKIM_WINDOW]
+            if all(part.search(window) for part in SKIM_PARTS):
+                line = text.count("\n", 0, field_match.start()) + 1
+                self._emit(
+                    "malicious-credential-access",
+                    line,
+                    f"reads the page's payment fields ({field_match.group(0)}) and cookies when a form is "
+                    "submitted, encodes them and sends them away",
+                    severity=Severity.HIGH,
+                )
+                return
+
+    def _secret_crawler(self, text: str) -> None:
+        """Walks the home directory, reads the files it finds, matches keys or seed phrases, and sends: all
+        within one stretch of code (a bundle holding a crypto library and a CLI's file walker is not one)."""
+        if "homedir" not in text and "HOME" not in text and "USERPROFILE" not in text:
+            return
+        for secret in CRAWL_SECRET.finditer(text):
+            window = text[max(0, secret.start() - CRAWL_WINDOW) : secret.end() + CRAWL_WINDOW]
+            if all(pattern.search(window) for pattern in (CRAWL_HOME, CRAWL_LIST, CRAWL_READ, CRAWL_SEND)):
+                break
+        else:
+            return
+        line = text.count("\n", 0, secret.start()) + 1
+        self._emit(
+            "malicious-credential-access",
+            line,
+            f"searches the files under the home directory for keys or seed phrases ({secret.group(0)!r}) "
+            "and sends over the network",
+            severity=Severity.HIGH,
+        )
+
+    def _escaped_literals(self, text: str) -> None:
+        """``"\\x68\\x74\\x74\\x70…"``: a URL or module name spelled in escapes so it cannot be read or grepped."""
+        for match in ESCAPED_LITERAL.finditer(text):
+            try:
+                decoded = json.loads('"' + match.group(2).replace("\\x", "\\u00") + '"')
+            except ValueError:
+                continue
+            if not decoded.isprintable() or not HIDDEN_TEXT_MEANING.search(decoded):
+                continue
+            line = text.count("\n", 0, match.start()) + 1
+            self._emit("malicious-obfuscation", line, f"text hidden in escape sequences: {decoded[:80]!r}")
+            self._string(decoded, line)
+            return
 
     def _tokenizer_scan(self) -> None:
         """Fallback for code esprima cannot parse: per-line tokens, no flows."""
@@ -898,6 +1258,56 @@ def capability_scan(path: str, source: str, context: Context) -> list[Signal]:
     return analyzer.signals
 
 
+#: Functions whose result does not reveal their input (signatures, hashes, MACs, public keys, ciphertexts).
+#: Hashing a download before writing it: an installer checking a pinned binary.
+HASH_CALLS: Final = ("createHash", "createHash()", ".digest", "ssri.checkData", "ssri.checkStream")
+ONE_WAY_NAMES: Final = frozenset({
+    "sign", "signMessage", "signTransaction", "signTypedData", "signBytes", "detached", "hash", "digest",
+    "createHash", "createHmac", "hmac", "sha256", "sha512", "keccak256", "keccak", "ripemd160", "blake2b",
+    "getPublicKey", "publicKeyCreate", "publicKeyConvert", "derivePublicKey", "verify", "encrypt", "seal",
+})  # fmt: skip
+
+
+_LOCAL_HOSTS: Final = re.compile(r"^(?:localhost|127\.\d+\.\d+\.\d+|\[?::1\]?|0\.0\.0\.0)$", re.IGNORECASE)
+
+
+def _local_destination(args: list[Any]) -> bool:
+    """Whether the request goes to this machine: a loopback URL, or ``{hostname: '127.0.0.1'}``."""
+    if not args:
+        return False
+    first = args[0]
+    if first.type == "ObjectExpression":
+        for prop in first.properties:
+            key_node = getattr(prop, "key", None)
+            key = getattr(key_node, "name", None) or getattr(key_node, "value", None)
+            if key in ("host", "hostname"):
+                host = fold_js(getattr(prop, "value", None))
+                return host is not None and _LOCAL_HOSTS.match(host.split(":")[0]) is not None
+        return False
+    url = fold_js(first)
+    match = re.match(r"^[a-z]+://([^/:?#]+|\[[^\]]+\])", url or "", re.IGNORECASE)
+    return match is not None and _LOCAL_HOSTS.match(match.group(1)) is not None
+
+
+def _one_way(name: str | None) -> bool:
+    return bool(name) and any(part.removesuffix("()") in ONE_WAY_NAMES for part in (name or "").split("."))
+
+
+def _spelled_name(key: Any) -> bool:
+    """A computed key assembled from ``typeof`` results or character operations: a name spelled to hide it
+    (``(typeof x).charAt(0).toUpperCase() + …`` is "Function"), not a dispatch on data."""
+    for sub in _walk(key):
+        if sub.type == "UnaryExpression" and sub.operator == "typeof":
+            return True
+        if (
+            sub.type == "CallExpression"
+            and sub.callee.type == "MemberExpression"
+            and getattr(sub.callee.property, "name", None) in ("charAt", "fromCharCode", "charCodeAt", "reverse")
+        ):
+            return True
+    return False
+
+
 def _spells_literal_codes(call: Any) -> bool:
     """``String.fromCharCode(104, 105, …)`` or ``(...[104, 105])``: text spelled in literal character codes."""
     args = list(call.arguments)
@@ -914,6 +1324,29 @@ def _spells_literal_codes(call: Any) -> bool:
 def _secret(taint: str | None) -> bool:
     """Taints that must not leave the machine (not merely downloaded/decoded data)."""
     return taint is not None and taint != "network response" and not taint.startswith("decoded")
+
+
+#: Syntax newer than esprima's ES2017, rewritten to an older form that means the same to this analysis
+#: (which names flow where), line numbers kept: optional catch bindings, optional chaining, nullish
+#: coalescing, logical assignment, numeric separators, BigInt literals, ``for await``.
+_DOWNLEVEL: Final = (
+    (re.compile(r"\bcatch\s*\{"), "catch (_cw_e) {"),
+    (re.compile(r"\?\.(?=[\[(])"), ""),
+    (re.compile(r"\?\.(?!\d)"), "."),
+    (re.compile(r"(\?\?|\|\||&&)="), "="),
+    (re.compile(r"\?\?"), "||"),
+    (re.compile(r"(?<=\d)_(?=\d)"), ""),
+    (re.compile(r"\b(\d+)n\b"), r"\1"),
+    (re.compile(r"\bfor\s+await\s*\("), "for ("),
+)
+
+
+def _downlevel(text: str) -> str | None:
+    """``text`` with post-ES2017 syntax rewritten for esprima, or None when there was none to rewrite."""
+    rewritten = text
+    for pattern, replacement in _DOWNLEVEL:
+        rewritten = pattern.sub(replacement, rewritten)
+    return rewritten if rewritten != text else None
 
 
 def _minified(source: str) -> bool:
