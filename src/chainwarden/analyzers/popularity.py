@@ -16,7 +16,7 @@ import datetime as dt
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from importlib import resources
 from pathlib import Path
 
@@ -25,6 +25,7 @@ import platformdirs
 from packaging.utils import canonicalize_name
 
 from chainwarden._internal.files import write_text_atomically
+from chainwarden._internal.http import RetryPolicy, send_with_retries
 from chainwarden.errors import Error, NetworkError
 from chainwarden.models import Ecosystem
 
@@ -193,10 +194,12 @@ def _tsv_rows(path: Path) -> Iterable[dict[str, str]]:
         raise PopularityDataError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from exc
 
 
-def pypi_from_public(client: httpx.Client, url: str = TOP_PYPI_URL) -> list[tuple[int, str]]:
-    """Ranked names from the public top-pypi-packages JSON."""
+def pypi_from_public(
+    client: httpx.Client, url: str = TOP_PYPI_URL, retry: RetryPolicy | None = None
+) -> list[tuple[int, str]]:
+    """Ranked names from the public top-pypi-packages JSON (transient failures retried)."""
     try:
-        response = client.get(url)
+        response = send_with_retries(partial(client.get, url), retry or RetryPolicy())
         response.raise_for_status()
         rows = response.json()["rows"]
         return [(index + 1, canonicalize_name(row["project"])) for index, row in enumerate(rows)]
@@ -206,26 +209,29 @@ def pypi_from_public(client: httpx.Client, url: str = TOP_PYPI_URL) -> list[tupl
         raise PopularityDataError(f"{url}: unexpected JSON ({exc})") from exc
 
 
-def npm_from_public(client: httpx.Client, names: Sequence[str], url: str = NPM_DOWNLOADS_URL) -> list[tuple[int, str]]:
-    """Monthly downloads for ``names`` from npm's bulk download API.
+def npm_from_public(
+    client: httpx.Client, names: Sequence[str], url: str = NPM_DOWNLOADS_URL, retry: RetryPolicy | None = None
+) -> list[tuple[int, str]]:
+    """Monthly downloads for ``names`` from npm's bulk download API (transient failures retried).
 
     npm publishes no ranking, so the candidate names come from the previous
     data file; scoped names are not accepted by the bulk endpoint and are
     queried one by one.
     """
+    policy = retry or RetryPolicy()
     counted: list[tuple[int, str]] = []
     unscoped = [n for n in names if not n.startswith("@")]
     scoped = [n for n in names if n.startswith("@")]
     try:
         for start in range(0, len(unscoped), 128):
             batch = unscoped[start : start + 128]
-            response = client.get(url + ",".join(batch))
+            response = send_with_retries(partial(client.get, url + ",".join(batch)), policy)
             response.raise_for_status()
             for name, info in response.json().items():
                 if isinstance(info, dict) and isinstance(info.get("downloads"), int):
                     counted.append((info["downloads"], name))
         for name in scoped:
-            response = client.get(url + name)
+            response = send_with_retries(partial(client.get, url + name), policy)
             if response.status_code == 200:
                 counted.append((int(response.json().get("downloads", 0)), name))
     except httpx.HTTPError as exc:
