@@ -566,7 +566,7 @@ def serve(settings: ServeSettings, webhook: Webhook | None = None) -> None:
     }
     if settings.workers <= 1:
         if webhook is None:
-            webhook = Webhook(_decider(settings))
+            webhook = Webhook(_decider(settings.policy, settings.insecure_registry))
         uvicorn.run(create_app(webhook), **common)
         return
     own_dir = None
@@ -606,24 +606,18 @@ def worker_app() -> ASGIApp:
 
     try:
         settings = json.loads(os.environ[SETTINGS_ENV])
-        from chainwarden.policy.decider import build_decider
-
-        decider = build_decider(
-            Path(settings["policy"]),
-            insecure_registry=bool(settings["insecure_registry"]),
-            cache=True,
-            one_attempt=True,
-        )
+        decider = _decider(Path(settings["policy"]), bool(settings["insecure_registry"]))
     except Error as exc:
         print(f"chainwarden: error: {exc.diagnostics()}", file=sys.stderr)
         raise SystemExit(3) from exc  # uvicorn's STARTUP_FAILURE: the supervisor stops instead of retrying
     return create_app(Webhook(decider))
 
 
-def _decider(settings: ServeSettings) -> Decider:
+def _decider(policy: Path, insecure_registry: bool) -> Decider:
+    """The webhook's decider, in the single process and in each ``--workers`` process alike."""
     from chainwarden.policy.decider import build_decider
 
-    return build_decider(settings.policy, insecure_registry=settings.insecure_registry, cache=True, one_attempt=True)
+    return build_decider(policy, insecure_registry=insecure_registry, cache=True, one_attempt=True)
 
 
 def iter_images(review: dict[str, Any]) -> Iterator[str]:
